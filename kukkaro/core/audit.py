@@ -1,0 +1,218 @@
+"""The audit trail: every state change, every read of a client's personal data, every sign-in.
+
+Rows are written in the caller's transaction (a change and its audit row commit or roll back together), are
+append-only, and form a hash chain: ``hash = sha256(prev_hash || canonical row)``. Appends are serialised — a
+transaction-scoped advisory lock on PostgreSQL, the IMMEDIATE write lock on SQLite — so ``seq`` is contiguous
+and the chain has no forks. ``audit_verify`` recomputes the chain and reports the first broken row.
+"""
+
+import datetime as dt
+import hashlib
+import json
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, transaction
+
+from kukkaro.core import clock
+from kukkaro.core.middleware import current_request_id
+from kukkaro.core.models import AuditEvent
+
+GENESIS_HASH = "0" * 64
+_LOCK_KEY = 0x4B554B41  # "KUKA": one advisory lock for the audit chain
+
+# Why a client's data was read; shown to the client in plain language (see portal templates).
+PURPOSE_CASEWORK = "casework"
+PURPOSE_SEARCH = "search"
+PURPOSE_ACCESS_LOG_REVIEW = "access_log_review"
+PURPOSE_SELF_SERVICE = "self_service"
+PURPOSE_SUPPORT = "support"
+
+
+@dataclass
+class AuditEntry:
+    """What a caller says about one event; the chain fields are filled in when it is appended."""
+
+    action: str
+    kind: str = AuditEvent.Kind.CHANGE
+    actor: Any = None
+    organiser_id: int | None = None
+    data_subject_id: uuid.UUID | None = None
+    target: Any = None
+    target_type: str = ""
+    target_id: str = ""
+    before: Any = None
+    after: Any = None
+    purpose: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _normalise(value: Any) -> Any:
+    """JSON round-trip, so that what is hashed is exactly what the JSONField will give back."""
+    if value is None:
+        return None
+    return json.loads(json.dumps(value, cls=DjangoJSONEncoder, sort_keys=True))
+
+
+def _canonical(event: AuditEvent) -> bytes:
+    occurred = event.occurred_at.astimezone(dt.UTC).isoformat(timespec="microseconds")
+    row = [
+        event.seq,
+        occurred,
+        event.kind,
+        event.action,
+        event.actor_id,
+        event.actor_label,
+        event.actor_role,
+        event.organiser_id,
+        str(event.data_subject_id) if event.data_subject_id else None,
+        event.target_type,
+        event.target_id,
+        event.before,
+        event.after,
+        event.purpose,
+        event.request_id,
+        event.prev_hash,
+    ]
+    return json.dumps(row, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def event_hash(event: AuditEvent) -> str:
+    return hashlib.sha256(_canonical(event)).hexdigest()
+
+
+def _lock_chain() -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])
+    # SQLite: transaction_mode=IMMEDIATE already holds the database write lock for the whole transaction.
+
+
+def _actor_fields(actor: Any) -> tuple[int | None, str, str]:
+    if actor is None or not getattr(actor, "is_authenticated", False):
+        return None, "", ""
+    return actor.pk, actor.get_full_name() or actor.get_username(), str(getattr(actor, "role", ""))
+
+
+def audit_record_many(entries: Iterable[AuditEntry]) -> list[AuditEvent]:
+    """Append events to the chain in the current transaction (opening one if needed)."""
+    entries = list(entries)
+    if not entries:
+        return []
+    with transaction.atomic():
+        _lock_chain()
+        last = AuditEvent.objects.order_by("-seq").values_list("seq", "hash").first()
+        seq, prev_hash = last if last else (0, GENESIS_HASH)
+        occurred_at = clock.now()
+        request_id = current_request_id()
+        events = []
+        for entry in entries:
+            actor_id, actor_label, actor_role = _actor_fields(entry.actor)
+            target_type, target_id = entry.target_type, entry.target_id
+            if entry.target is not None:
+                target_type = target_type or entry.target._meta.label_lower
+                target_id = target_id or str(entry.target.pk)
+            after = entry.after
+            if entry.extra:
+                after = {**(after or {}), **entry.extra}
+            seq += 1
+            event = AuditEvent(
+                seq=seq,
+                occurred_at=occurred_at,
+                kind=str(entry.kind),
+                action=entry.action,
+                actor_id=actor_id,
+                actor_label=actor_label,
+                actor_role=actor_role,
+                organiser_id=entry.organiser_id,
+                data_subject_id=entry.data_subject_id,
+                target_type=target_type,
+                target_id=str(target_id),
+                before=_normalise(entry.before),
+                after=_normalise(after),
+                purpose=entry.purpose,
+                request_id=request_id,
+                prev_hash=prev_hash,
+            )
+            event.hash = event_hash(event)
+            prev_hash = event.hash
+            events.append(event)
+        AuditEvent.objects.bulk_create(events)
+    return events
+
+
+def audit_record(
+    *,
+    action: str,
+    actor: Any,
+    kind: str = AuditEvent.Kind.CHANGE,
+    target: Any = None,
+    organiser_id: int | None = None,
+    data_subject_id: uuid.UUID | None = None,
+    before: Any = None,
+    after: Any = None,
+    purpose: str = "",
+    target_type: str = "",
+    target_id: str = "",
+) -> AuditEvent:
+    """Append one event. Call it inside the transaction that makes the change it describes."""
+    (event,) = audit_record_many(
+        [
+            AuditEntry(
+                action=action,
+                kind=kind,
+                actor=actor,
+                target=target,
+                organiser_id=organiser_id,
+                data_subject_id=data_subject_id,
+                before=before,
+                after=after,
+                purpose=purpose,
+                target_type=target_type,
+                target_id=target_id,
+            )
+        ]
+    )
+    return event
+
+
+@dataclass(frozen=True)
+class ChainBreak:
+    seq: int
+    reason: str
+
+
+def _iter_chain(batch_size: int = 5000) -> Iterator[AuditEvent]:
+    last_seq = 0
+    while True:
+        batch = list(AuditEvent.objects.filter(seq__gt=last_seq).order_by("seq")[:batch_size])
+        if not batch:
+            return
+        yield from batch
+        last_seq = batch[-1].seq
+
+
+def audit_verify(*, expected_head: str | None = None) -> tuple[int, list[ChainBreak]]:
+    """Recompute the chain. Returns (rows checked, breaks). ``expected_head`` is a hash kept elsewhere
+    (e.g. printed by the last run), which also catches rows removed from the end."""
+    breaks: list[ChainBreak] = []
+    expected_seq, prev_hash, count = 1, GENESIS_HASH, 0
+    for event in _iter_chain():
+        count += 1
+        if event.seq != expected_seq:
+            breaks.append(ChainBreak(expected_seq, f"rows {expected_seq}–{event.seq - 1} are missing"))
+        if event.prev_hash != prev_hash:
+            breaks.append(ChainBreak(event.seq, "previous-hash link does not match the row before"))
+        if event_hash(event) != event.hash:
+            breaks.append(ChainBreak(event.seq, "row content does not match its hash (edited)"))
+        expected_seq, prev_hash = event.seq + 1, event.hash
+    if expected_head is not None and expected_head != prev_hash:
+        breaks.append(ChainBreak(expected_seq - 1, "chain head differs from the expected head (rows removed?)"))
+    return count, breaks
+
+
+def chain_head() -> str:
+    return AuditEvent.objects.order_by("-seq").values_list("hash", flat=True).first() or GENESIS_HASH

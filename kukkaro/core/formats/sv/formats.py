@@ -1,0 +1,11 @@
+# Finnish and Swedish (Finland) conventions: 1 234,56 and 23.11.2026 / 23.11.2026 kl. 14.05.
+DATE_FORMAT = "j.n.Y"
+SHORT_DATE_FORMAT = "j.n.Y"
+DATETIME_FORMAT = "j.n.Y H.i"
+SHORT_DATETIME_FORMAT = "j.n.Y H.i"
+TIME_FORMAT = "H.i"
+DECIMAL_SEPARATOR = ","
+THOUSAND_SEPARATOR = "\u00a0"
+NUMBER_GROUPING = 3
+FIRST_DAY_OF_WEEK = 1
+DATE_INPUT_FORMATS = ["%d.%m.%Y", "%Y-%m-%d"]

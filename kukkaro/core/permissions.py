@@ -1,0 +1,113 @@
+"""Who may do what — the one place that says so.
+
+An *action* names something a user wants to do. ``RULES`` maps each action to the roles that may do it and,
+where the action concerns one object, a rule about that object (same organiser, own record…). Views declare
+their action with ``@requires(Action.X)`` (or ``@public``); the API uses ``can()`` the same way; selectors
+scope their querysets to the actor so that a missed check still cannot reveal another organiser's data.
+
+``tests/core/test_url_permissions.py`` walks every URL pattern for every role against this table: a URL
+whose view declares neither ``requires`` nor ``public`` fails that test.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import wraps
+from typing import Any
+
+from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import PermissionDenied
+
+from kukkaro.core.roles import Role
+
+
+class Action(StrEnum):
+    DASHBOARD_VIEW = "dashboard.view"
+    CLIENT_SEARCH = "client.search"
+    CLIENT_VIEW = "client.view"
+    CLIENT_ACCESS_LOG_VIEW = "client.access_log.view"
+    AUDIT_LOG_VIEW = "audit.view"
+    USER_LIST = "user.list"
+    PORTAL_VIEW = "portal.view"
+    PORTAL_ACCESS_LOG_VIEW = "portal.access_log.view"
+    API_ACCESS = "api.access"
+    REFERENCE_DATA_VIEW = "reference.view"
+
+
+ObjectRule = Callable[[Any, Any], bool]
+
+
+def same_organiser(user: Any, obj: Any) -> bool:
+    return user.organiser_id is not None and obj.organiser_id == user.organiser_id
+
+
+def own_client_record(user: Any, obj: Any) -> bool:
+    return user.national_id is not None and obj.national_id == user.national_id
+
+
+@dataclass(frozen=True)
+class Rule:
+    roles: frozenset[Role]
+    on_object: ObjectRule | None = None
+
+
+STAFF = frozenset({Role.SOCIAL_WORKER, Role.DECISION_MAKER, Role.FINANCE, Role.ANALYST, Role.ADMIN})
+CASEWORK = frozenset({Role.SOCIAL_WORKER, Role.DECISION_MAKER})
+
+RULES: dict[Action, Rule] = {
+    Action.DASHBOARD_VIEW: Rule(STAFF | {Role.PROVIDER, Role.DISPATCH}),
+    Action.CLIENT_SEARCH: Rule(CASEWORK),
+    Action.CLIENT_VIEW: Rule(CASEWORK, same_organiser),
+    Action.CLIENT_ACCESS_LOG_VIEW: Rule(CASEWORK | {Role.ADMIN}, same_organiser),
+    Action.AUDIT_LOG_VIEW: Rule(frozenset({Role.ADMIN})),
+    Action.USER_LIST: Rule(frozenset({Role.ADMIN})),
+    Action.PORTAL_VIEW: Rule(frozenset({Role.CLIENT, Role.SUPPORTER})),
+    Action.PORTAL_ACCESS_LOG_VIEW: Rule(frozenset({Role.CLIENT}), own_client_record),
+    Action.API_ACCESS: Rule(frozenset({Role.DISPATCH, Role.PROVIDER})),
+    Action.REFERENCE_DATA_VIEW: Rule(STAFF | {Role.PROVIDER, Role.DISPATCH}),
+}
+
+
+def roles_for(action: Action) -> frozenset[Role]:
+    return RULES[action].roles
+
+
+def can(user: Any, action: Action, obj: Any = None) -> bool:
+    """May ``user`` do ``action`` (on ``obj``, when the action concerns one)?"""
+    if user is None or not getattr(user, "is_authenticated", False) or not getattr(user, "is_active", False):
+        return False
+    rule = RULES[action]
+    if user.role not in rule.roles:
+        return False
+    if obj is not None and rule.on_object is not None:
+        return rule.on_object(user, obj)
+    return True
+
+
+def authorize(user: Any, action: Action, obj: Any = None) -> None:
+    """Raise PermissionDenied unless ``can``."""
+    if not can(user, action, obj):
+        raise PermissionDenied(action)
+
+
+def requires(action: Action) -> Callable:
+    """Decorate a view: only users whose role may do ``action`` get in; others get 403 (anonymous users are
+    sent to sign in by LoginRequiredMiddleware before this runs)."""
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapped(request: Any, *args: Any, **kwargs: Any) -> Any:
+            authorize(request.user, action)
+            return view(request, *args, **kwargs)
+
+        wrapped.kukkaro_action = action  # type: ignore[attr-defined]
+        return wrapped
+
+    return decorator
+
+
+def public(view: Callable) -> Callable:
+    """Mark a view as open to everyone, signed in or not (sign-in pages, accessibility statement…)."""
+    view = login_not_required(view)
+    view.kukkaro_public = True  # type: ignore[attr-defined]
+    return view

@@ -1,0 +1,104 @@
+from django.core.paginator import Paginator
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils.formats import date_format
+from django.utils.timezone import localtime
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
+
+from kukkaro.core import selectors
+from kukkaro.core.models import AuditEvent
+from kukkaro.core.permissions import Action, can, public, requires
+from kukkaro.core.tables import Cell, Table
+
+PAGE_SIZE = 25
+
+
+@public
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    """Front door: signed-in people go to their own front page, others see how to sign in."""
+    user = request.user
+    if user.is_authenticated:
+        if can(user, Action.PORTAL_VIEW):
+            return redirect("portal:home")
+        if can(user, Action.DASHBOARD_VIEW):
+            return redirect("core:dashboard")
+    return render(request, "core/home.html")
+
+
+@requires(Action.DASHBOARD_VIEW)
+@require_GET
+def dashboard(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    tasks = []
+    if can(user, Action.CLIENT_SEARCH):
+        tasks.append(("people:client_list", _("Clients"), _("Find a client by name or personal identity code.")))
+    if can(user, Action.USER_LIST):
+        tasks.append(("people:user_list", _("Users"), _("See the accounts of your organisation.")))
+    if can(user, Action.AUDIT_LOG_VIEW):
+        tasks.append(("core:audit_log", _("Audit log"), _("Follow changes, sign-ins and reads of client data.")))
+    return render(request, "core/dashboard.html", {"tasks": tasks})
+
+
+@public
+@require_GET
+def accessibility(request: HttpRequest) -> HttpResponse:
+    return render(request, "core/accessibility.html")
+
+
+@public
+@require_GET
+def health(request: HttpRequest) -> JsonResponse:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return JsonResponse({"status": "ok"})
+
+
+def _kind_label(kind: str) -> str:
+    return str(AuditEvent.Kind(kind).label) if kind in AuditEvent.Kind.values else kind
+
+
+@requires(Action.AUDIT_LOG_VIEW)
+@require_GET
+def audit_log(request: HttpRequest) -> HttpResponse:
+    kind = request.GET.get("kind", "")
+    if kind not in AuditEvent.Kind.values:
+        kind = ""
+    events = selectors.audit_events_for_organiser(actor=request.user, kind=kind)
+    page = Paginator(events, PAGE_SIZE).get_page(request.GET.get("page"))
+    table = Table(
+        caption=_("Audit events, newest first"),
+        columns=[_("No."), _("Time"), _("Kind"), _("Action"), _("Actor"), _("Target"), _("Purpose")],
+        empty_text=_("No events."),
+        numeric_columns=frozenset({0}),
+        id="audit-events",
+    )
+    for event in page:
+        table.add(
+            Cell(event.seq, numeric=True),
+            date_format(localtime(event.occurred_at), "SHORT_DATETIME_FORMAT"),
+            _kind_label(event.kind),
+            event.action,
+            event.actor_label or _("(not signed in)"),
+            f"{event.target_type} {event.target_id}".strip(),
+            event.purpose,
+        )
+    return render(
+        request,
+        "core/audit_log.html",
+        {"table": table, "page_obj": page, "kind": kind, "kinds": AuditEvent.Kind.choices},
+    )
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return render(request, "core/error.html", {"status": 403, "title": _("No access")}, status=403)
+
+
+def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return render(request, "core/error.html", {"status": 404, "title": _("Page not found")}, status=404)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    return render(request, "core/error.html", {"status": 500, "title": _("Something went wrong")}, status=500)

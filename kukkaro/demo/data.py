@@ -1,0 +1,309 @@
+"""A deterministic synthetic region for the demo: both organisers, staff for every role, ~300 clients.
+
+Every identity code uses the 900–999 individual-number range reserved for test use. The same seed gives the same
+people on every machine; running it again adds nothing that is already there.
+"""
+
+import datetime as dt
+import random
+from dataclasses import dataclass, field
+
+from django.db import transaction
+
+from kukkaro.core.identifiers import make_hetu
+from kukkaro.core.models import Municipality, Organiser
+from kukkaro.core.roles import Role
+from kukkaro.people import services
+from kukkaro.people.models import ApiToken, Client, User
+
+SEED = 20261123
+DEMO_PASSWORD = "Kukkaro-demo-2026"  # noqa: S105 - printed for the demo on purpose
+CLIENT_COUNT = 300
+
+FINNISH_FIRST = [
+    "Aino",
+    "Eino",
+    "Helmi",
+    "Väinö",
+    "Sofia",
+    "Juhani",
+    "Maria",
+    "Mikael",
+    "Emilia",
+    "Olavi",
+    "Aada",
+    "Onni",
+    "Kaarina",
+    "Tapio",
+    "Liisa",
+    "Matti",
+    "Anneli",
+    "Pekka",
+    "Elina",
+    "Jari",
+    "Tuula",
+    "Kari",
+    "Sanna",
+    "Timo",
+    "Riikka",
+    "Ville",
+    "Hanna",
+    "Antero",
+    "Noora",
+    "Petteri",
+    "Iida",
+    "Ilmari",
+    "Marjatta",
+    "Lauri",
+    "Kerttu",
+]
+FINNISH_LAST = [
+    "Korhonen",
+    "Virtanen",
+    "Mäkinen",
+    "Nieminen",
+    "Mäkelä",
+    "Hämäläinen",
+    "Laine",
+    "Heikkinen",
+    "Koskinen",
+    "Järvinen",
+    "Lehtonen",
+    "Lehtinen",
+    "Saarinen",
+    "Salminen",
+    "Heinonen",
+    "Niemi",
+    "Heikkilä",
+    "Kinnunen",
+    "Salonen",
+    "Turunen",
+    "Salo",
+    "Laitinen",
+    "Tuominen",
+    "Rantanen",
+    "Karjalainen",
+    "Jokinen",
+    "Mattila",
+]
+SWEDISH_FIRST = [
+    "Alva",
+    "Elias",
+    "Ebba",
+    "Oskar",
+    "Ella",
+    "Anton",
+    "Saga",
+    "Hugo",
+    "Linnea",
+    "Axel",
+    "Stina",
+    "Henrik",
+    "Ingrid",
+    "Mats",
+    "Astrid",
+    "Johan",
+    "Karin",
+    "Fredrik",
+    "Vera",
+    "Rasmus",
+]
+SWEDISH_LAST = [
+    "Lindholm",
+    "Johansson",
+    "Nyman",
+    "Lindqvist",
+    "Holmström",
+    "Sjöblom",
+    "Ekström",
+    "Lindroos",
+    "Forsman",
+    "Westerlund",
+    "Grönroos",
+    "Åberg",
+    "Söderström",
+    "Backman",
+    "Wikström",
+]
+STREETS = [
+    "Koulukatu",
+    "Rantatie",
+    "Kirkkotie",
+    "Puistokatu",
+    "Asematie",
+    "Myllytie",
+    "Koivukuja",
+    "Mäntytie",
+]
+# Rough weights: population and the share of Swedish speakers (Statistics Finland, rounded).
+MUNICIPALITY_WEIGHTS = {
+    "049": (60, 0.07),
+    "235": (3, 0.33),
+    "257": (10, 0.15),
+    "444": (10, 0.04),
+    "224": (2, 0.02),
+    "927": (5, 0.02),
+    "398": (30, 0.01),
+    "098": (6, 0.01),
+    "111": (5, 0.01),
+    "560": (5, 0.01),
+    "016": (2, 0.01),
+    "081": (1, 0.01),
+    "142": (2, 0.01),
+    "316": (1, 0.01),
+    "576": (1, 0.01),
+    "781": (1, 0.01),
+}
+POSTAL = {
+    "049": ("02100", "Espoo"),
+    "235": ("02700", "Kauniainen"),
+    "257": ("02400", "Kirkkonummi"),
+    "444": ("08100", "Lohja"),
+    "224": ("03600", "Karkkila"),
+    "927": ("03100", "Nummela"),
+    "398": ("15100", "Lahti"),
+    "098": ("15870", "Hollola"),
+    "111": ("18100", "Heinola"),
+    "560": ("16300", "Orimattila"),
+    "016": ("17200", "Vääksy"),
+    "081": ("19600", "Hartola"),
+    "142": ("47400", "Kausala"),
+    "316": ("16600", "Järvelä"),
+    "576": ("17500", "Padasjoki"),
+    "781": ("19700", "Sysmä"),
+}
+
+STAFF = [
+    (Role.SOCIAL_WORKER, "social", ("Sari", "Sosiaalinen")),
+    (Role.DECISION_MAKER, "decision", ("Paula", "Päättäjä")),
+    (Role.FINANCE, "finance", ("Taneli", "Talous")),
+    (Role.ANALYST, "analyst", ("Anu", "Analyytikko")),
+    (Role.ADMIN, "admin", ("Ari", "Ylläpitäjä")),
+]
+ORGANISER_PREFIX = {"lansi-uusimaa": "lu", "paijat-hame": "ph"}
+
+
+@dataclass
+class DemoSummary:
+    staff: list[tuple[str, str, str]] = field(default_factory=list)  # username, role label, organiser
+    api_tokens: list[tuple[str, str]] = field(default_factory=list)  # username, token
+    identities: list[tuple[str, str, str, str]] = field(default_factory=list)  # hetu, first, last, what
+    clients_total: int = 0
+    clients_created: int = 0
+
+
+def _person(rng: random.Random, swedish: bool) -> tuple[str, str]:
+    first = rng.choice(SWEDISH_FIRST if swedish else FINNISH_FIRST)
+    if rng.random() < 0.4:
+        second = rng.choice(SWEDISH_FIRST if swedish else FINNISH_FIRST)
+        if second != first:
+            first = f"{first} {second}"
+    return first, rng.choice(SWEDISH_LAST if swedish else FINNISH_LAST)
+
+
+def _unique_hetu(rng: random.Random, used: set[str], *, born_from: int, born_to: int) -> str:
+    while True:
+        start = dt.date(born_from, 1, 1)
+        born = start + dt.timedelta(days=rng.randrange((dt.date(born_to, 12, 31) - start).days))
+        hetu = make_hetu(born, rng.randrange(900, 1000))
+        if hetu not in used:
+            used.add(hetu)
+            return hetu
+
+
+def _ensure_staff(username: str, role: Role, names: tuple[str, str], organiser: Organiser | None) -> User:
+    user = User.objects.filter(username=username).first()
+    if user is None:
+        user = services.user_create(
+            actor=None,
+            username=username,
+            role=role,
+            first_name=names[0],
+            last_name=names[1],
+            organiser=organiser,
+            email=f"{username}@demo.kukkaro.invalid",
+            password=DEMO_PASSWORD,
+        )
+    return user
+
+
+def _ensure_token(user: User, token: str) -> None:
+    if not ApiToken.objects.filter(user=user, name="demo").exists():
+        services.api_token_create(actor=None, user=user, name="demo", token=token)
+
+
+@transaction.atomic
+def build_demo() -> DemoSummary:
+    rng = random.Random(SEED)
+    summary = DemoSummary()
+    organisers = {o.code: o for o in Organiser.objects.all()}
+    municipalities = {m.code: m for m in Municipality.objects.select_related("organiser")}
+
+    for code, organiser in sorted(organisers.items()):
+        prefix = ORGANISER_PREFIX[code]
+        for role, suffix, names in STAFF:
+            user = _ensure_staff(f"{prefix}.{suffix}", role, names, organiser)
+            summary.staff.append((user.username, str(role.label), organiser.name))
+        dispatch = _ensure_staff(f"{prefix}.dispatch", Role.DISPATCH, ("Kulku", "Keskus"), organiser)
+        token = f"kk_demo_dispatch_{prefix}_0123456789"
+        _ensure_token(dispatch, token)
+        summary.api_tokens.append((dispatch.username, token))
+    provider = _ensure_staff("provider.demo", Role.PROVIDER, ("Pia", "Palveluntuottaja"), None)
+    summary.staff.append((provider.username, str(Role.PROVIDER.label), "–"))
+    _ensure_token(provider, "kk_demo_provider_0123456789")
+    summary.api_tokens.append((provider.username, "kk_demo_provider_0123456789"))
+
+    used: set[str] = set()
+    codes = list(MUNICIPALITY_WEIGHTS)
+    weights = [MUNICIPALITY_WEIGHTS[c][0] for c in codes]
+    existing = set(Client.objects.values_list("organiser_id", "national_id"))
+    for _ in range(CLIENT_COUNT):
+        municipality = municipalities[rng.choices(codes, weights)[0]]
+        swedish = rng.random() < MUNICIPALITY_WEIGHTS[municipality.code][1]
+        first, last = _person(rng, swedish)
+        hetu = _unique_hetu(rng, used, born_from=1946, born_to=2008)
+        postal_code, post_office = POSTAL[municipality.code]
+        street = f"{rng.choice(STREETS)} {rng.randrange(1, 60)}"
+        phone = f"+358 40 {rng.randrange(100, 1000)} {rng.randrange(1000, 10000)}"
+        if (municipality.organiser_id, hetu) in existing:
+            continue
+        services.client_create(
+            actor=None,
+            organiser=municipality.organiser,
+            municipality=municipality,
+            national_id=hetu,
+            first_names=first,
+            last_name=last,
+            language="sv" if swedish else "fi",
+            phone=phone,
+            street_address=street,
+            postal_code=postal_code,
+            post_office=post_office,
+        )
+        summary.clients_created += 1
+    summary.clients_total = Client.objects.count()
+
+    # Example clients to sign in as (the first Finnish and Swedish speaker of each organiser).
+    for organiser in sorted(organisers.values(), key=lambda o: o.code):
+        for language in ("fi", "sv"):
+            client = Client.objects.filter(organiser=organiser, language=language).order_by("national_id").first()
+            if client:
+                summary.identities.append(
+                    (client.national_id, client.first_names, client.last_name, f"client, {organiser.name}")
+                )
+    # Supporters: people clients may name later (issue 4 links them); they can already sign in.
+    for index in range(3):
+        first, last = _person(rng, swedish=False)
+        hetu = _unique_hetu(rng, used, born_from=1960, born_to=1995)
+        user = User.objects.filter(username=f"supporter.{index + 1}").first()
+        if user is None:
+            user = services.user_create(
+                actor=None,
+                username=f"supporter.{index + 1}",
+                role=Role.SUPPORTER,
+                first_name=first,
+                last_name=last,
+                national_id=hetu,
+            )
+        summary.identities.append((user.national_id, user.first_name, user.last_name, "supporter"))
+    return summary

@@ -1,0 +1,127 @@
+import datetime
+import uuid
+
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.db import models
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from kukkaro.core.identifiers import parse_hetu
+from kukkaro.core.models import Municipality, Organiser
+from kukkaro.core.roles import ORGANISER_ROLES, Role
+
+
+class Language(models.TextChoices):
+    FINNISH = "fi", _("Finnish")
+    SWEDISH = "sv", _("Swedish")
+
+
+class User(AbstractUser):
+    """Everyone who signs in. One role per account; staff belong to exactly one organiser.
+
+    Clients and supporters have no password: they are found by the personal identity code that strong
+    identification returns (``national_id``).
+    """
+
+    role = models.CharField(_("role"), max_length=32, choices=Role.choices)
+    organiser = models.ForeignKey(
+        Organiser,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="users",
+        verbose_name=_("organiser"),
+    )
+    national_id = models.CharField(_("personal identity code"), max_length=11, null=True, blank=True, unique=True)
+    language = models.CharField(
+        _("language"),
+        max_length=2,
+        choices=[("fi", "suomi"), ("sv", "svenska"), ("en", "English")],
+        default="fi",
+    )
+
+    objects = UserManager()
+
+    class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+        ordering = ["last_name", "first_name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(role__in=sorted(ORGANISER_ROLES)) | models.Q(organiser__isnull=False),
+                name="people_user_staff_have_organiser",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(role__in=[Role.CLIENT, Role.SUPPORTER]) | models.Q(national_id__isnull=False),
+                name="people_user_identified_have_national_id",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.get_full_name() or self.username
+
+
+class Client(models.Model):
+    """A person in the client register of one organiser."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organiser = models.ForeignKey(
+        Organiser, on_delete=models.PROTECT, related_name="clients", verbose_name=_("organiser")
+    )
+    municipality = models.ForeignKey(
+        Municipality, on_delete=models.PROTECT, related_name="clients", verbose_name=_("municipality")
+    )
+    national_id = models.CharField(_("personal identity code"), max_length=11)
+    first_names = models.CharField(_("first names"), max_length=150)
+    last_name = models.CharField(_("last name"), max_length=150)
+    language = models.CharField(_("language"), max_length=2, choices=Language.choices, default=Language.FINNISH)
+    email = models.EmailField(_("email"), blank=True)
+    phone = models.CharField(_("phone"), max_length=32, blank=True)
+    street_address = models.CharField(_("street address"), max_length=200, blank=True)
+    postal_code = models.CharField(_("postal code"), max_length=5, blank=True)
+    post_office = models.CharField(_("post office"), max_length=100, blank=True)
+    created_at = models.DateTimeField(_("created"))
+    updated_at = models.DateTimeField(_("updated"))
+
+    class Meta:
+        verbose_name = _("client")
+        verbose_name_plural = _("clients")
+        ordering = ["last_name", "first_names"]
+        constraints = [
+            models.UniqueConstraint(fields=["organiser", "national_id"], name="people_client_unique_per_organiser"),
+        ]
+        indexes = [models.Index(fields=["organiser", "last_name", "first_names"], name="people_client_org_name")]
+
+    def __str__(self) -> str:
+        return self.full_name
+
+    def get_absolute_url(self) -> str:
+        return reverse("people:client_detail", kwargs={"client_id": self.pk})
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_names} {self.last_name}"
+
+    @property
+    def birth_date(self) -> datetime.date:
+        return parse_hetu(self.national_id).birth_date
+
+
+class ApiToken(models.Model):
+    """A bearer token for machine clients (the dispatch centre, providers' systems). Only its SHA-256 is kept;
+    the token itself is shown once when it is created."""
+
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="api_tokens", verbose_name=_("user"))
+    name = models.CharField(_("name"), max_length=100)
+    prefix = models.CharField(_("prefix"), max_length=8)
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(_("created"))
+    expires_at = models.DateTimeField(_("expires"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"

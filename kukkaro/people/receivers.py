@@ -1,0 +1,58 @@
+"""Sign-in events into the audit trail. Django and django-axes announce these by signal; there is no service
+of ours to put the audit row in, so the receivers are the one place that writes them."""
+
+from typing import Any
+
+from axes.signals import user_locked_out
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.dispatch import receiver
+
+from kukkaro.core.audit import audit_record
+from kukkaro.core.models import AuditEvent
+
+
+@receiver(user_logged_in)
+def _logged_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    audit_record(
+        action="auth.login",
+        kind=AuditEvent.Kind.AUTH,
+        actor=user,
+        target=user,
+        organiser_id=user.organiser_id,
+        after={"method": getattr(request, "kukkaro_login_method", "password") if request else "password"},
+    )
+
+
+@receiver(user_logged_out)
+def _logged_out(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    if user is None:
+        return
+    audit_record(
+        action="auth.logout",
+        kind=AuditEvent.Kind.AUTH,
+        actor=user,
+        target=user,
+        organiser_id=user.organiser_id,
+    )
+
+
+@receiver(user_login_failed)
+def _login_failed(sender: Any, credentials: dict, request: Any = None, **kwargs: Any) -> None:
+    audit_record(
+        action="auth.login_failed",
+        kind=AuditEvent.Kind.AUTH,
+        actor=None,
+        target_type="people.user",
+        target_id=str(credentials.get("username", ""))[:64],
+    )
+
+
+@receiver(user_locked_out)
+def _locked_out(sender: Any, request: Any, username: str, ip_address: str, **kwargs: Any) -> None:
+    audit_record(
+        action="auth.locked_out",
+        kind=AuditEvent.Kind.AUTH,
+        actor=None,
+        target_type="people.user",
+        target_id=str(username or "")[:64],
+    )

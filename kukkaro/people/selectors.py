@@ -1,0 +1,101 @@
+"""Reads about people. Every selector takes the actor and scopes to what that actor may see; every read of a
+client's personal data is written to the audit trail with its purpose."""
+
+import uuid
+
+from django.db.models import Q, QuerySet
+
+from kukkaro.core.audit import (
+    PURPOSE_CASEWORK,
+    PURPOSE_SEARCH,
+    AuditEntry,
+    audit_record_many,
+)
+from kukkaro.core.identifiers import IdentifierError, parse_hetu
+from kukkaro.core.models import AuditEvent
+from kukkaro.core.permissions import Action, authorize
+from kukkaro.core.roles import Role
+from kukkaro.people.models import Client, User
+
+
+def clients_visible_to(actor: User) -> QuerySet[Client]:
+    """The clients an actor may see at all: staff only their own organiser's, nobody else any."""
+    if actor.role in {Role.SOCIAL_WORKER, Role.DECISION_MAKER, Role.ADMIN} and actor.organiser_id:
+        return Client.objects.filter(organiser_id=actor.organiser_id)
+    return Client.objects.none()
+
+
+def client_log_reads(*, actor: User, clients: list[Client], purpose: str, action: str = "client.read") -> None:
+    audit_record_many(
+        AuditEntry(
+            action=action,
+            kind=AuditEvent.Kind.READ,
+            actor=actor,
+            target=client,
+            organiser_id=client.organiser_id,
+            data_subject_id=client.pk,
+            purpose=purpose,
+        )
+        for client in clients
+    )
+
+
+def client_search(*, actor: User, query: str = "") -> QuerySet[Client]:
+    """Search the actor's organiser's register by name or identity code. The search itself is logged here;
+    the caller logs the page of results it actually shows (``client_log_reads``)."""
+    authorize(actor, Action.CLIENT_SEARCH)
+    clients = clients_visible_to(actor).select_related("municipality")
+    query = (query or "").strip()
+    if not query:
+        return clients
+    audit_record_many(
+        [
+            AuditEntry(
+                action="client.search",
+                kind=AuditEvent.Kind.READ,
+                actor=actor,
+                organiser_id=actor.organiser_id,
+                purpose=PURPOSE_SEARCH,
+                after={"query": query},
+            )
+        ]
+    )
+    try:
+        return clients.filter(national_id=parse_hetu(query).value)
+    except IdentifierError:
+        pass
+    for term in query.split():
+        clients = clients.filter(Q(first_names__icontains=term) | Q(last_name__icontains=term))
+    return clients
+
+
+def client_get(
+    *,
+    actor: User,
+    client_id: uuid.UUID,
+    action: Action = Action.CLIENT_VIEW,
+    purpose: str = PURPOSE_CASEWORK,
+) -> Client:
+    """One client, if the actor may ``action`` them (else Client.DoesNotExist, which views turn into 404, so
+    another organiser's client looks exactly like no client at all). The read is logged with its purpose."""
+    client = clients_visible_to(actor).select_related("municipality", "organiser").get(pk=client_id)
+    authorize(actor, action, client)
+    client_log_reads(actor=actor, clients=[client], purpose=purpose)
+    return client
+
+
+def client_for_identified_user(*, user: User) -> Client | None:
+    """The client record of a signed-in client (matched by identity code)."""
+    if user.role != Role.CLIENT or not user.national_id:
+        return None
+    return Client.objects.select_related("municipality", "organiser").filter(national_id=user.national_id).first()
+
+
+def client_access_log(*, client: Client) -> QuerySet[AuditEvent]:
+    """Who has read or changed this client's data, newest first (Act 703/2023: the client may know)."""
+    return AuditEvent.objects.filter(data_subject_id=client.pk).select_related("organiser").order_by("-seq")
+
+
+def users_of_organiser(*, actor: User) -> QuerySet[User]:
+    authorize(actor, Action.USER_LIST)
+    return User.objects.filter(organiser_id=actor.organiser_id).order_by("last_name", "first_name")
