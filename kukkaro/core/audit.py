@@ -195,9 +195,9 @@ def _iter_chain(batch_size: int = 5000) -> Iterator[AuditEvent]:
         last_seq = batch[-1].seq
 
 
-def audit_verify(*, expected_head: str | None = None) -> tuple[int, list[ChainBreak]]:
-    """Recompute the chain. Returns (rows checked, breaks). ``expected_head`` is a hash kept elsewhere
-    (e.g. printed by the last run), which also catches rows removed from the end."""
+def audit_verify(*, expected_head: str | None = None) -> tuple[int, list[ChainBreak], str]:
+    """Recompute the chain. Returns (rows checked, breaks, head hash). ``expected_head`` is a hash kept
+    elsewhere (e.g. printed by an earlier run); if it is not in the chain any more, rows were removed."""
     breaks: list[ChainBreak] = []
     expected_seq, prev_hash, count = 1, GENESIS_HASH, 0
     for event in _iter_chain():
@@ -209,9 +209,9 @@ def audit_verify(*, expected_head: str | None = None) -> tuple[int, list[ChainBr
         if event_hash(event) != event.hash:
             breaks.append(ChainBreak(event.seq, "row content does not match its hash (edited)"))
         expected_seq, prev_hash = event.seq + 1, event.hash
-    if expected_head is not None and expected_head != prev_hash:
-        breaks.append(ChainBreak(expected_seq - 1, "chain head differs from the expected head (rows removed?)"))
-    return count, breaks
+    if expected_head is not None and not AuditEvent.objects.filter(hash=expected_head).exists():
+        breaks.append(ChainBreak(expected_seq - 1, "the expected head is no longer in the chain (rows removed)"))
+    return count, breaks, prev_hash
 
 
 def chain_head() -> str:

@@ -28,9 +28,7 @@ class Command(BaseCommand):
         for hetu, first, last, what in summary.identities:
             out(f"  {hetu}  {first} {last}  ({what})")
         out("")
-        out(
-            f"API (dispatch centre, provider): http://127.0.0.1:{port}/api/v1/openapi.json, header Bearer <token>"
-        )
+        out(f"API (dispatch centre, provider): http://127.0.0.1:{port}/api/v1/openapi.json, header Bearer <token>")
         for username, token in summary.api_tokens:
             out(f"  {username:<16} {token}")
         out("")
