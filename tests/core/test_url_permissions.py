@@ -1,0 +1,126 @@
+"""Every URL pattern × every role (and anonymous), against the rules in kukkaro.core.permissions.
+
+A URL whose view declares neither ``@requires(action)`` nor ``@public`` fails here, so no page can be added
+without saying who may see it. URL parameters are filled from ``PARAMETER_VALUES``; a new parameter name fails
+until it is given a value.
+"""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from kukkaro.core.permissions import RULES, Action
+from kukkaro.core.roles import Role
+from tests.factories import client_in, make_user
+
+ANONYMOUS = "anonymous"
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str
+    callback: object
+    parameters: tuple[str, ...]
+
+    @property
+    def action(self) -> Action | None:
+        return getattr(self.callback, "kukkaro_action", None)
+
+    @property
+    def public(self) -> bool:
+        return bool(getattr(self.callback, "kukkaro_public", False))
+
+    @property
+    def api(self) -> bool:
+        return bool(getattr(self.callback, "kukkaro_api", False))
+
+
+def _walk(patterns, namespace: str = "") -> Iterator[Route]:
+    for entry in patterns:
+        if isinstance(entry, URLResolver):
+            inner = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
+            yield from _walk(entry.url_patterns, inner)
+        elif isinstance(entry, URLPattern):
+            yield Route(
+                name=f"{namespace}{entry.name}" if entry.name else f"{namespace}<unnamed {entry.pattern}>",
+                callback=entry.callback,
+                parameters=tuple(entry.pattern.regex.groupindex),
+            )
+
+
+ROUTES = [route for route in _walk(get_resolver().url_patterns)]
+WEB_ROUTES = [route for route in ROUTES if not route.api]
+ROLES = [*Role, ANONYMOUS]
+
+
+def test_every_url__declares_a_rule():
+    undeclared = [r.name for r in WEB_ROUTES if r.action is None and not r.public]
+    assert undeclared == [], f"views without @requires or @public: {undeclared}"
+
+
+def test_every_action__has_a_rule_and_every_url_is_named():
+    assert set(RULES) == set(Action)
+    assert not [r.name for r in ROUTES if "<unnamed" in r.name]
+
+
+@pytest.fixture
+def world(db):
+    """One user per role in Länsi-Uusimaa, a client there and a client in Päijät-Häme."""
+    own = client_in("lansi-uusimaa", first_names="Oma")
+    other = client_in("paijat-hame", first_names="Vieras")
+    users = {role: make_user(role, organiser_code="lansi-uusimaa") for role in Role if role != Role.CLIENT}
+    users[Role.CLIENT] = make_user(Role.CLIENT, national_id=own.national_id)
+    return {"own_client": own, "other_client": other, "users": users}
+
+
+def _url(route: Route, world: dict, *, client_key: str = "own_client") -> str:
+    parameter_values = {"client_id": world[client_key].pk}
+    missing = [p for p in route.parameters if p not in parameter_values]
+    assert not missing, f"{route.name}: add a value for URL parameter(s) {missing} in this test"
+    return reverse(route.name, kwargs={p: parameter_values[p] for p in route.parameters})
+
+
+def _is_login_redirect(response) -> bool:
+    return response.status_code == 302 and response["Location"].startswith(reverse("people:login"))
+
+
+@pytest.mark.parametrize("route", WEB_ROUTES, ids=lambda r: r.name)
+@pytest.mark.parametrize("role", ROLES, ids=str)
+def test_url__role__gets_the_expected_outcome(client, world, route, role):
+    if role != ANONYMOUS:
+        client.force_login(world["users"][role])
+    response = client.get(_url(route, world))
+    if route.public:
+        assert not _is_login_redirect(response), f"{route.name} is public but asked {role} to sign in"
+        assert response.status_code < 500
+        return
+    if role == ANONYMOUS:
+        assert _is_login_redirect(response), f"{route.name}: anonymous got {response.status_code}"
+    elif role in RULES[route.action].roles:
+        assert response.status_code in {200, 302, 405}, f"{route.name}: {role} got {response.status_code}"
+        assert not _is_login_redirect(response)
+    else:
+        assert response.status_code == 403, f"{route.name}: {role} should be refused, got {response.status_code}"
+
+
+CLIENT_ROUTES = [r for r in WEB_ROUTES if "client_id" in r.parameters]
+
+
+@pytest.mark.parametrize("route", CLIENT_ROUTES, ids=lambda r: r.name)
+@pytest.mark.parametrize("role", [Role.SOCIAL_WORKER, Role.DECISION_MAKER, Role.ADMIN], ids=str)
+def test_client_url__other_organisers_client__is_not_found(client, world, route, role):
+    """A Länsi-Uusimaa worker cannot reach a Päijät-Häme client by any client URL — it looks like no client."""
+    client.force_login(world["users"][role])
+    response = client.get(_url(route, world, client_key="other_client"))
+    assert response.status_code in {403, 404}
+    assert b"Vieras" not in response.content
+
+
+def test_client_url__other_organiser__leaves_no_read_in_the_clients_log(client, world):
+    from kukkaro.core.models import AuditEvent
+
+    client.force_login(world["users"][Role.SOCIAL_WORKER])
+    client.get(reverse("people:client_detail", kwargs={"client_id": world["other_client"].pk}))
+    assert not AuditEvent.objects.filter(data_subject_id=world["other_client"].pk, kind="read").exists()
