@@ -15,7 +15,7 @@ PASSWORD = "correct-horse-battery-staple"
 _hetu_counter = itertools.count()
 
 
-def test_hetu() -> str:
+def synthetic_hetu() -> str:
     """A fresh valid identity code in the 900–999 test range."""
     n = next(_hetu_counter)
     born = dt.date(1950, 1, 1) + dt.timedelta(days=(n // 100) * 37 % 20000)
@@ -34,7 +34,7 @@ def make_user(role: Role, *, organiser_code: str = "lansi-uusimaa", username: st
     org = organiser(organiser_code) if role in ORGANISER_ROLES else None
     national_id = kwargs.pop("national_id", None)
     if role in IDENTIFIED_ROLES and national_id is None:
-        national_id = test_hetu()
+        national_id = synthetic_hetu()
     return services.user_create(
         actor=None,
         username=username or f"{role.value}-{organiser_code}-{next(_hetu_counter)}",
@@ -60,7 +60,7 @@ class ClientFactory(factory.django.DjangoModelFactory):
             actor=kwargs.pop("actor", None),
             organiser=muni.organiser,
             municipality=muni,
-            national_id=kwargs.pop("national_id", None) or test_hetu(),
+            national_id=kwargs.pop("national_id", None) or synthetic_hetu(),
             first_names=kwargs.pop("first_names", "Aino"),
             last_name=kwargs.pop("last_name", "Asiakas"),
             language=kwargs.pop("language", "fi"),

@@ -38,7 +38,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     if can(user, Action.USER_LIST):
         tasks.append(("people:user_list", _("Users"), _("See the accounts of your organisation.")))
     if can(user, Action.AUDIT_LOG_VIEW):
-        tasks.append(("core:audit_log", _("Audit log"), _("Follow changes, sign-ins and reads of client data.")))
+        tasks.append(("core:audit_log", _("Audit log"), _("Follow sign-ins, and changes to and views of client data.")))
     return render(request, "core/dashboard.html", {"tasks": tasks})
 
 

@@ -63,6 +63,7 @@ class TestIdentityProvider(IdentificationAdapter):
     """A stand-in identity provider that asks for a test identity code and names. Never in production."""
 
     name = "test"
+    __test__ = False  # not a pytest class, despite the name
 
     def __init__(self) -> None:
         if settings.KUKKARO_ENV == "production":

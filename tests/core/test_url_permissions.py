@@ -50,7 +50,7 @@ def _walk(patterns, namespace: str = "") -> Iterator[Route]:
             )
 
 
-ROUTES = [route for route in _walk(get_resolver().url_patterns)]
+ROUTES = list(_walk(get_resolver().url_patterns))
 WEB_ROUTES = [route for route in ROUTES if not route.api]
 ROLES = [*Role, ANONYMOUS]
 

@@ -1,0 +1,59 @@
+"""Production settings: `check --deploy` passes, and unsafe combinations refuse to start."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PRODUCTION_ENV = {
+    "KUKKARO_ENV": "production",
+    "SECRET_KEY": "x" * 20 + "a-long-random-looking-secret-key-for-the-deploy-check-0123456789",
+    "ALLOWED_HOSTS": "kukkaro.example.fi",
+    "DATABASE_URL": "postgres://kukkaro@127.0.0.1:5432/kukkaro",
+    "IDENTIFICATION_ADAPTER": "",
+}
+
+
+def _kukkaro(*args: str, **env: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if k not in PRODUCTION_ENV and k != "DEBUG"}
+    return subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "kukkaro", *args],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_check_deploy__production_settings__pass_without_warnings():
+    result = _kukkaro("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION_ENV)
+    assert result.returncode == 0, result.stderr + result.stdout
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"IDENTIFICATION_ADAPTER": "kukkaro.people.identification.TestIdentityProvider"}, "test identity provider"),
+        ({"DEBUG": "true"}, "DEBUG"),
+        ({"SECRET_KEY": ""}, "SECRET_KEY"),
+    ],
+)
+def test_production__unsafe_settings__refuse_to_start(override, message):
+    env = {**PRODUCTION_ENV, **override}
+    if not override.get("SECRET_KEY", "x"):
+        env.pop("SECRET_KEY")
+    result = _kukkaro("check", **env)
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_development__nothing_set__runs_on_sqlite():
+    result = _kukkaro("shell", "-c", "from django.db import connection; print(connection.vendor)", DATABASE_URL="")
+    env_db = os.environ.get("DATABASE_URL")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "sqlite" or env_db

@@ -1,0 +1,155 @@
+"""Signing in: staff passwords with lockout, identification of clients and supporters, sessions."""
+
+import pytest
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.urls import reverse
+
+from kukkaro.core.models import AuditEvent
+from kukkaro.core.roles import Role
+from kukkaro.people.identification import TestIdentityProvider
+from kukkaro.people.models import User
+from tests.factories import PASSWORD, client_in, make_user, synthetic_hetu
+
+pytestmark = pytest.mark.django_db
+
+
+def _login(client, username, password):
+    return client.post(reverse("people:login"), {"username": username, "password": password})
+
+
+def test_staff_login__right_password__signs_in_and_audits(client):
+    worker = make_user(Role.SOCIAL_WORKER, username="sari")
+    response = _login(client, "sari", PASSWORD)
+    assert response.status_code == 302
+    assert client.session["_auth_user_id"] == str(worker.pk)
+    assert AuditEvent.objects.filter(action="auth.login", actor=worker).exists()
+
+
+def test_staff_login__wrong_password__shows_error_and_audits(client):
+    make_user(Role.SOCIAL_WORKER, username="sari")
+    response = _login(client, "sari", "wrong-password")
+    assert response.status_code == 200
+    assert "_auth_user_id" not in client.session
+    assert AuditEvent.objects.filter(action="auth.login_failed", target_id="sari").exists()
+
+
+def test_staff_login__five_failures__lock_the_account_even_with_right_password(client):
+    make_user(Role.SOCIAL_WORKER, username="sari")
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        _login(client, "sari", "wrong-password")
+    response = _login(client, "sari", PASSWORD)
+    assert response.status_code == 429
+    assert "_auth_user_id" not in client.session
+    assert AuditEvent.objects.filter(action="auth.locked_out", target_id="sari").exists()
+
+
+def test_staff_login__lockout__is_per_account(client):
+    make_user(Role.SOCIAL_WORKER, username="sari")
+    make_user(Role.SOCIAL_WORKER, username="paula")
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        _login(client, "sari", "wrong-password")
+    assert _login(client, "paula", PASSWORD).status_code == 302
+
+
+def test_staff_login__client_account__cannot_use_a_password(client):
+    user = make_user(Role.CLIENT)
+    user.set_password(PASSWORD)  # even if someone set one by hand
+    user.save()
+    response = _login(client, user.username, PASSWORD)
+    assert "_auth_user_id" not in client.session
+    assert response.status_code == 200
+
+
+def test_session__cookie_is_http_only_and_expires_when_idle(client):
+    make_user(Role.SOCIAL_WORKER, username="sari")
+    _login(client, "sari", PASSWORD)
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME]
+    assert cookie["httponly"]
+    assert cookie["samesite"] == "Lax"
+    assert settings.SESSION_COOKIE_AGE <= 30 * 60
+    assert settings.SESSION_SAVE_EVERY_REQUEST
+
+
+def test_logout__post_only_and_audited(client):
+    worker = make_user(Role.SOCIAL_WORKER)
+    client.force_login(worker)
+    assert client.get(reverse("people:logout")).status_code == 405
+    client.post(reverse("people:logout"))
+    assert "_auth_user_id" not in client.session
+    assert AuditEvent.objects.filter(action="auth.logout", actor=worker).exists()
+
+
+def _identify(client, *, national_id, given="Aino", last="Asiakas", next_url=""):
+    start = client.get(reverse("people:identify") + (f"?next={next_url}" if next_url else ""))
+    assert start.status_code == 302
+    idp_url = start["Location"]
+    answer = client.post(idp_url, {"national_id": national_id, "given_names": given, "last_name": last})
+    if answer.status_code != 302:
+        return answer
+    return client.get(answer["Location"])
+
+
+def test_identification__client_in_register__gets_a_client_account(client):
+    register_entry = client_in("lansi-uusimaa")
+    response = _identify(client, national_id=register_entry.national_id)
+    assert response.status_code == 302
+    assert response["Location"] == reverse("portal:home")
+    user = User.objects.get(national_id=register_entry.national_id)
+    assert user.role == Role.CLIENT
+    assert not user.has_usable_password()
+    login = AuditEvent.objects.get(action="auth.login", actor=user)
+    assert login.after == {"method": "identification:test"}
+
+
+def test_identification__supporter__signs_in_to_the_portal(client):
+    supporter = make_user(Role.SUPPORTER)
+    response = _identify(client, national_id=supporter.national_id)
+    assert response["Location"] == reverse("portal:home")
+    assert client.session["_auth_user_id"] == str(supporter.pk)
+
+
+def test_identification__unknown_person__is_told_so_and_not_signed_in(client):
+    response = _identify(client, national_id=synthetic_hetu())
+    assert response.status_code == 403
+    assert "_auth_user_id" not in client.session
+    assert not User.objects.filter(role=Role.CLIENT).exists()
+
+
+def test_identification__real_identity_code__refused_by_test_provider(client):
+    response = _identify(client, national_id="131052-308T")
+    assert response.status_code == 200  # the form again, with the error
+    assert "_auth_user_id" not in client.session
+    assert "900" in response.content.decode()
+
+
+def test_identification__staff_identity_code__does_not_sign_in_as_staff(client):
+    worker = make_user(Role.SOCIAL_WORKER)
+    worker.national_id = synthetic_hetu()
+    worker.save()
+    response = _identify(client, national_id=worker.national_id)
+    assert response.status_code == 403
+    assert "_auth_user_id" not in client.session
+
+
+def test_identification__return_without_state__fails(client):
+    response = client.get(reverse("people:identify_return"))
+    assert response.status_code == 403
+
+
+def test_identification__next_url_to_other_host__is_ignored(client):
+    register_entry = client_in("lansi-uusimaa")
+    response = _identify(client, national_id=register_entry.national_id, next_url="https://evil.example/")
+    assert response["Location"] == reverse("portal:home")
+
+
+def test_test_identity_provider__refuses_to_exist_in_production(settings):
+    settings.KUKKARO_ENV = "production"
+    with pytest.raises(ImproperlyConfigured):
+        TestIdentityProvider()
+
+
+def test_test_identity_provider__page_is_gone_when_not_configured(client, settings):
+    settings.IDENTIFICATION_ADAPTER = ""
+    assert client.get(reverse("people:test_idp")).status_code == 404
+    assert client.get(reverse("people:identify")).status_code == 503
