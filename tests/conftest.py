@@ -2,10 +2,27 @@
 
 import pytest
 
+_DB_FIXTURES = {"db", "transactional_db", "live_server", "django_db_reset_sequences", "django_db_serialized_rollback"}
+
 
 @pytest.fixture(autouse=True)
 def _fast_passwords(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _reference_data(request):
+    """Organisers and municipalities come from a data migration; a transactional test empties every table when
+    it ends, so put them back for whichever database test comes next."""
+    uses_db = request.node.get_closest_marker("django_db") is not None or bool(_DB_FIXTURES & set(request.fixturenames))
+    if not uses_db:
+        return
+    request.getfixturevalue("_django_db_helper")  # the database is set up (as the test asked) before we look
+    from kukkaro.core.models import Municipality, Organiser
+    from kukkaro.core.reference_data import ORGANISERS, ensure_reference_data
+
+    if Municipality.objects.count() < sum(len(o["municipalities"]) for o in ORGANISERS):
+        ensure_reference_data(Organiser, Municipality)
 
 
 @pytest.fixture
