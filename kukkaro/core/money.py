@@ -28,7 +28,7 @@ def round_cents(euros: Decimal) -> int:
 
 def parse_cents(text: str) -> int:
     """Parse "1 234,56", "1234.56", "1 234 €" or "-5,5" into cents. Refuse anything ambiguous."""
-    cleaned = _SPACES.sub("", str(text)).removesuffix("€").removeprefix("€").strip()
+    cleaned = _SPACES.sub("", str(text)).replace("\u2212", "-").removesuffix("€").removeprefix("€").strip()
     if not cleaned:
         raise MoneyError("empty amount")
     if "," in cleaned and "." in cleaned:

@@ -1,4 +1,5 @@
 from django import forms
+from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
 from django.utils.translation import gettext_lazy as _
 
@@ -9,11 +10,16 @@ class StaffLoginForm(AuthenticationForm):
     """Password sign-in for staff and providers. Clients and supporters have no passwords at all."""
 
     error_messages = {
-        "invalid_login": _(
-            "The username or password is wrong. After five failed attempts the account is locked for 15 minutes."
-        ),
+        "invalid_login": _("The username or password is wrong."),
         "inactive": _("This account is not in use."),
     }
+
+    def get_invalid_login_error(self) -> forms.ValidationError:
+        message = _(
+            "The username or password is wrong. After %(limit)d failed attempts the account is locked for "
+            "%(minutes)d minutes."
+        ) % {"limit": settings.AXES_FAILURE_LIMIT, "minutes": settings.AXES_COOLOFF_TIME.total_seconds() // 60}
+        return forms.ValidationError(message, code="invalid_login")
 
     def confirm_login_allowed(self, user) -> None:
         super().confirm_login_allowed(user)

@@ -36,23 +36,34 @@ def _logged_out(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     )
 
 
+def _organiser_of(username: str) -> int | None:
+    """Failed sign-ins belong in the audit log of the account's organiser, when the account exists."""
+    from kukkaro.people.models import User
+
+    return User.objects.filter(username=username).values_list("organiser_id", flat=True).first()
+
+
 @receiver(user_login_failed)
 def _login_failed(sender: Any, credentials: dict, request: Any = None, **kwargs: Any) -> None:
+    username = str(credentials.get("username", ""))[:64]
     audit_record(
         action="auth.login_failed",
         kind=AuditEvent.Kind.AUTH,
         actor=None,
+        organiser_id=_organiser_of(username),
         target_type="people.user",
-        target_id=str(credentials.get("username", ""))[:64],
+        target_id=username,
     )
 
 
 @receiver(user_locked_out)
 def _locked_out(sender: Any, request: Any, username: str, ip_address: str, **kwargs: Any) -> None:
+    username = str(username or "")[:64]
     audit_record(
         action="auth.locked_out",
         kind=AuditEvent.Kind.AUTH,
         actor=None,
+        organiser_id=_organiser_of(username),
         target_type="people.user",
-        target_id=str(username or "")[:64],
+        target_id=username,
     )

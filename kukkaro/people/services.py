@@ -4,6 +4,7 @@ import hashlib
 import secrets
 from typing import Any
 
+from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
@@ -74,6 +75,7 @@ def user_create(
         language=language,
     )
     if password and role in PASSWORD_ROLES:
+        validate_password(password, user)  # the AUTH_PASSWORD_VALIDATORS: length 12+, not common, not numeric
         user.set_password(password)
     else:
         user.set_unusable_password()

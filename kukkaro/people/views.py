@@ -1,5 +1,6 @@
 import uuid
 
+from django.conf import settings
 from django.contrib.auth import login
 from django.contrib.auth.views import LoginView, LogoutView
 from django.core.paginator import Paginator
@@ -30,6 +31,12 @@ class StaffLoginView(LoginView):
 
 login_view = public(StaffLoginView.as_view())
 logout_view = public(LogoutView.as_view())
+
+
+def locked_out(request: HttpRequest, original_response: HttpResponse | None, credentials: dict | None) -> HttpResponse:
+    """What django-axes shows when an account is locked (it calls this; not a URL of its own)."""
+    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+    return render(request, "people/locked_out.html", {"cooloff_minutes": minutes}, status=429)
 
 
 @public

@@ -61,4 +61,32 @@ def test_round_cents__refuses_floats():
 @given(st.integers(min_value=-(10**12), max_value=10**12))
 def test_parse_of_format__round_trips(cents):
     with translation.override("fi"):
-        assert parse_cents(format_cents(cents, symbol=False).replace("\u2212", "-")) == cents
+        assert parse_cents(format_cents(cents)) == cents
+
+
+@pytest.mark.parametrize(
+    ("language", "expected_date", "expected_datetime"),
+    [
+        ("fi", "23.11.2026", "23.11.2026 14.05"),
+        ("sv", "23.11.2026", "23.11.2026 14.05"),
+        ("en", "23 Nov 2026", "23.11.2026 14:05"),
+    ],
+)
+def test_dates__formatted_per_locale_in_helsinki_time(language, expected_date, expected_datetime):
+    import datetime as dt
+
+    from django.utils.formats import date_format
+    from django.utils.timezone import localtime
+
+    moment = dt.datetime(2026, 11, 23, 12, 5, tzinfo=dt.UTC)  # 14.05 in Helsinki
+    with translation.override(language):
+        assert date_format(moment.date(), "DATE_FORMAT") == expected_date
+        assert date_format(localtime(moment), "SHORT_DATETIME_FORMAT") == expected_datetime
+
+
+@pytest.mark.parametrize(("language", "expected"), [("fi", "1\u00a0234,5"), ("en", "1,234.5")])
+def test_numbers__formatted_per_locale(language, expected):
+    from django.utils.formats import number_format
+
+    with translation.override(language):
+        assert number_format(1234.5, decimal_pos=1, force_grouping=True) == expected

@@ -153,3 +153,43 @@ def test_test_identity_provider__page_is_gone_when_not_configured(client, settin
     settings.IDENTIFICATION_ADAPTER = ""
     assert client.get(reverse("people:test_idp")).status_code == 404
     assert client.get(reverse("people:identify")).status_code == 503
+
+
+def test_staff_login__lockout_page__names_the_lock_time(client):
+    make_user(Role.SOCIAL_WORKER, username="sari")
+    for _ in range(settings.AXES_FAILURE_LIMIT + 1):
+        response = _login(client, "sari", "wrong-password")
+    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+    assert response.status_code == 429
+    assert f"{minutes}" in response.content.decode()
+
+
+def test_failed_login__of_known_account__lands_in_its_organisers_audit_log(client):
+    worker = make_user(Role.SOCIAL_WORKER, username="sari", organiser_code="paijat-hame")
+    _login(client, "sari", "wrong-password")
+    event = AuditEvent.objects.get(action="auth.login_failed")
+    assert event.organiser_id == worker.organiser_id
+
+
+def test_user_create__weak_staff_password__is_refused():
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError):
+        make_user(Role.SOCIAL_WORKER, password="short")
+    with pytest.raises(ValidationError):
+        make_user(Role.SOCIAL_WORKER, password="123456789012345")
+
+
+def test_request_id__is_echoed_and_written_into_audit_rows(client):
+    worker = make_user(Role.SOCIAL_WORKER, username="sari")
+    response = client.post(
+        reverse("people:login"), {"username": "sari", "password": PASSWORD}, headers={"X-Request-ID": "req-12345678"}
+    )
+    assert response["X-Request-ID"] == "req-12345678"
+    assert AuditEvent.objects.get(action="auth.login", actor=worker).request_id == "req-12345678"
+
+
+def test_request_id__unsafe_header__is_replaced(client):
+    response = client.get(reverse("core:home"), headers={"X-Request-ID": "<script>"})
+    assert response["X-Request-ID"] != "<script>"
+    assert len(response["X-Request-ID"]) == 32

@@ -3,7 +3,7 @@
 PostgreSQL: a row trigger raises on UPDATE or DELETE (TRUNCATE needs table ownership, which the application
 role does not have in production). SQLite: a trigger refuses UPDATE; DELETE stays possible there because the
 test runner empties tables with DELETE, and the hash chain catches a deleted row anyway.
-The function ``kukkaro_refuse_change`` is shared by every append-only table (the ledger uses it too).
+The function ``kukkaro_refuse_change`` is meant for every append-only table (the ledger will use it too).
 """
 
 from django.db import migrations
