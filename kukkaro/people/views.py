@@ -91,7 +91,17 @@ def identify_return(request: HttpRequest) -> HttpResponse:
         return render(request, "people/identification_failed.html", {"no_record": True}, status=403)
     request.kukkaro_login_method = f"identification:{claims.provider}"
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-    return redirect(next_url or "portal:home")
+    response = redirect(next_url or "portal:home")
+    if settings.LANGUAGE_COOKIE_NAME not in request.COOKIES:
+        # A Swedish-speaking client gets Swedish pages without having to find the switcher first.
+        response.set_cookie(
+            settings.LANGUAGE_COOKIE_NAME,
+            user.language,
+            samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+            secure=settings.LANGUAGE_COOKIE_SECURE,
+            max_age=365 * 24 * 3600,
+        )
+    return response
 
 
 @requires(Action.CLIENT_SEARCH)

@@ -193,3 +193,18 @@ def test_request_id__unsafe_header__is_replaced(client):
     response = client.get(reverse("core:home"), headers={"X-Request-ID": "<script>"})
     assert response["X-Request-ID"] != "<script>"
     assert len(response["X-Request-ID"]) == 32
+
+
+def test_identification__swedish_speaking_client__gets_swedish_pages(client):
+    register_entry = client_in("lansi-uusimaa", language="sv")
+    _identify(client, national_id=register_entry.national_id)
+    assert client.cookies[settings.LANGUAGE_COOKIE_NAME].value == "sv"
+    page = client.get(reverse("portal:home"))
+    assert '<html lang="sv">' in page.content.decode()
+
+
+def test_identification__chosen_language__is_kept(client):
+    register_entry = client_in("lansi-uusimaa", language="sv")
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    _identify(client, national_id=register_entry.national_id)
+    assert client.cookies[settings.LANGUAGE_COOKIE_NAME].value == "en"
