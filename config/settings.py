@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "axes",
     "kukkaro.core",
     "kukkaro.people",
+    "kukkaro.ledger",
     "kukkaro.portal",
     "kukkaro.api",
     "kukkaro.demo",

@@ -1,0 +1,266 @@
+import datetime as dt
+import uuid
+
+import pytest
+from django.db import DatabaseError, IntegrityError, connection, transaction
+
+from kukkaro.core import clock
+from kukkaro.ledger import services
+from kukkaro.ledger.models import PeriodKind, Purse, PurseKind, RolloverRule, Transfer, TransferCode, Unit
+from kukkaro.ledger.verification import ledger_verify
+from tests.factories import client_in
+from tests.ledger.factories import NOW, in_an_hour, open_purse
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _pinned_clock():
+    with clock.pinned(NOW):
+        yield
+
+
+def _fresh(purse: Purse) -> Purse:
+    return Purse.objects.get(pk=purse.pk)
+
+
+def test_client_purse_open__once__allocates_and_releases_everything():
+    purse = open_purse(amount=100_000)
+    assert purse.available_now == 100_000
+    assert _fresh(purse.scheduled).balance_posted == 0
+    funding = Purse.objects.get(kind=PurseKind.FUNDING, unit=Unit.EUR)
+    assert funding.balance_posted == -100_000
+    assert ledger_verify()[1] == []
+
+
+def test_client_purse_open__monthly__releases_only_begun_periods():
+    purse = open_purse(amount=18, unit=Unit.TRIP, kind=PeriodKind.MONTHLY)
+    # January, February and March have begun on 15 March; 9 months remain scheduled.
+    assert purse.available_now == 3 * 18
+    assert _fresh(purse.scheduled).balance_posted == 9 * 18
+
+
+def test_hold__reduces_available_now_not_posted_balance():
+    purse = open_purse(amount=10_000)
+    services.hold_create(transfer_id=uuid.uuid4(), purse=purse, amount=2_500, expires_at=in_an_hour())
+    purse = _fresh(purse)
+    assert (purse.available_now, purse.balance_posted, purse.debits_pending) == (7_500, 10_000, 2_500)
+
+
+def test_hold__larger_than_available__is_refused_with_the_amounts():
+    purse = open_purse(amount=10_000)
+    services.hold_create(transfer_id=uuid.uuid4(), purse=purse, amount=6_000, expires_at=in_an_hour())
+    with pytest.raises(services.InsufficientFunds, match="5000 requested but only 4000 available"):
+        services.hold_create(transfer_id=uuid.uuid4(), purse=purse, amount=5_000, expires_at=in_an_hour())
+    assert Transfer.objects.filter(code=TransferCode.HOLD).count() == 1
+
+
+def test_hold_post__partial_amount__releases_remainder():
+    purse = open_purse(amount=10_000)
+    hold = services.hold_create(transfer_id=uuid.uuid4(), purse=purse, amount=4_000, expires_at=in_an_hour())
+    services.hold_post(transfer_id=uuid.uuid4(), hold=hold, amount=3_000)
+    purse = _fresh(purse)
+    assert (purse.available_now, purse.debits_pending, purse.debits_posted) == (7_000, 0, 3_000)
+    payables = Purse.objects.get(kind=PurseKind.PAYABLES)
+    assert (payables.credits_posted, payables.credits_pending) == (3_000, 0)
+    assert ledger_verify()[1] == []
+
+
+def test_hold_post__more_than_held__is_refused():
+    purse = open_purse(amount=10_000)
+    hold = services.hold_create(transfer_id=uuid.uuid4(), purse=purse, amount=4_000, expires_at=in_an_hour())
+    with pytest.raises(services.LedgerError, match="1–4000"):
+        services.hold_post(transfer_id=uuid.uuid4(), hold=hold, amount=4_001)
+
+
+def test_hold__posted_twice_or_voided_after_post__is_refused():
+    purse = open_purse(amount=10_000)
+    hold = services.hold_create(transfer_id=uuid.uuid4(), purse=purse, amount=4_000, expires_at=in_an_hour())
+    services.hold_post(transfer_id=uuid.uuid4(), hold=hold)
+    with pytest.raises(services.HoldNotOpen):
+        services.hold_post(transfer_id=uuid.uuid4(), hold=hold)
+    with pytest.raises(services.HoldNotOpen):
+        services.hold_void(transfer_id=uuid.uuid4(), hold=hold)
+    assert _fresh(purse).debits_posted == 4_000
+
+
+def test_hold_void__gives_everything_back():
+    purse = open_purse(amount=10_000)
+    hold = services.hold_create(transfer_id=uuid.uuid4(), purse=purse, amount=4_000, expires_at=in_an_hour())
+    services.hold_void(transfer_id=uuid.uuid4(), hold=hold)
+    assert _fresh(purse).available_now == 10_000
+    assert ledger_verify()[1] == []
+
+
+def test_holds_expire__releases_only_stale_holds_and_is_repeatable():
+    purse = open_purse(amount=10_000)
+    stale = services.hold_create(transfer_id=uuid.uuid4(), purse=purse, amount=1_000, expires_at=in_an_hour())
+    services.hold_create(
+        transfer_id=uuid.uuid4(), purse=purse, amount=2_000, expires_at=clock.now() + dt.timedelta(days=2)
+    )
+    later = clock.now() + dt.timedelta(hours=2)
+    assert services.holds_expire(now=later) == 1
+    assert services.holds_expire(now=later) == 0
+    assert Transfer.objects.get(pending=stale).code == TransferCode.EXPIRE
+    assert _fresh(purse).available_now == 8_000
+    with clock.pinned(later), pytest.raises(services.HoldNotOpen):
+        services.hold_post(transfer_id=uuid.uuid4(), hold=stale)
+
+
+def test_hold_post__after_expiry_time__is_refused_even_before_the_job_runs():
+    purse = open_purse(amount=10_000)
+    hold = services.hold_create(transfer_id=uuid.uuid4(), purse=purse, amount=1_000, expires_at=in_an_hour())
+    with clock.pinned(NOW + dt.timedelta(hours=2)), pytest.raises(services.HoldNotOpen, match="expired"):
+        services.hold_post(transfer_id=uuid.uuid4(), hold=hold)
+
+
+def test_transfer__same_id_same_content__returns_the_original():
+    purse = open_purse(amount=10_000)
+    transfer_id = uuid.uuid4()
+    expires = in_an_hour()
+    first = services.hold_create(transfer_id=transfer_id, purse=purse, amount=1_000, expires_at=expires)
+    again = services.hold_create(transfer_id=transfer_id, purse=purse, amount=1_000, expires_at=expires)
+    assert again.pk == first.pk
+    assert _fresh(purse).debits_pending == 1_000
+
+
+def test_transfer__same_id_other_content__is_a_conflict():
+    purse = open_purse(amount=10_000)
+    transfer_id = uuid.uuid4()
+    expires = in_an_hour()
+    services.hold_create(transfer_id=transfer_id, purse=purse, amount=1_000, expires_at=expires)
+    with pytest.raises(services.TransferConflict):
+        services.hold_create(transfer_id=transfer_id, purse=purse, amount=1_001, expires_at=expires)
+
+
+def test_transfer__retry_after_funds_ran_out__still_returns_the_original():
+    purse = open_purse(amount=10_000)
+    transfer_id = uuid.uuid4()
+    expires = in_an_hour()
+    services.hold_create(transfer_id=transfer_id, purse=purse, amount=6_000, expires_at=expires)
+    services.hold_create(transfer_id=uuid.uuid4(), purse=purse, amount=4_000, expires_at=expires)
+    again = services.hold_create(transfer_id=transfer_id, purse=purse, amount=6_000, expires_at=expires)
+    assert again.amount == 6_000
+
+
+def test_transfer__between_units__is_refused():
+    eur = open_purse(unit=Unit.EUR)
+    km = open_purse(unit=Unit.KM, client=eur.client)
+    with pytest.raises(services.LedgerError, match="units differ"):
+        services.transfer_post(transfer_id=uuid.uuid4(), debit=eur, credit=km, amount=1, code=TransferCode.ROLLOVER)
+
+
+def test_transfer__refuses_floats_and_non_positive_amounts():
+    purse = open_purse()
+    with pytest.raises(TypeError):
+        services.hold_create(transfer_id=uuid.uuid4(), purse=purse, amount=1.5, expires_at=in_an_hour())  # type: ignore[arg-type]
+    with pytest.raises(services.LedgerError):
+        services.hold_create(transfer_id=uuid.uuid4(), purse=purse, amount=0, expires_at=in_an_hour())
+
+
+def test_hold__outside_validity__is_refused():
+    purse = open_purse(valid_from=dt.date(2026, 1, 1), valid_until=dt.date(2026, 3, 1))
+    with pytest.raises(services.LedgerError, match="valid"):
+        services.hold_create(transfer_id=uuid.uuid4(), purse=purse, amount=1, expires_at=in_an_hour())
+
+
+def test_database__refuses_overdraft_even_past_the_service():
+    purse = open_purse(amount=1_000)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Purse.objects.filter(pk=purse.pk).update(debits_posted=1_001)
+
+
+def test_database__refuses_update_of_a_transfer(on_postgres):
+    purse = open_purse(amount=1_000)
+    transfer = Transfer.objects.filter(credit_purse=purse).first()
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        Transfer.objects.filter(pk=transfer.pk).update(memo="changed")
+    if on_postgres:
+        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("DELETE FROM ledger_transfer WHERE id = %s", [transfer.pk])
+
+
+def test_transfer_correct__reverses_and_names_the_original():
+    purse = open_purse(amount=10_000)
+    hold = services.hold_create(transfer_id=uuid.uuid4(), purse=purse, amount=4_000, expires_at=in_an_hour())
+    posted = services.hold_post(transfer_id=uuid.uuid4(), hold=hold)
+    correction = services.transfer_correct(
+        transfer_id=uuid.uuid4(), original=posted, actor=None, memo="provider billed twice", amount=1_000
+    )
+    assert (correction.debit_purse_id, correction.credit_purse_id) == (posted.credit_purse_id, purse.pk)
+    assert correction.ref_id == str(posted.pk)
+    assert _fresh(purse).available_now == 7_000
+    assert ledger_verify()[1] == []
+
+
+def test_periods__lapse_rule__lapses_unspent_at_each_boundary():
+    with clock.pinned(dt.datetime(2026, 1, 10, tzinfo=dt.UTC)):
+        purse = open_purse(amount=18, unit=Unit.TRIP, kind=PeriodKind.MONTHLY, rule=RolloverRule.LAPSE)
+        services.hold_create(
+            transfer_id=uuid.uuid4(), purse=purse, amount=5, expires_at=clock.now() + dt.timedelta(days=60)
+        )
+    assert services.purse_release_due(purse=purse, today=dt.date(2026, 2, 1)) == 1
+    purse = _fresh(purse)
+    # January left 13 unheld trips: they lapse; the 5 held stay held; February brings 18.
+    assert (purse.available_now, purse.debits_pending) == (18, 5)
+    lapse = Transfer.objects.get(code=TransferCode.LAPSE, debit_purse=purse)
+    assert (lapse.amount, lapse.period_start) == (13, dt.date(2026, 1, 1))
+
+
+def test_periods__capped_rollover__saves_up_to_the_cap():
+    with clock.pinned(dt.datetime(2026, 1, 10, tzinfo=dt.UTC)):
+        purse = open_purse(amount=18, unit=Unit.TRIP, kind=PeriodKind.MONTHLY, rule=RolloverRule.ROLL_CAPPED, cap=4)
+    services.purse_release_due(purse=purse, today=dt.date(2026, 2, 3))
+    assert _fresh(purse).available_now == 18 + 4
+
+
+def test_periods__release_is_idempotent_and_late_jobs_catch_up():
+    with clock.pinned(dt.datetime(2026, 1, 10, tzinfo=dt.UTC)):
+        purse = open_purse(amount=10, unit=Unit.TRIP, kind=PeriodKind.MONTHLY)
+    assert services.purse_release_due(purse=purse, today=dt.date(2026, 4, 2)) == 3
+    assert services.purse_release_due(purse=purse, today=dt.date(2026, 4, 2)) == 0
+    assert _fresh(purse).available_now == 40
+
+
+def test_borrow__takes_from_next_period_within_limit():
+    with clock.pinned(dt.datetime(2026, 1, 10, tzinfo=dt.UTC)):
+        purse = open_purse(amount=18, unit=Unit.TRIP, kind=PeriodKind.MONTHLY, borrow_limit=4)
+        assert purse.available_in_period == 18 + 4
+        services.purse_borrow(transfer_id=uuid.uuid4(), purse=purse, amount=3)
+        with pytest.raises(services.LedgerError, match="at most 1 more"):
+            services.purse_borrow(transfer_id=uuid.uuid4(), purse=purse, amount=2)
+        assert _fresh(purse).available_now == 21
+        assert _fresh(purse).available_in_period == 22
+    services.purse_release_due(purse=purse, today=dt.date(2026, 2, 1))
+    purse = _fresh(purse)
+    assert purse.available_now == 21 + 15
+    assert purse.borrowed_ahead == 0
+    assert ledger_verify()[1] == []
+
+
+def test_borrow__in_the_last_period__is_refused():
+    with clock.pinned(dt.datetime(2026, 12, 10, tzinfo=dt.UTC)):
+        purse = open_purse(amount=18, unit=Unit.TRIP, kind=PeriodKind.MONTHLY, borrow_limit=4)
+        with pytest.raises(services.LedgerError, match="no next period"):
+            services.purse_borrow(transfer_id=uuid.uuid4(), purse=purse, amount=1)
+
+
+def test_validity_end__lapses_the_rest_of_both_purses():
+    with clock.pinned(dt.datetime(2026, 1, 10, tzinfo=dt.UTC)):
+        purse = open_purse(
+            amount=100, unit=Unit.KM, kind=PeriodKind.MONTHLY, valid_until=dt.date(2026, 3, 31), borrow_limit=0
+        )
+    services.purse_release_due(purse=purse, today=dt.date(2026, 4, 1))
+    purse = _fresh(purse)
+    assert purse.available_now == 0
+    assert _fresh(purse.scheduled).balance_posted == 0
+    assert Purse.objects.get(kind=PurseKind.LAPSED, unit=Unit.KM).balance_posted == 300
+    assert ledger_verify()[1] == []
+
+
+def test_system_purses__one_per_organiser_unit_and_kind():
+    client = client_in("lansi-uusimaa")
+    a = services.system_purse(organiser=client.organiser, unit=Unit.EUR, kind=PurseKind.PAYABLES)
+    b = services.system_purse(organiser=client.organiser, unit=Unit.EUR, kind=PurseKind.PAYABLES)
+    assert a.pk == b.pk
