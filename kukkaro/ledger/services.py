@@ -127,11 +127,11 @@ def _check_purses(request: _Request, debit: Purse, credit: Purse, today: dt.date
     for purse in (debit, credit):
         if purse.closed_at is not None:
             raise LedgerError(f"purse {purse.pk} is closed", reason="purse_closed")
-    if request.code in {TransferCode.HOLD, TransferCode.BORROW} and debit.kind == PurseKind.CLIENT:
-        if (debit.valid_from and today < debit.valid_from) or (debit.valid_until and today > debit.valid_until):
-            raise LedgerError(
-                f"the purse is valid {debit.valid_from}–{debit.valid_until}, not on {today}", reason="not_valid_now"
-            )
+    outside = (debit.valid_from and today < debit.valid_from) or (debit.valid_until and today > debit.valid_until)
+    if request.code == TransferCode.HOLD and debit.kind == PurseKind.CLIENT and outside:
+        raise LedgerError(
+            f"the purse is valid {debit.valid_from}–{debit.valid_until}, not on {today}", reason="not_valid_now"
+        )
 
 
 def _debit_update(purse: Purse, request: _Request, hold: Transfer | None) -> int:

@@ -176,9 +176,8 @@ def test_database__refuses_update_of_a_transfer(on_postgres):
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
         Transfer.objects.filter(pk=transfer.pk).update(memo="changed")
     if on_postgres:
-        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute("DELETE FROM ledger_transfer WHERE id = %s", [transfer.pk])
+        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("DELETE FROM ledger_transfer WHERE id = %s", [transfer.pk])
 
 
 def test_transfer_correct__reverses_and_names_the_original():
