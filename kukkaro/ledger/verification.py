@@ -3,7 +3,7 @@
 from collections import defaultdict
 from dataclasses import dataclass
 
-from django.db.models import Count, F, Q, Sum
+from django.db.models import F, Q, Sum
 
 from kukkaro.ledger.models import Purse, Transfer, TransferFlag
 
@@ -17,7 +17,8 @@ class Problem:
 def _sums(field: str, flags: tuple[str, ...], open_only: bool = False) -> dict:
     rows = Transfer.objects.filter(flag__in=flags)
     if open_only:
-        rows = rows.annotate(n=Count("resolutions")).filter(n=0)
+        # A hold has at most one resolution (unique constraint), so this anti-join counts each open hold once.
+        rows = rows.filter(resolutions__isnull=True)
     return dict(rows.values(field).annotate(total=Sum("amount")).values_list(field, "total"))
 
 
