@@ -32,6 +32,9 @@ class PurseKind(models.TextChoices):
 
 
 SYSTEM_KINDS = frozenset({PurseKind.FUNDING, PurseKind.PAYABLES, PurseKind.LAPSED, PurseKind.VOIDED})
+#: Each system purse is split into this many rows ("shards"); a client purse always meets the same shard.
+#: Without it every hold of an organiser would queue for one row lock (see docs/ledger.md).
+SYSTEM_SHARDS = 16
 
 
 class PeriodKind(models.TextChoices):
@@ -55,6 +58,7 @@ class Purse(models.Model):
     organiser = models.ForeignKey(Organiser, on_delete=models.PROTECT, related_name="purses")
     unit = models.CharField(_("unit"), max_length=4, choices=Unit.choices)
     kind = models.CharField(_("kind"), max_length=16, choices=PurseKind.choices)
+    shard = models.PositiveSmallIntegerField(default=0)  # system purses: which of SYSTEM_SHARDS rows
     client = models.ForeignKey("people.Client", on_delete=models.PROTECT, null=True, blank=True, related_name="purses")
     # What funds it: a budget line or a transport entitlement ("budget_line:<uuid>"), set by the caller.
     funding_ref = models.CharField(_("funding reference"), max_length=100, blank=True)
@@ -107,10 +111,11 @@ class Purse(models.Model):
                 name="ledger_purse_client_iff_client_kind",
             ),
             models.UniqueConstraint(
-                fields=["organiser", "unit", "kind"],
+                fields=["organiser", "unit", "kind", "shard"],
                 condition=Q(kind__in=sorted(SYSTEM_KINDS)),
-                name="ledger_one_system_purse_per_organiser_unit_kind",
+                name="ledger_one_system_purse_per_shard",
             ),
+            models.CheckConstraint(condition=Q(shard__lt=SYSTEM_SHARDS), name="ledger_purse_shard_in_range"),
         ]
         indexes = [models.Index(fields=["client", "unit"], name="ledger_purse_client_unit")]
 

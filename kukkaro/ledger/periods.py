@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from kukkaro.ledger.models import PeriodKind
 
-_MONTHS = {PeriodKind.MONTHLY: 1, PeriodKind.QUARTERLY: 3, PeriodKind.YEARLY: 12}
+_MONTHS: dict[str, int] = {PeriodKind.MONTHLY: 1, PeriodKind.QUARTERLY: 3, PeriodKind.YEARLY: 12}
 
 
 @dataclass(frozen=True)

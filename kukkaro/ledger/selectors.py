@@ -84,5 +84,18 @@ def purse_statement(*, purse: Purse, start: dt.date, end: dt.date) -> Statement:
     )
 
 
+def system_total(*, organiser_id: int, unit: str, kind: str) -> dict[str, int]:
+    """A system purse's counters summed over its shards."""
+    totals = Purse.objects.filter(organiser_id=organiser_id, unit=unit, kind=kind).aggregate(
+        debits_posted=Sum("debits_posted"),
+        credits_posted=Sum("credits_posted"),
+        debits_pending=Sum("debits_pending"),
+        credits_pending=Sum("credits_pending"),
+    )
+    totals = {k: v or 0 for k, v in totals.items()}
+    totals["balance_posted"] = totals["credits_posted"] - totals["debits_posted"]
+    return totals
+
+
 def client_purses(*, client) -> QuerySet[Purse]:
     return Purse.objects.filter(client=client, kind="client").order_by("valid_from", "unit")

@@ -18,9 +18,10 @@ import datetime as dt
 import hashlib
 import json
 import uuid
+import zlib
 from dataclasses import asdict, dataclass
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 
 from kukkaro.core import clock
@@ -29,6 +30,7 @@ from kukkaro.core.middleware import current_request_id
 from kukkaro.core.models import Organiser
 from kukkaro.ledger.models import (
     SYSTEM_KINDS,
+    SYSTEM_SHARDS,
     PeriodKind,
     Purse,
     PurseKind,
@@ -38,7 +40,8 @@ from kukkaro.ledger.models import (
     TransferFlag,
     Unit,
 )
-from kukkaro.ledger.periods import period_after, period_containing, periods
+from kukkaro.ledger.periods import Period, period_after, period_containing, periods
+from kukkaro.people.models import Client
 
 _NAMESPACE = uuid.UUID("6b1d3c8e-6a52-4b8e-9f0e-4b554b4b4152")
 
@@ -91,23 +94,47 @@ class _Request:
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
-# --- system purses --------------------------------------------------------------------------------------
+# --- system purses ---------------------------------------------------------------------------------------
 
 
-def system_purse(*, organiser: Organiser, unit: str, kind: str) -> Purse:
-    """The organiser's system purse of a unit and kind, created on first use."""
+def shard_of(key: object) -> int:
+    """Which system-purse shard a client purse (or any key) uses: stable across processes."""
+    return zlib.crc32(str(key).encode()) % SYSTEM_SHARDS
+
+
+_system_purse_ids: dict[tuple, uuid.UUID] = {}
+
+
+def system_purse(*, organiser: Organiser, unit: str, kind: str, shard: int = 0) -> Purse:
+    """One shard of the organiser's system purse of a unit and kind, created on first use."""
     if kind not in SYSTEM_KINDS:
         raise ValueError(f"{kind} is not a system purse kind")
-    purse = Purse.objects.filter(organiser=organiser, unit=unit, kind=kind).first()
-    if purse is not None:
-        return purse
-    try:
-        with transaction.atomic():
-            return Purse.objects.create(
-                organiser=organiser, unit=unit, kind=kind, label=f"{kind} {unit}", created_at=clock.now()
-            )
-    except IntegrityError:  # created concurrently
-        return Purse.objects.get(organiser=organiser, unit=unit, kind=kind)
+    key = (organiser.pk, unit, kind, shard)
+    purse = Purse.objects.filter(organiser=organiser, unit=unit, kind=kind, shard=shard).first()
+    if purse is None:
+        try:
+            with transaction.atomic():
+                purse = Purse.objects.create(
+                    organiser=organiser,
+                    unit=unit,
+                    kind=kind,
+                    shard=shard,
+                    label=f"{kind} {unit} #{shard}",
+                    created_at=clock.now(),
+                )
+        except IntegrityError:  # created concurrently
+            purse = Purse.objects.get(organiser=organiser, unit=unit, kind=kind, shard=shard)
+    # Remember the id only once it is surely committed (a rolled-back creation must not stay cached).
+    transaction.on_commit(lambda: _system_purse_ids.__setitem__(key, purse.pk))
+    return purse
+
+
+def system_purse_id(*, organiser_id: int, unit: str, kind: str, shard: int) -> uuid.UUID:
+    """The id of a system purse shard; system purses are never deleted, so the id is cached per process."""
+    cached = _system_purse_ids.get((organiser_id, unit, kind, shard))
+    if cached is not None:
+        return cached
+    return system_purse(organiser=Organiser(pk=organiser_id), unit=unit, kind=kind, shard=shard).pk
 
 
 # --- the one way a transfer is applied -----------------------------------------------------------------
@@ -119,83 +146,142 @@ def _same_or_conflict(existing: Transfer, request: _Request) -> Transfer:
     return existing
 
 
-def _check_purses(request: _Request, debit: Purse, credit: Purse, today: dt.date) -> None:
+@dataclass(frozen=True)
+class _Meta:
+    """What never changes about a purse; cached per process so the hot path does not read it."""
+
+    unit: str
+    organiser_id: int
+    kind: str
+    guarded: bool  # debits may not exceed credits
+
+
+_meta_cache: dict[uuid.UUID, _Meta] = {}
+
+
+def _meta(purse_ids: list[uuid.UUID]) -> dict[uuid.UUID, _Meta]:
+    missing = [pk for pk in purse_ids if pk not in _meta_cache]
+    if missing:
+        rows = Purse.objects.filter(pk__in=missing).values_list(
+            "pk", "unit", "organiser_id", "kind", "debits_must_not_exceed_credits"
+        )
+        for pk, unit, organiser_id, kind, guarded in rows:
+            _meta_cache[pk] = _Meta(unit, organiser_id, kind, guarded)
+        if len(_meta_cache) > 100_000:
+            _meta_cache.clear()
+    try:
+        return {pk: _meta_cache[pk] for pk in purse_ids}
+    except KeyError as exc:
+        raise LedgerError("no such purse", reason="no_purse") from exc
+
+
+# The hot path speaks SQL directly: the ORM's query building cost more than the database work (measured in
+# docs/performance.md). Statement texts are fixed, so they stay simple to read and to index.
+
+
+def _held(hold: Transfer | None) -> int:
+    if hold is None:
+        raise HoldNotOpen("a resolution needs its hold")
+    return hold.amount
+
+
+def _debit_changes(request: _Request, hold: Transfer | None) -> tuple[list[tuple[str, int]], bool]:
+    """(column, delta) pairs for the debit purse, and whether its debits grow (then funds are checked)."""
+    amount = request.amount
+    if request.flag == TransferFlag.POSTED:
+        return [("debits_posted", amount)], True
+    if request.flag == TransferFlag.PENDING:
+        return [("debits_pending", amount)], True
+    if request.flag == TransferFlag.POST_PENDING:
+        return [("debits_pending", -_held(hold)), ("debits_posted", amount)], False
+    return [("debits_pending", -_held(hold))], False
+
+
+def _credit_changes(request: _Request, hold: Transfer | None) -> tuple[list[tuple[str, int]], bool]:
+    amount = request.amount
+    if request.flag == TransferFlag.POSTED:
+        return [("credits_posted", amount)], False
+    if request.flag == TransferFlag.PENDING:
+        return [("credits_pending", amount)], False
+    if request.flag == TransferFlag.POST_PENDING:
+        return [("credits_pending", -_held(hold)), ("credits_posted", amount)], False
+    return [("credits_pending", -_held(hold))], False
+
+
+def _update(
+    cursor, *, purse_id: uuid.UUID, meta: _Meta, changes: list, grows_debits: bool, request: _Request, today
+) -> None:
+    """One conditional UPDATE: it matches only while the purse is open, (for a new hold) valid today, and
+    (when it may not be overdrawn) has the funds. No match means refusal; then we read why."""
+    sets = ", ".join(f"{column} = {column} + %s" for column, _ in changes)
+    params: list = [delta for _, delta in changes]
+    where = ["id = %s", "closed_at IS NULL"]
+    params.append(_uuid_param(purse_id))
+    if request.code == TransferCode.HOLD and meta.kind == PurseKind.CLIENT:
+        where.append("(valid_from IS NULL OR valid_from <= %s) AND (valid_until IS NULL OR valid_until >= %s)")
+        params += [_date_param(today), _date_param(today)]
+    if grows_debits and meta.guarded:
+        where.append("credits_posted >= debits_posted + debits_pending + %s")
+        params.append(request.amount)
+    cursor.execute(f"UPDATE ledger_purse SET {sets} WHERE {' AND '.join(where)}", params)  # noqa: S608
+    if cursor.rowcount != 1:
+        raise _refusal(purse_id, request, today)
+
+
+def _uuid_param(value: uuid.UUID):
+    return Transfer._meta.pk.get_db_prep_value(value, connection)
+
+
+def _date_param(value: dt.date):
+    return connection.ops.adapt_datefield_value(value)
+
+
+_INSERT_FIELDS = None
+
+
+def _insert(cursor, transfer: Transfer) -> None:
+    global _INSERT_FIELDS  # noqa: PLW0603 - built once per process from the model
+    if _INSERT_FIELDS is None:
+        fields = list(Transfer._meta.concrete_fields)
+        columns = ", ".join(connection.ops.quote_name(str(f.column)) for f in fields)
+        placeholders = ", ".join(["%s"] * len(fields))
+        _INSERT_FIELDS = (fields, f"INSERT INTO ledger_transfer ({columns}) VALUES ({placeholders})")  # noqa: S608
+    fields, sql = _INSERT_FIELDS
+    cursor.execute(sql, [f.get_db_prep_save(getattr(transfer, f.attname), connection) for f in fields])
+
+
+def _refusal(purse_id: uuid.UUID, request: _Request, today) -> LedgerError:
+    purse = Purse.objects.filter(pk=purse_id).first()
+    if purse is None:
+        return LedgerError("no such purse", reason="no_purse")
+    if purse.closed_at is not None:
+        return LedgerError(f"purse {purse.pk} is closed", reason="purse_closed")
+    if (purse.valid_from and today < purse.valid_from) or (purse.valid_until and today > purse.valid_until):
+        return LedgerError(
+            f"the purse is valid {purse.valid_from}–{purse.valid_until}, not on {today}", reason="not_valid_now"
+        )
+    return InsufficientFunds(
+        f"{request.amount} requested but only {purse.available_now} available in purse {purse.pk} ({purse.unit})"
+    )
+
+
+def _apply(request: _Request, *, hold: Transfer | None, actor: object | None) -> Transfer:
+    """The hot path: no reads but the cached static data; one INSERT and two conditional UPDATEs."""
+    metas = _meta([request.debit_purse_id, request.credit_purse_id])
+    debit, credit = metas[request.debit_purse_id], metas[request.credit_purse_id]
     if debit.unit != credit.unit:
         raise LedgerError(f"units differ: {debit.unit} and {credit.unit}", reason="unit_mismatch")
     if debit.organiser_id != credit.organiser_id:
         raise LedgerError("purses belong to different organisers", reason="organiser_mismatch")
-    for purse in (debit, credit):
-        if purse.closed_at is not None:
-            raise LedgerError(f"purse {purse.pk} is closed", reason="purse_closed")
-    outside = (debit.valid_from and today < debit.valid_from) or (debit.valid_until and today > debit.valid_until)
-    if request.code == TransferCode.HOLD and debit.kind == PurseKind.CLIENT and outside:
-        raise LedgerError(
-            f"the purse is valid {debit.valid_from}–{debit.valid_until}, not on {today}", reason="not_valid_now"
-        )
-
-
-def _debit_update(purse: Purse, request: _Request, hold: Transfer | None) -> int:
-    amount = request.amount
-    if request.flag == TransferFlag.POSTED:
-        changes = {"debits_posted": F("debits_posted") + amount}
-        grows = True
-    elif request.flag == TransferFlag.PENDING:
-        changes = {"debits_pending": F("debits_pending") + amount}
-        grows = True
-    elif request.flag == TransferFlag.POST_PENDING:
-        changes = {"debits_pending": F("debits_pending") - hold.amount, "debits_posted": F("debits_posted") + amount}
-        grows = False
-    else:  # VOID_PENDING
-        changes = {"debits_pending": F("debits_pending") - hold.amount}
-        grows = False
-    rows = Purse.objects.filter(pk=purse.pk)
-    if grows and purse.debits_must_not_exceed_credits:
-        rows = rows.filter(credits_posted__gte=F("debits_posted") + F("debits_pending") + amount)
-    return rows.update(**changes)
-
-
-def _credit_update(purse: Purse, request: _Request, hold: Transfer | None) -> int:
-    amount = request.amount
-    if request.flag == TransferFlag.POSTED:
-        changes = {"credits_posted": F("credits_posted") + amount}
-    elif request.flag == TransferFlag.PENDING:
-        changes = {"credits_pending": F("credits_pending") + amount}
-    elif request.flag == TransferFlag.POST_PENDING:
-        changes = {
-            "credits_pending": F("credits_pending") - hold.amount,
-            "credits_posted": F("credits_posted") + amount,
-        }
-    else:
-        changes = {"credits_pending": F("credits_pending") - hold.amount}
-    return Purse.objects.filter(pk=purse.pk).update(**changes)
-
-
-def _insufficient(purse: Purse, amount: int) -> InsufficientFunds:
-    fresh = Purse.objects.get(pk=purse.pk)
-    return InsufficientFunds(
-        f"{amount} requested but only {fresh.available_now} available in purse {purse.pk} ({fresh.unit})"
-    )
-
-
-def _apply(request: _Request, *, actor: object | None) -> Transfer:
-    existing = Transfer.objects.filter(pk=request.id).first()
-    if existing is not None:
-        return _same_or_conflict(existing, request)
-    hold = None
-    if request.pending_id is not None:
-        hold = Transfer.objects.filter(pk=request.pending_id).first()
-        if hold is None or hold.flag != TransferFlag.PENDING:
-            raise HoldNotOpen(f"{request.pending_id} is not a hold")
-    purses = Purse.objects.in_bulk([request.debit_purse_id, request.credit_purse_id])
-    try:
-        debit, credit = purses[request.debit_purse_id], purses[request.credit_purse_id]
-    except KeyError as exc:
-        raise LedgerError("no such purse", reason="no_purse") from exc
-    _check_purses(request, debit, credit, clock.today())
-    transfer = Transfer.objects.create(
+    if hold is not None and (
+        hold.flag != TransferFlag.PENDING
+        or (hold.debit_purse_id, hold.credit_purse_id) != (request.debit_purse_id, request.credit_purse_id)
+    ):
+        raise HoldNotOpen(f"{hold.pk} is not a hold on these purses")
+    transfer = Transfer(
         id=request.id,
-        debit_purse=debit,
-        credit_purse=credit,
+        debit_purse_id=request.debit_purse_id,
+        credit_purse_id=request.credit_purse_id,
         amount=request.amount,
         unit=debit.unit,
         code=request.code,
@@ -206,39 +292,56 @@ def _apply(request: _Request, *, actor: object | None) -> Transfer:
         ref_type=request.ref_type,
         ref_id=request.ref_id,
         memo=request.memo,
-        actor=actor if getattr(actor, "is_authenticated", False) else None,
+        actor_id=getattr(actor, "pk", None) if getattr(actor, "is_authenticated", False) else None,
         request_id=current_request_id(),
         fingerprint=request.fingerprint(),
         created_at=clock.now(),
     )
-    updates = sorted(
-        [(debit, _debit_update), (credit, _credit_update)],
-        key=lambda item: (item[0].kind in SYSTEM_KINDS, str(item[0].pk)),
-    )
-    for purse, update in updates:
-        if update(purse, request, hold) != 1:
-            raise _insufficient(purse, request.amount)
+    today = clock.today()
+    updates = [
+        (request.debit_purse_id, debit, *_debit_changes(request, hold)),
+        (request.credit_purse_id, credit, *_credit_changes(request, hold)),
+    ]
+    # Client purses first, in id order, then system purses: every transaction takes row locks in one order.
+    updates.sort(key=lambda item: (item[1].kind in SYSTEM_KINDS, str(item[0])))
+    with connection.cursor() as cursor:
+        _insert(cursor, transfer)
+        for purse_id, meta, changes, grows_debits in updates:
+            _update(
+                cursor,
+                purse_id=purse_id,
+                meta=meta,
+                changes=changes,
+                grows_debits=grows_debits,
+                request=request,
+                today=today,
+            )
+    transfer._state.adding = False
     return transfer
 
 
-def _execute(request: _Request, *, actor: object | None) -> Transfer:
-    if request.amount <= 0:
-        raise LedgerError("amounts are positive integers", reason="amount")
+def _execute(request: _Request, *, actor: object | None, hold: Transfer | None = None) -> Transfer:
     if not isinstance(request.amount, int):
         raise TypeError("ledger amounts are integers (cents, metres or trips)")
+    if request.amount <= 0:
+        raise LedgerError("amounts are positive integers", reason="amount")
     try:
         # Outermost: one BEGIN…COMMIT. Inside a caller's transaction: a savepoint, so a refusal leaves the
         # caller's transaction usable.
         with transaction.atomic():
-            return _apply(request, actor=actor)
-    except IntegrityError as exc:
+            return _apply(request, hold=hold, actor=actor)
+    except (IntegrityError, LedgerError) as exc:
+        # A retry is recognised only on the way out: the id may exist (same request: its original result;
+        # other content: a conflict), whatever the purse holds now.
         existing = Transfer.objects.filter(pk=request.id).first()
-        if existing is not None:  # the same id committed concurrently
+        if existing is not None:
             return _same_or_conflict(existing, request)
+        if isinstance(exc, LedgerError):
+            raise
         if request.pending_id is not None and Transfer.objects.filter(pending_id=request.pending_id).exists():
             raise HoldNotOpen(f"hold {request.pending_id} is already posted, voided or expired") from exc
         if "no_overdraft" in str(exc):
-            raise _insufficient(Purse(pk=request.debit_purse_id), request.amount) from exc
+            raise _refusal(request.debit_purse_id, request, clock.today()) from exc
         if "once_per_period" in str(exc):
             raise LedgerError("that period is already released or closed", reason="period_done") from exc
         raise LedgerError(f"refused by the database: {exc}", reason="constraint") from exc
@@ -295,12 +398,14 @@ def hold_create(
         raise ValueError("expires_at must be aware")
     if expires_at <= clock.now():
         raise LedgerError("a hold must expire in the future", reason="expiry")
-    payables = system_purse(organiser=purse.organiser, unit=purse.unit, kind=PurseKind.PAYABLES)
+    payables_id = system_purse_id(
+        organiser_id=purse.organiser_id, unit=purse.unit, kind=PurseKind.PAYABLES, shard=shard_of(purse.pk)
+    )
     return _execute(
         _Request(
             id=transfer_id,
             debit_purse_id=purse.pk,
-            credit_purse_id=payables.pk,
+            credit_purse_id=payables_id,
             amount=amount,
             code=TransferCode.HOLD,
             flag=TransferFlag.PENDING,
@@ -316,6 +421,8 @@ def hold_create(
 def _resolve(
     *, transfer_id: uuid.UUID, hold: Transfer, amount: int, flag: str, code: str, actor: object | None, memo: str
 ) -> Transfer:
+    if hold._state.adding:  # not loaded from the database: trust nothing about it
+        hold = Transfer.objects.get(pk=hold.pk)
     return _execute(
         _Request(
             id=transfer_id,
@@ -330,6 +437,7 @@ def _resolve(
             memo=memo,
         ),
         actor=actor,
+        hold=hold,
     )
 
 
@@ -420,7 +528,7 @@ def transfer_correct(
 def client_purse_open(
     *,
     organiser: Organiser,
-    client: object,
+    client: Client,
     unit: Unit,
     valid_from: dt.date,
     valid_until: dt.date,
@@ -471,7 +579,7 @@ def client_purse_open(
         debits_must_not_exceed_credits=True,
         created_at=now,
     )
-    funding = system_purse(organiser=organiser, unit=unit, kind=PurseKind.FUNDING)
+    funding = system_purse(organiser=organiser, unit=unit, kind=PurseKind.FUNDING, shard=shard_of(purse.pk))
     transfer_post(
         transfer_id=derived_id(purse.pk, "allocation"),
         debit=funding,
@@ -506,10 +614,22 @@ def client_purse_open(
     return purse
 
 
+def _schedule(purse: Purse) -> list[Period]:
+    if purse.valid_from is None or purse.valid_until is None:
+        raise LedgerError("a client purse has a validity", reason="no_validity")
+    return periods(kind=purse.period_kind, valid_from=purse.valid_from, valid_until=purse.valid_until)
+
+
+def _scheduled(purse: Purse) -> Purse:
+    if purse.scheduled is None:
+        raise LedgerError("a client purse has a not-yet-released twin", reason="no_scheduled")
+    return purse.scheduled
+
+
 def _lapse(*, purse: Purse, amount: int, transfer_id: uuid.UUID, period_start: dt.date | None, memo: str) -> None:
     if amount <= 0:
         return
-    lapsed = system_purse(organiser=purse.organiser, unit=purse.unit, kind=PurseKind.LAPSED)
+    lapsed = system_purse(organiser=purse.organiser, unit=purse.unit, kind=PurseKind.LAPSED, shard=shard_of(purse.pk))
     transfer_post(
         transfer_id=transfer_id,
         debit=purse,
@@ -548,7 +668,7 @@ def purse_release_due(*, purse: Purse, today: dt.date | None = None) -> int:
     purse = Purse.objects.select_for_update(of=("self",)).select_related("scheduled", "organiser").get(pk=purse.pk)
     if purse.kind != PurseKind.CLIENT:
         raise LedgerError("only client purses have funding periods", reason="not_client_purse")
-    all_periods = periods(kind=purse.period_kind, valid_from=purse.valid_from, valid_until=purse.valid_until)
+    all_periods = _schedule(purse)
     released = 0
     for period in all_periods:
         if period.start > today:
@@ -561,7 +681,7 @@ def purse_release_due(*, purse: Purse, today: dt.date | None = None) -> int:
         if amount > 0:
             transfer_post(
                 transfer_id=derived_id(purse.pk, "release", period.start),
-                debit=purse.scheduled,
+                debit=_scheduled(purse),
                 credit=purse,
                 amount=amount,
                 code=TransferCode.RELEASE,
@@ -572,9 +692,9 @@ def purse_release_due(*, purse: Purse, today: dt.date | None = None) -> int:
         Purse.objects.filter(pk=purse.pk).update(current_period_start=period.start, borrowed_ahead=0)
         purse.refresh_from_db()
         released += 1
-    if today > purse.valid_until:
+    if purse.valid_until is not None and today > purse.valid_until:
         purse.refresh_from_db()
-        scheduled = Purse.objects.get(pk=purse.scheduled_id)
+        scheduled = Purse.objects.get(pk=_scheduled(purse).pk)
         # Derived from the counters: a concurrent run computes the same id, a later run (after a hold is
         # voided and money comes back) a new one.
         _lapse(
@@ -610,7 +730,7 @@ def purse_borrow(*, transfer_id: uuid.UUID, purse: Purse, amount: int, actor: ob
     smaller by as much."""
     existing = Transfer.objects.filter(pk=transfer_id).first()
     purse = Purse.objects.select_for_update().get(pk=purse.pk)
-    all_periods = periods(kind=purse.period_kind, valid_from=purse.valid_from, valid_until=purse.valid_until)
+    all_periods = _schedule(purse)
     current = period_containing(all_periods, clock.today())
     if existing is None:
         if current is None or purse.current_period_start != current.start:
@@ -622,12 +742,12 @@ def purse_borrow(*, transfer_id: uuid.UUID, purse: Purse, amount: int, actor: ob
             raise LedgerError(
                 f"at most {purse.borrow_limit - purse.borrowed_ahead} more can be borrowed", reason="borrow_limit"
             )
-        period_start = following.start
+        period_start: dt.date | None = following.start
     else:
         period_start = existing.period_start
     transfer = transfer_post(
         transfer_id=transfer_id,
-        debit=purse.scheduled,
+        debit=_scheduled(purse),
         credit=purse,
         amount=amount,
         code=TransferCode.BORROW,

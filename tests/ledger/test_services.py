@@ -7,6 +7,7 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from kukkaro.core import clock
 from kukkaro.ledger import services
 from kukkaro.ledger.models import PeriodKind, Purse, PurseKind, RolloverRule, Transfer, TransferCode, Unit
+from kukkaro.ledger.selectors import system_total
 from kukkaro.ledger.verification import ledger_verify
 from tests.factories import client_in
 from tests.ledger.factories import NOW, in_an_hour, open_purse
@@ -28,8 +29,8 @@ def test_client_purse_open__once__allocates_and_releases_everything():
     purse = open_purse(amount=100_000)
     assert purse.available_now == 100_000
     assert _fresh(purse.scheduled).balance_posted == 0
-    funding = Purse.objects.get(kind=PurseKind.FUNDING, unit=Unit.EUR)
-    assert funding.balance_posted == -100_000
+    funding = system_total(organiser_id=purse.organiser_id, unit=Unit.EUR, kind=PurseKind.FUNDING)
+    assert funding["balance_posted"] == -100_000
     assert ledger_verify()[1] == []
 
 
@@ -61,8 +62,8 @@ def test_hold_post__partial_amount__releases_remainder():
     services.hold_post(transfer_id=uuid.uuid4(), hold=hold, amount=3_000)
     purse = _fresh(purse)
     assert (purse.available_now, purse.debits_pending, purse.debits_posted) == (7_000, 0, 3_000)
-    payables = Purse.objects.get(kind=PurseKind.PAYABLES)
-    assert (payables.credits_posted, payables.credits_pending) == (3_000, 0)
+    payables = system_total(organiser_id=purse.organiser_id, unit=Unit.EUR, kind=PurseKind.PAYABLES)
+    assert (payables["credits_posted"], payables["credits_pending"]) == (3_000, 0)
     assert ledger_verify()[1] == []
 
 
@@ -254,12 +255,24 @@ def test_validity_end__lapses_the_rest_of_both_purses():
     purse = _fresh(purse)
     assert purse.available_now == 0
     assert _fresh(purse.scheduled).balance_posted == 0
-    assert Purse.objects.get(kind=PurseKind.LAPSED, unit=Unit.KM).balance_posted == 300
+    assert system_total(organiser_id=purse.organiser_id, unit=Unit.KM, kind=PurseKind.LAPSED)["balance_posted"] == 300
     assert ledger_verify()[1] == []
 
 
-def test_system_purses__one_per_organiser_unit_and_kind():
+def test_system_purses__one_per_organiser_unit_kind_and_shard():
     client = client_in("lansi-uusimaa")
-    a = services.system_purse(organiser=client.organiser, unit=Unit.EUR, kind=PurseKind.PAYABLES)
-    b = services.system_purse(organiser=client.organiser, unit=Unit.EUR, kind=PurseKind.PAYABLES)
+    a = services.system_purse(organiser=client.organiser, unit=Unit.EUR, kind=PurseKind.PAYABLES, shard=3)
+    b = services.system_purse(organiser=client.organiser, unit=Unit.EUR, kind=PurseKind.PAYABLES, shard=3)
+    c = services.system_purse(organiser=client.organiser, unit=Unit.EUR, kind=PurseKind.PAYABLES, shard=4)
     assert a.pk == b.pk
+    assert c.pk != a.pk
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Purse.objects.filter(pk=c.pk).update(shard=16)
+
+
+def test_hold__fake_hold_object__is_checked_against_the_database():
+    purse = open_purse(amount=10_000)
+    real = services.hold_create(transfer_id=uuid.uuid4(), purse=purse, amount=1_000, expires_at=in_an_hour())
+    fake = Transfer(pk=real.pk, amount=9_000, debit_purse_id=purse.pk, credit_purse_id=real.credit_purse_id)
+    services.hold_post(transfer_id=uuid.uuid4(), hold=fake, amount=1_000)
+    assert _fresh(purse).debits_posted == 1_000
