@@ -10,9 +10,12 @@ from dataclasses import dataclass, field
 
 from django.db import transaction
 
+from kukkaro.core import clock
 from kukkaro.core.identifiers import make_hetu
 from kukkaro.core.models import Municipality, Organiser
 from kukkaro.core.roles import Role
+from kukkaro.ledger import services as ledger_services
+from kukkaro.ledger.models import PeriodKind, Purse, RolloverRule, Unit
 from kukkaro.people import services
 from kukkaro.people.models import ApiToken, Client, User
 
@@ -190,6 +193,7 @@ class DemoSummary:
     identities: list[tuple[str, str, str, str]] = field(default_factory=list)  # hetu, first, last, what
     clients_total: int = 0
     clients_created: int = 0
+    purses_created: int = 0
 
 
 def _person(rng: random.Random, swedish: bool) -> tuple[str, str]:
@@ -230,6 +234,50 @@ def _ensure_staff(username: str, role: Role, names: tuple[str, str], organiser: 
 def _ensure_token(user: User, token: str) -> None:
     if not ApiToken.objects.filter(user=user, name="demo").exists():
         services.api_token_create(actor=None, user=user, name="demo", token=token)
+
+
+# Purses for every fourth client, by what the pilots used: a monthly service budget in euros, the classic
+# transport quota of 18 one-way trips a month (save or borrow up to 4), or a kilometre purse.
+PURSE_PLANS = [
+    {"unit": Unit.EUR, "amount": 85_000, "kind": PeriodKind.MONTHLY, "rule": RolloverRule.ROLL, "cap": 0, "borrow": 0},
+    {
+        "unit": Unit.TRIP,
+        "amount": 18,
+        "kind": PeriodKind.MONTHLY,
+        "rule": RolloverRule.ROLL_CAPPED,
+        "cap": 4,
+        "borrow": 4,
+    },
+    {"unit": Unit.KM, "amount": 180_000, "kind": PeriodKind.MONTHLY, "rule": RolloverRule.ROLL, "cap": 0, "borrow": 0},
+]
+
+
+def _demo_purses(rng: random.Random) -> int:
+    created = 0
+    year = clock.today().year
+    for index, client in enumerate(Client.objects.order_by("national_id")):
+        if index % 4:
+            continue
+        plan = PURSE_PLANS[(index // 4) % len(PURSE_PLANS)]
+        funding_ref = f"demo:{client.national_id}:{plan['unit']}"
+        if Purse.objects.filter(funding_ref=funding_ref).exists():
+            continue
+        ledger_services.client_purse_open(
+            organiser=client.organiser,
+            client=client,
+            unit=plan["unit"],
+            valid_from=dt.date(year, 1, 1),
+            valid_until=dt.date(year, 12, 31),
+            period_amount=plan["amount"],
+            period_kind=plan["kind"],
+            rollover_rule=plan["rule"],
+            rollover_cap=plan["cap"],
+            borrow_limit=plan["borrow"],
+            funding_ref=funding_ref,
+            label={"EUR": "Palvelubudjetti", "TRIP": "Matkakiintiö", "KM": "Kilometrikukkaro"}[plan["unit"]],
+        )
+        created += 1
+    return created
 
 
 @transaction.atomic
@@ -282,6 +330,8 @@ def build_demo() -> DemoSummary:
         )
         summary.clients_created += 1
     summary.clients_total = Client.objects.count()
+
+    summary.purses_created = _demo_purses(rng)
 
     # Example clients to sign in as (the first Finnish and Swedish speaker of each organiser).
     for organiser in sorted(organisers.values(), key=lambda o: o.code):

@@ -18,7 +18,12 @@ class Command(BaseCommand):
         call_command("migrate", interactive=False, verbosity=0)
         summary = build_demo()
         out = self.stdout.write
-        out(self.style.SUCCESS(f"Demo data ready: {summary.clients_total} clients ({summary.clients_created} new)."))
+        out(
+            self.style.SUCCESS(
+                f"Demo data ready: {summary.clients_total} clients ({summary.clients_created} new), "
+                f"{summary.purses_created} new purses."
+            )
+        )
         out("")
         out(f"Staff sign in at http://127.0.0.1:{port}/login/ with password {DEMO_PASSWORD}")
         for username, role, organiser in summary.staff:
