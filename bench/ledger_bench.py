@@ -259,7 +259,7 @@ def main() -> None:
     print(f"pgbench tpcb-like, {args.clients} clients, {args.seconds} s …", flush=True)
     pgbench = run_pgbench(base_url, clients=args.clients, seconds=args.seconds, scale=args.scale)
     print(f"  {pgbench['tps']:.0f} tps", flush=True)
-    print(f"ledger hold+post, {args.clients} threads, {args.seconds} s …", flush=True)
+    print(f"ledger hold+post, {args.clients} processes, {args.seconds} s …", flush=True)
     ledger = run_ledger(clients=args.clients, seconds=args.seconds)
     print(f"  {ledger['transfers_per_second']:.0f} transfers/s", flush=True)
 
