@@ -18,7 +18,7 @@ class StaffLoginForm(AuthenticationForm):
         message = _(
             "The username or password is wrong. After %(limit)d failed attempts the account is locked for "
             "%(minutes)d minutes."
-        ) % {"limit": settings.AXES_FAILURE_LIMIT, "minutes": settings.AXES_COOLOFF_TIME.total_seconds() // 60}
+        ) % {"limit": settings.AXES_FAILURE_LIMIT, "minutes": int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)}
         return forms.ValidationError(message, code="invalid_login")
 
     def confirm_login_allowed(self, user) -> None:
