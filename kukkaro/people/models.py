@@ -125,3 +125,83 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
+
+
+class Guardian(models.Model):
+    """A legal guardian (edunvalvoja) appointed for a client: not a supporter, and decides within the scope
+    the appointment gives (e.g. financial matters)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="guardians", verbose_name=_("client"))
+    name = models.CharField(_("name"), max_length=200)
+    scope = models.CharField(_("scope of the appointment"), max_length=300)
+    phone = models.CharField(_("phone"), max_length=32, blank=True)
+    email = models.EmailField(_("email"), blank=True)
+    address = models.CharField(_("address"), max_length=300, blank=True)
+    valid_from = models.DateField(_("valid from"))
+    valid_until = models.DateField(_("valid until"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"))
+
+    class Meta:
+        verbose_name = _("guardian")
+        verbose_name_plural = _("guardians")
+        ordering = ["valid_from"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(valid_until__isnull=True) | models.Q(valid_until__gte=models.F("valid_from")),
+                name="people_guardian_valid_range",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ConsentMethod(models.TextChoices):
+    IN_PERSON = "in_person", _("in person")
+    WRITTEN = "written", _("in writing")
+    PHONE = "phone", _("by phone")
+    PORTAL = "portal", _("in the portal")
+
+
+class SupporterGrant(models.Model):
+    """A person the client has named to support their decision-making, and what the client lets them do.
+    The supporter helps the client form and express their own will; they never decide for the client."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    client = models.ForeignKey(
+        Client, on_delete=models.PROTECT, related_name="supporter_grants", verbose_name=_("client")
+    )
+    supporter = models.ForeignKey(
+        User, on_delete=models.PROTECT, related_name="supporter_grants", verbose_name=_("supporter")
+    )
+    can_view = models.BooleanField(_("may see the budget and its use"), default=True)
+    can_help_choose = models.BooleanField(_("may help choose providers"), default=False)
+    can_approve_claims = models.BooleanField(_("may approve claims with the client"), default=False)
+    valid_from = models.DateField(_("valid from"))
+    valid_until = models.DateField(_("valid until"), null=True, blank=True)
+    consent_given_on = models.DateField(_("consent given on"))
+    consent_method = models.CharField(_("how consent was given"), max_length=16, choices=ConsentMethod.choices)
+    recorded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+", verbose_name=_("recorded by"))
+    created_at = models.DateTimeField(_("created"))
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+    revoked_reason = models.CharField(_("reason for revoking"), max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = _("supporter")
+        verbose_name_plural = _("supporters")
+        ordering = ["valid_from"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(valid_until__isnull=True) | models.Q(valid_until__gte=models.F("valid_from")),
+                name="people_supportergrant_valid_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.supporter} → {self.client}"
+
+    def active_on(self, day: datetime.date) -> bool:
+        return (
+            self.revoked_at is None and self.valid_from <= day and (self.valid_until is None or day <= self.valid_until)
+        )

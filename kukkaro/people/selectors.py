@@ -5,9 +5,11 @@ import uuid
 
 from django.db.models import Q, QuerySet
 
+from kukkaro.core import clock
 from kukkaro.core.audit import (
     PURPOSE_CASEWORK,
     PURPOSE_SEARCH,
+    PURPOSE_SUPPORT,
     AuditEntry,
     audit_record_many,
 )
@@ -15,7 +17,7 @@ from kukkaro.core.identifiers import IdentifierError, parse_hetu
 from kukkaro.core.models import AuditEvent
 from kukkaro.core.permissions import Action, authorize
 from kukkaro.core.roles import Role
-from kukkaro.people.models import Client, User
+from kukkaro.people.models import Client, Guardian, SupporterGrant, User
 
 
 def clients_visible_to(actor: User) -> QuerySet[Client]:
@@ -99,3 +101,32 @@ def client_access_log(*, client: Client) -> QuerySet[AuditEvent]:
 def users_of_organiser(*, actor: User) -> QuerySet[User]:
     authorize(actor, Action.USER_LIST)
     return User.objects.filter(organiser_id=actor.organiser_id).order_by("last_name", "first_name")
+
+
+def supporter_grants_active(*, supporter: User, capability: str = "can_view") -> QuerySet[SupporterGrant]:
+    """The clients who have named this supporter and, today, allow ``capability``."""
+    today = clock.today()
+    return (
+        SupporterGrant.objects.filter(
+            supporter=supporter, revoked_at__isnull=True, valid_from__lte=today, **{capability: True}
+        )
+        .filter(Q(valid_until__isnull=True) | Q(valid_until__gte=today))
+        .select_related("client", "client__municipality", "client__organiser")
+    )
+
+
+def client_for_supporter(*, supporter: User, client_id: uuid.UUID, capability: str = "can_view") -> Client:
+    """A client the supporter may act for today (else Client.DoesNotExist). The read is logged as support."""
+    grant = supporter_grants_active(supporter=supporter, capability=capability).filter(client_id=client_id).first()
+    if grant is None:
+        raise Client.DoesNotExist
+    client_log_reads(actor=supporter, clients=[grant.client], purpose=PURPOSE_SUPPORT)
+    return grant.client
+
+
+def client_guardians(*, client: Client) -> QuerySet[Guardian]:
+    return client.guardians.all()
+
+
+def client_supporter_grants(*, client: Client) -> QuerySet[SupporterGrant]:
+    return client.supporter_grants.select_related("supporter", "recorded_by").order_by("-valid_from")

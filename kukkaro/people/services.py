@@ -14,7 +14,7 @@ from kukkaro.core.audit import audit_record
 from kukkaro.core.identifiers import IdentifierError, parse_hetu
 from kukkaro.core.models import Municipality, Organiser
 from kukkaro.core.roles import IDENTIFIED_ROLES, ORGANISER_ROLES, PASSWORD_ROLES, Role
-from kukkaro.people.models import ApiToken, Client, User
+from kukkaro.people.models import ApiToken, Client, Guardian, SupporterGrant, User
 
 CLIENT_AUDITED_FIELDS = (
     "first_names",
@@ -254,3 +254,122 @@ def api_token_user(*, token: str) -> User | None:
     if row.expires_at is not None and row.expires_at <= clock.now():
         return None
     return row.user
+
+
+GRANT_AUDITED_FIELDS = (
+    "supporter_id",
+    "can_view",
+    "can_help_choose",
+    "can_approve_claims",
+    "valid_from",
+    "valid_until",
+    "consent_given_on",
+    "consent_method",
+)
+
+
+@transaction.atomic
+def guardian_add(
+    *,
+    actor: User,
+    client: Client,
+    name: str,
+    scope: str,
+    valid_from: Any,
+    valid_until: Any = None,
+    phone: str = "",
+    email: str = "",
+    address: str = "",
+) -> Guardian:
+    """Record a legal guardian (edunvalvoja) appointed for the client."""
+    guardian = Guardian(
+        client=client,
+        name=name.strip(),
+        scope=scope.strip(),
+        phone=phone,
+        email=email,
+        address=address,
+        valid_from=valid_from,
+        valid_until=valid_until,
+        created_at=clock.now(),
+    )
+    guardian.full_clean()
+    guardian.save()
+    audit_record(
+        action="guardian.add",
+        actor=actor,
+        target=guardian,
+        organiser_id=client.organiser_id,
+        data_subject_id=client.pk,
+        after={"name": guardian.name, "scope": guardian.scope, "valid_from": valid_from, "valid_until": valid_until},
+    )
+    return guardian
+
+
+@transaction.atomic
+def supporter_grant_create(
+    *,
+    actor: User,
+    client: Client,
+    supporter: User,
+    consent_given_on: Any,
+    consent_method: str,
+    valid_from: Any,
+    valid_until: Any = None,
+    can_view: bool = True,
+    can_help_choose: bool = False,
+    can_approve_claims: bool = False,
+) -> SupporterGrant:
+    """Record a supporter the client has named, with the client's consent and what the supporter may do."""
+    if supporter.role != Role.SUPPORTER:
+        raise ValidationError({"supporter": _("Only a person with a supporter account can be named as a supporter.")})
+    if supporter.national_id and supporter.national_id == client.national_id:
+        raise ValidationError({"supporter": _("A client cannot be their own supporter.")})
+    if consent_given_on > clock.today():
+        raise ValidationError({"consent_given_on": _("Consent cannot be given in the future.")})
+    grant = SupporterGrant(
+        client=client,
+        supporter=supporter,
+        can_view=can_view,
+        can_help_choose=can_help_choose,
+        can_approve_claims=can_approve_claims,
+        valid_from=valid_from,
+        valid_until=valid_until,
+        consent_given_on=consent_given_on,
+        consent_method=consent_method,
+        recorded_by=actor,
+        created_at=clock.now(),
+    )
+    grant.full_clean()
+    grant.save()
+    audit_record(
+        action="supporter.grant",
+        actor=actor,
+        target=grant,
+        organiser_id=client.organiser_id,
+        data_subject_id=client.pk,
+        after=_snapshot(grant, GRANT_AUDITED_FIELDS),
+    )
+    return grant
+
+
+@transaction.atomic
+def supporter_grant_revoke(*, actor: User, grant: SupporterGrant, reason: str) -> SupporterGrant:
+    """End a supporter's rights at once (the client withdrew consent, or the support ended)."""
+    if not reason.strip():
+        raise ValidationError({"revoked_reason": _("Say why the support ends.")})
+    grant = SupporterGrant.objects.select_for_update().get(pk=grant.pk)
+    if grant.revoked_at is not None:
+        return grant
+    grant.revoked_at = clock.now()
+    grant.revoked_reason = reason.strip()
+    grant.save(update_fields=["revoked_at", "revoked_reason"])
+    audit_record(
+        action="supporter.revoke",
+        actor=actor,
+        target=grant,
+        organiser_id=grant.client.organiser_id,
+        data_subject_id=grant.client_id,
+        after={"reason": grant.revoked_reason},
+    )
+    return grant

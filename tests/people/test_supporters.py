@@ -1,0 +1,106 @@
+import datetime as dt
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from kukkaro.core import clock
+from kukkaro.core.models import AuditEvent
+from kukkaro.core.roles import Role
+from kukkaro.people import selectors, services
+from kukkaro.people.models import Client, ConsentMethod
+from tests.factories import client_in, make_user
+
+pytestmark = pytest.mark.django_db
+
+TODAY = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture(autouse=True)
+def _clock():
+    with clock.pinned(TODAY):
+        yield
+
+
+def _grant(client, supporter, **kwargs):
+    return services.supporter_grant_create(
+        actor=make_user(Role.SOCIAL_WORKER),
+        client=client,
+        supporter=supporter,
+        consent_given_on=dt.date(2026, 3, 1),
+        consent_method=ConsentMethod.IN_PERSON,
+        valid_from=dt.date(2026, 3, 1),
+        **kwargs,
+    )
+
+
+def test_supporter_grant__gives_only_what_the_client_allowed():
+    client = client_in("lansi-uusimaa")
+    other = client_in("lansi-uusimaa")
+    supporter = make_user(Role.SUPPORTER)
+    _grant(client, supporter, can_view=True, can_approve_claims=False)
+    assert [g.client for g in selectors.supporter_grants_active(supporter=supporter)] == [client]
+    assert not selectors.supporter_grants_active(supporter=supporter, capability="can_approve_claims").exists()
+    assert selectors.client_for_supporter(supporter=supporter, client_id=client.pk) == client
+    with pytest.raises(Client.DoesNotExist):
+        selectors.client_for_supporter(supporter=supporter, client_id=other.pk)
+    read = AuditEvent.objects.get(action="client.read", actor=supporter)
+    assert (read.data_subject_id, read.purpose) == (client.pk, "support")
+
+
+def test_supporter_grant__revoked_or_expired__gives_nothing():
+    client = client_in("lansi-uusimaa")
+    supporter = make_user(Role.SUPPORTER)
+    grant = _grant(client, supporter, valid_until=dt.date(2026, 3, 31))
+    with clock.pinned(dt.datetime(2026, 4, 1, 9, 0, tzinfo=dt.UTC)):
+        assert not selectors.supporter_grants_active(supporter=supporter).exists()
+    with pytest.raises(ValidationError):
+        services.supporter_grant_revoke(actor=make_user(Role.SOCIAL_WORKER), grant=grant, reason=" ")
+    services.supporter_grant_revoke(
+        actor=make_user(Role.SOCIAL_WORKER), grant=grant, reason="Asiakas perui suostumuksen"
+    )
+    assert not selectors.supporter_grants_active(supporter=supporter).exists()
+    assert AuditEvent.objects.filter(action="supporter.revoke", data_subject_id=client.pk).exists()
+
+
+def test_supporter_grant__only_supporter_accounts_and_never_oneself():
+    client = client_in("lansi-uusimaa")
+    with pytest.raises(ValidationError):
+        _grant(client, make_user(Role.SOCIAL_WORKER))
+    with pytest.raises(ValidationError):
+        _grant(client, make_user(Role.SUPPORTER, national_id=client.national_id))
+
+
+def test_supporter_grant__consent_cannot_be_in_the_future():
+    client = client_in("lansi-uusimaa")
+    with pytest.raises(ValidationError):
+        services.supporter_grant_create(
+            actor=make_user(Role.SOCIAL_WORKER),
+            client=client,
+            supporter=make_user(Role.SUPPORTER),
+            consent_given_on=dt.date(2026, 4, 1),
+            consent_method=ConsentMethod.WRITTEN,
+            valid_from=dt.date(2026, 4, 1),
+        )
+
+
+def test_guardian__recorded_apart_from_supporters_and_audited():
+    client = client_in("lansi-uusimaa")
+    guardian = services.guardian_add(
+        actor=make_user(Role.SOCIAL_WORKER),
+        client=client,
+        name="Oikeusaputoimisto, yleinen edunvalvonta",
+        scope="taloudelliset asiat",
+        valid_from=dt.date(2025, 1, 1),
+    )
+    assert list(selectors.client_guardians(client=client)) == [guardian]
+    assert not selectors.client_supporter_grants(client=client).exists()
+    assert AuditEvent.objects.filter(action="guardian.add", data_subject_id=client.pk).exists()
+    with pytest.raises(ValidationError):
+        services.guardian_add(
+            actor=make_user(Role.SOCIAL_WORKER),
+            client=client,
+            name="X",
+            scope="y",
+            valid_from=dt.date(2025, 1, 1),
+            valid_until=dt.date(2024, 1, 1),
+        )
