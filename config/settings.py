@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "kukkaro.core",
     "kukkaro.people",
     "kukkaro.ledger",
+    "kukkaro.cases",
     "kukkaro.portal",
     "kukkaro.api",
     "kukkaro.demo",
