@@ -272,3 +272,119 @@ class BudgetLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.category_code}: {self.amount_per_period} {self.purse_unit}"
+
+
+class DecisionState(models.TextChoices):
+    DRAFT = "draft", _("draft")
+    PROPOSED = "proposed", _("proposed")
+    APPROVED = "approved", _("approved")
+    SENT = "sent", _("sent")
+    ANNULLED = "annulled", _("annulled")
+    REPLACED = "replaced", _("replaced")
+
+
+EFFECTIVE_STATES = frozenset({DecisionState.APPROVED, DecisionState.SENT})
+
+
+class DeliveryMethod(models.TextChoices):
+    POST = "post", _("by post")
+    ELECTRONIC = "electronic", _("electronically")
+    IN_PERSON = "in_person", _("handed over in person")
+
+
+class Decision(models.Model):
+    """An HB decision. A state machine: draft → proposed → approved (by someone other than the preparer) →
+    sent; then annulled or replaced. From approval on, its content never changes: ``snapshot`` holds what was
+    decided, and a change is a new decision that replaces this one."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    number = models.CharField(_("decision number"), max_length=32, unique=True)
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="decisions")
+    organiser = models.ForeignKey(Organiser, on_delete=models.PROTECT, related_name="+")
+    state = models.CharField(_("state"), max_length=16, choices=DecisionState.choices, default=DecisionState.DRAFT)
+    language = models.CharField(_("language"), max_length=2, choices=[("fi", "suomi"), ("sv", "svenska")])
+    calculation = models.ForeignKey(BudgetCalculation, on_delete=models.PROTECT, related_name="decisions")
+    valid_from = models.DateField(_("valid from"))
+    valid_until = models.DateField(_("valid until"))
+    reasons = models.TextField(_("reasons"))
+    preparer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField()
+    proposed_at = models.DateTimeField(null=True, blank=True)
+    approver = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    delivery_method = models.CharField(max_length=16, choices=DeliveryMethod.choices, blank=True)
+    received_on = models.DateField(_("received on"), null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    end_reason = models.TextField(blank=True)
+    replaces = models.OneToOneField("self", on_delete=models.PROTECT, null=True, blank=True, related_name="replaced_by")
+    change_summary = models.JSONField(default=list, blank=True)
+    snapshot = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("decision")
+        verbose_name_plural = _("decisions")
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(valid_until__gte=models.F("valid_from")), name="cases_decision_valid_range"
+            ),
+            models.CheckConstraint(condition=~models.Q(approver=models.F("preparer")), name="cases_decision_four_eyes"),
+            models.CheckConstraint(
+                condition=models.Q(state__in=["draft", "proposed"])
+                | (
+                    models.Q(approver__isnull=False)
+                    & models.Q(approved_at__isnull=False)
+                    & models.Q(snapshot__isnull=False)
+                ),
+                name="cases_decision_approved_has_approver_and_snapshot",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+    @property
+    def is_effective(self) -> bool:
+        return self.state in EFFECTIVE_STATES
+
+
+class DecisionLine(models.Model):
+    """A budget line as decided. Client, validity and "effective" are copied here so that PostgreSQL can refuse
+    two effective decisions of one client overlapping on one line (an exclusion constraint, migration 0003)."""
+
+    decision = models.ForeignKey(Decision, on_delete=models.CASCADE, related_name="lines")
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="+")
+    category_code = models.SlugField(max_length=40)
+    name_fi = models.CharField(max_length=200)
+    name_sv = models.CharField(max_length=200)
+    name_en = models.CharField(max_length=200)
+    purse_unit = models.CharField(max_length=4, choices=Unit.choices)
+    amount_per_period = models.BigIntegerField()
+    period_kind = models.CharField(max_length=16, choices=PeriodKind.choices)
+    rollover_rule = models.CharField(max_length=16, choices=RolloverRule.choices)
+    rollover_cap = models.BigIntegerField(default=0)
+    borrow_limit = models.BigIntegerField(default=0)
+    flexibility_group = models.CharField(max_length=40, blank=True)
+    instrument = models.CharField(max_length=16, choices=Instrument.choices)
+    valid_from = models.DateField()
+    valid_until = models.DateField()
+    effective = models.BooleanField(default=False)
+    purse = models.OneToOneField(
+        "ledger.Purse", on_delete=models.PROTECT, null=True, blank=True, related_name="decision_line"
+    )
+
+    class Meta:
+        verbose_name = _("decided budget line")
+        verbose_name_plural = _("decided budget lines")
+        constraints = [
+            models.UniqueConstraint(fields=["decision", "category_code"], name="cases_decisionline_one_per_category"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.decision} {self.category_code}"
+
+    def name_in(self, language: str) -> str:
+        return {"sv": self.name_sv, "en": self.name_en}.get(language, self.name_fi)

@@ -10,11 +10,16 @@ from django.db.models import Max, Q
 from django.utils.translation import gettext as _
 
 from kukkaro.cases.models import (
+    EFFECTIVE_STATES,
     Assessment,
     AssessmentArea,
     BudgetCalculation,
     BudgetLine,
     CalculationStage,
+    Decision,
+    DecisionLine,
+    DecisionState,
+    DeliveryMethod,
     Instrument,
     LifeArea,
     RateCategory,
@@ -25,6 +30,8 @@ from kukkaro.cases.models import (
 from kukkaro.core import clock
 from kukkaro.core.audit import audit_record
 from kukkaro.core.money import round_cents
+from kukkaro.core.permissions import Action, authorize
+from kukkaro.ledger import services as ledger_services
 from kukkaro.ledger.models import PeriodKind, RolloverRule, Unit
 from kukkaro.people.models import Client, SupporterGrant, User
 
@@ -415,3 +422,353 @@ def calculation_finalise(
         based_on=indicative,
         assessment=indicative.assessment,
     )
+
+
+# --- decisions -----------------------------------------------------------------------------------------
+
+
+def _assert_state(decision: Decision, *allowed: str) -> None:
+    if decision.state not in allowed:
+        raise ValidationError(
+            {
+                "state": _("The decision is %(state)s; this is not possible now.")
+                % {"state": decision.get_state_display()}
+            }
+        )
+
+
+def _assert_no_overlap(decision: Decision) -> None:
+    """The service's copy of the PostgreSQL exclusion constraint, so SQLite refuses overlaps too."""
+    for line in decision.lines.all():
+        clash = (
+            DecisionLine.objects.filter(
+                client_id=decision.client_id,
+                category_code=line.category_code,
+                effective=True,
+                valid_from__lte=line.valid_until,
+                valid_until__gte=line.valid_from,
+            )
+            .exclude(decision=decision)
+            .exclude(decision_id=decision.replaces_id)
+            .select_related("decision")
+            .first()
+        )
+        if clash is not None:
+            raise ValidationError(
+                {
+                    "valid_from": _("Decision %(number)s already grants %(code)s for this client in that period.")
+                    % {"number": clash.decision.number, "code": line.category_code}
+                }
+            )
+
+
+def _decision_number(decision: Decision) -> str:
+    return f"HB-{decision.created_at.year}-{decision.pk.hex[:8].upper()}"
+
+
+@transaction.atomic
+def decision_draft_create(
+    *,
+    actor: User,
+    calculation: BudgetCalculation,
+    valid_from: dt.date,
+    valid_until: dt.date,
+    reasons: str,
+    language: str | None = None,
+    replaces: Decision | None = None,
+) -> Decision:
+    """A draft decision from a final budget calculation, in the client's language unless told otherwise."""
+    if calculation.stage != CalculationStage.FINAL:
+        raise ValidationError({"calculation": _("A decision is made on a final budget calculation.")})
+    if valid_until < valid_from:
+        raise ValidationError({"valid_until": _("The decision ends before it begins.")})
+    if not reasons.strip():
+        raise ValidationError({"reasons": _("A decision gives its reasons.")})
+    client = calculation.client
+    if replaces is not None and (replaces.client_id != client.pk or not replaces.is_effective):
+        raise ValidationError({"replaces": _("Only an effective decision of the same client can be replaced.")})
+    decision = Decision(
+        client=client,
+        organiser=client.organiser,
+        language=language or client.language,
+        calculation=calculation,
+        valid_from=valid_from,
+        valid_until=valid_until,
+        reasons=reasons.strip(),
+        preparer=actor,
+        created_at=clock.now(),
+        replaces=replaces,
+    )
+    decision.number = _decision_number(decision)
+    decision.full_clean(exclude=["snapshot", "change_summary"])
+    decision.save()
+    lines = []
+    for line in calculation.lines.select_related("category"):
+        lines.append(
+            DecisionLine(
+                decision=decision,
+                client=client,
+                category_code=line.category_code,
+                name_fi=line.category.name_fi,
+                name_sv=line.category.name_sv,
+                name_en=line.category.name_en,
+                purse_unit=line.purse_unit,
+                amount_per_period=line.amount_per_period,
+                period_kind=calculation.period_kind,
+                rollover_rule=line.rollover_rule,
+                rollover_cap=line.rollover_cap,
+                borrow_limit=line.borrow_limit,
+                flexibility_group=line.flexibility_group,
+                instrument=line.instrument,
+                valid_from=valid_from,
+                valid_until=valid_until,
+            )
+        )
+    DecisionLine.objects.bulk_create(lines)
+    if replaces is not None:
+        decision.change_summary = _changes(replaces, decision)
+        decision.save(update_fields=["change_summary"])
+    audit_record(
+        action="decision.draft",
+        actor=actor,
+        target=decision,
+        organiser_id=client.organiser_id,
+        data_subject_id=client.pk,
+        after={
+            "number": decision.number,
+            "valid_from": valid_from,
+            "valid_until": valid_until,
+            "replaces": replaces.number if replaces else None,
+        },
+    )
+    return decision
+
+
+def _changes(old: Decision, new: Decision) -> list[dict[str, Any]]:
+    """What a replacement changes, line by line, for the decision text and the audit trail."""
+    before = {line.category_code: line for line in old.lines.all()}
+    after = {line.category_code: line for line in new.lines.all()}
+    changes = []
+    for code in sorted(set(before) | set(after)):
+        was, now = before.get(code), after.get(code)
+        if was and now and (was.amount_per_period, was.purse_unit) == (now.amount_per_period, now.purse_unit):
+            continue
+        changes.append(
+            {
+                "code": code,
+                "unit": (now or was).purse_unit,
+                "before": was.amount_per_period if was else None,
+                "after": now.amount_per_period if now else None,
+            }
+        )
+    if (old.valid_from, old.valid_until) != (new.valid_from, new.valid_until):
+        changes.append(
+            {
+                "code": "validity",
+                "before": [str(old.valid_from), str(old.valid_until)],
+                "after": [str(new.valid_from), str(new.valid_until)],
+            }
+        )
+    return changes
+
+
+@transaction.atomic
+def decision_propose(*, actor: User, decision: Decision) -> Decision:
+    decision = Decision.objects.select_for_update().get(pk=decision.pk)
+    _assert_state(decision, DecisionState.DRAFT)
+    decision.state = DecisionState.PROPOSED
+    decision.proposed_at = clock.now()
+    decision.save(update_fields=["state", "proposed_at"])
+    audit_record(
+        action="decision.propose",
+        actor=actor,
+        target=decision,
+        organiser_id=decision.organiser_id,
+        data_subject_id=decision.client_id,
+        before={"state": DecisionState.DRAFT},
+        after={"state": DecisionState.PROPOSED},
+    )
+    return decision
+
+
+def _decision_snapshot(decision: Decision) -> dict[str, Any]:
+    return {
+        "number": decision.number,
+        "language": decision.language,
+        "client": {
+            "name": decision.client.full_name,
+            "national_id": decision.client.national_id,
+            "municipality": decision.client.municipality.name,
+            "address": [
+                decision.client.street_address,
+                f"{decision.client.postal_code} {decision.client.post_office}".strip(),
+            ],
+        },
+        "organiser": {"fi": decision.organiser.name_fi, "sv": decision.organiser.name_sv},
+        "valid_from": decision.valid_from.isoformat(),
+        "valid_until": decision.valid_until.isoformat(),
+        "reasons": decision.reasons,
+        "calculation": decision.calculation.snapshot,
+        "lines": [
+            {
+                "code": line.category_code,
+                "name": {"fi": line.name_fi, "sv": line.name_sv, "en": line.name_en},
+                "unit": line.purse_unit,
+                "amount_per_period": line.amount_per_period,
+                "period_kind": line.period_kind,
+                "instrument": line.instrument,
+                "flexibility_group": line.flexibility_group,
+            }
+            for line in decision.lines.order_by("category_code")
+        ],
+        "preparer": decision.preparer.get_full_name(),
+        "approver": decision.approver.get_full_name() if decision.approver else "",
+        "approved_at": decision.approved_at.isoformat() if decision.approved_at else None,
+        "replaces": decision.replaces.number if decision.replaces else None,
+        "changes": decision.change_summary,
+    }
+
+
+@transaction.atomic
+def decision_approve(*, actor: User, decision: Decision) -> Decision:
+    """Approve a proposed decision and fund its purses. Only someone other than the preparer may approve.
+    A retried approval changes nothing and funds nothing twice."""
+    decision = (
+        Decision.objects.select_for_update(of=("self",))
+        .select_related("client", "organiser", "replaces")
+        .get(pk=decision.pk)
+    )
+    authorize(actor, Action.DECISION_APPROVE, decision)
+    if decision.is_effective and decision.approver_id == actor.pk:
+        return decision  # a retry of the same approval
+    _assert_state(decision, DecisionState.PROPOSED)
+    if decision.preparer_id == actor.pk:
+        raise ValidationError({"approver": _("The person who prepared a decision cannot approve it.")})
+    _assert_no_overlap(decision)
+    replaced = decision.replaces
+    if replaced is not None:
+        replaced = Decision.objects.select_for_update().get(pk=replaced.pk)
+        _assert_state(replaced, *EFFECTIVE_STATES)
+        replaced.state = DecisionState.REPLACED
+        replaced.ended_at = clock.now()
+        replaced.end_reason = _("Replaced by decision %(number)s.") % {"number": decision.number}
+        replaced.save(update_fields=["state", "ended_at", "end_reason"])
+        replaced.lines.update(effective=False)
+    decision.state = DecisionState.APPROVED
+    decision.approver = actor
+    decision.approved_at = clock.now()
+    decision.snapshot = _decision_snapshot(decision)
+    decision.save(update_fields=["state", "approver", "approved_at", "snapshot"])
+    decision.lines.update(effective=True)
+    funded = _fund_lines(actor=actor, decision=decision, replaced=replaced)
+    audit_record(
+        action="decision.approve",
+        actor=actor,
+        target=decision,
+        organiser_id=decision.organiser_id,
+        data_subject_id=decision.client_id,
+        before={"state": DecisionState.PROPOSED},
+        after={"state": DecisionState.APPROVED, "purses": funded, "replaces": replaced.number if replaced else None},
+    )
+    return decision
+
+
+def _fund_lines(*, actor: User, decision: Decision, replaced: Decision | None) -> dict[str, str]:
+    """Open a purse per line; a line that continues a replaced decision's line keeps that purse (and the
+    spending already made from it) and only the difference is moved."""
+    previous = {line.category_code: line for line in replaced.lines.select_related("purse")} if replaced else {}
+    funded = {}
+    for line in decision.lines.all():
+        if line.purse_id is not None:
+            continue
+        old = previous.pop(line.category_code, None)
+        if (
+            old is not None
+            and old.purse is not None
+            and (old.purse_unit, old.period_kind) == (line.purse_unit, line.period_kind)
+        ):
+            purse = ledger_services.purse_reschedule(
+                purse=old.purse,
+                period_amount=line.amount_per_period,
+                valid_until=line.valid_until,
+                rollover_rule=line.rollover_rule,
+                rollover_cap=line.rollover_cap,
+                borrow_limit=line.borrow_limit,
+                actor=actor,
+                ref=f"decision:{decision.pk}",
+            )
+            DecisionLine.objects.filter(pk=old.pk).update(purse=None)
+        else:
+            purse = ledger_services.client_purse_open(
+                organiser=decision.organiser,
+                client=decision.client,
+                unit=line.purse_unit,
+                valid_from=line.valid_from,
+                valid_until=line.valid_until,
+                period_amount=line.amount_per_period,
+                period_kind=line.period_kind,
+                rollover_rule=line.rollover_rule,
+                rollover_cap=line.rollover_cap,
+                borrow_limit=line.borrow_limit,
+                funding_ref=f"decision-line:{line.pk}",
+                label=line.name_fi,
+                actor=actor,
+            )
+        line.purse = purse
+        line.save(update_fields=["purse"])
+        funded[line.category_code] = str(purse.pk)
+    for old in previous.values():  # lines the replacement drops: their purses end now
+        if old.purse is not None:
+            ledger_services.purse_end(purse=old.purse, actor=actor, ref=f"decision:{decision.pk}")
+    return funded
+
+
+@transaction.atomic
+def decision_send(*, actor: User, decision: Decision, method: str, sent_on: dt.date | None = None) -> Decision:
+    """Record delivery. A posted letter counts as received on the seventh day after posting."""
+    decision = Decision.objects.select_for_update().get(pk=decision.pk)
+    _assert_state(decision, DecisionState.APPROVED)
+    sent_on = sent_on or clock.today()
+    decision.state = DecisionState.SENT
+    decision.sent_at = clock.now()
+    decision.delivery_method = method
+    decision.received_on = sent_on + dt.timedelta(days=7) if method == DeliveryMethod.POST else sent_on
+    decision.save(update_fields=["state", "sent_at", "delivery_method", "received_on"])
+    audit_record(
+        action="decision.send",
+        actor=actor,
+        target=decision,
+        organiser_id=decision.organiser_id,
+        data_subject_id=decision.client_id,
+        after={"method": method, "sent_on": sent_on, "received_on": decision.received_on},
+    )
+    return decision
+
+
+@transaction.atomic
+def decision_annul(*, actor: User, decision: Decision, reason: str) -> Decision:
+    """Annul an effective decision (e.g. after a request for correction); its purses end now."""
+    if not reason.strip():
+        raise ValidationError({"end_reason": _("Say why the decision is annulled.")})
+    decision = Decision.objects.select_for_update().get(pk=decision.pk)
+    authorize(actor, Action.DECISION_APPROVE, decision)
+    _assert_state(decision, *EFFECTIVE_STATES)
+    before = decision.state
+    decision.state = DecisionState.ANNULLED
+    decision.ended_at = clock.now()
+    decision.end_reason = reason.strip()
+    decision.save(update_fields=["state", "ended_at", "end_reason"])
+    decision.lines.update(effective=False)
+    for line in decision.lines.select_related("purse"):
+        if line.purse is not None:
+            ledger_services.purse_end(purse=line.purse, actor=actor, ref=f"decision:{decision.pk}")
+    audit_record(
+        action="decision.annul",
+        actor=actor,
+        target=decision,
+        organiser_id=decision.organiser_id,
+        data_subject_id=decision.client_id,
+        before={"state": before},
+        after={"state": DecisionState.ANNULLED, "reason": decision.end_reason},
+    )
+    return decision

@@ -32,6 +32,7 @@ class Action(StrEnum):
     PORTAL_ACCESS_LOG_VIEW = "portal.access_log.view"
     API_ACCESS = "api.access"
     REFERENCE_DATA_VIEW = "reference.view"
+    DECISION_APPROVE = "decision.approve"
 
 
 ObjectRule = Callable[[Any, Any], bool]
@@ -65,6 +66,7 @@ RULES: dict[Action, Rule] = {
     Action.PORTAL_ACCESS_LOG_VIEW: Rule(frozenset({Role.CLIENT}), own_client_record),
     Action.API_ACCESS: Rule(frozenset({Role.DISPATCH, Role.PROVIDER})),
     Action.REFERENCE_DATA_VIEW: Rule(STAFF | {Role.PROVIDER, Role.DISPATCH}),
+    Action.DECISION_APPROVE: Rule(frozenset({Role.DECISION_MAKER}), same_organiser),
 }
 
 

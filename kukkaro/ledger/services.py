@@ -758,3 +758,105 @@ def purse_borrow(*, transfer_id: uuid.UUID, purse: Purse, amount: int, actor: ob
     if existing is None:
         Purse.objects.filter(pk=purse.pk).update(borrowed_ahead=F("borrowed_ahead") + amount)
     return transfer
+
+
+@transaction.atomic
+def purse_reschedule(
+    *,
+    purse: Purse,
+    period_amount: int,
+    valid_until: dt.date,
+    rollover_rule: str,
+    rollover_cap: int,
+    borrow_limit: int,
+    actor: object | None,
+    ref: str,
+) -> Purse:
+    """Change a running purse's amount per period and validity from the next period on (a replacing decision).
+    What was released and spent stays; only the difference in the not-yet-released allocation moves, to or from
+    the funding source. Idempotent for the same ``ref``."""
+    purse_release_due(purse=purse)
+    purse = Purse.objects.select_for_update(of=("self",)).select_related("scheduled").get(pk=purse.pk)
+    scheduled = _scheduled(purse)
+    if purse.valid_from is None or valid_until < purse.valid_from:
+        raise LedgerError("the new validity ends before the purse began", reason="validity")
+    before = {
+        "period_amount": purse.period_amount,
+        "valid_until": purse.valid_until,
+        "rollover_rule": purse.rollover_rule,
+        "rollover_cap": purse.rollover_cap,
+        "borrow_limit": purse.borrow_limit,
+    }
+    new_periods = periods(kind=purse.period_kind, valid_from=purse.valid_from, valid_until=valid_until)
+    remaining = [p for p in new_periods if purse.current_period_start is None or p.start > purse.current_period_start]
+    needed = period_amount * len(remaining) - (purse.borrowed_ahead if remaining else 0)
+    difference = needed - scheduled.available_now
+    funding = system_purse(organiser=purse.organiser, unit=purse.unit, kind=PurseKind.FUNDING, shard=shard_of(purse.pk))
+    if difference > 0:
+        transfer_post(
+            transfer_id=derived_id(purse.pk, "reschedule", ref),
+            debit=funding,
+            credit=scheduled,
+            amount=difference,
+            code=TransferCode.ALLOCATION,
+            actor=actor,
+            ref_type="funding",
+            ref_id=ref[:64],
+            memo=f"allocation raised: {len(remaining)} × {period_amount} {purse.unit} from the next period",
+        )
+    elif difference < 0:
+        transfer_post(
+            transfer_id=derived_id(purse.pk, "reschedule", ref),
+            debit=scheduled,
+            credit=funding,
+            amount=-difference,
+            code=TransferCode.CORRECTION,
+            actor=actor,
+            ref_type="funding",
+            ref_id=ref[:64],
+            memo=f"allocation lowered: {len(remaining)} × {period_amount} {purse.unit} from the next period",
+        )
+    changes = {
+        "period_amount": period_amount,
+        "valid_until": valid_until,
+        "rollover_rule": rollover_rule,
+        "rollover_cap": rollover_cap,
+        "borrow_limit": max(borrow_limit, purse.borrowed_ahead),
+    }
+    Purse.objects.filter(pk=purse.pk).update(**changes)
+    Purse.objects.filter(pk=scheduled.pk).update(valid_until=valid_until)
+    audit_record(
+        action="ledger.purse_reschedule",
+        actor=actor,
+        target=purse,
+        organiser_id=purse.organiser_id,
+        data_subject_id=purse.client_id,
+        before=before,
+        after={**changes, "moved": difference, "ref": ref},
+    )
+    purse.refresh_from_db()
+    return purse
+
+
+@transaction.atomic
+def purse_end(*, purse: Purse, actor: object | None, ref: str) -> Purse:
+    """End a purse today (its decision was annulled or replaced without it): no new holds from now on, what is
+    available and what was never released lapse. Open holds stay and can still be posted or voided; what
+    comes back later lapses on the next daily run."""
+    purse = Purse.objects.select_for_update(of=("self",)).select_related("scheduled", "organiser").get(pk=purse.pk)
+    yesterday = clock.today() - dt.timedelta(days=1)
+    before = {"valid_until": purse.valid_until}
+    if purse.valid_until is None or purse.valid_until > yesterday:
+        Purse.objects.filter(pk__in=[purse.pk, _scheduled(purse).pk]).update(valid_until=yesterday)
+    purse_release_due(purse=purse, today=clock.today())
+    audit_record(
+        action="ledger.purse_end",
+        actor=actor,
+        target=purse,
+        organiser_id=purse.organiser_id,
+        data_subject_id=purse.client_id,
+        before=before,
+        after={"valid_until": yesterday, "ref": ref},
+    )
+    purse.refresh_from_db()
+    return purse
