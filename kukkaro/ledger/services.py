@@ -17,15 +17,16 @@ references and memo. They are not copied into the audit hash chain (see docs/dec
 import datetime as dt
 import hashlib
 import json
+import logging
 import uuid
 import zlib
 from dataclasses import asdict, dataclass
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db.models import F, Sum
 
 from kukkaro.core import clock
-from kukkaro.core.audit import audit_record
+from kukkaro.core.audit import audit_record, lock_audit_chain
 from kukkaro.core.middleware import current_request_id
 from kukkaro.core.models import Organiser
 from kukkaro.ledger.models import (
@@ -43,6 +44,7 @@ from kukkaro.ledger.models import (
 from kukkaro.ledger.periods import Period, period_after, period_containing, periods
 from kukkaro.people.models import Client
 
+logger = logging.getLogger(__name__)
 _NAMESPACE = uuid.UUID("6b1d3c8e-6a52-4b8e-9f0e-4b554b4b4152")
 
 
@@ -273,11 +275,18 @@ def _apply(request: _Request, *, hold: Transfer | None, actor: object | None) ->
         raise LedgerError(f"units differ: {debit.unit} and {credit.unit}", reason="unit_mismatch")
     if debit.organiser_id != credit.organiser_id:
         raise LedgerError("purses belong to different organisers", reason="organiser_mismatch")
-    if hold is not None and (
-        hold.flag != TransferFlag.PENDING
-        or (hold.debit_purse_id, hold.credit_purse_id) != (request.debit_purse_id, request.credit_purse_id)
-    ):
-        raise HoldNotOpen(f"{hold.pk} is not a hold on these purses")
+    if request.code == TransferCode.HOLD and debit.kind != PurseKind.CLIENT:
+        raise LedgerError("holds are placed on client purses only", reason="not_client_purse")
+    if hold is not None:
+        if hold.flag != TransferFlag.PENDING or (hold.debit_purse_id, hold.credit_purse_id) != (
+            request.debit_purse_id,
+            request.credit_purse_id,
+        ):
+            raise HoldNotOpen(f"{hold.pk} is not a hold on these purses")
+        if request.flag == TransferFlag.POST_PENDING and not 0 < request.amount <= hold.amount:
+            raise LedgerError(f"a hold of {hold.amount} can be posted for 1–{hold.amount}", reason="amount")
+        if request.flag == TransferFlag.VOID_PENDING and request.amount != hold.amount:
+            raise LedgerError("a void releases the whole hold", reason="amount")
     transfer = Transfer(
         id=request.id,
         debit_purse_id=request.debit_purse_id,
@@ -397,7 +406,10 @@ def hold_create(
     if expires_at.tzinfo is None:
         raise ValueError("expires_at must be aware")
     if expires_at <= clock.now():
-        raise LedgerError("a hold must expire in the future", reason="expiry")
+        existing = Transfer.objects.filter(pk=transfer_id).first()
+        if existing is None:
+            raise LedgerError("a hold must expire in the future", reason="expiry")
+        # A retry after the hold's time: the original answer, or a conflict if the content differs.
     payables_id = system_purse_id(
         organiser_id=purse.organiser_id, unit=purse.unit, kind=PurseKind.PAYABLES, shard=shard_of(purse.pk)
     )
@@ -418,11 +430,18 @@ def hold_create(
     )
 
 
+def _stored_hold(hold: Transfer) -> Transfer:
+    """The hold as the database has it (transfers never change, so this copy is the truth)."""
+    stored = Transfer.objects.filter(pk=hold.pk).first()
+    if stored is None or stored.flag != TransferFlag.PENDING:
+        raise HoldNotOpen(f"{hold.pk} is not a hold")
+    return stored
+
+
 def _resolve(
     *, transfer_id: uuid.UUID, hold: Transfer, amount: int, flag: str, code: str, actor: object | None, memo: str
 ) -> Transfer:
-    if hold._state.adding:  # not loaded from the database: trust nothing about it
-        hold = Transfer.objects.get(pk=hold.pk)
+    hold = _stored_hold(hold)
     return _execute(
         _Request(
             id=transfer_id,
@@ -444,7 +463,9 @@ def _resolve(
 def hold_post(
     *, transfer_id: uuid.UUID, hold: Transfer, amount: int | None = None, actor: object | None = None, memo: str = ""
 ) -> Transfer:
-    """Post a hold in full (``amount`` None) or in part; the rest goes back to the purse."""
+    """Post a hold in full (``amount`` None) or in part; the rest goes back to the purse. Every check is made
+    on the hold as stored, never on the object passed in."""
+    hold = _stored_hold(hold)
     amount = hold.amount if amount is None else amount
     if not 0 < amount <= hold.amount:
         raise LedgerError(f"a hold of {hold.amount} can be posted for 1–{hold.amount}", reason="amount")
@@ -497,6 +518,8 @@ def holds_expire(*, now: dt.datetime | None = None, limit: int = 1000) -> int:
             count += 1
         except HoldNotOpen:
             continue  # posted or voided meanwhile
+        except Exception:
+            logger.exception("expiring hold %s failed", hold.pk)
     return count
 
 
@@ -508,11 +531,32 @@ def transfer_correct(
         raise LedgerError("only posted transfers are corrected; void a hold instead", reason="not_posted")
     if not memo:
         raise LedgerError("a correction says why", reason="memo")
+    amount = original.amount if amount is None else amount
+    with transaction.atomic():
+        # Corrections of one transfer queue here, so together they never undo more than it moved.
+        Transfer.objects.select_for_update().filter(pk=original.pk).values_list("pk", flat=True).get()
+        if Transfer.objects.filter(pk=transfer_id).exists():  # a retry: its original answer (or a conflict)
+            return _post_correction(transfer_id=transfer_id, original=original, amount=amount, actor=actor, memo=memo)
+        corrected = (
+            Transfer.objects.filter(
+                code=TransferCode.CORRECTION, ref_type="transfer", ref_id=str(original.pk)
+            ).aggregate(total=Sum("amount"))["total"]
+            or 0
+        )
+        if corrected + amount > original.amount:
+            raise LedgerError(
+                f"{original.amount - corrected} of transfer {original.pk} is left to correct, not {amount}",
+                reason="over_correction",
+            )
+        return _post_correction(transfer_id=transfer_id, original=original, amount=amount, actor=actor, memo=memo)
+
+
+def _post_correction(*, transfer_id: uuid.UUID, original: Transfer, amount: int, actor: object, memo: str) -> Transfer:
     return transfer_post(
         transfer_id=transfer_id,
         debit=original.credit_purse,
         credit=original.debit_purse,
-        amount=original.amount if amount is None else amount,
+        amount=amount,
         code=TransferCode.CORRECTION,
         actor=actor,
         ref_type="transfer",
@@ -543,8 +587,11 @@ def client_purse_open(
 ) -> Purse:
     """Open a client purse for a budget line or entitlement: allocate the whole validity from the organiser's
     funding source into the not-yet-released purse, then release the periods that have begun."""
+    lock_audit_chain()
     if period_amount <= 0:
         raise LedgerError("the amount per period is positive", reason="amount")
+    if client.organiser_id != organiser.pk:
+        raise LedgerError("the client is in another organiser's register", reason="organiser_mismatch")
     if rollover_rule == RolloverRule.ROLL_CAPPED and rollover_cap < 0:
         raise LedgerError("the rollover cap is zero or more", reason="rollover_cap")
     all_periods = periods(kind=period_kind, valid_from=valid_from, valid_until=valid_until)
@@ -617,7 +664,19 @@ def client_purse_open(
 def _schedule(purse: Purse) -> list[Period]:
     if purse.valid_from is None or purse.valid_until is None:
         raise LedgerError("a client purse has a validity", reason="no_validity")
+    if purse.valid_until < purse.valid_from:  # ended before it began (purse_end on a future purse)
+        return []
     return periods(kind=purse.period_kind, valid_from=purse.valid_from, valid_until=purse.valid_until)
+
+
+def _lock_twins(purse: Purse) -> Purse:
+    """Lock a client purse and its not-yet-released twin, in id order like every transfer does, and return the
+    client purse fresh. Maintenance work (releases, borrowing, rescheduling) takes both up front, so it never
+    waits for one twin while holding the other in the opposite order to a transfer."""
+    twin_id = Purse.objects.filter(pk=purse.pk).values_list("scheduled_id", flat=True).get()
+    ids = sorted(str(pk) for pk in (purse.pk, twin_id) if pk is not None)
+    list(Purse.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk", flat=True))
+    return Purse.objects.select_related("scheduled", "organiser").get(pk=purse.pk)
 
 
 def _scheduled(purse: Purse) -> Purse:
@@ -642,8 +701,22 @@ def _lapse(*, purse: Purse, amount: int, transfer_id: uuid.UUID, period_start: d
 
 
 def _close_period(purse: Purse, period_start: dt.date) -> None:
-    """Apply the rollover rule to what is left of a period before the next one is released."""
+    """Apply the rollover rule to what is left of a period before the next one is released. Borrowed units the
+    client did not use go back to the next period first, so borrowing never costs anything."""
     purse.refresh_from_db()
+    unused_borrowing = min(purse.borrowed_ahead, purse.available_now)
+    if unused_borrowing > 0:
+        transfer_post(
+            transfer_id=derived_id(purse.pk, "unborrow", period_start),
+            debit=purse,
+            credit=_scheduled(purse),
+            amount=unused_borrowing,
+            code=TransferCode.CORRECTION,
+            period_start=period_start,
+            memo="borrowed but not used: back to the next period",
+        )
+        Purse.objects.filter(pk=purse.pk).update(borrowed_ahead=F("borrowed_ahead") - unused_borrowing)
+        purse.refresh_from_db()
     if purse.rollover_rule == RolloverRule.LAPSE:
         excess = purse.available_now
     elif purse.rollover_rule == RolloverRule.ROLL_CAPPED:
@@ -665,9 +738,9 @@ def purse_release_due(*, purse: Purse, today: dt.date | None = None) -> int:
     that has begun, and at the end of the validity lapse what is left. Safe to run any number of times, also
     concurrently. Returns the number of periods released."""
     today = today or clock.today()
-    purse = Purse.objects.select_for_update(of=("self",)).select_related("scheduled", "organiser").get(pk=purse.pk)
-    if purse.kind != PurseKind.CLIENT:
+    if Purse.objects.filter(pk=purse.pk).values_list("kind", flat=True).get() != PurseKind.CLIENT:
         raise LedgerError("only client purses have funding periods", reason="not_client_purse")
+    purse = _lock_twins(purse)
     all_periods = _schedule(purse)
     released = 0
     for period in all_periods:
@@ -720,7 +793,10 @@ def purses_release_due(*, today: dt.date | None = None) -> int:
     count = 0
     candidates = Purse.objects.filter(kind=PurseKind.CLIENT, closed_at__isnull=True, valid_from__lte=today)
     for purse_id in candidates.values_list("pk", flat=True).iterator():
-        count += purse_release_due(purse=Purse(pk=purse_id), today=today)
+        try:  # one purse that fails must not stop the others; each purse is its own transaction
+            count += purse_release_due(purse=Purse(pk=purse_id), today=today)
+        except Exception:
+            logger.exception("releasing periods of purse %s failed", purse_id)
     return count
 
 
@@ -728,8 +804,9 @@ def purses_release_due(*, today: dt.date | None = None) -> int:
 def purse_borrow(*, transfer_id: uuid.UUID, purse: Purse, amount: int, actor: object | None = None) -> Transfer:
     """Take ``amount`` from the next period now, up to the purse's borrowing limit; the next release is
     smaller by as much."""
+    purse = _lock_twins(purse)
+    # Looked up under the lock: a concurrent identical request waits above and then finds the first one here.
     existing = Transfer.objects.filter(pk=transfer_id).first()
-    purse = Purse.objects.select_for_update().get(pk=purse.pk)
     all_periods = _schedule(purse)
     current = period_containing(all_periods, clock.today())
     if existing is None:
@@ -775,9 +852,10 @@ def purse_reschedule(
     """Change a running purse's amount per period and validity from the next period on (a replacing decision).
     What was released and spent stays; only the difference in the not-yet-released allocation moves, to or from
     the funding source. Idempotent for the same ``ref``."""
+    lock_audit_chain()
     purse_release_due(purse=purse)
-    purse = Purse.objects.select_for_update(of=("self",)).select_related("scheduled").get(pk=purse.pk)
-    scheduled = _scheduled(purse)
+    purse = _lock_twins(purse)
+    scheduled = Purse.objects.get(pk=_scheduled(purse).pk)
     if purse.valid_from is None or valid_until < purse.valid_from:
         raise LedgerError("the new validity ends before the purse began", reason="validity")
     before = {
@@ -843,7 +921,8 @@ def purse_end(*, purse: Purse, actor: object | None, ref: str) -> Purse:
     """End a purse today (its decision was annulled or replaced without it): no new holds from now on, what is
     available and what was never released lapse. Open holds stay and can still be posted or voided; what
     comes back later lapses on the next daily run."""
-    purse = Purse.objects.select_for_update(of=("self",)).select_related("scheduled", "organiser").get(pk=purse.pk)
+    lock_audit_chain()
+    purse = _lock_twins(purse)
     yesterday = clock.today() - dt.timedelta(days=1)
     before = {"valid_until": purse.valid_until}
     if purse.valid_until is None or purse.valid_until > yesterday:

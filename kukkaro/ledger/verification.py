@@ -60,6 +60,18 @@ def ledger_verify() -> tuple[int, list[Problem]]:
     )
     for transfer in bad_resolutions.only("id"):
         problems.append(Problem("-", f"transfer {transfer.pk} does not match the hold it resolves"))
+    # Borrowing: what a purse says it has borrowed ahead is what the borrow transfers into it say.
+    for purse in Purse.objects.filter(kind="client").exclude(borrowed_ahead=0, borrow_limit=0).iterator():
+        borrowed = (
+            Transfer.objects.filter(code="borrow", credit_purse=purse)
+            .filter(Q(period_start__gt=purse.current_period_start) if purse.current_period_start else Q())
+            .aggregate(total=Sum("amount"))["total"]
+            or 0
+        )
+        if borrowed != purse.borrowed_ahead:
+            problems.append(
+                Problem(str(purse.pk), f"borrowed_ahead is {purse.borrowed_ahead}, borrow transfers say {borrowed}")
+            )
     mixed_units = Transfer.objects.filter(~Q(unit=F("debit_purse__unit")) | ~Q(unit=F("credit_purse__unit")))
     for transfer in mixed_units.only("id"):
         problems.append(Problem("-", f"transfer {transfer.pk} moves between units"))

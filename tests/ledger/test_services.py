@@ -5,6 +5,7 @@ import pytest
 from django.db import DatabaseError, IntegrityError, connection, transaction
 
 from kukkaro.core import clock
+from kukkaro.core.models import Organiser
 from kukkaro.ledger import services
 from kukkaro.ledger.models import PeriodKind, Purse, PurseKind, RolloverRule, Transfer, TransferCode, Unit
 from kukkaro.ledger.selectors import system_total
@@ -270,9 +271,88 @@ def test_system_purses__one_per_organiser_unit_kind_and_shard():
         Purse.objects.filter(pk=c.pk).update(shard=16)
 
 
-def test_hold__fake_hold_object__is_checked_against_the_database():
+def test_hold_post__fake_hold_object__every_check_uses_the_stored_hold():
     purse = open_purse(amount=10_000)
     real = services.hold_create(transfer_id=uuid.uuid4(), purse=purse, amount=1_000, expires_at=in_an_hour())
-    fake = Transfer(pk=real.pk, amount=9_000, debit_purse_id=purse.pk, credit_purse_id=real.credit_purse_id)
+    fake = Transfer(
+        pk=real.pk,
+        amount=9_000,
+        debit_purse_id=purse.pk,
+        credit_purse_id=real.credit_purse_id,
+        expires_at=clock.now() + dt.timedelta(days=365),
+    )
+    with pytest.raises(services.LedgerError, match="1–1000"):
+        services.hold_post(transfer_id=uuid.uuid4(), hold=fake, amount=5_000)
+    with clock.pinned(NOW + dt.timedelta(hours=3)), pytest.raises(services.HoldNotOpen, match="expired"):
+        services.hold_post(transfer_id=uuid.uuid4(), hold=fake, amount=500)
     services.hold_post(transfer_id=uuid.uuid4(), hold=fake, amount=1_000)
     assert _fresh(purse).debits_posted == 1_000
+
+
+def test_hold__only_on_client_purses():
+    purse = open_purse(amount=10_000)
+    with pytest.raises(services.LedgerError, match="client purses"):
+        services.hold_create(transfer_id=uuid.uuid4(), purse=purse.scheduled, amount=1, expires_at=in_an_hour())
+
+
+def test_client_purse_open__client_of_another_organiser__is_refused():
+    client = client_in("lansi-uusimaa")
+    with pytest.raises(services.LedgerError, match="another organiser"):
+        services.client_purse_open(
+            organiser=Organiser.objects.get(code="paijat-hame"),
+            client=client,
+            unit=Unit.EUR,
+            valid_from=dt.date(2026, 1, 1),
+            valid_until=dt.date(2026, 12, 31),
+            period_amount=1,
+        )
+
+
+def test_hold_create__retry_after_the_hold_expired__returns_the_original():
+    purse = open_purse(amount=10_000)
+    transfer_id, expires = uuid.uuid4(), in_an_hour()
+    first = services.hold_create(transfer_id=transfer_id, purse=purse, amount=1_000, expires_at=expires)
+    with clock.pinned(NOW + dt.timedelta(hours=2)):
+        assert (
+            services.hold_create(transfer_id=transfer_id, purse=purse, amount=1_000, expires_at=expires).pk == first.pk
+        )
+
+
+def test_transfer_correct__never_undoes_more_than_the_original():
+    purse = open_purse(amount=10_000)
+    hold = services.hold_create(transfer_id=uuid.uuid4(), purse=purse, amount=4_000, expires_at=in_an_hour())
+    posted = services.hold_post(transfer_id=uuid.uuid4(), hold=hold)
+    services.transfer_correct(transfer_id=uuid.uuid4(), original=posted, actor=None, memo="a", amount=3_000)
+    with pytest.raises(services.LedgerError, match="1000 of transfer"):
+        services.transfer_correct(transfer_id=uuid.uuid4(), original=posted, actor=None, memo="again")
+    services.transfer_correct(transfer_id=uuid.uuid4(), original=posted, actor=None, memo="rest", amount=1_000)
+    assert _fresh(purse).available_now == 10_000
+    assert ledger_verify()[1] == []
+
+
+def test_borrow__same_id_twice__borrows_once():
+    with clock.pinned(dt.datetime(2026, 1, 10, tzinfo=dt.UTC)):
+        purse = open_purse(amount=18, unit=Unit.TRIP, kind=PeriodKind.MONTHLY, borrow_limit=4)
+        transfer_id = uuid.uuid4()
+        services.purse_borrow(transfer_id=transfer_id, purse=purse, amount=3)
+        services.purse_borrow(transfer_id=transfer_id, purse=purse, amount=3)
+    assert _fresh(purse).borrowed_ahead == 3
+    assert ledger_verify()[1] == []
+
+
+def test_borrow__unused_borrowing_goes_back_to_the_next_period_not_to_lapse():
+    with clock.pinned(dt.datetime(2026, 1, 10, tzinfo=dt.UTC)):
+        purse = open_purse(amount=18, unit=Unit.TRIP, kind=PeriodKind.MONTHLY, rule=RolloverRule.LAPSE, borrow_limit=4)
+        services.purse_borrow(transfer_id=uuid.uuid4(), purse=purse, amount=4)
+    services.purse_release_due(purse=purse, today=dt.date(2026, 2, 1))
+    assert _fresh(purse).available_now == 18  # 18 of January lapse; the 4 borrowed come back with February
+    assert ledger_verify()[1] == []
+
+
+def test_purse_end__of_a_purse_that_has_not_begun__lapses_everything():
+    purse = open_purse(amount=500, valid_from=dt.date(2026, 6, 1), valid_until=dt.date(2026, 12, 31))
+    services.purse_end(purse=purse, actor=None, ref="test")
+    assert _fresh(purse.scheduled).available_now == 0
+    with pytest.raises(services.LedgerError):
+        services.hold_create(transfer_id=uuid.uuid4(), purse=purse, amount=1, expires_at=in_an_hour())
+    assert ledger_verify()[1] == []

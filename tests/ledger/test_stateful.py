@@ -113,6 +113,9 @@ class PurseMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.month < 12)
     @rule()
     def next_month(self):
+        unused = min(self.borrowed, self.available)  # borrowed but not used goes back to next month first
+        self.available -= unused
+        self.borrowed -= unused
         self.available = min(self.available, CAP) + PERIOD - self.borrowed  # capped saving, then the release
         self.borrowed = 0
         self.month += 1
