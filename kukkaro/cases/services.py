@@ -28,7 +28,7 @@ from kukkaro.cases.models import (
     SupportRecord,
 )
 from kukkaro.core import clock
-from kukkaro.core.audit import audit_record
+from kukkaro.core.audit import audit_record, lock_audit_chain
 from kukkaro.core.money import round_cents
 from kukkaro.core.permissions import Action, authorize
 from kukkaro.ledger import services as ledger_services
@@ -633,6 +633,7 @@ def _decision_snapshot(decision: Decision) -> dict[str, Any]:
 def decision_approve(*, actor: User, decision: Decision) -> Decision:
     """Approve a proposed decision and fund its purses. Only someone other than the preparer may approve.
     A retried approval changes nothing and funds nothing twice."""
+    lock_audit_chain()
     decision = (
         Decision.objects.select_for_update(of=("self",))
         .select_related("client", "organiser", "replaces")
@@ -748,6 +749,7 @@ def decision_send(*, actor: User, decision: Decision, method: str, sent_on: dt.d
 @transaction.atomic
 def decision_annul(*, actor: User, decision: Decision, reason: str) -> Decision:
     """Annul an effective decision (e.g. after a request for correction); its purses end now."""
+    lock_audit_chain()
     if not reason.strip():
         raise ValidationError({"end_reason": _("Say why the decision is annulled.")})
     decision = Decision.objects.select_for_update().get(pk=decision.pk)

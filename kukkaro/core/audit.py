@@ -50,11 +50,25 @@ class AuditEntry:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def _refuse_floats(value: Any) -> None:
+    if isinstance(value, float):
+        # PostgreSQL's jsonb may give a float back in another form (1e16 → 10000000000000000) and break the hash.
+        raise TypeError("audit values are never floats: use integers (cents, metres) or strings")
+    if isinstance(value, dict):
+        for item in value.values():
+            _refuse_floats(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            _refuse_floats(item)
+
+
 def _normalise(value: Any) -> Any:
     """JSON round-trip, so that what is hashed is exactly what the JSONField will give back."""
     if value is None:
         return None
-    return json.loads(json.dumps(value, cls=DjangoJSONEncoder, sort_keys=True))
+    normalised = json.loads(json.dumps(value, cls=DjangoJSONEncoder, sort_keys=True))
+    _refuse_floats(normalised)
+    return normalised
 
 
 def _canonical(event: AuditEvent) -> bytes:
@@ -82,6 +96,12 @@ def _canonical(event: AuditEvent) -> bytes:
 
 def event_hash(event: AuditEvent) -> str:
     return hashlib.sha256(_canonical(event)).hexdigest()
+
+
+def lock_audit_chain() -> None:
+    """Take the chain's append lock now (held until commit). A transaction that both audits and touches ledger
+    rows calls this first, so it never holds ledger row locks while queueing for the chain."""
+    _lock_chain()
 
 
 def _lock_chain() -> None:
@@ -128,7 +148,7 @@ def audit_record_many(entries: Iterable[AuditEntry]) -> list[AuditEvent]:
                 actor_label=actor_label,
                 actor_role=actor_role,
                 organiser_id=entry.organiser_id,
-                data_subject_id=entry.data_subject_id,
+                data_subject_id=uuid.UUID(str(entry.data_subject_id)) if entry.data_subject_id else None,
                 target_type=target_type,
                 target_id=str(target_id),
                 before=_normalise(entry.before),

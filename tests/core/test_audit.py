@@ -143,3 +143,14 @@ def test_audit_verify_job__records_its_result():
     result = audit_verify_job.enqueue()
     assert result.return_value["problems"] == 0
     assert AuditEvent.objects.filter(action="audit.verify").count() == 1
+
+
+def test_audit_record__uuid_given_as_text__still_verifies():
+    client = client_in("lansi-uusimaa")
+    audit_record(action="test.event", actor=None, data_subject_id=str(client.pk).upper())
+    assert audit_verify()[1] == []
+
+
+def test_audit_record__floats__are_refused():
+    with pytest.raises(TypeError, match="floats"):
+        audit_record(action="test.event", actor=None, after={"amount": 12.5})
