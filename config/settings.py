@@ -17,8 +17,11 @@ env = environ.Env()
 if (BASE_DIR / ".env").is_file():
     environ.Env.read_env(BASE_DIR / ".env")
 
-# development | test | production
+# development | test | production. Unset means development, which is only allowed on SQLite: a server pointed at
+# PostgreSQL must say what it is, so a forgotten variable never starts production with DEBUG and the test IdP.
 KUKKARO_ENV = env.str("KUKKARO_ENV", default="development")
+if "KUKKARO_ENV" not in env.ENVIRON and env.str("DATABASE_URL", default="").startswith(("postgres", "pgsql")):
+    raise ImproperlyConfigured("Set KUKKARO_ENV (production, test or development) when DATABASE_URL is PostgreSQL")
 if KUKKARO_ENV not in {"development", "test", "production"}:
     raise ImproperlyConfigured(f"KUKKARO_ENV must be development, test or production, not {KUKKARO_ENV!r}")
 PRODUCTION = KUKKARO_ENV == "production"

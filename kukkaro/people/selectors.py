@@ -93,9 +93,15 @@ def client_for_identified_user(*, user: User) -> Client | None:
     return Client.objects.select_related("municipality", "organiser").filter(national_id=user.national_id).first()
 
 
-def client_access_log(*, client: Client) -> QuerySet[AuditEvent]:
-    """Who has read or changed this client's data, newest first (Act 703/2023: the client may know)."""
-    return AuditEvent.objects.filter(data_subject_id=client.pk).select_related("organiser").order_by("-seq")
+def client_access_log(*, client: Client, every_organiser: bool = False) -> QuerySet[AuditEvent]:
+    """Who has read or changed this client's data, newest first (Act 703/2023: the client may know).
+    ``every_organiser``: the person's own view covers their records in every organiser's register."""
+    if every_organiser:
+        records = Client.objects.filter(national_id=client.national_id).values("pk")
+        events = AuditEvent.objects.filter(data_subject_id__in=records)
+    else:
+        events = AuditEvent.objects.filter(data_subject_id=client.pk)
+    return events.select_related("organiser").order_by("-seq")
 
 
 def users_of_organiser(*, actor: User) -> QuerySet[User]:

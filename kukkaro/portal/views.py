@@ -34,5 +34,6 @@ def access_log(request: HttpRequest) -> HttpResponse:
     if client is None:
         raise Http404
     authorize(request.user, Action.PORTAL_ACCESS_LOG_VIEW, client)
-    page = Paginator(selectors.client_access_log(client=client), PAGE_SIZE).get_page(request.GET.get("page"))
+    events = selectors.client_access_log(client=client, every_organiser=True)
+    page = Paginator(events, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "portal/access_log.html", {"table": access_log_table(page), "page_obj": page})

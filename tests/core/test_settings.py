@@ -53,7 +53,23 @@ def test_production__unsafe_settings__refuse_to_start(override, message):
 
 
 def test_development__nothing_set__runs_on_sqlite():
-    result = _kukkaro("shell", "-c", "from django.db import connection; print(connection.vendor)", DATABASE_URL="")
-    env_db = os.environ.get("DATABASE_URL")
+    result = _kukkaro(
+        "shell", "-v", "0", "-c", "from django.db import connection; print(connection.vendor)", DATABASE_URL=""
+    )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "sqlite" or env_db
+    assert result.stdout.strip().splitlines()[-1] == "sqlite"
+
+
+def test_postgresql_without_kukkaro_env__refuses_to_start():
+    clean = {k: v for k, v in os.environ.items() if k != "KUKKARO_ENV"}
+    result = subprocess.run(
+        [sys.executable, "-m", "kukkaro", "check"],
+        cwd=ROOT,
+        env={**clean, "DATABASE_URL": "postgres://kukkaro@127.0.0.1:5432/kukkaro"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "Set KUKKARO_ENV" in result.stderr

@@ -85,3 +85,13 @@ def test_users_of_organiser__admin_sees_own_organisation_only():
     visible = set(selectors.users_of_organiser(actor=lu_admin))
     assert lu_admin in visible
     assert ph_worker not in visible
+
+
+def test_client_access_log__every_organiser__covers_all_records_of_the_person(two_regions):
+    lu_client = two_regions["lu"][0]
+    ph_record = client_in("paijat-hame", national_id=lu_client.national_id)
+    selectors.client_get(actor=make_user(Role.SOCIAL_WORKER, organiser_code="paijat-hame"), client_id=ph_record.pk)
+    own = selectors.client_access_log(client=lu_client)
+    everything = selectors.client_access_log(client=lu_client, every_organiser=True)
+    assert not own.filter(action="client.read").exists()
+    assert everything.filter(action="client.read", data_subject_id=ph_record.pk).exists()
