@@ -322,6 +322,9 @@ class Decision(models.Model):
     replaces = models.OneToOneField("self", on_delete=models.PROTECT, null=True, blank=True, related_name="replaced_by")
     change_summary = models.JSONField(default=list, blank=True)
     snapshot = models.JSONField(null=True, blank=True)
+    # The decision document as sent: rendered once at approval, kept byte for byte so a reprint is identical.
+    document_pdf = models.BinaryField(null=True, blank=True, editable=False)
+    document_sha256 = models.CharField(max_length=64, blank=True)
 
     class Meta:
         verbose_name = _("decision")

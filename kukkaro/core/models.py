@@ -9,6 +9,9 @@ class Organiser(models.Model):
     code = models.SlugField(_("code"), max_length=32, unique=True)
     name = models.CharField(_("name"), max_length=200)  # fi/sv/en via modeltranslation
     business_id = models.CharField(_("business ID"), max_length=9, unique=True)
+    # Where requests for correction (oikaisuvaatimus) and other mail go; printed on every decision.
+    registry_address = models.CharField(_("registry address"), max_length=300, blank=True)  # fi/sv/en
+    registry_email = models.EmailField(_("registry email"), blank=True)
 
     class Meta:
         verbose_name = _("organiser")

@@ -5,7 +5,7 @@ from kukkaro.core.models import Municipality, Organiser
 
 @register(Organiser)
 class OrganiserTranslation(TranslationOptions):
-    fields = ("name",)
+    fields = ("name", "registry_address")
     required_languages = ("fi", "sv")
 
 
