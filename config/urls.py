@@ -6,6 +6,7 @@ from kukkaro.core.permissions import public
 urlpatterns = [
     path("", include("kukkaro.core.urls")),
     path("", include("kukkaro.people.urls")),
+    path("", include("kukkaro.cases.urls")),
     path("my/", include("kukkaro.portal.urls")),
     path("api/v1/", include("kukkaro.api.urls")),
     path("i18n/setlang/", public(set_language), name="set_language"),

@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 from django.utils.translation import override
 
-from kukkaro.cases.models import Assessment, BudgetCalculation, ServiceUnit, SupportPlan
+from kukkaro.cases.models import Assessment, BudgetCalculation, Decision, ServiceUnit, SupportPlan
 from kukkaro.core.money import format_cents
 from kukkaro.ledger.models import PeriodKind, Unit
 from kukkaro.people.models import Client
@@ -119,3 +119,42 @@ def explain_calculation(*, calculation: BudgetCalculation, language: str) -> dic
             "basis": basis,
             "estimated_cost": format_cents(snapshot["totals"]["estimated_cost_cents"]),
         }
+
+
+def _client_read(actor: Any, client: Client, action: Any) -> None:
+    from kukkaro.core.audit import PURPOSE_CASEWORK
+    from kukkaro.core.permissions import authorize
+    from kukkaro.people.selectors import client_log_reads
+
+    authorize(actor, action, client)
+    client_log_reads(actor=actor, clients=[client], purpose=PURPOSE_CASEWORK)
+
+
+def calculation_get(*, actor: Any, calculation_id: Any, action: Any) -> BudgetCalculation:
+    """A calculation of the actor's organiser (else DoesNotExist); the read of its client is logged."""
+    calculation = (
+        BudgetCalculation.objects.filter(organiser_id=actor.organiser_id)
+        .select_related("client", "client__municipality", "rate_table", "based_on")
+        .get(pk=calculation_id)
+    )
+    _client_read(actor, calculation.client, action)
+    return calculation
+
+
+def decision_get(*, actor: Any, decision_id: Any, action: Any) -> Decision:
+    """A decision of the actor's organiser (else DoesNotExist); the read of its client is logged."""
+    decision = (
+        Decision.objects.filter(organiser_id=actor.organiser_id)
+        .select_related("client", "client__municipality", "calculation", "preparer", "approver", "replaces")
+        .get(pk=decision_id)
+    )
+    _client_read(actor, decision.client, action)
+    return decision
+
+
+def decisions_of(*, client: Client) -> QuerySet[Decision]:
+    return client.decisions.select_related("preparer", "approver").order_by("-created_at")
+
+
+def effective_decisions_of(*, client: Client) -> QuerySet[Decision]:
+    return client.decisions.filter(state__in=["approved", "sent"]).order_by("-valid_from")

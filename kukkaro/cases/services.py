@@ -629,6 +629,11 @@ def _decision_snapshot(decision: Decision) -> dict[str, Any]:
     }
 
 
+def decision_preview_snapshot(decision: Decision) -> dict[str, Any]:
+    """What the decision would say if approved now (for the preview of a draft); nothing is stored."""
+    return _decision_snapshot(decision)
+
+
 @transaction.atomic
 def decision_approve(*, actor: User, decision: Decision) -> Decision:
     """Approve a proposed decision and fund its purses. Only someone other than the preparer may approve.

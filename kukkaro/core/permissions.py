@@ -33,6 +33,9 @@ class Action(StrEnum):
     API_ACCESS = "api.access"
     REFERENCE_DATA_VIEW = "reference.view"
     DECISION_APPROVE = "decision.approve"
+    CASE_VIEW = "case.view"
+    CASE_EDIT = "case.edit"
+    DECISION_SEND = "decision.send"
 
 
 ObjectRule = Callable[[Any, Any], bool]
@@ -67,6 +70,9 @@ RULES: dict[Action, Rule] = {
     Action.API_ACCESS: Rule(frozenset({Role.DISPATCH, Role.PROVIDER})),
     Action.REFERENCE_DATA_VIEW: Rule(STAFF | {Role.PROVIDER, Role.DISPATCH}),
     Action.DECISION_APPROVE: Rule(frozenset({Role.DECISION_MAKER}), same_organiser),
+    Action.CASE_VIEW: Rule(CASEWORK, same_organiser),
+    Action.CASE_EDIT: Rule(CASEWORK, same_organiser),
+    Action.DECISION_SEND: Rule(CASEWORK, same_organiser),
 }
 
 
@@ -106,6 +112,18 @@ def requires(action: Action) -> Callable:
         return wrapped
 
     return decorator
+
+
+def post_only(view: Callable) -> Callable:
+    """Mark a view that only acts on POST (its GET answers 405); page walks and accessibility checks skip it."""
+    view.kukkaro_post_only = True  # type: ignore[attr-defined]
+    return view
+
+
+def not_html(view: Callable) -> Callable:
+    """Mark a view that answers with something other than a page (a PDF); accessibility checks skip it."""
+    view.kukkaro_not_html = True  # type: ignore[attr-defined]
+    return view
 
 
 def public(view: Callable) -> Callable:

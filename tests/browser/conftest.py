@@ -246,6 +246,7 @@ class World:
     caseworker: User
     portal_client: Client
     clients: list[Client] = field(default_factory=list)
+    cases: dict = field(default_factory=dict)
 
     def add_clients(self, total: int) -> None:
         """Fill the register of ``ORGANISER`` up to ``total`` clients."""
@@ -255,6 +256,15 @@ class World:
             self.clients.append(
                 client_in(ORGANISER, first_names=first, last_name=f"{last}{suffix}", language=("fi", "sv")[n % 2])
             )
+
+    def case_for(self, user: User | None) -> Any:
+        """The case (calculations, a proposed decision) of the client ``user`` sees, built on first use."""
+        from tests.cases.world import build_case
+
+        client = self.client_for(user)
+        if client.pk not in self.cases:
+            self.cases[client.pk] = build_case(client, worker=self.caseworker)
+        return self.cases[client.pk]
 
     def client_for(self, user: User | None) -> Client:
         """A client that ``user`` may see: their own record for a client, else one of the organiser's."""

@@ -58,7 +58,12 @@ def site_pages() -> list[SitePage]:
     seen: set[str] = set()
     for name, pattern, params in _walk(get_resolver().url_patterns, "", ()):
         view = pattern.callback
-        if getattr(view, "kukkaro_api", False) or name in NOT_PAGES:
+        if (
+            getattr(view, "kukkaro_api", False)
+            or getattr(view, "kukkaro_post_only", False)
+            or getattr(view, "kukkaro_not_html", False)
+            or name in NOT_PAGES
+        ):
             continue
         if not pattern.name:
             pages.append(

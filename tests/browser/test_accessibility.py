@@ -15,6 +15,7 @@ from kukkaro.core.roles import Role
 from kukkaro.people.models import User
 from tests.browser.conftest import LANGUAGES, Browsing, World, assert_axe_clean, axe_violations, format_violations
 from tests.browser.pages import SitePage, site_pages, url_kwargs
+from tests.cases.world import INDICATIVE_PAGES
 from tests.factories import client_user_for, make_user, synthetic_hetu
 
 pytestmark = pytest.mark.browser
@@ -22,10 +23,16 @@ pytestmark = pytest.mark.browser
 SITE_PAGES = site_pages()
 
 
-def url_parameter_values(world: World, user: User | None) -> dict[str, Callable[[], Any]]:
+def url_parameter_values(world: World, user: User | None, page_name: str = "") -> dict[str, Callable[[], Any]]:
     """How to fill each URL parameter name used anywhere in the URL configuration, for ``user``."""
+
+    def case():
+        return world.case_for(user)
+
     return {
-        "client_id": lambda: world.client_for(user).pk,
+        "client_id": lambda: (case(), world.client_for(user).pk)[1],  # the case brings a rate table too
+        "calculation_id": lambda: (case().indicative if page_name in INDICATIVE_PAGES else case().final).pk,
+        "decision_id": lambda: case().decision.pk,
     }
 
 
@@ -55,7 +62,7 @@ def test_every_page_is_axe_clean_in_every_language(browsing: Browsing, full_worl
         pytest.fail(site_page.problem)
     user = world.user_in(site_page.role) if site_page.role else None
     try:
-        kwargs = url_kwargs(site_page, url_parameter_values(world, user))
+        kwargs = url_kwargs(site_page, url_parameter_values(world, user, site_page.name))
     except LookupError as exc:
         pytest.fail(str(exc))
     path = reverse(site_page.name, kwargs=kwargs)

@@ -13,6 +13,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from kukkaro.core.permissions import RULES, Action
 from kukkaro.core.roles import Role
+from tests.cases.world import INDICATIVE_PAGES, build_case
 from tests.factories import client_in, make_user
 
 ANONYMOUS = "anonymous"
@@ -72,11 +73,23 @@ def world(db):
     other = client_in("paijat-hame", first_names="Vieras")
     users = {role: make_user(role, organiser_code="lansi-uusimaa") for role in Role if role != Role.CLIENT}
     users[Role.CLIENT] = make_user(Role.CLIENT, national_id=own.national_id)
-    return {"own_client": own, "other_client": other, "users": users}
+    return {
+        "own_client": own,
+        "other_client": other,
+        "users": users,
+        "own_case": build_case(own, worker=users[Role.SOCIAL_WORKER]),
+        "other_case": build_case(other, worker=make_user(Role.SOCIAL_WORKER, organiser_code="paijat-hame")),
+    }
 
 
 def _url(route: Route, world: dict, *, client_key: str = "own_client") -> str:
-    parameter_values = {"client_id": world[client_key].pk}
+    case = world["own_case" if client_key == "own_client" else "other_case"]
+    calculation = case.indicative if route.name in INDICATIVE_PAGES else case.final
+    parameter_values = {
+        "client_id": world[client_key].pk,
+        "calculation_id": calculation.pk,
+        "decision_id": case.decision.pk,
+    }
     missing = [p for p in route.parameters if p not in parameter_values]
     assert not missing, f"{route.name}: add a value for URL parameter(s) {missing} in this test"
     return reverse(route.name, kwargs={p: parameter_values[p] for p in route.parameters})
@@ -105,7 +118,7 @@ def test_url__role__gets_the_expected_outcome(client, world, route, role):
         assert response.status_code == 403, f"{route.name}: {role} should be refused, got {response.status_code}"
 
 
-CLIENT_ROUTES = [r for r in WEB_ROUTES if "client_id" in r.parameters]
+CLIENT_ROUTES = [r for r in WEB_ROUTES if {"client_id", "calculation_id", "decision_id"} & set(r.parameters)]
 
 
 @pytest.mark.parametrize("route", CLIENT_ROUTES, ids=lambda r: r.name)
@@ -113,7 +126,8 @@ CLIENT_ROUTES = [r for r in WEB_ROUTES if "client_id" in r.parameters]
 def test_client_url__other_organisers_client__is_not_found(client, world, route, role):
     """A Länsi-Uusimaa worker cannot reach a Päijät-Häme client by any client URL — it looks like no client."""
     client.force_login(world["users"][role])
-    response = client.get(_url(route, world, client_key="other_client"))
+    url = _url(route, world, client_key="other_client")
+    response = client.post(url) if getattr(route.callback, "kukkaro_post_only", False) else client.get(url)
     assert response.status_code in {403, 404}
     assert b"Vieras" not in response.content
 
