@@ -10,12 +10,13 @@ from dataclasses import dataclass, field
 
 from django.db import transaction
 
+from kukkaro.cases import services as case_services
+from kukkaro.cases.models import DeliveryMethod, RateTable
 from kukkaro.core import clock
 from kukkaro.core.identifiers import make_hetu
 from kukkaro.core.models import Municipality, Organiser
 from kukkaro.core.roles import Role
-from kukkaro.ledger import services as ledger_services
-from kukkaro.ledger.models import PeriodKind, Purse, RolloverRule, Unit
+from kukkaro.ledger.models import Unit
 from kukkaro.people import services
 from kukkaro.people.models import ApiToken, Client, User
 
@@ -193,7 +194,7 @@ class DemoSummary:
     identities: list[tuple[str, str, str, str]] = field(default_factory=list)  # hetu, first, last, what
     clients_total: int = 0
     clients_created: int = 0
-    purses_created: int = 0
+    cases: dict[str, int] = field(default_factory=dict)  # stage -> clients newly taken there
 
 
 def _person(rng: random.Random, swedish: bool) -> tuple[str, str]:
@@ -236,48 +237,165 @@ def _ensure_token(user: User, token: str) -> None:
         services.api_token_create(actor=None, user=user, name="demo", token=token)
 
 
-# Purses for every fourth client, by what the pilots used: a monthly service budget in euros, the classic
-# transport quota of 18 one-way trips a month (save or borrow up to 4), or a kilometre purse.
-PURSE_PLANS = [
-    {"unit": Unit.EUR, "amount": 85_000, "kind": PeriodKind.MONTHLY, "rule": RolloverRule.ROLL, "cap": 0, "borrow": 0},
-    {
-        "unit": Unit.TRIP,
-        "amount": 18,
-        "kind": PeriodKind.MONTHLY,
-        "rule": RolloverRule.ROLL_CAPPED,
-        "cap": 4,
-        "borrow": 4,
-    },
-    {"unit": Unit.KM, "amount": 180_000, "kind": PeriodKind.MONTHLY, "rule": RolloverRule.ROLL, "cap": 0, "borrow": 0},
+RATE_CATEGORIES = [
+    (
+        "personal-assistance",
+        "Henkilökohtainen apu",
+        "Personlig assistans",
+        "Personal assistance",
+        "hour",
+        3250,
+        Unit.EUR,
+        "employer",
+    ),
+    ("day-activity", "Päivätoiminta", "Dagverksamhet", "Day activity", "day", 9800, Unit.EUR, "voucher"),
+    ("home-help", "Kotiin annettava apu", "Hjälp i hemmet", "Help at home", "visit", 4600, Unit.EUR, "purchased"),
+    (
+        "transport-trips",
+        "Kuljetuspalvelun matkat",
+        "Färdtjänstresor",
+        "Transport service trips",
+        "trip",
+        3000,
+        Unit.TRIP,
+        "purchased",
+    ),
+    ("transport-km", "Kilometrikukkaro", "Kilometerbudget", "Kilometre purse", "km", 180, Unit.KM, "purchased"),
+]
+# Cases at every stage, per organiser: how many clients reach each step.
+STAGES = [
+    ("assessed", 6),
+    ("planned", 6),
+    ("indicative", 6),
+    ("draft", 5),
+    ("proposed", 5),
+    ("approved", 14),
+    ("sent", 14),
+    ("replaced", 4),
+]
+PLANS = [
+    [
+        {"category": "day-activity", "quantity": 8},
+        {
+            "category": "transport-trips",
+            "quantity": 18,
+            "borrow_limit": 4,
+            "rollover_rule": "roll_capped",
+            "rollover_cap": 4,
+        },
+    ],
+    [{"category": "personal-assistance", "quantity": "40.5"}, {"category": "transport-km", "quantity": 180}],
+    [{"category": "home-help", "quantity": 12}, {"category": "transport-trips", "quantity": 18}],
 ]
 
 
-def _demo_purses(rng: random.Random) -> int:
-    created = 0
-    year = clock.today().year
-    for index, client in enumerate(Client.objects.order_by("national_id")):
-        if index % 4:
-            continue
-        plan = PURSE_PLANS[(index // 4) % len(PURSE_PLANS)]
-        funding_ref = f"demo:{client.national_id}:{plan['unit']}"
-        if Purse.objects.filter(funding_ref=funding_ref).exists():
-            continue
-        ledger_services.client_purse_open(
-            organiser=client.organiser,
-            client=client,
-            unit=plan["unit"],
-            valid_from=dt.date(year, 1, 1),
-            valid_until=dt.date(year, 12, 31),
-            period_amount=plan["amount"],
-            period_kind=plan["kind"],
-            rollover_rule=plan["rule"],
-            rollover_cap=plan["cap"],
-            borrow_limit=plan["borrow"],
-            funding_ref=funding_ref,
-            label={"EUR": "Palvelubudjetti", "TRIP": "Matkakiintiö", "KM": "Kilometrikukkaro"}[plan["unit"]],
+def _rate_table(organiser, admin) -> RateTable:
+    table = RateTable.objects.filter(organiser=organiser).first()
+    if table is None:
+        table = case_services.rate_table_create(
+            actor=admin,
+            organiser=organiser,
+            name=f"Yksikkökustannukset {clock.today().year}",
+            valid_from=dt.date(clock.today().year, 1, 1),
+            valid_until=None,
+            categories=[
+                {
+                    "code": code,
+                    "name_fi": fi,
+                    "name_sv": sv,
+                    "name_en": en,
+                    "service_unit": unit,
+                    "unit_cost_cents": cost,
+                    "purse_unit": purse_unit,
+                    "default_instrument": instrument,
+                }
+                for code, fi, sv, en, unit, cost, purse_unit, instrument in RATE_CATEGORIES
+            ],
         )
-        created += 1
-    return created
+    return table
+
+
+def _demo_cases(rng: random.Random, organiser) -> dict[str, int]:
+    """Take clients of the organiser through casework, each as far as its stage says. Clients who already have
+    a case are left as they are, so running the demo again adds nothing."""
+    prefix = ORGANISER_PREFIX[organiser.code]
+    worker = User.objects.get(username=f"{prefix}.social")
+    approver = User.objects.get(username=f"{prefix}.decision")
+    _rate_table(organiser, User.objects.get(username=f"{prefix}.admin"))
+    year = clock.today().year
+    counts: dict[str, int] = {}
+    clients = list(Client.objects.filter(organiser=organiser).order_by("national_id"))
+    index = 0
+    for stage, how_many in STAGES:
+        for _ in range(how_many):
+            client = clients[index]
+            index += 1
+            if client.assessments.exists():
+                continue
+            plan = PLANS[index % len(PLANS)]
+            case_services.assessment_create(
+                actor=worker,
+                client=client,
+                areas={
+                    "daily_living": {
+                        "need_level": rng.randint(1, 4),
+                        "observations": "Tarvitsee apua arjen askareissa.",
+                    },
+                    "mobility": {"need_level": rng.randint(2, 4), "client_view": "Haluan päästä itse harrastuksiin."},
+                    "leisure": {
+                        "need_level": rng.randint(0, 3),
+                        "client_view": "Uinti ja kuoro ovat minulle tärkeitä.",
+                    },
+                },
+            )
+            counts[stage] = counts.get(stage, 0) + 1
+            if stage == "assessed":
+                continue
+            case_services.support_plan_create(
+                actor=worker,
+                client=client,
+                goals="Haluan käydä uimassa ja kuorossa joka viikko.",
+                who_helped="Tukihenkilö",
+            )
+            if stage == "planned":
+                continue
+            indicative = case_services.calculation_create_indicative(actor=worker, client=client, lines=plan)
+            if stage == "indicative":
+                continue
+            final = case_services.calculation_finalise(actor=worker, indicative=indicative, lines=plan)
+            decision = case_services.decision_draft_create(
+                actor=worker,
+                calculation=final,
+                valid_from=dt.date(year, 1, 1),
+                valid_until=dt.date(year, 12, 31),
+                reasons="Budjetti perustuu palvelutarpeen arviointiin ja asiakkaan omaan tukisuunnitelmaan.",
+            )
+            if stage == "draft":
+                continue
+            decision = case_services.decision_propose(actor=worker, decision=decision)
+            if stage == "proposed":
+                continue
+            decision = case_services.decision_approve(actor=approver, decision=decision)
+            if stage == "approved":
+                continue
+            decision = case_services.decision_send(
+                actor=worker, decision=decision, method=DeliveryMethod.POST, sent_on=dt.date(year, 1, 2)
+            )
+            if stage == "sent":
+                continue
+            more = [dict(line, quantity=int(float(line["quantity"])) + 2) for line in plan]
+            final2 = case_services.calculation_finalise(actor=worker, indicative=indicative, lines=more)
+            replacement = case_services.decision_draft_create(
+                actor=worker,
+                calculation=final2,
+                valid_from=dt.date(year, 6, 1),
+                valid_until=dt.date(year, 12, 31),
+                reasons="Tarve kasvoi: palveluja lisätään kesäkuusta alkaen.",
+                replaces=decision,
+            )
+            case_services.decision_propose(actor=worker, decision=replacement)
+            case_services.decision_approve(actor=approver, decision=replacement)
+    return counts
 
 
 @transaction.atomic
@@ -331,7 +449,9 @@ def build_demo() -> DemoSummary:
         summary.clients_created += 1
     summary.clients_total = Client.objects.count()
 
-    summary.purses_created = _demo_purses(rng)
+    for organiser in sorted(organisers.values(), key=lambda o: o.code):
+        for stage, count in _demo_cases(rng, organiser).items():
+            summary.cases[stage] = summary.cases.get(stage, 0) + count
 
     # Example clients to sign in as (the first Finnish and Swedish speaker of each organiser).
     for organiser in sorted(organisers.values(), key=lambda o: o.code):

@@ -20,8 +20,8 @@ class Command(BaseCommand):
         out = self.stdout.write
         out(
             self.style.SUCCESS(
-                f"Demo data ready: {summary.clients_total} clients ({summary.clients_created} new), "
-                f"{summary.purses_created} new purses."
+                f"Demo data ready: {summary.clients_total} clients ({summary.clients_created} new); "
+                f"new cases by stage: {summary.cases or 'none'}."
             )
         )
         out("")
