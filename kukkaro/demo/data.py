@@ -18,7 +18,7 @@ from kukkaro.core.models import Municipality, Organiser
 from kukkaro.core.roles import Role
 from kukkaro.ledger.models import Unit
 from kukkaro.people import services
-from kukkaro.people.models import ApiToken, Client, User
+from kukkaro.people.models import ApiToken, Client, ConsentMethod, User
 
 SEED = 20261123
 DEMO_PASSWORD = "Kukkaro-demo-2026"  # noqa: S105 - printed for the demo on purpose
@@ -475,5 +475,19 @@ def build_demo() -> DemoSummary:
                 last_name=last,
                 national_id=hetu,
             )
-        summary.identities.append((user.national_id, user.first_name, user.last_name, "supporter"))
+        named_by = Client.objects.filter(organiser__code=sorted(organisers)[index % 2]).order_by("national_id")[index]
+        if not user.supporter_grants.exists():
+            services.supporter_grant_create(
+                actor=User.objects.get(username=f"{ORGANISER_PREFIX[named_by.organiser.code]}.social"),
+                client=named_by,
+                supporter=user,
+                consent_given_on=dt.date(clock.today().year, 1, 2),
+                consent_method=ConsentMethod.IN_PERSON,
+                valid_from=dt.date(clock.today().year, 1, 2),
+                can_help_choose=index != 1,
+                can_approve_claims=index == 0,
+            )
+        summary.identities.append(
+            (user.national_id, user.first_name, user.last_name, f"supporter of {named_by.full_name}")
+        )
     return summary

@@ -5,7 +5,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from kukkaro.core.audit import PURPOSE_SELF_SERVICE
+from kukkaro.core.audit import PURPOSE_SELF_SERVICE, PURPOSE_SUPPORT
 from kukkaro.core.permissions import Action, authorize, requires
 from kukkaro.core.roles import Role
 from kukkaro.people import selectors
@@ -20,10 +20,15 @@ def home(request: HttpRequest) -> HttpResponse:
     client = selectors.client_for_identified_user(user=request.user)
     if client is not None:
         selectors.client_log_reads(actor=request.user, clients=[client], purpose=PURPOSE_SELF_SERVICE)
+    grants = []
+    if request.user.role == Role.SUPPORTER:
+        grants = list(selectors.supporter_grants_active(supporter=request.user))
+        # Seeing who has named you is seeing their names: logged as support.
+        selectors.client_log_reads(actor=request.user, clients=[g.client for g in grants], purpose=PURPOSE_SUPPORT)
     return render(
         request,
         "portal/home.html",
-        {"client": client, "is_supporter": request.user.role == Role.SUPPORTER},
+        {"client": client, "is_supporter": request.user.role == Role.SUPPORTER, "grants": grants},
     )
 
 

@@ -104,3 +104,15 @@ def test_guardian__recorded_apart_from_supporters_and_audited():
             valid_from=dt.date(2025, 1, 1),
             valid_until=dt.date(2024, 1, 1),
         )
+
+
+def test_portal__supporter_sees_who_named_them_and_the_read_is_logged(client):
+    from django.urls import reverse
+
+    person = client_in("lansi-uusimaa", first_names="Nimetty")
+    supporter = make_user(Role.SUPPORTER)
+    _grant(person, supporter, can_help_choose=True)
+    client.force_login(supporter)
+    response = client.get(reverse("portal:home"))
+    assert "Nimetty" in response.content.decode()
+    assert AuditEvent.objects.filter(actor=supporter, data_subject_id=person.pk, purpose="support").exists()
