@@ -4,6 +4,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.utils.translation import gettext_lazy as _
 
 from kukkaro.core.roles import PASSWORD_ROLES
+from kukkaro.people.models import ConsentMethod
 
 
 class StaffLoginForm(AuthenticationForm):
@@ -44,3 +45,43 @@ class TestIdentityForm(forms.Form):
     )
     given_names = forms.CharField(label=_("First names"), max_length=150)
     last_name = forms.CharField(label=_("Last name"), max_length=150)
+
+
+class SupporterGrantForm(forms.Form):
+    """The client names a supporter: who, what the supporter may do, for how long, and how consent was given."""
+
+    national_id = forms.CharField(
+        label=_("Supporter's personal identity code"),
+        max_length=11,
+        help_text=_("The supporter signs in with strong identification using this code."),
+    )
+    first_name = forms.CharField(label=_("Supporter's first names"), max_length=150)
+    last_name = forms.CharField(label=_("Supporter's last name"), max_length=150)
+    can_view = forms.BooleanField(label=_("May see the budget and its use"), required=False, initial=True)
+    can_help_choose = forms.BooleanField(label=_("May help choose providers"), required=False)
+    can_approve_claims = forms.BooleanField(label=_("May approve claims with the client"), required=False)
+    valid_from = forms.DateField(
+        label=_("Valid from"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
+    valid_until = forms.DateField(
+        label=_("Valid until"), required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
+    consent_given_on = forms.DateField(
+        label=_("The client gave consent on"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
+    consent_method = forms.ChoiceField(label=_("How the client gave consent"), choices=ConsentMethod.choices)
+
+
+class GuardianForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=200)
+    scope = forms.CharField(
+        label=_("Scope of the appointment"), max_length=300, help_text=_("For example: financial matters.")
+    )
+    phone = forms.CharField(label=_("Phone"), max_length=32, required=False)
+    email = forms.EmailField(label=_("Email"), required=False)
+    valid_from = forms.DateField(
+        label=_("Valid from"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
+    valid_until = forms.DateField(
+        label=_("Valid until"), required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )

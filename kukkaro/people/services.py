@@ -373,3 +373,24 @@ def supporter_grant_revoke(*, actor: User, grant: SupporterGrant, reason: str) -
         after={"reason": grant.revoked_reason},
     )
     return grant
+
+
+@transaction.atomic
+def supporter_account_for(*, actor: User, national_id: str, first_name: str, last_name: str) -> User:
+    """The supporter account of a person, created on first naming (they sign in with identification)."""
+    code = _validated_hetu(national_id)
+    existing = User.objects.filter(national_id=code).first()
+    if existing is not None:
+        if existing.role != Role.SUPPORTER:
+            raise ValidationError(
+                {"national_id": _("This person has another kind of account and cannot be named here.")}
+            )
+        return existing
+    return user_create(
+        actor=actor,
+        username=f"supporter-{secrets.token_hex(6)}",
+        role=Role.SUPPORTER,
+        first_name=first_name.strip(),
+        last_name=last_name.strip(),
+        national_id=code,
+    )

@@ -13,5 +13,7 @@ urlpatterns = [
     path("clients/", views.client_list, name="client_list"),
     path("clients/<uuid:client_id>/", views.client_detail, name="client_detail"),
     path("clients/<uuid:client_id>/access-log/", views.client_access_log, name="client_access_log"),
+    path("clients/<uuid:client_id>/supporters/new/", views.supporter_new, name="supporter_new"),
+    path("clients/<uuid:client_id>/guardians/new/", views.guardian_new, name="guardian_new"),
     path("administration/users/", views.user_list, name="user_list"),
 ]

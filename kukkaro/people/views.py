@@ -1,9 +1,12 @@
 import uuid
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.views import LoginView, LogoutView
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.formats import date_format
@@ -12,11 +15,12 @@ from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
+from kukkaro.core import clock
 from kukkaro.core.audit import PURPOSE_ACCESS_LOG_REVIEW, PURPOSE_SEARCH
 from kukkaro.core.permissions import Action, public, requires
 from kukkaro.core.tables import Cell, Table
 from kukkaro.people import identification, selectors, services
-from kukkaro.people.forms import ClientSearchForm, StaffLoginForm, TestIdentityForm
+from kukkaro.people.forms import ClientSearchForm, GuardianForm, StaffLoginForm, SupporterGrantForm, TestIdentityForm
 from kukkaro.people.models import Client
 from kukkaro.people.presenters import access_log_table
 
@@ -179,3 +183,63 @@ def user_list(request: HttpRequest) -> HttpResponse:
             date_format(localtime(account.last_login), "SHORT_DATETIME_FORMAT") if account.last_login else "–",
         )
     return render(request, "people/user_list.html", {"table": table, "page_obj": page})
+
+
+def _form_errors(form, error: ValidationError) -> None:
+    for field, messages_ in getattr(error, "message_dict", {"__all__": error.messages}).items():
+        form.add_error(field if field in form.fields else None, messages_)
+
+
+@requires(Action.CASE_EDIT)
+@require_http_methods(["GET", "POST"])
+def supporter_new(request: HttpRequest, client_id: uuid.UUID) -> HttpResponse:
+    """Record a supporter the client has named (supported decision-making)."""
+    client = _client_or_404(request, client_id, Action.CASE_EDIT, "casework")
+    form = SupporterGrantForm(
+        request.POST or None, initial={"valid_from": clock.today(), "consent_given_on": clock.today()}
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            with transaction.atomic():
+                supporter = services.supporter_account_for(
+                    actor=request.user,
+                    national_id=data["national_id"],
+                    first_name=data["first_name"],
+                    last_name=data["last_name"],
+                )
+                services.supporter_grant_create(
+                    actor=request.user,
+                    client=client,
+                    supporter=supporter,
+                    consent_given_on=data["consent_given_on"],
+                    consent_method=data["consent_method"],
+                    valid_from=data["valid_from"],
+                    valid_until=data["valid_until"],
+                    can_view=data["can_view"],
+                    can_help_choose=data["can_help_choose"],
+                    can_approve_claims=data["can_approve_claims"],
+                )
+        except ValidationError as error:
+            _form_errors(form, error)
+        else:
+            messages.success(request, _("The supporter was recorded."))
+            return redirect("cases:case_overview", client_id=client.pk)
+    return render(request, "people/person_form.html", {"client": client, "form": form, "title": _("Name a supporter")})
+
+
+@requires(Action.CASE_EDIT)
+@require_http_methods(["GET", "POST"])
+def guardian_new(request: HttpRequest, client_id: uuid.UUID) -> HttpResponse:
+    """Record a legal guardian (edunvalvoja) appointed for the client."""
+    client = _client_or_404(request, client_id, Action.CASE_EDIT, "casework")
+    form = GuardianForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.guardian_add(actor=request.user, client=client, **form.cleaned_data)
+        except ValidationError as error:
+            _form_errors(form, error)
+        else:
+            messages.success(request, _("The guardian was recorded."))
+            return redirect("cases:case_overview", client_id=client.pk)
+    return render(request, "people/person_form.html", {"client": client, "form": form, "title": _("Record a guardian")})

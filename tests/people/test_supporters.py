@@ -116,3 +116,51 @@ def test_portal__supporter_sees_who_named_them_and_the_read_is_logged(client):
     response = client.get(reverse("portal:home"))
     assert "Nimetty" in response.content.decode()
     assert AuditEvent.objects.filter(actor=supporter, data_subject_id=person.pk, purpose="support").exists()
+
+
+def test_supporter_page__names_a_new_supporter_with_consent(client):
+    from django.urls import reverse
+
+    person = client_in("lansi-uusimaa")
+    worker = make_user(Role.SOCIAL_WORKER)
+    client.force_login(worker)
+    response = client.post(
+        reverse("people:supporter_new", kwargs={"client_id": person.pk}),
+        {
+            "national_id": "020566-962C",
+            "first_name": "Aada",
+            "last_name": "Koskinen",
+            "can_view": "on",
+            "can_help_choose": "on",
+            "valid_from": "2026-03-01",
+            "consent_given_on": "2026-03-01",
+            "consent_method": "in_person",
+        },
+    )
+    assert response.status_code == 302
+    grant = person.supporter_grants.get()
+    assert grant.supporter.role == Role.SUPPORTER
+    assert grant.can_help_choose
+    assert not grant.can_approve_claims
+
+
+def test_supporter_page__staff_account_cannot_be_named(client):
+    from django.urls import reverse
+
+    person = client_in("lansi-uusimaa")
+    worker = make_user(Role.SOCIAL_WORKER, national_id="020566-962C")
+    client.force_login(worker)
+    response = client.post(
+        reverse("people:supporter_new", kwargs={"client_id": person.pk}),
+        {
+            "national_id": "020566-962C",
+            "first_name": "A",
+            "last_name": "B",
+            "valid_from": "2026-03-01",
+            "consent_given_on": "2026-03-01",
+            "consent_method": "in_person",
+        },
+    )
+    assert response.status_code == 200
+    assert "national_id" in response.context["form"].errors
+    assert not person.supporter_grants.exists()
