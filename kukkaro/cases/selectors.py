@@ -7,7 +7,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
-from django.utils.translation import override
+from django.utils.translation import ngettext, override
 
 from kukkaro.cases.models import Assessment, BudgetCalculation, Decision, ServiceUnit, SupportPlan
 from kukkaro.core.money import format_cents
@@ -45,7 +45,7 @@ def format_amount(amount: int, unit: str) -> str:
         km = Decimal(amount) / 1000
         text = f"{km:.1f}".rstrip("0").rstrip(".").replace(".", ",")
         return _("%(km)s km") % {"km": text}
-    return _("%(count)s trips") % {"count": amount}
+    return ngettext("%(count)s trip", "%(count)s trips", amount) % {"count": amount}
 
 
 def _period_words(period_kind: str) -> str:

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.db.models import Max, Q
 from django.utils.translation import gettext as _
 
+from kukkaro.cases.documents import decision_document_store
 from kukkaro.cases.models import (
     EFFECTIVE_STATES,
     Assessment,
@@ -667,6 +668,7 @@ def decision_approve(*, actor: User, decision: Decision) -> Decision:
     decision.save(update_fields=["state", "approver", "approved_at", "snapshot"])
     decision.lines.update(effective=True)
     funded = _fund_lines(actor=actor, decision=decision, replaced=replaced)
+    decision_document_store(decision=decision)
     audit_record(
         action="decision.approve",
         actor=actor,
@@ -674,7 +676,12 @@ def decision_approve(*, actor: User, decision: Decision) -> Decision:
         organiser_id=decision.organiser_id,
         data_subject_id=decision.client_id,
         before={"state": DecisionState.PROPOSED},
-        after={"state": DecisionState.APPROVED, "purses": funded, "replaces": replaced.number if replaced else None},
+        after={
+            "state": DecisionState.APPROVED,
+            "purses": funded,
+            "replaces": replaced.number if replaced else None,
+            "document_sha256": decision.document_sha256,
+        },
     )
     return decision
 
@@ -731,14 +738,17 @@ def _fund_lines(*, actor: User, decision: Decision, replaced: Decision | None) -
 
 @transaction.atomic
 def decision_send(*, actor: User, decision: Decision, method: str, sent_on: dt.date | None = None) -> Decision:
-    """Record delivery. A posted letter counts as received on the seventh day after posting."""
+    """Record delivery. A posted letter counts as received on the seventh day after posting (Administrative
+    Procedure Act 434/2003 § 59), an electronic one on the third day after sending (Act 13/2003 § 19), one
+    handed over on the same day."""
     decision = Decision.objects.select_for_update().get(pk=decision.pk)
     _assert_state(decision, DecisionState.APPROVED)
     sent_on = sent_on or clock.today()
     decision.state = DecisionState.SENT
     decision.sent_at = clock.now()
     decision.delivery_method = method
-    decision.received_on = sent_on + dt.timedelta(days=7) if method == DeliveryMethod.POST else sent_on
+    delay = {DeliveryMethod.POST: 7, DeliveryMethod.ELECTRONIC: 3}.get(method, 0)
+    decision.received_on = sent_on + dt.timedelta(days=delay)
     decision.save(update_fields=["state", "sent_at", "delivery_method", "received_on"])
     audit_record(
         action="decision.send",

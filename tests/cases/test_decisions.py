@@ -137,6 +137,14 @@ def test_send__by_post__counts_as_received_on_the_seventh_day(people):
     assert decision.received_on == dt.date(2026, 3, 9)
 
 
+def test_send__electronically__counts_as_received_on_the_third_day(people):
+    decision = services.decision_approve(actor=people["approver"], decision=_proposed(people))
+    decision = services.decision_send(
+        actor=people["worker"], decision=decision, method=DeliveryMethod.ELECTRONIC, sent_on=dt.date(2026, 3, 2)
+    )
+    assert decision.received_on == dt.date(2026, 3, 5)
+
+
 def test_approved_decision__cannot_go_back_to_draft_states(people):
     decision = services.decision_approve(actor=people["approver"], decision=_proposed(people))
     with pytest.raises(ValidationError):
