@@ -441,7 +441,7 @@ def _stored_hold(hold: Transfer) -> Transfer:
 def _resolve(
     *, transfer_id: uuid.UUID, hold: Transfer, amount: int, flag: str, code: str, actor: object | None, memo: str
 ) -> Transfer:
-    hold = _stored_hold(hold)
+    """Post or void ``hold``, which the caller has loaded with ``_stored_hold`` (never a caller's object)."""
     return _execute(
         _Request(
             id=transfer_id,
@@ -486,6 +486,7 @@ def hold_post(
 
 def hold_void(*, transfer_id: uuid.UUID, hold: Transfer, actor: object | None = None, memo: str = "") -> Transfer:
     """Release a hold in full."""
+    hold = _stored_hold(hold)
     return _resolve(
         transfer_id=transfer_id,
         hold=hold,
