@@ -130,7 +130,7 @@ def _ledger_worker(purse_id: str, start_at_wall: float, stop_at_wall: float) -> 
     return latencies
 
 
-def run_ledger(*, clients: int, seconds: int) -> dict:
+def run_ledger(*, clients: int, seconds: int, round_index: int = 0) -> dict:
     _setup_django()
     from django.core.management import call_command
     from django.db import connection
@@ -151,7 +151,9 @@ def run_ledger(*, clients: int, seconds: int) -> dict:
             actor=None,
             organiser=municipality.organiser,
             municipality=municipality,
-            national_id=make_hetu(dt.date(1970, 1, 1) + dt.timedelta(days=index), 900 + index % 100),
+            national_id=make_hetu(
+                dt.date(1970, 1, 1) + dt.timedelta(days=index + 100 * round_index), 900 + index % 100
+            ),
             first_names="Bench",
             last_name=f"Client {index}",
         )
@@ -209,12 +211,14 @@ def write_report(result: dict, path: Path) -> None:
 
 Measured {result["when"]} on {result["machine"]} ({result["cpus"]} CPUs), PostgreSQL {result["postgres"]},
 {result["clients"]} clients for {result["seconds"]} s each, by `./dev bench` (`bench/ledger_bench.py`).
+Rounds alternate pgbench and the ledger; the figures below are from the round with the median ratio.
 
 | measure | value |
 |---|---|
 | pgbench `tpcb-like` (scale {base["scale"]}), transactions/s | {base["tps"]:.0f} |
 | ledger transfers/s (each hold and each post is one transaction) | {led["transfers_per_second"]:.0f} |
-| **ratio ledger / pgbench** | **{result["ratio"]:.2f}** (target ≥ 0.30) |
+| **ratio ledger / pgbench** (median of {len(result["round_ratios"])} rounds) | **{result["ratio"]:.2f}** (target ≥ 0.30) |
+| every round's ratio | {", ".join(f"{r:.2f}" for r in result["round_ratios"])} |
 | hold + partial post pairs/s | {led["hold_post_pairs_per_second"]:.0f} |
 | transfers in the run | {led["transfers"]} |
 | `ledger_verify` problems afterwards | {led["ledger_verify_problems"]} |
@@ -244,6 +248,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--scale", type=int, default=10, help="pgbench scale factor")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="alternating baseline/ledger rounds; the median is reported"
+    )
     args = parser.parse_args()
     base_url = os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/postgres"
     if not base_url.startswith("postgres"):
@@ -256,12 +263,19 @@ def main() -> None:
     os.environ["KUKKARO_ENV"] = "test"
     os.environ["CONN_MAX_AGE"] = "600"
 
-    print(f"pgbench tpcb-like, {args.clients} clients, {args.seconds} s …", flush=True)
-    pgbench = run_pgbench(base_url, clients=args.clients, seconds=args.seconds, scale=args.scale)
-    print(f"  {pgbench['tps']:.0f} tps", flush=True)
-    print(f"ledger hold+post, {args.clients} processes, {args.seconds} s …", flush=True)
-    ledger = run_ledger(clients=args.clients, seconds=args.seconds)
-    print(f"  {ledger['transfers_per_second']:.0f} transfers/s", flush=True)
+    # Rounds alternate the baseline and the ledger, so a noisy neighbour on the machine hits both alike; the
+    # round with the median ratio is reported, with every round's ratio beside it.
+    rounds = []
+    for round_index in range(args.rounds):
+        print(f"round {round_index + 1}: pgbench tpcb-like, {args.clients} clients, {args.seconds} s …", flush=True)
+        pgbench = run_pgbench(base_url, clients=args.clients, seconds=args.seconds, scale=args.scale)
+        print(f"  {pgbench['tps']:.0f} tps", flush=True)
+        print(f"round {round_index + 1}: ledger hold+post, {args.clients} processes, {args.seconds} s …", flush=True)
+        ledger = run_ledger(clients=args.clients, seconds=args.seconds, round_index=round_index)
+        print(f"  {ledger['transfers_per_second']:.0f} transfers/s", flush=True)
+        rounds.append((ledger["transfers_per_second"] / pgbench["tps"], pgbench, ledger))
+    rounds.sort(key=lambda item: item[0])
+    _ratio, pgbench, ledger = rounds[len(rounds) // 2]
 
     from django.db import connection
 
@@ -279,13 +293,14 @@ def main() -> None:
         "pgbench": pgbench,
         "ledger": ledger,
         "ratio": ledger["transfers_per_second"] / pgbench["tps"],
+        "round_ratios": [round(r[0], 3) for r in rounds],
     }
     (ROOT / "bench" / "results").mkdir(exist_ok=True)
     (ROOT / "bench" / "results" / "ledger.json").write_text(json.dumps(result, indent=2))
     write_report(result, ROOT / "docs" / "performance.md")
     _psql_admin(base_url, f"DROP DATABASE IF EXISTS {bench_db}")
     print(f"ratio {result['ratio']:.2f} — written to docs/performance.md")
-    if ledger["ledger_verify_problems"]:
+    if any(r[2]["ledger_verify_problems"] for r in rounds):
         raise SystemExit("ledger_verify found problems after the run")
 
 
