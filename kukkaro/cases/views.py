@@ -23,6 +23,7 @@ from kukkaro.cases.forms import (
 )
 from kukkaro.cases.models import BudgetCalculation, CalculationStage, Decision, DecisionState
 from kukkaro.core import clock
+from kukkaro.core.forms import add_validation_errors
 from kukkaro.core.permissions import Action, can, not_html, post_only, requires
 from kukkaro.people import selectors as people_selectors
 from kukkaro.people.models import Client
@@ -47,11 +48,6 @@ def _decision(request: HttpRequest, decision_id: uuid.UUID, action: Action) -> D
         return selectors.decision_get(actor=request.user, decision_id=decision_id, action=action)
     except Decision.DoesNotExist as exc:
         raise Http404 from exc
-
-
-def _apply_errors(form, error: ValidationError) -> None:
-    for field, messages_ in getattr(error, "message_dict", {"__all__": error.messages}).items():
-        form.add_error(field if field in form.fields else None, messages_)
 
 
 def _language() -> str:
@@ -89,7 +85,7 @@ def assessment_new(request: HttpRequest, client_id: uuid.UUID) -> HttpResponse:
                 actor=request.user, client=client, areas=form.areas(), summary=form.cleaned_data["summary"]
             )
         except ValidationError as error:
-            _apply_errors(form, error)
+            add_validation_errors(form, error)
         else:
             messages.success(request, _("The assessment was saved as a new version."))
             return redirect("cases:case_overview", client_id=client.pk)
@@ -109,7 +105,7 @@ def plan_new(request: HttpRequest, client_id: uuid.UUID) -> HttpResponse:
         try:
             services.support_plan_create(actor=request.user, client=client, **form.cleaned_data)
         except ValidationError as error:
-            _apply_errors(form, error)
+            add_validation_errors(form, error)
         else:
             messages.success(request, _("The own support plan was saved as a new version."))
             return redirect("cases:case_overview", client_id=client.pk)
@@ -138,7 +134,7 @@ def calculation_new(request: HttpRequest, client_id: uuid.UUID) -> HttpResponse:
                 assessment=selectors.latest_assessment(client=client),
             )
         except ValidationError as error:
-            _apply_errors(form, error)
+            add_validation_errors(form, error)
         else:
             return redirect("cases:calculation_detail", calculation_id=calculation.pk)
     return render(
@@ -186,7 +182,7 @@ def calculation_finalise(request: HttpRequest, calculation_id: uuid.UUID) -> Htt
         try:
             final = services.calculation_finalise(actor=request.user, indicative=indicative, lines=form.lines())
         except ValidationError as error:
-            _apply_errors(form, error)
+            add_validation_errors(form, error)
         else:
             return redirect("cases:calculation_detail", calculation_id=final.pk)
     return render(
@@ -222,7 +218,7 @@ def decision_new(request: HttpRequest, calculation_id: uuid.UUID) -> HttpRespons
                 replaces=form.replaceable.get(data["replaces"]) if data["replaces"] else None,
             )
         except ValidationError as error:
-            _apply_errors(form, error)
+            add_validation_errors(form, error)
         else:
             return redirect("cases:decision_detail", decision_id=decision.pk)
     return render(request, "cases/form.html", {"client": client, "form": form, "title": _("Draft decision")})

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from kukkaro.core import clock
 from kukkaro.core.audit import PURPOSE_ACCESS_LOG_REVIEW, PURPOSE_SEARCH
+from kukkaro.core.forms import add_validation_errors
 from kukkaro.core.permissions import Action, public, requires
 from kukkaro.core.tables import Cell, Table
 from kukkaro.people import identification, selectors, services
@@ -185,11 +186,6 @@ def user_list(request: HttpRequest) -> HttpResponse:
     return render(request, "people/user_list.html", {"table": table, "page_obj": page})
 
 
-def _form_errors(form, error: ValidationError) -> None:
-    for field, messages_ in getattr(error, "message_dict", {"__all__": error.messages}).items():
-        form.add_error(field if field in form.fields else None, messages_)
-
-
 @requires(Action.CASE_EDIT)
 @require_http_methods(["GET", "POST"])
 def supporter_new(request: HttpRequest, client_id: uuid.UUID) -> HttpResponse:
@@ -221,7 +217,7 @@ def supporter_new(request: HttpRequest, client_id: uuid.UUID) -> HttpResponse:
                     can_approve_claims=data["can_approve_claims"],
                 )
         except ValidationError as error:
-            _form_errors(form, error)
+            add_validation_errors(form, error)
         else:
             messages.success(request, _("The supporter was recorded."))
             return redirect("cases:case_overview", client_id=client.pk)
@@ -238,7 +234,7 @@ def guardian_new(request: HttpRequest, client_id: uuid.UUID) -> HttpResponse:
         try:
             services.guardian_add(actor=request.user, client=client, **form.cleaned_data)
         except ValidationError as error:
-            _form_errors(form, error)
+            add_validation_errors(form, error)
         else:
             messages.success(request, _("The guardian was recorded."))
             return redirect("cases:case_overview", client_id=client.pk)
