@@ -492,11 +492,9 @@ def hold_create(
     when more than what is available now is asked."""
     if expires_at.tzinfo is None:
         raise ValueError("expires_at must be aware")
-    if expires_at <= clock.now():
-        existing = Transfer.objects.filter(pk=transfer_id).first()
-        if existing is None:
-            raise LedgerError("a hold must expire in the future", reason="expiry")
-        # A retry after the hold's time: the original answer, or a conflict if the content differs.
+    # A retry after the hold's time still gets its original answer (or a conflict): _execute finds it by id.
+    if expires_at <= clock.now() and not Transfer.objects.filter(pk=transfer_id).exists():
+        raise LedgerError("a hold must expire in the future", reason="expiry")
     payables_id = system_purse_id(
         organiser_id=purse.organiser_id, unit=purse.unit, kind=PurseKind.PAYABLES, shard=shard_of(purse.pk)
     )

@@ -61,12 +61,16 @@ def ledger_verify() -> tuple[int, list[Problem]]:
     for transfer in bad_resolutions.only("id"):
         problems.append(Problem("-", f"transfer {transfer.pk} does not match the hold it resolves"))
     # Borrowing: what a purse says it has borrowed ahead is what the borrow transfers into it say.
+    # One grouped query for all purses, not one query per purse.
+    borrows: dict = defaultdict(list)
+    rows = Transfer.objects.filter(code="borrow").values("credit_purse", "period_start").annotate(total=Sum("amount"))
+    for row in rows:
+        borrows[row["credit_purse"]].append((row["period_start"], row["total"]))
     for purse in Purse.objects.filter(kind="client").exclude(borrowed_ahead=0, borrow_limit=0).iterator():
-        borrowed = (
-            Transfer.objects.filter(code="borrow", credit_purse=purse)
-            .filter(Q(period_start__gt=purse.current_period_start) if purse.current_period_start else Q())
-            .aggregate(total=Sum("amount"))["total"]
-            or 0
+        borrowed = sum(
+            total
+            for period_start, total in borrows.get(purse.pk, [])
+            if purse.current_period_start is None or period_start > purse.current_period_start
         )
         if borrowed != purse.borrowed_ahead:
             problems.append(
