@@ -249,7 +249,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--scale", type=int, default=10, help="pgbench scale factor")
     parser.add_argument(
-        "--rounds", type=int, default=3, help="alternating baseline/ledger rounds; the median is reported"
+        "--rounds", type=int, default=5, help="alternating baseline/ledger rounds; the median is reported"
     )
     args = parser.parse_args()
     base_url = os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/postgres"

@@ -1,14 +1,18 @@
 """Writes to the ledger. Each function is one database transaction.
 
-How a transfer is applied (``_apply``):
-1. If a transfer with the caller's id exists, compare fingerprints: the same request returns the stored
-   transfer, another request with that id is a ``TransferConflict``.
-2. Read both purses' static data and check unit, organiser, validity and (for holds) expiry.
-3. INSERT the transfer. Unique constraints make a hold resolvable once and a period releasable once.
-4. UPDATE the counters. A purse that may not be overdrawn is updated with a conditional UPDATE that only
-   matches while the funds are there — no read-modify-write window — and the CHECK constraint stands behind
-   it. Client purses are updated first in id order, system purses last, so concurrent transfers always take
-   row locks in the same order and cannot deadlock; the hot system rows are locked for the shortest time.
+How a transfer is applied (``_apply``), with no read before the write:
+1. Static purse data (unit, organiser, kind) comes from a per-process cache; unit and organiser must match.
+2. The counters move by conditional UPDATEs that only match while the purse is open, (for a new hold) valid
+   today and, if it may not be overdrawn, has the funds — no read-modify-write window; the CHECK constraint
+   stands behind them. A post or void is checked against the hold as stored, and moves the stored held amount.
+   Client purses are updated first in id order, system purses last, so concurrent transfers take row locks in
+   one order and cannot deadlock; the hot system rows are locked for the shortest time.
+3. The transfer row is INSERTed. Unique constraints make an id usable once, a hold resolvable once and a
+   period releasable once.
+4. On PostgreSQL steps 2–3 are one statement (data-modifying WITH), which outside a caller's transaction runs
+   in autocommit: one round trip, all or nothing (see docs/decisions/0009). SQLite runs them in BEGIN…COMMIT.
+5. Only after a refusal is anything read: an existing transfer with the same id is the original result of a
+   retry (same fingerprint) or a ``TransferConflict``; otherwise the purses and the hold say why.
 
 Transfers are the ledger's own audit record: immutable at the database level, with actor, time, request id,
 references and memo. They are not copied into the audit hash chain (see docs/decisions/0007).
@@ -209,8 +213,7 @@ def _credit_changes(request: _Request) -> tuple[list[tuple[str, object]], bool]:
     return [("credits_pending", HELD)], False
 
 
-def _update(
-    cursor,
+def _update_sql(
     *,
     purse_id: uuid.UUID,
     meta: _Meta,
@@ -218,8 +221,8 @@ def _update(
     grows_debits: bool,
     request: _Request,
     today,
-    with_insert: Transfer | None = None,
-) -> None:
+    extra_where: tuple[str, list] | None = None,
+) -> tuple[str, list]:
     """One conditional UPDATE: it matches only while the purse is open, (for a new hold) valid today, and
     (when it may not be overdrawn) has the funds. No match means refusal; then we read why."""
     assignments: list[str] = []
@@ -231,7 +234,6 @@ def _update(
         else:
             assignments.append(f"{column} = {column} + %s")
             params.append(delta)
-    sets = ", ".join(assignments)
     where = ["id = %s", "closed_at IS NULL"]
     params.append(_uuid_param(purse_id))
     if request.code == TransferCode.HOLD and meta.kind == PurseKind.CLIENT:
@@ -240,26 +242,58 @@ def _update(
     if grows_debits and meta.guarded:
         where.append("credits_posted >= debits_posted + debits_pending + %s")
         params.append(request.amount)
-    if with_insert is not None and request.pending_id is not None:
-        where.append("EXISTS (SELECT 1 FROM inserted)")  # the stored hold allowed the resolution
-    sql = f"UPDATE ledger_purse SET {sets} WHERE {' AND '.join(where)}"  # noqa: S608
-    if with_insert is not None:
-        # A data-modifying WITH runs its INSERT whatever the UPDATE matches; a refusal rolls both back.
-        if request.pending_id is None:
-            insert_fields, columns, placeholders = _insert_statement()
-            insert_sql = f"INSERT INTO ledger_transfer {columns} VALUES ({placeholders})"  # noqa: S608
-            insert_params = [f.get_db_prep_save(getattr(with_insert, f.attname), connection) for f in insert_fields]
-        else:
-            insert_sql, insert_params = _resolution_insert_sql(with_insert, request, with_insert.created_at)
-        sql = f"WITH inserted AS ({insert_sql} RETURNING 1) {sql}"
-        params = insert_params + params
+    if extra_where is not None:
+        where.append(extra_where[0])
+        params += extra_where[1]
+    return f"UPDATE ledger_purse SET {', '.join(assignments)} WHERE {' AND '.join(where)}", params  # noqa: S608
+
+
+def _update(cursor, *, purse_id: uuid.UUID, request: _Request, today, **kwargs) -> None:
+    sql, params = _update_sql(purse_id=purse_id, request=request, today=today, **kwargs)
     cursor.execute(sql, params)
     if cursor.rowcount != 1:
-        if request.pending_id is not None and with_insert is not None:
-            refusal = _hold_refusal(request, allowed_is_none=True)
-            if refusal is not None:
-                raise refusal
         raise _refusal(purse_id, request, today)
+
+
+def _apply_in_one_statement(cursor, transfer: Transfer, request: _Request, updates: list, today) -> None:
+    """PostgreSQL: the whole transfer as one statement, so outside a caller's transaction it needs no BEGIN and
+    no COMMIT (one round trip instead of four). Each purse UPDATE is a data-modifying WITH that only runs after
+    the one before it matched (row locks keep their order); the transfer row takes its purse ids from what the
+    UPDATEs returned, so if any of them did not match, a NOT NULL violation undoes the whole statement."""
+    ctes: list[str] = []
+    params: list = []
+    for index, (purse_id, meta, changes, grows_debits) in enumerate(updates):
+        if index == 0:
+            extra = _hold_conditions(request, transfer.created_at) if request.pending_id is not None else None
+        else:
+            extra = (f"EXISTS (SELECT 1 FROM u{index - 1})", [])  # noqa: S608 - our own CTE names
+        sql, update_params = _update_sql(
+            purse_id=purse_id,
+            meta=meta,
+            changes=changes,
+            grows_debits=grows_debits,
+            request=request,
+            today=today,
+            extra_where=extra,
+        )
+        ctes.append(f"u{index} AS ({sql} RETURNING id)")
+        params += update_params
+    from_update = {
+        str(purse_id): f"(SELECT id FROM u{index})"  # noqa: S608 - our own CTE names
+        for index, (purse_id, *_rest) in enumerate(updates)
+    }
+    fields, columns, _placeholders = _insert_statement()
+    values: list[str] = []
+    for field in fields:
+        if field.attname in ("debit_purse_id", "credit_purse_id"):
+            values.append(from_update[str(getattr(transfer, field.attname))])
+        else:
+            values.append("%s")
+            params.append(field.get_db_prep_save(getattr(transfer, field.attname), connection))
+    cursor.execute(
+        f"WITH {', '.join(ctes)} INSERT INTO ledger_transfer {columns} VALUES ({', '.join(values)})",  # noqa: S608
+        params,
+    )
 
 
 def _uuid_param(value: uuid.UUID | None):
@@ -291,10 +325,9 @@ def _insert(cursor, transfer: Transfer) -> None:
     )
 
 
-def _resolution_insert_sql(transfer: Transfer, request: _Request, now: dt.datetime) -> tuple[str, list]:
-    """An INSERT of a post or void that happens only if the stored hold is a hold on the same purses, big enough
-    (a void: exactly the held amount) and, for a post, not expired. The caller's hold object is never trusted."""
-    fields, columns, placeholders = _insert_statement()
+def _hold_conditions(request: _Request, now: dt.datetime) -> tuple[str, list]:
+    """The stored hold allows this post or void: a hold on the same purses, big enough (a void: exactly the held
+    amount) and, for a post, not expired. The caller's hold object is never trusted."""
     conditions = [
         "h.id = %s",
         "h.flag = 'pending'",
@@ -311,16 +344,17 @@ def _resolution_insert_sql(transfer: Transfer, request: _Request, now: dt.dateti
     if request.flag == TransferFlag.POST_PENDING:
         conditions.append("(h.expires_at IS NULL OR h.expires_at > %s)")
         params.append(connection.ops.adapt_datetimefield_value(now))
-    sql = (
-        f"INSERT INTO ledger_transfer {columns} SELECT {placeholders} "  # noqa: S608 - fixed text
-        f"WHERE EXISTS (SELECT 1 FROM ledger_transfer h WHERE {' AND '.join(conditions)})"
-    )
-    return sql, [f.get_db_prep_save(getattr(transfer, f.attname), connection) for f in fields] + params
+    return f"EXISTS (SELECT 1 FROM ledger_transfer h WHERE {' AND '.join(conditions)})", params  # noqa: S608
 
 
 def _insert_resolution(cursor, transfer: Transfer, request: _Request, now: dt.datetime) -> bool:
-    sql, params = _resolution_insert_sql(transfer, request, now)
-    cursor.execute(sql, params)
+    """SQLite: INSERT the post or void only if the stored hold allows it."""
+    fields, columns, placeholders = _insert_statement()
+    condition, condition_params = _hold_conditions(request, now)
+    cursor.execute(
+        f"INSERT INTO ledger_transfer {columns} SELECT {placeholders} WHERE {condition}",
+        [f.get_db_prep_save(getattr(transfer, f.attname), connection) for f in fields] + condition_params,
+    )
     return cursor.rowcount == 1
 
 
@@ -394,24 +428,23 @@ def _apply(request: _Request, *, actor: object | None) -> Transfer:
     # Client purses first, in id order, then system purses: every transaction takes row locks in one order.
     updates.sort(key=lambda item: (item[1].kind in SYSTEM_KINDS, str(item[0])))
     with connection.cursor() as cursor:
-        # On PostgreSQL the INSERT travels with the first UPDATE in one statement (one round trip fewer).
-        joined = connection.vendor == "postgresql"
-        if not joined:
+        if connection.vendor == "postgresql":
+            _apply_in_one_statement(cursor, transfer, request, updates, today)
+        else:
             if request.pending_id is None:
                 _insert(cursor, transfer)
             elif not _insert_resolution(cursor, transfer, request, transfer.created_at):
                 raise _hold_refusal(request) or HoldNotOpen(f"{request.pending_id} cannot be resolved now")
-        for index, (purse_id, meta, changes, grows_debits) in enumerate(updates):
-            _update(
-                cursor,
-                purse_id=purse_id,
-                meta=meta,
-                changes=changes,
-                grows_debits=grows_debits,
-                request=request,
-                today=today,
-                with_insert=transfer if joined and index == 0 else None,
-            )
+            for purse_id, meta, changes, grows_debits in updates:
+                _update(
+                    cursor,
+                    purse_id=purse_id,
+                    meta=meta,
+                    changes=changes,
+                    grows_debits=grows_debits,
+                    request=request,
+                    today=today,
+                )
     transfer._state.adding = False
     return transfer
 
@@ -422,8 +455,11 @@ def _execute(request: _Request, *, actor: object | None) -> Transfer:
     if request.amount <= 0:
         raise LedgerError("amounts are positive integers", reason="amount")
     try:
-        # Outermost: one BEGIN…COMMIT. Inside a caller's transaction: a savepoint, so a refusal leaves the
-        # caller's transaction usable.
+        if connection.vendor == "postgresql" and not connection.in_atomic_block:
+            # One statement in autocommit mode is its own transaction: all of it or nothing.
+            return _apply(request, actor=actor)
+        # Inside a caller's transaction: a savepoint, so a refusal leaves the caller's transaction usable.
+        # (SQLite: one BEGIN…COMMIT around the INSERT and the UPDATEs.)
         with transaction.atomic():
             return _apply(request, actor=actor)
     except (IntegrityError, LedgerError) as exc:
@@ -436,11 +472,34 @@ def _execute(request: _Request, *, actor: object | None) -> Transfer:
             raise
         if request.pending_id is not None and Transfer.objects.filter(pending_id=request.pending_id).exists():
             raise HoldNotOpen(f"hold {request.pending_id} is already posted, voided or expired") from exc
+        if _unmatched_update(exc):
+            raise _why_unmatched(request) from exc
         if "no_overdraft" in str(exc):
             raise _refusal(request.debit_purse_id, request, clock.today()) from exc
         if "once_per_period" in str(exc):
             raise LedgerError("that period is already released or closed", reason="period_done") from exc
         raise LedgerError(f"refused by the database: {exc}", reason="constraint") from exc
+
+
+def _unmatched_update(exc: IntegrityError) -> bool:
+    """PostgreSQL's one-statement transfer: an UPDATE did not match, so a purse id of the INSERT was NULL."""
+    cause = exc.__cause__
+    return getattr(cause, "sqlstate", None) == "23502" and getattr(
+        getattr(cause, "diag", None), "column_name", None
+    ) in ("debit_purse_id", "credit_purse_id")
+
+
+def _why_unmatched(request: _Request) -> LedgerError:
+    """Read why a one-statement transfer was refused (only ever after a refusal)."""
+    if request.pending_id is not None:
+        refusal = _hold_refusal(request, allowed_is_none=True)
+        if refusal is not None:
+            return refusal
+    today = clock.today()
+    for purse_id in (request.debit_purse_id, request.credit_purse_id):
+        if not Purse.objects.filter(pk=purse_id, closed_at__isnull=True).exists():
+            return _refusal(purse_id, request, today)
+    return _refusal(request.debit_purse_id, request, today)
 
 
 # --- public services -----------------------------------------------------------------------------------

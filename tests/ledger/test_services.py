@@ -356,3 +356,28 @@ def test_purse_end__of_a_purse_that_has_not_begun__lapses_everything():
     with pytest.raises(services.LedgerError):
         services.hold_create(transfer_id=uuid.uuid4(), purse=purse, amount=1, expires_at=in_an_hour())
     assert ledger_verify()[1] == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_transfer__refused_outside_any_transaction__leaves_nothing_behind():
+    # On PostgreSQL a transfer outside a caller's transaction is one autocommitted statement; when its second
+    # UPDATE does not match, the first one must be undone with it.
+    purse = open_purse(amount=10_000)
+    assert not connection.in_atomic_block
+    services.hold_create(transfer_id=uuid.uuid4(), purse=purse, amount=6_000, expires_at=in_an_hour())
+    with pytest.raises(services.InsufficientFunds):
+        services.hold_create(transfer_id=uuid.uuid4(), purse=purse, amount=5_000, expires_at=in_an_hour())
+    payables_id = services.system_purse_id(
+        organiser_id=purse.organiser_id, unit=purse.unit, kind=PurseKind.PAYABLES, shard=services.shard_of(purse.pk)
+    )
+    Purse.objects.filter(pk=payables_id).update(closed_at=clock.now())
+    refused_id = uuid.uuid4()
+    with pytest.raises(services.LedgerError) as refused:
+        services.hold_create(transfer_id=refused_id, purse=purse, amount=1_000, expires_at=in_an_hour())
+    assert refused.value.reason == "purse_closed"
+    purse = _fresh(purse)
+    assert (purse.debits_pending, purse.available_now) == (6_000, 4_000)
+    assert not Transfer.objects.filter(pk=refused_id).exists()
+    assert Transfer.objects.filter(code=TransferCode.HOLD).count() == 1
+    Purse.objects.filter(pk=payables_id).update(closed_at=None)
+    assert ledger_verify()[1] == []
