@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "kukkaro.people",
     "kukkaro.ledger",
     "kukkaro.cases",
+    "kukkaro.services",
     "kukkaro.portal",
     "kukkaro.api",
     "kukkaro.demo",

@@ -36,6 +36,16 @@ class Action(StrEnum):
     CASE_VIEW = "case.view"
     CASE_EDIT = "case.edit"
     DECISION_SEND = "decision.send"
+    PROVIDER_REVIEW = "provider.review"
+    PROVIDER_LIST = "provider.list"
+    PROVIDER_SELF = "provider.self"
+    BANK_ACCOUNT_APPROVE = "provider.bank_account.approve"
+    CATALOGUE_VIEW = "catalogue.view"
+    CATALOGUE_MANAGE = "catalogue.manage"
+    AGREEMENT_CREATE = "agreement.create"
+    CLAIM_REVIEW = "claim.review"
+    CLAIM_SUBMIT = "claim.submit"
+    PAYMENT_MANAGE = "payment.manage"
 
 
 ObjectRule = Callable[[Any, Any], bool]
@@ -73,6 +83,16 @@ RULES: dict[Action, Rule] = {
     Action.CASE_VIEW: Rule(CASEWORK, same_organiser),
     Action.CASE_EDIT: Rule(CASEWORK, same_organiser),
     Action.DECISION_SEND: Rule(CASEWORK, same_organiser),
+    Action.PROVIDER_REVIEW: Rule(frozenset({Role.DECISION_MAKER, Role.ADMIN}), same_organiser),
+    Action.PROVIDER_LIST: Rule(STAFF, same_organiser),
+    Action.PROVIDER_SELF: Rule(frozenset({Role.PROVIDER})),
+    Action.BANK_ACCOUNT_APPROVE: Rule(frozenset({Role.FINANCE}), same_organiser),
+    Action.CATALOGUE_VIEW: Rule(STAFF | {Role.PROVIDER}),
+    Action.CATALOGUE_MANAGE: Rule(frozenset({Role.FINANCE, Role.ADMIN}), same_organiser),
+    Action.AGREEMENT_CREATE: Rule(CASEWORK, same_organiser),
+    Action.CLAIM_REVIEW: Rule(CASEWORK, same_organiser),
+    Action.CLAIM_SUBMIT: Rule(frozenset({Role.PROVIDER})),
+    Action.PAYMENT_MANAGE: Rule(frozenset({Role.FINANCE}), same_organiser),
 }
 
 

@@ -1,0 +1,188 @@
+"""Claims from a provider's CSV file: every row gets exactly one result, with its row number and reasons.
+
+The file is UTF-8 (a byte-order mark is fine), separated by semicolons (as Finnish spreadsheets save it) or
+commas, with a header row naming these columns in any order:
+
+    agreement;service;service_date;quantity;unit_price;invoice_number
+    SA-LU-2026-00001;day-activity;2026-03-02;1;98,00;INV-1001
+
+Dates as 2026-03-02 or 2.3.2026; quantities and prices with a decimal comma or point. A row that cannot be
+read becomes an ``invalid`` result naming the field; a readable row goes through ``claim_submit`` and its result
+is the claim's status, or ``duplicate`` (with the original claim) when that invoice number was claimed before.
+"""
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from kukkaro.core import clock
+from kukkaro.core.audit import audit_record
+from kukkaro.core.money import MoneyError, parse_cents
+from kukkaro.people.models import User
+from kukkaro.services import services
+from kukkaro.services.models import ClaimSource, ClaimUpload, ClaimUploadRow, Provider
+
+COLUMNS = ("agreement", "service", "service_date", "quantity", "unit_price", "invoice_number")
+MAX_ROWS = 5000
+MAX_BYTES = 2 * 1024 * 1024
+DUPLICATE = "duplicate"
+INVALID = "invalid"
+
+
+def parse_date(text: str) -> dt.date:
+    text = (text or "").strip()
+    match = re.fullmatch(r"(\d{1,2})\.(\d{1,2})\.(\d{4})", text)
+    if match:
+        day, month, year = (int(g) for g in match.groups())
+        return dt.date(year, month, day)
+    return dt.date.fromisoformat(text)
+
+
+def parse_quantity_hundredths(text: str) -> int:
+    value = Decimal((text or "").strip().replace(",", ".").replace("\u00a0", "").replace(" ", ""))
+    hundredths = value * 100
+    if value <= 0 or hundredths != hundredths.to_integral_value():
+        raise ValueError("quantity")
+    return int(hundredths)
+
+
+def _read_rows(content: bytes) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+    """(header, [(row number, values)]) — row numbers as a spreadsheet shows them (the header is row 1)."""
+    if len(content) > MAX_BYTES:
+        raise ValidationError({"file": _("The file is larger than 2 MB. Split it into smaller files.")})
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValidationError({"file": _("The file is not UTF-8 text. Save it as CSV (UTF-8).")}) from exc
+    first_line = text.split("\n", 1)[0]
+    delimiter = ";" if first_line.count(";") >= first_line.count(",") else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        header = [h.strip().lower() for h in next(reader)]
+    except StopIteration as exc:
+        raise ValidationError({"file": _("The file is empty.")}) from exc
+    missing = [c for c in COLUMNS if c not in header]
+    if missing:
+        raise ValidationError(
+            {"file": _("The header row lacks the columns: %(columns)s.") % {"columns": ", ".join(missing)}}
+        )
+    rows = []
+    for values in reader:
+        if not any(v.strip() for v in values):
+            continue  # a blank line is not a row
+        if len(rows) >= MAX_ROWS:
+            raise ValidationError({"file": _("At most %(count)s rows per file.") % {"count": MAX_ROWS}})
+        row = {name: (values[i] if i < len(values) else "") for i, name in enumerate(header)}
+        row["__extra__"] = "x" if len(values) > len(header) else ""
+        rows.append((reader.line_num, row))
+    if not rows:
+        raise ValidationError({"file": _("The file has no claim rows.")})
+    return header, rows
+
+
+def _parse_row(row: dict[str, str]) -> tuple[dict[str, Any], list[dict[str, str]]]:
+    """The row's values, and a problem per field that could not be read."""
+    problems = []
+    values: dict[str, Any] = {}
+
+    def problem(field: str, code: str, message: str) -> None:
+        problems.append({"field": field, "code": code, "message": message})
+
+    if row.get("__extra__"):
+        problem("row", "columns", _("The row has more values than the header has columns."))
+    for field in ("agreement", "service", "invoice_number"):
+        values[field] = (row.get(field) or "").strip()
+        if not values[field]:
+            problem(field, "required", _("This value is missing."))
+    try:
+        values["service_date"] = parse_date(row.get("service_date", ""))
+    except ValueError:
+        problem("service_date", "date", _("Give the date as 2026-03-02 or 2.3.2026."))
+    try:
+        values["quantity"] = parse_quantity_hundredths(row.get("quantity", ""))
+    except (ValueError, InvalidOperation):
+        problem("quantity", "number", _("Give a quantity above zero with at most two decimals."))
+    try:
+        values["unit_price"] = parse_cents(row.get("unit_price", ""))
+        if values["unit_price"] <= 0:
+            raise MoneyError("not positive")
+    except MoneyError:
+        problem("unit_price", "amount", _("Give the unit price in euros, for example 98,00."))
+    if len(values.get("invoice_number", "")) > 40:
+        problem("invoice_number", "length", _("At most 40 characters."))
+    return values, problems
+
+
+@transaction.atomic
+def claims_upload(*, actor: User, provider: Provider, filename: str, content: bytes) -> ClaimUpload:
+    """Read a provider's CSV of claims. A file that cannot be read at all is refused whole (nothing stored);
+    otherwise every row gets one ClaimUploadRow. Re-uploading a file pays nothing twice: rows already claimed
+    come back as ``duplicate``."""
+    if services.provider_of(actor).pk != provider.pk:
+        raise ValidationError({"file": _("You can upload claims for your own organisation only.")})
+    _header, rows = _read_rows(content)
+    upload = ClaimUpload.objects.create(
+        provider=provider,
+        filename=(filename or "claims.csv")[:200],
+        sha256=hashlib.sha256(content).hexdigest(),
+        rows=len(rows),
+        uploaded_by=actor,
+        uploaded_at=clock.now(),
+    )
+    results = []
+    for row_number, row in rows:
+        values, problems = _parse_row(row)
+        if problems:
+            results.append(ClaimUploadRow(upload=upload, row_number=row_number, outcome=INVALID, reasons=problems))
+            continue
+        try:
+            claim, created = services.claim_submit(
+                actor=actor,
+                provider=provider,
+                agreement_number=values["agreement"],
+                service_code=values["service"],
+                service_date=values["service_date"],
+                quantity_hundredths=values["quantity"],
+                unit_price_cents=values["unit_price"],
+                invoice_number=values["invoice_number"],
+                source=ClaimSource.CSV,
+                upload=upload,
+                row_number=row_number,
+            )
+        except ValidationError as exc:
+            problems = [
+                {"field": field, "code": "invalid", "message": " ".join(messages)}
+                for field, messages in exc.message_dict.items()
+            ]
+            results.append(ClaimUploadRow(upload=upload, row_number=row_number, outcome=INVALID, reasons=problems))
+            continue
+        reasons = [{"field": "claim", "code": code, "message": ""} for code in claim.reasons] if created else []
+        results.append(
+            ClaimUploadRow(
+                upload=upload,
+                row_number=row_number,
+                outcome=claim.status if created else DUPLICATE,
+                claim=claim,
+                reasons=reasons,
+            )
+        )
+    ClaimUploadRow.objects.bulk_create(results)
+    counts: dict[str, int] = {}
+    for result in results:
+        counts[result.outcome] = counts.get(result.outcome, 0) + 1
+    audit_record(
+        action="claim.upload",
+        actor=actor,
+        target=upload,
+        organiser_id=provider.organiser_id,
+        after={"filename": upload.filename, "sha256": upload.sha256, "rows": len(rows), "outcomes": counts},
+    )
+    return upload

@@ -1,0 +1,438 @@
+import datetime as dt
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+
+from kukkaro.core import clock
+from kukkaro.core.models import AuditEvent, Municipality
+from kukkaro.core.roles import Role
+from kukkaro.ledger.models import Purse, PurseKind, Transfer, TransferCode, Unit
+from kukkaro.ledger.selectors import system_total
+from kukkaro.ledger.verification import ledger_verify
+from kukkaro.people.services import supporter_grant_create
+from kukkaro.services import services
+from kukkaro.services.models import (
+    BankAccountChange,
+    Claim,
+    ClaimStatus,
+    PaymentBatchState,
+    Provider,
+    ProviderState,
+    RejectReason,
+    StandingHold,
+)
+from kukkaro.services.payment_files import validate_pain001
+from tests.factories import client_user_for, make_user, organiser
+from tests.services.world import BUSINESS_IDS, IBANS, approved_provider, build_world
+
+pytestmark = pytest.mark.django_db
+
+MARCH = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture(autouse=True)
+def _clock():
+    with clock.pinned(MARCH):
+        yield
+
+
+def _claim(world, *, invoice="INV-1", day=None, quantity=100, price=9_000, agreement=None, service="day-activity"):
+    return services.claim_submit(
+        actor=world.provider_user,
+        provider=world.provider,
+        agreement_number=agreement or world.agreement.number,
+        service_code=service,
+        service_date=day or clock.today(),
+        quantity_hundredths=quantity,
+        unit_price_cents=price,
+        invoice_number=invoice,
+    )
+
+
+def _fresh(purse: Purse) -> Purse:
+    return Purse.objects.get(pk=purse.pk)
+
+
+# --- providers ---------------------------------------------------------------------------------------------------
+
+
+def test_provider_apply__validates_business_id_bank_account_and_rulebook():
+    user = make_user(Role.PROVIDER)
+    base = {
+        "actor": user,
+        "organiser": organiser(),
+        "name": "Hoiva Oy",
+        "business_id": BUSINESS_IDS[1],
+        "soteri_number": "S-1",
+        "contact_name": "Pia",
+        "email": "pia@example.fi",
+        "phone": "0401234567",
+        "municipalities": list(Municipality.objects.filter(code="049")),
+        "languages": ["fi"],
+        "accessibility": [],
+        "iban": IBANS[0][0],
+        "bic": IBANS[0][1],
+        "rulebook_version": services.RULEBOOK_VERSION,
+    }
+    for change, field in [
+        ({"business_id": "1234567-2"}, "business_id"),
+        ({"iban": "FI2112345600000786"}, "iban"),
+        ({"bic": "ITELFIHH"}, "bic"),  # a valid BIC, but not the IBAN's bank
+        ({"rulebook_version": "2019"}, "rulebook_version"),
+        ({"municipalities": list(Municipality.objects.filter(code="398"))}, "municipalities"),  # another organiser's
+        ({"languages": ["klingon"]}, "languages"),
+    ]:
+        with pytest.raises(ValidationError) as refused:
+            services.provider_apply(**{**base, **change})
+        assert field in refused.value.message_dict, change
+    provider = services.provider_apply(**base)
+    assert provider.state == ProviderState.APPLIED
+    assert provider.users.get().user == user
+    assert services.provider_of(user) == provider
+    assert AuditEvent.objects.filter(action="provider.apply", target_id=str(provider.pk)).exists()
+
+
+def test_provider_set_state__life_cycle_and_history_by_date():
+    world = build_world()
+    provider = world.provider
+    assert services.provider_state_on(provider=provider, day=clock.today()) == ProviderState.APPROVED
+    assert services.provider_state_on(provider=provider, day=clock.today() - dt.timedelta(days=1)) is None
+    with pytest.raises(ValidationError) as refused:
+        services.provider_set_state(actor=world.decision_maker, provider=provider, state="suspended")
+    assert "reason" in refused.value.message_dict
+    with pytest.raises(ValidationError):
+        services.provider_set_state(actor=world.decision_maker, provider=provider, state="applied", reason="x")
+    with pytest.raises(PermissionDenied):
+        services.provider_set_state(actor=world.worker, provider=provider, state="suspended", reason="x")
+    other = make_user(Role.DECISION_MAKER, organiser_code="paijat-hame")
+    with pytest.raises(PermissionDenied):
+        services.provider_set_state(actor=other, provider=provider, state="suspended", reason="x")
+    with clock.pinned(MARCH + dt.timedelta(days=3)):
+        services.provider_set_state(actor=world.decision_maker, provider=provider, state="suspended", reason="Audit")
+    assert services.provider_state_on(provider=provider, day=dt.date(2026, 3, 4)) == ProviderState.APPROVED
+    assert services.provider_state_on(provider=provider, day=dt.date(2026, 3, 5)) == ProviderState.SUSPENDED
+
+
+def test_bank_account_change__needs_a_second_person():
+    world = build_world()
+    provider = world.provider
+    change = services.bank_account_change_request(
+        actor=world.provider_user, provider=provider, iban=IBANS[1][0], bic=IBANS[1][1]
+    )
+    assert Provider.objects.get(pk=provider.pk).iban == IBANS[0][0]  # not before approval
+    with pytest.raises(ValidationError):  # only one waiting change at a time
+        services.bank_account_change_request(
+            actor=world.provider_user, provider=provider, iban=IBANS[1][0], bic=IBANS[1][1]
+        )
+    with pytest.raises(PermissionDenied):
+        services.bank_account_change_decide(actor=world.worker, change=change, approve=True)
+    services.bank_account_change_decide(actor=world.finance, change=change, approve=True)
+    assert Provider.objects.get(pk=provider.pk).iban == IBANS[1][0]
+    # A change a finance officer asked for cannot be approved by the same officer — nor by the database.
+    own = services.bank_account_change_request(actor=world.finance, provider=provider, iban=IBANS[0][0], bic="NDEAFIHH")
+    with pytest.raises(ValidationError):
+        services.bank_account_change_decide(actor=world.finance, change=own, approve=True)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        BankAccountChange.objects.filter(pk=own.pk).update(decided_by=world.finance)
+    assert AuditEvent.objects.filter(action="provider.bank_account.approve").count() == 1
+
+
+# --- catalogue ---------------------------------------------------------------------------------------------------
+
+
+def test_prices__versions_apply_by_date_of_service_and_never_overlap():
+    world = build_world()
+    services.provider_price_set(
+        actor=world.provider_user,
+        provider=world.provider,
+        service_type=world.day_activity,
+        price_cents=9_500,
+        valid_from=dt.date(2026, 4, 1),
+    )
+    price = lambda day: services.price_on(provider=world.provider, service_type=world.day_activity, day=day)  # noqa: E731
+    assert price(dt.date(2026, 3, 31)).price_cents == 9_000
+    assert price(dt.date(2026, 4, 1)).price_cents == 9_500
+    with pytest.raises(ValidationError):  # the past cannot be repriced
+        services.provider_price_set(
+            actor=world.provider_user,
+            provider=world.provider,
+            service_type=world.day_activity,
+            price_cents=1,
+            valid_from=dt.date(2026, 3, 1),
+        )
+    with pytest.raises(ValidationError):  # would overlap the April version
+        services.provider_price_set(
+            actor=world.provider_user,
+            provider=world.provider,
+            service_type=world.day_activity,
+            price_cents=9_700,
+            valid_from=dt.date(2026, 3, 20),
+            valid_until=dt.date(2026, 4, 10),
+        )
+
+
+def test_agreement__price_above_cap__records_the_clients_own_share():
+    world = build_world(price_cents=11_000)  # cap is 100 €
+    assert (world.agreement.agreed_price_cents, world.agreement.own_share_cents) == (11_000, 1_000)
+    assert services.monthly_budget_cents(world.agreement) == 8 * 10_000
+
+
+def test_agreement__refused_for_wrong_service_unapproved_provider_or_outside_the_line():
+    world = build_world()
+    types = {t.code: t for t in [world.day_activity]}
+    from kukkaro.services.models import ServiceType
+
+    assistance = ServiceType.objects.get(code="personal-assistance")
+    cases = [
+        ({"service_type": assistance}, "service_type"),
+        ({"valid_until": world.line.valid_until + dt.timedelta(days=1)}, "valid_until"),
+    ]
+    for change, field in cases:
+        kwargs = {
+            "actor": world.worker,
+            "line": world.line,
+            "provider": world.provider,
+            "service_type": types["day-activity"],
+            "quantity_hundredths": 100,
+            "valid_from": clock.today(),
+            "valid_until": world.line.valid_until,
+            **change,
+        }
+        with pytest.raises(ValidationError) as refused:
+            services.agreement_create(**kwargs)
+        assert field in refused.value.message_dict
+    services.provider_set_state(actor=world.decision_maker, provider=world.provider, state="suspended", reason="x")
+    with pytest.raises(ValidationError) as refused:
+        services.agreement_create(
+            actor=world.worker,
+            line=world.line,
+            provider=Provider.objects.get(pk=world.provider.pk),
+            service_type=world.day_activity,
+            quantity_hundredths=100,
+            valid_from=clock.today(),
+            valid_until=world.line.valid_until,
+        )
+    assert "provider" in refused.value.message_dict
+
+
+# --- claims ------------------------------------------------------------------------------------------------------
+
+
+def test_claim__endorsed_provider_under_threshold__is_approved_and_posted():
+    world = build_world(endorsed=True)
+    before = _fresh(world.purse).available_now
+    claim, created = _claim(world, quantity=250, price=9_000)  # 2.5 days
+    assert created and claim.status == ClaimStatus.APPROVED
+    assert claim.amount_cents == 22_500 and claim.own_share_cents == 0
+    purse = _fresh(world.purse)
+    assert purse.available_now == before - 22_500
+    assert purse.debits_pending == 0 and Transfer.objects.filter(code=TransferCode.POST, ref_id="").count() == 0
+    assert Transfer.objects.filter(pending_id=claim.hold_id, code=TransferCode.POST).get().amount == 22_500
+    assert ledger_verify()[1] == []
+
+
+def test_claim__not_endorsed__waits_for_the_client_then_is_approved_after_the_window():
+    world = build_world(endorsed=False)
+    claim, _ = _claim(world)
+    assert claim.status == ClaimStatus.WAITING
+    assert claim.dispute_deadline == clock.today() + dt.timedelta(days=7)
+    assert _fresh(world.purse).debits_pending == 9_000
+    assert services.claims_auto_approve(today=claim.dispute_deadline) == 0  # the window is still open that day
+    assert services.claims_auto_approve(today=claim.dispute_deadline + dt.timedelta(days=1)) == 1
+    assert services.claims_auto_approve(today=claim.dispute_deadline + dt.timedelta(days=1)) == 0
+    claim.refresh_from_db()
+    assert claim.status == ClaimStatus.APPROVED
+    assert _fresh(world.purse).debits_pending == 0
+    assert AuditEvent.objects.filter(action="claim.auto_approve", target_id=str(claim.pk)).exists()
+
+
+def test_claim__above_threshold__waits_even_from_an_endorsed_provider():
+    world = build_world(endorsed=True)
+    claim, _ = _claim(world, quantity=600)  # 540 € > 500 €
+    assert claim.status == ClaimStatus.WAITING
+
+
+def test_claim__every_reason_is_reported_and_nothing_is_held():
+    world = build_world()
+    before = _fresh(world.purse).available_now
+    claim, created = _claim(world, price=9_100, day=dt.date(2026, 3, 1))  # above agreement, before approval
+    assert created and claim.status == ClaimStatus.REJECTED
+    assert set(claim.reasons) == {
+        RejectReason.PRICE_ABOVE_AGREEMENT,
+        RejectReason.PROVIDER_NOT_APPROVED,
+        RejectReason.AGREEMENT_NOT_ACTIVE,
+    }
+    assert claim.hold_id is None
+    claim, _ = _claim(world, invoice="INV-2", agreement="SA-NOPE")
+    assert claim.reasons == [RejectReason.NO_AGREEMENT]
+    claim, _ = _claim(world, invoice="INV-3", service="personal-assistance")
+    assert claim.reasons == [RejectReason.WRONG_SERVICE]
+    claim, _ = _claim(world, invoice="INV-4", day=clock.today() + dt.timedelta(days=1))
+    assert RejectReason.FUTURE_DATE in claim.reasons
+    claim, _ = _claim(world, invoice="INV-5", quantity=100_000)  # 1 000 days: more than the budget
+    assert claim.reasons == [RejectReason.INSUFFICIENT_FUNDS]
+    assert _fresh(world.purse).available_now == before
+    assert ledger_verify()[1] == []
+
+
+def test_claim__same_invoice_again__returns_the_original_and_pays_nothing_twice():
+    world = build_world()
+    first, created = _claim(world)
+    again, created_again = _claim(world, quantity=200)
+    assert created and not created_again and again.pk == first.pk
+    assert Claim.objects.count() == 1
+    assert Transfer.objects.filter(code=TransferCode.HOLD, ref_type="claim").count() == 1
+    # A rejected invoice may be sent again once corrected.
+    rejected, _ = _claim(world, invoice="INV-9", price=99_999)
+    assert rejected.status == ClaimStatus.REJECTED
+    corrected, created = _claim(world, invoice="INV-9")
+    assert created and corrected.status == ClaimStatus.APPROVED
+
+
+def test_claim__another_providers_user__is_refused():
+    world = build_world()
+    _other, other_user = approved_provider(
+        organiser=world.client.organiser, decision_maker=world.decision_maker, business_id=BUSINESS_IDS[2]
+    )
+    with pytest.raises(PermissionDenied):
+        services.claim_submit(
+            actor=other_user,
+            provider=world.provider,
+            agreement_number=world.agreement.number,
+            service_code="day-activity",
+            service_date=clock.today(),
+            quantity_hundredths=100,
+            unit_price_cents=9_000,
+            invoice_number="X",
+        )
+
+
+def test_claim_client_decide__client_or_supporter_with_authority_only():
+    world = build_world(endorsed=False)
+    claim, _ = _claim(world)
+    supporter = make_user(Role.SUPPORTER)
+    supporter_grant_create(
+        actor=world.worker,
+        client=world.client,
+        supporter=supporter,
+        can_view=True,
+        can_help_choose=False,
+        can_approve_claims=False,
+        valid_from=clock.today(),
+        valid_until=None,
+        consent_given_on=clock.today(),
+        consent_method="in_person",
+    )
+    with pytest.raises(PermissionDenied):  # may see, may not approve
+        services.claim_client_decide(actor=supporter, claim=claim, approve=True)
+    with pytest.raises(PermissionDenied):
+        services.claim_client_decide(actor=world.worker, claim=claim, approve=True)
+    client_user = client_user_for(world.client)
+    with pytest.raises(ValidationError) as refused:
+        services.claim_client_decide(actor=client_user, claim=claim, approve=False)
+    assert "reason" in refused.value.message_dict
+    claim = services.claim_client_decide(actor=client_user, claim=claim, approve=False, reason="Ei käynyt")
+    assert claim.status == ClaimStatus.DISPUTED
+    # A worker upholds the dispute: the hold is released, nothing is paid.
+    claim = services.claim_dispute_resolve(actor=world.worker, claim=claim, approve=False, reason="Ei toteutunut")
+    assert claim.status == ClaimStatus.REJECTED and RejectReason.DISPUTE_UPHELD in claim.reasons
+    assert _fresh(world.purse).debits_pending == 0
+    helper = make_user(Role.SUPPORTER)
+    supporter_grant_create(
+        actor=world.worker,
+        client=world.client,
+        supporter=helper,
+        can_view=True,
+        can_help_choose=False,
+        can_approve_claims=True,
+        valid_from=clock.today(),
+        valid_until=None,
+        consent_given_on=clock.today(),
+        consent_method="in_person",
+    )
+    second, _ = _claim(world, invoice="INV-2")
+    second = services.claim_client_decide(actor=helper, claim=second, approve=True)
+    assert second.status == ClaimStatus.APPROVED and second.decided_by == helper
+    assert ledger_verify()[1] == []
+
+
+def test_standing_hold__reserves_the_month_and_claims_draw_on_it():
+    world = build_world(standing_hold=True)
+    standing = StandingHold.objects.get(agreement=world.agreement)
+    assert standing.remaining_cents == 8 * 9_000
+    purse = _fresh(world.purse)
+    assert purse.debits_pending == 72_000
+    available = purse.available_now
+    claim, _ = _claim(world, quantity=200)
+    assert claim.status == ClaimStatus.APPROVED
+    standing.refresh_from_db()
+    assert standing.remaining_cents == 72_000 - 18_000
+    purse = _fresh(world.purse)
+    # The claim took its amount out of the reservation, not out of what was free.
+    assert purse.available_now == available
+    assert purse.debits_pending == 54_000
+    assert ledger_verify()[1] == []
+
+
+# --- payment batches ---------------------------------------------------------------------------------------------
+
+
+def test_payment_batch__groups_per_provider_validates_and_pays_once():
+    world = build_world()
+    _claim(world, invoice="A-1", quantity=100)
+    _claim(world, invoice="A-2", quantity=200)
+    waiting, _ = _claim(world, invoice="A-3", quantity=600)  # above the threshold: waits, not in the batch
+    assert waiting.status == ClaimStatus.WAITING
+    with pytest.raises(PermissionDenied):
+        services.payment_batch_create(
+            actor=world.worker,
+            organiser=world.client.organiser,
+            approved_until=clock.today(),
+            execution_date=clock.today(),
+        )
+    batch = services.payment_batch_create(
+        actor=world.finance,
+        organiser=world.client.organiser,
+        approved_until=clock.today(),
+        execution_date=clock.today() + dt.timedelta(days=2),
+    )
+    validate_pain001(bytes(batch.pain001))
+    line = batch.lines.get()
+    assert (line.amount_cents, batch.total_cents) == (27_000, 27_000)
+    assert line.reference.startswith("RF") and line.iban == IBANS[0][0]
+    csv_text = bytes(batch.accounting_csv).decode("utf-8-sig")
+    assert csv_text.count("\r\n") == 3 and "A-1" in csv_text and "A-3" not in csv_text
+    with pytest.raises(ValidationError):  # nothing left to pay: a claim is in one batch only
+        services.payment_batch_create(
+            actor=world.finance,
+            organiser=world.client.organiser,
+            approved_until=clock.today(),
+            execution_date=clock.today(),
+        )
+    organiser_id = world.client.organiser_id
+    services.payment_batch_mark_paid(actor=world.finance, batch=batch)
+    services.payment_batch_mark_paid(actor=world.finance, batch=batch)
+    batch.refresh_from_db()
+    assert batch.state == PaymentBatchState.PAID
+    assert set(Claim.objects.filter(payment__batch=batch).values_list("status", flat=True)) == {ClaimStatus.PAID}
+    paid = system_total(organiser_id=organiser_id, unit=Unit.EUR, kind=PurseKind.PAID)
+    assert paid["balance_posted"] == 27_000
+    assert Transfer.objects.filter(code=TransferCode.PAYMENT).count() == 2
+    assert ledger_verify()[1] == []
+
+
+def test_payment_batch__waits_while_a_bank_account_change_is_pending():
+    world = build_world()
+    _claim(world)
+    services.bank_account_change_request(
+        actor=world.provider_user, provider=world.provider, iban=IBANS[1][0], bic=IBANS[1][1]
+    )
+    with pytest.raises(ValidationError) as refused:
+        services.payment_batch_create(
+            actor=world.finance,
+            organiser=world.client.organiser,
+            approved_until=clock.today(),
+            execution_date=clock.today(),
+        )
+    assert "organiser" in refused.value.message_dict

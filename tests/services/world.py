@@ -1,0 +1,147 @@
+"""A small PSOP world: an approved decision with a day-activity line (a euro purse), the catalogue with caps,
+an approved provider with prices and a user, and the organiser's paying account."""
+
+import datetime as dt
+from dataclasses import dataclass
+
+from kukkaro.cases import services as case_services
+from kukkaro.cases.models import DecisionLine
+from kukkaro.core import clock
+from kukkaro.core.models import Municipality
+from kukkaro.core.roles import Role
+from kukkaro.ledger.models import Purse
+from kukkaro.people.models import Client, User
+from kukkaro.services import services
+from kukkaro.services.models import Provider, ServiceAgreement, ServiceType, SpendingPolicy
+from tests.cases.world import build_case
+from tests.factories import client_in, make_user
+
+#: Valid test business IDs (check digits computed by the Y-tunnus rule).
+BUSINESS_IDS = ["1234567-1", "7654321-2", "2222222-9", "3333333-8", "4444444-7", "5555555-6"]
+IBANS = [("FI2112345600000785", "NDEAFIHH"), ("FI5542345670000081", "ITELFIHH")]
+
+
+@dataclass
+class World:
+    client: Client
+    line: DecisionLine
+    purse: Purse
+    worker: User
+    decision_maker: User
+    finance: User
+    finance2: User
+    provider: Provider
+    provider_user: User
+    day_activity: ServiceType
+    agreement: ServiceAgreement | None = None
+
+
+def service_types() -> dict[str, ServiceType]:
+    made = {}
+    for code, fi, sv, en, unit, category in [
+        ("day-activity", "Päivätoiminta", "Dagverksamhet", "Day activity", "day", "day-activity"),
+        (
+            "personal-assistance",
+            "Henkilökohtainen apu",
+            "Personlig assistans",
+            "Personal assistance",
+            "hour",
+            "personal-assistance",
+        ),
+    ]:
+        made[code], _created = ServiceType.objects.get_or_create(
+            code=code,
+            defaults={"name_fi": fi, "name_sv": sv, "name_en": en, "name": fi, "unit": unit, "category_code": category},
+        )
+    return made
+
+
+def approved_provider(
+    *,
+    organiser,
+    decision_maker: User,
+    business_id: str = BUSINESS_IDS[0],
+    name: str = "Päiväpaikka Oy",
+    municipality_codes=("049",),
+    username: str | None = None,
+) -> tuple[Provider, User]:
+    user = make_user(Role.PROVIDER, organiser_code=None, username=username)
+    iban, bic = IBANS[0]
+    provider = services.provider_apply(
+        actor=user,
+        organiser=organiser,
+        name=name,
+        business_id=business_id,
+        soteri_number="SOTERI-123",
+        contact_name="Pirkko Palvelu",
+        email="info@example.fi",
+        phone="+358401234567",
+        municipalities=list(Municipality.objects.filter(code__in=municipality_codes)),
+        languages=["fi", "sv"],
+        accessibility=["step_free"],
+        iban=iban,
+        bic=bic,
+        rulebook_version=services.RULEBOOK_VERSION,
+    )
+    provider = services.provider_set_state(actor=decision_maker, provider=provider, state="approved")
+    return provider, user
+
+
+def build_world(*, endorsed: bool = True, standing_hold: bool = False, price_cents: int = 9_000) -> World:
+    client = client_in("lansi-uusimaa")
+    organiser = client.organiser
+    worker = make_user(Role.SOCIAL_WORKER)
+    decision_maker = make_user(Role.DECISION_MAKER)
+    case = build_case(client, worker=worker)
+    decision = case_services.decision_approve(actor=decision_maker, decision=case.decision)
+    line = decision.lines.get(category_code="day-activity")
+    types = service_types()
+    admin = make_user(Role.ADMIN)
+    for service_type in types.values():
+        services.price_cap_set(
+            actor=admin,
+            organiser=organiser,
+            service_type=service_type,
+            cap_cents=10_000,
+            valid_from=dt.date(2020, 1, 1),
+        )
+    provider, provider_user = approved_provider(organiser=organiser, decision_maker=decision_maker)
+    services.provider_price_set(
+        actor=provider_user,
+        provider=provider,
+        service_type=types["day-activity"],
+        price_cents=price_cents,
+        valid_from=clock.today(),
+    )
+    SpendingPolicy.objects.update_or_create(
+        organiser=organiser,
+        defaults={
+            "debtor_name": "Länsi-Uudenmaan hyvinvointialue",
+            "debtor_iban": IBANS[1][0],
+            "debtor_bic": IBANS[1][1],
+        },
+    )
+    world = World(
+        client=client,
+        line=line,
+        purse=line.purse,
+        worker=worker,
+        decision_maker=decision_maker,
+        finance=make_user(Role.FINANCE),
+        finance2=make_user(Role.FINANCE),
+        provider=provider,
+        provider_user=provider_user,
+        day_activity=types["day-activity"],
+    )
+    world.agreement = services.agreement_create(
+        actor=worker,
+        line=line,
+        provider=provider,
+        service_type=types["day-activity"],
+        quantity_hundredths=800,
+        valid_from=clock.today(),
+        valid_until=line.valid_until,
+        endorsed=endorsed,
+        standing_hold=standing_hold,
+    )
+    return world
