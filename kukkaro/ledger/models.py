@@ -32,9 +32,7 @@ class PurseKind(models.TextChoices):
     PAID = "paid", _("paid out")  # payables settled by a bank payment
 
 
-SYSTEM_KINDS = frozenset(
-    {PurseKind.FUNDING, PurseKind.PAYABLES, PurseKind.LAPSED, PurseKind.VOIDED, PurseKind.PAID}
-)
+SYSTEM_KINDS = frozenset({PurseKind.FUNDING, PurseKind.PAYABLES, PurseKind.LAPSED, PurseKind.VOIDED, PurseKind.PAID})
 #: Each system purse is split into this many rows ("shards"); a client purse always meets the same shard.
 #: Without it every hold of an organiser would queue for one row lock (see docs/ledger.md).
 SYSTEM_SHARDS = 16
