@@ -28,7 +28,7 @@ from kukkaro.core.audit import audit_record
 from kukkaro.core.money import MoneyError, parse_cents
 from kukkaro.people.models import User
 from kukkaro.services import services
-from kukkaro.services.models import ClaimSource, ClaimUpload, ClaimUploadRow, Provider
+from kukkaro.services.models import ClaimSource, ClaimUpload, ClaimUploadRow, Provider, RejectReason
 
 COLUMNS = ("agreement", "service", "service_date", "quantity", "unit_price", "invoice_number")
 MAX_ROWS = 5000
@@ -164,7 +164,11 @@ def claims_upload(*, actor: User, provider: Provider, filename: str, content: by
             ]
             results.append(ClaimUploadRow(upload=upload, row_number=row_number, outcome=INVALID, reasons=problems))
             continue
-        reasons = [{"field": "claim", "code": code, "message": ""} for code in claim.reasons] if created else []
+        reasons = (
+            [{"field": "claim", "code": code, "message": str(RejectReason(code).label)} for code in claim.reasons]
+            if created
+            else []
+        )
         results.append(
             ClaimUploadRow(
                 upload=upload,
