@@ -165,19 +165,23 @@ class Transfer(models.Model):
     a mistake is corrected by a new transfer with code ``correction``."""
 
     id = models.UUIDField(primary_key=True, editable=False)
-    debit_purse = models.ForeignKey(Purse, on_delete=models.PROTECT, related_name="debits")
-    credit_purse = models.ForeignKey(Purse, on_delete=models.PROTECT, related_name="credits")
+    # No single-column indexes on the purse and hold keys: the (purse, created_at) indexes and the unique
+    # "resolved once" index already serve those lookups, and every index costs each transfer (ADR 0010).
+    debit_purse = models.ForeignKey(Purse, on_delete=models.PROTECT, related_name="debits", db_index=False)
+    credit_purse = models.ForeignKey(Purse, on_delete=models.PROTECT, related_name="credits", db_index=False)
     amount = models.BigIntegerField()
     unit = models.CharField(max_length=4, choices=Unit.choices)
     code = models.CharField(max_length=16, choices=TransferCode.choices)
     flag = models.CharField(max_length=16, choices=TransferFlag.choices, default=TransferFlag.POSTED)
-    pending = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="resolutions")
+    pending = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="resolutions", db_index=False
+    )
     expires_at = models.DateTimeField(null=True, blank=True)  # holds only
     period_start = models.DateField(null=True, blank=True)  # releases, borrows, lapses: which funding period
     ref_type = models.CharField(max_length=32, blank=True)  # decision, agreement, claim, trip, …
     ref_id = models.CharField(max_length=64, blank=True)
     memo = models.CharField(max_length=500, blank=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, db_index=False)
     request_id = models.CharField(max_length=64, blank=True)
     fingerprint = models.CharField(max_length=64)  # sha256 of the request, to tell a retry from a conflict
     created_at = models.DateTimeField()

@@ -381,3 +381,21 @@ def test_transfer__refused_outside_any_transaction__leaves_nothing_behind():
     assert Transfer.objects.filter(code=TransferCode.HOLD).count() == 1
     Purse.objects.filter(pk=payables_id).update(closed_at=None)
     assert ledger_verify()[1] == []
+
+
+def test_database__transfer_indexes_are_the_ones_the_ledger_relies_on():
+    """Migration ledger.0004 drops four covered indexes by name (ADR 0010); the unique 'resolved once' index, the
+    time indexes and the append-only trigger must survive it on both databases."""
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, "ledger_transfer")
+    indexed = {name for name, info in constraints.items() if info["index"] or info["unique"]}
+    assert {"ledger_hold_resolved_once", "ledger_xfer_debit_time", "ledger_xfer_credit_time"} <= indexed
+    assert constraints["ledger_hold_resolved_once"]["unique"]
+    single_fk_indexes = {
+        name
+        for name, info in constraints.items()
+        if info["index"]
+        and not info["unique"]
+        and info["columns"] in (["debit_purse_id"], ["credit_purse_id"], ["pending_id"], ["actor_id"])
+    }
+    assert single_fk_indexes == set()
