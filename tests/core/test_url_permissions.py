@@ -9,12 +9,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+from django.db import transaction
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from kukkaro.core.permissions import RULES, Action
 from kukkaro.core.roles import Role
 from tests.cases.world import INDICATIVE_PAGES, build_case
 from tests.factories import client_in, make_user
+from tests.services.world import add_activity, build_world
 
 ANONYMOUS = "anonymous"
 
@@ -66,29 +68,54 @@ def test_every_action__has_a_rule_and_every_url_is_named():
     assert not [r.name for r in ROUTES if "<unnamed" in r.name]
 
 
-@pytest.fixture
-def world(db):
-    """One user per role in Länsi-Uusimaa, a client there and a client in Päijät-Häme."""
+@pytest.fixture(scope="module")
+def world(django_db_setup, django_db_blocker):
+    """One user per role in Länsi-Uusimaa, a client there and a client in Päijät-Häme, with cases, providers,
+    claims and payments. Built once for the module inside a transaction that is rolled back at its end; each test
+    runs in a savepoint within it (as Django's setUpTestData does), so what a test changes is undone."""
+    with django_db_blocker.unblock(), transaction.atomic():
+        yield _build_world()
+        transaction.set_rollback(True)
+
+
+@pytest.fixture(autouse=True)
+def _each_test_in_a_savepoint(db):
+    """Every test here uses the database inside the module's world transaction."""
+
+
+def _build_world() -> dict:
     own = client_in("lansi-uusimaa", first_names="Oma")
     other = client_in("paijat-hame", first_names="Vieras")
     users = {role: make_user(role, organiser_code="lansi-uusimaa") for role in Role if role != Role.CLIENT}
     users[Role.CLIENT] = make_user(Role.CLIENT, national_id=own.national_id)
+    spending = build_world()  # providers, claims and payments in Länsi-Uusimaa
+    users[Role.PROVIDER] = spending.provider_user
     return {
         "own_client": own,
         "other_client": other,
         "users": users,
         "own_case": build_case(own, worker=users[Role.SOCIAL_WORKER]),
         "other_case": build_case(other, worker=make_user(Role.SOCIAL_WORKER, organiser_code="paijat-hame")),
+        "spending": spending,
+        "activity": add_activity(spending),
     }
 
 
 def _url(route: Route, world: dict, *, client_key: str = "own_client") -> str:
     case = world["own_case" if client_key == "own_client" else "other_case"]
     calculation = case.indicative if route.name in INDICATIVE_PAGES else case.final
+    spending, activity = world["spending"], world["activity"]
     parameter_values = {
         "client_id": world[client_key].pk,
         "calculation_id": calculation.pk,
         "decision_id": case.decision.pk,
+        "provider_id": spending.provider.pk,
+        "change_id": activity.bank_change.pk,
+        "line_id": spending.line.pk,
+        "agreement_id": spending.agreement.pk,
+        "claim_id": activity.disputed.pk,
+        "batch_id": activity.batch.pk,
+        "upload_id": activity.upload.pk,
     }
     missing = [p for p in route.parameters if p not in parameter_values]
     assert not missing, f"{route.name}: add a value for URL parameter(s) {missing} in this test"
