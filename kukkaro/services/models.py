@@ -268,6 +268,7 @@ class ServiceAgreement(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField()
     ended_at = models.DateTimeField(null=True, blank=True)
+    end_reason = models.TextField(_("reason for ending"), blank=True)
 
     class Meta:
         verbose_name = _("service agreement")

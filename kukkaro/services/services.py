@@ -35,6 +35,7 @@ from kukkaro.people.models import SupporterGrant, User
 from kukkaro.services import payment_files
 from kukkaro.services.models import (
     Accessibility,
+    AgreementState,
     BankAccountChange,
     BankAccountChangeState,
     Claim,
@@ -555,6 +556,71 @@ def agreement_create(
     return agreement
 
 
+@transaction.atomic
+def agreement_end(*, actor: User, agreement: ServiceAgreement, last_day: dt.date, reason: str) -> ServiceAgreement:
+    """End an agreement (a change of provider, or the client's wish): services after ``last_day`` are not paid
+    from it, and the reservations of later months go back to the budget. Claims already made stay as they are."""
+    agreement = ServiceAgreement.objects.select_for_update().select_related("client").get(pk=agreement.pk)
+    authorize(actor, Action.AGREEMENT_CREATE, agreement.client)
+    if agreement.state != AgreementState.ACTIVE:
+        raise ValidationError({"last_day": _("The agreement has already ended.")})
+    if not reason.strip():
+        raise ValidationError({"reason": _("Give the reason.")})
+    if last_day < agreement.valid_from - dt.timedelta(days=1) or last_day > agreement.valid_until:
+        raise ValidationError({"last_day": _("The last day must fall within the agreement's validity.")})
+    if (
+        last_day < clock.today() - dt.timedelta(days=1)
+        and agreement.claims.filter(
+            service_date__gt=last_day, status__in=[ClaimStatus.WAITING, ClaimStatus.APPROVED, ClaimStatus.PAID]
+        ).exists()
+    ):
+        raise ValidationError({"last_day": _("Services after that day have already been claimed.")})
+    before = {"state": agreement.state, "valid_until": agreement.valid_until}
+    for standing in StandingHold.objects.select_for_update().filter(
+        agreement=agreement, month__gt=last_day, hold_id__isnull=False
+    ):
+        hold = Transfer.objects.get(pk=standing.hold_id)
+        ledger.hold_void(transfer_id=ledger.derived_id("standing-end", hold.pk), hold=hold, actor=actor)
+        standing.hold_id, standing.remaining_cents = None, 0
+        standing.save(update_fields=["hold_id", "remaining_cents"])
+    agreement.state, agreement.valid_until = AgreementState.ENDED, last_day
+    agreement.ended_at, agreement.end_reason = clock.now(), reason.strip()
+    agreement.save(update_fields=["state", "valid_until", "ended_at", "end_reason"])
+    audit_record(
+        action="agreement.end",
+        actor=actor,
+        target=agreement,
+        organiser_id=agreement.organiser_id,
+        data_subject_id=agreement.client_id,
+        before=before,
+        after={"state": agreement.state, "valid_until": last_day, "reason": agreement.end_reason},
+    )
+    return agreement
+
+
+def agreements_reserve_month(*, month: dt.date | None = None) -> int:
+    """Reserve this month's amount of every active agreement that asks for it (the daily job; reserving twice
+    does nothing). Returns how many reservations were made."""
+    month = (month or clock.today()).replace(day=1)
+    month_end = (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
+    due = (
+        ServiceAgreement.objects.filter(
+            state=AgreementState.ACTIVE, standing_hold=True, valid_from__lte=month_end, valid_until__gte=month
+        )
+        .exclude(standing_holds__month=month)
+        .select_related("purse")
+    )
+    made = 0
+    for agreement in due:
+        try:
+            with transaction.atomic():
+                agreement_reserve_month(agreement=agreement, month=month)
+        except ledger.LedgerError:
+            continue  # the purse is not valid or open now: nothing to reserve
+        made += 1
+    return made
+
+
 def monthly_budget_cents(agreement: ServiceAgreement) -> int:
     """What the budget pays in a month at the agreed quantity: the price up to the cap."""
     budget_price = agreement.agreed_price_cents - agreement.own_share_cents
@@ -640,8 +706,8 @@ def _claim_checks(
     if agreement is None:
         reasons.append(RejectReason.NO_AGREEMENT)
     else:
-        ended_before = agreement.ended_at is not None and agreement.ended_at.astimezone(clock.HELSINKI).date() <= day
-        if not (agreement.valid_from <= day <= agreement.valid_until) or ended_before:
+        # Ending an agreement shortens its validity to the last day of service, so the dates say it all.
+        if not (agreement.valid_from <= day <= agreement.valid_until):
             reasons.append(RejectReason.AGREEMENT_NOT_ACTIVE)
         if service_type is None or service_type.pk != agreement.service_type_id:
             reasons.append(RejectReason.WRONG_SERVICE)
@@ -893,6 +959,60 @@ def claims_auto_approve(*, today: dt.date | None = None) -> int:
             )
             approved += 1
     return approved
+
+
+@transaction.atomic
+def spending_policy_update(
+    *,
+    actor: User,
+    organiser: Organiser,
+    approval_threshold_cents: int,
+    dispute_window_days: int,
+    payment_day: int,
+    debtor_name: str,
+    debtor_iban: str,
+    debtor_bic: str,
+) -> SpendingPolicy:
+    """The organiser's rules for claims and the account its payments leave from."""
+    authorize(actor, Action.PAYMENT_MANAGE, _Owned(organiser.pk))
+    policy = SpendingPolicy.objects.select_for_update().filter(organiser=organiser).first() or policy_for(organiser)
+    errors = {}
+    if not isinstance(approval_threshold_cents, int) or approval_threshold_cents <= 0:
+        errors["approval_threshold"] = _("Give an amount above zero.")
+    if not 1 <= dispute_window_days <= 60:
+        errors["dispute_window_days"] = _("Give 1–60 days.")
+    if not 1 <= payment_day <= 28:
+        errors["payment_day"] = _("Give a day between 1 and 28.")
+    if not debtor_name.strip():
+        errors["debtor_name"] = _("Give the payer's name.")
+    if errors:
+        raise ValidationError(errors)
+    try:
+        iban, bic = validated_bank_account(debtor_iban, debtor_bic)
+    except ValidationError as exc:
+        raise ValidationError({f"debtor_{field}": messages for field, messages in exc.message_dict.items()}) from exc
+    fields = [
+        "approval_threshold_cents",
+        "dispute_window_days",
+        "payment_day",
+        "debtor_name",
+        "debtor_iban",
+        "debtor_bic",
+    ]
+    before = {f: getattr(policy, f) for f in fields}
+    policy.approval_threshold_cents, policy.dispute_window_days = approval_threshold_cents, dispute_window_days
+    policy.payment_day, policy.debtor_name = payment_day, debtor_name.strip()[:70]
+    policy.debtor_iban, policy.debtor_bic = iban, bic
+    policy.save(update_fields=fields)
+    audit_record(
+        action="spending_policy.update",
+        actor=actor,
+        target=policy,
+        organiser_id=organiser.pk,
+        before=before,
+        after={f: getattr(policy, f) for f in fields},
+    )
+    return policy
 
 
 # --- payment batches -----------------------------------------------------------------------------------------

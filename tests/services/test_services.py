@@ -436,3 +436,93 @@ def test_payment_batch__waits_while_a_bank_account_change_is_pending():
             execution_date=clock.today(),
         )
     assert "organiser" in refused.value.message_dict
+
+
+def test_agreements_reserve_month__reserves_each_standing_agreement_once_a_month():
+    world = build_world(standing_hold=True)
+    assert StandingHold.objects.filter(agreement=world.agreement).count() == 1  # March, when it was made
+    with clock.pinned(dt.datetime(2026, 4, 1, 6, 0, tzinfo=dt.UTC)):
+        assert services.agreements_reserve_month() == 1
+        assert services.agreements_reserve_month() == 0
+    april = StandingHold.objects.get(agreement=world.agreement, month=dt.date(2026, 4, 1))
+    assert april.hold_id is not None and april.remaining_cents > 0
+    assert ledger_verify()[1] == []
+
+
+def test_agreement_end__gives_later_reservations_back_and_cannot_end_twice():
+    world = build_world(standing_hold=True)
+    with clock.pinned(dt.datetime(2026, 4, 1, 6, 0, tzinfo=dt.UTC)):
+        services.agreements_reserve_month()
+    held = _fresh(world.purse).debits_pending
+    april = StandingHold.objects.get(agreement=world.agreement, month=dt.date(2026, 4, 1))
+    april_reserved = april.remaining_cents
+    ended = services.agreement_end(
+        actor=world.worker, agreement=world.agreement, last_day=dt.date(2026, 3, 31), reason="Vaihtoi tuottajaa"
+    )
+    assert (ended.state, ended.valid_until) == ("ended", dt.date(2026, 3, 31))
+    april.refresh_from_db()
+    assert april.hold_id is None
+    # April's reservation is free again (only what the purse could cover was reserved); March's stays.
+    assert 0 < april_reserved and _fresh(world.purse).debits_pending == held - april_reserved
+    with pytest.raises(ValidationError) as again:
+        services.agreement_end(actor=world.worker, agreement=ended, last_day=dt.date(2026, 3, 31), reason="x")
+    assert "last_day" in again.value.message_dict
+    with pytest.raises(PermissionDenied):
+        services.agreement_end(
+            actor=make_user(Role.SOCIAL_WORKER, organiser_code="paijat-hame"),
+            agreement=world.agreement,
+            last_day=dt.date(2026, 3, 31),
+            reason="x",
+        )
+    assert AuditEvent.objects.filter(action="agreement.end", data_subject_id=world.client.pk).count() == 1
+    assert ledger_verify()[1] == []
+
+
+def test_services_daily__approves_claims_whose_window_has_passed(capsys):
+    from django.core.management import call_command
+
+    world = build_world(endorsed=False)
+    claim, _ = _claim(world)
+    assert claim.status == ClaimStatus.WAITING
+    with clock.pinned(MARCH + dt.timedelta(days=8)):
+        call_command("services_daily")
+    assert "Approved 1 claim(s)" in capsys.readouterr().out
+    assert Claim.objects.get(pk=claim.pk).status == ClaimStatus.APPROVED
+
+
+def test_spending_policy_update__validates_and_is_audited():
+    world = build_world()
+    with pytest.raises(ValidationError) as refused:
+        services.spending_policy_update(
+            actor=world.finance,
+            organiser=world.client.organiser,
+            approval_threshold_cents=0,
+            dispute_window_days=0,
+            payment_day=31,
+            debtor_name="",
+            debtor_iban=IBANS[1][0],
+            debtor_bic=IBANS[1][1],
+        )
+    assert set(refused.value.message_dict) == {"approval_threshold", "dispute_window_days", "payment_day", "debtor_name"}
+    with pytest.raises(PermissionDenied):
+        services.spending_policy_update(
+            actor=world.worker,
+            organiser=world.client.organiser,
+            approval_threshold_cents=1,
+            dispute_window_days=7,
+            payment_day=15,
+            debtor_name="x",
+            debtor_iban=IBANS[1][0],
+            debtor_bic=IBANS[1][1],
+        )
+    services.spending_policy_update(
+        actor=world.finance,
+        organiser=world.client.organiser,
+        approval_threshold_cents=25_000,
+        dispute_window_days=14,
+        payment_day=10,
+        debtor_name="Länsi-Uudenmaan hyvinvointialue",
+        debtor_iban=IBANS[1][0],
+        debtor_bic=IBANS[1][1],
+    )
+    assert AuditEvent.objects.filter(action="spending_policy.update").count() == 1
