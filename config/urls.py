@@ -7,6 +7,8 @@ urlpatterns = [
     path("", include("kukkaro.core.urls")),
     path("", include("kukkaro.people.urls")),
     path("", include("kukkaro.cases.urls")),
+    path("", include("kukkaro.services.urls")),
+    path("provider/", include("kukkaro.services.provider_urls")),
     path("my/", include("kukkaro.portal.urls")),
     path("api/v1/", include("kukkaro.api.urls")),
     path("i18n/setlang/", public(set_language), name="set_language"),

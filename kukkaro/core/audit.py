@@ -30,6 +30,7 @@ PURPOSE_SEARCH = "search"
 PURPOSE_ACCESS_LOG_REVIEW = "access_log_review"
 PURPOSE_SELF_SERVICE = "self_service"
 PURPOSE_SUPPORT = "support"
+PURPOSE_CLAIMS = "claims"
 
 
 @dataclass

@@ -17,6 +17,12 @@ def _nav_items(request: HttpRequest) -> list[dict[str, Any]]:
     entries = [
         (Action.DASHBOARD_VIEW, "core:dashboard", _("Front page")),
         (Action.CLIENT_SEARCH, "people:client_list", _("Clients")),
+        (Action.PROVIDER_SELF, "provider:home", _("Our organisation")),
+        (Action.PROVIDER_LIST, "services:provider_list", _("Providers")),
+        (Action.CLAIM_REVIEW, "services:claim_queue", _("Claims")),
+        (Action.PROVIDER_SELF, "provider:claims", _("Claims")),
+        (Action.PAYMENT_MANAGE, "services:payment_batch_list", _("Payments")),
+        (Action.CATALOGUE_VIEW, "services:catalogue", _("Catalogue")),
         (Action.USER_LIST, "people:user_list", _("Users")),
         (Action.AUDIT_LOG_VIEW, "core:audit_log", _("Audit log")),
         (Action.PORTAL_VIEW, "portal:home", _("My page")),

@@ -35,6 +35,16 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     tasks = []
     if can(user, Action.CLIENT_SEARCH):
         tasks.append(("people:client_list", _("Clients"), _("Find a client by name or personal identity code.")))
+    if can(user, Action.PROVIDER_SELF):
+        tasks.append(("provider:home", _("Our organisation"), _("Your details, prices, agreements and claims.")))
+    if can(user, Action.CLAIM_REVIEW):
+        tasks.append(("services:claim_queue", _("Claims"), _("Disputed, waiting and rejected claims of providers.")))
+    if can(user, Action.PROVIDER_LIST):
+        tasks.append(("services:provider_list", _("Providers"), _("Applications, approved providers and prices.")))
+    if can(user, Action.PAYMENT_MANAGE):
+        tasks.append(("services:payment_batch_list", _("Payments"), _("Pay approved claims in monthly bank files.")))
+    if can(user, Action.CATALOGUE_VIEW):
+        tasks.append(("services:catalogue", _("Catalogue"), _("Services and the county's price caps.")))
     if can(user, Action.USER_LIST):
         tasks.append(("people:user_list", _("Users"), _("See the accounts of your organisation.")))
     if can(user, Action.AUDIT_LOG_VIEW):

@@ -17,6 +17,7 @@ PURPOSE_LABELS = {
     audit.PURPOSE_ACCESS_LOG_REVIEW: gettext_lazy("checking who has viewed your data"),
     audit.PURPOSE_SELF_SERVICE: gettext_lazy("you used the service yourself"),
     audit.PURPOSE_SUPPORT: gettext_lazy("supporting you"),
+    audit.PURPOSE_CLAIMS: gettext_lazy("checking and paying for your services"),
 }
 
 ACTION_LABELS = {
@@ -24,6 +25,7 @@ ACTION_LABELS = {
     "client.list": gettext_lazy("saw your name in a list"),
     "client.create": gettext_lazy("added you to the client register"),
     "client.update": gettext_lazy("changed your data"),
+    "claim.read": gettext_lazy("viewed a claim for your services"),
 }
 
 

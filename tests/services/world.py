@@ -14,7 +14,7 @@ from kukkaro.people.models import Client, User
 from kukkaro.services import services
 from kukkaro.services.models import Provider, ServiceAgreement, ServiceType, SpendingPolicy
 from tests.cases.world import build_case
-from tests.factories import client_in, make_user
+from tests.factories import client_in, client_user_for, make_user
 
 #: Valid test business IDs (check digits computed by the Y-tunnus rule).
 BUSINESS_IDS = ["1234567-1", "7654321-2", "2222222-9", "3333333-8", "4444444-7", "5555555-6"]
@@ -145,3 +145,61 @@ def build_world(*, endorsed: bool = True, standing_hold: bool = False, price_cen
         standing_hold=standing_hold,
     )
     return world
+
+
+@dataclass
+class Activity:
+    """Something on every spending page: an approved claim paid in a batch, a waiting and a disputed claim, a file
+    of claims, and a change of bank account waiting for its second person."""
+
+    approved: object
+    waiting: object
+    disputed: object
+    upload: object
+    batch: object
+    bank_change: object
+
+
+def add_activity(world: World) -> Activity:
+    """Claims, a file, a payment batch and a pending bank change for ``world`` (all dated today)."""
+    from kukkaro.services.claim_files import claims_upload
+
+    today = clock.today()
+
+    def claim(invoice: str, quantity: int = 100):
+        made, _created = services.claim_submit(
+            actor=world.provider_user,
+            provider=world.provider,
+            agreement_number=world.agreement.number,
+            service_code="day-activity",
+            service_date=today,
+            quantity_hundredths=quantity,
+            unit_price_cents=world.agreement.agreed_price_cents,
+            invoice_number=invoice,
+        )
+        return made
+
+    approved = claim("A-1")
+    batch = services.payment_batch_create(
+        actor=world.finance, organiser=world.client.organiser, approved_until=today, execution_date=today
+    )
+    world.agreement.endorsed = False
+    world.agreement.save(update_fields=["endorsed"])
+    waiting = claim("W-1")
+    disputed = claim("D-1")
+    client_user = client_user_for(world.client)
+    disputed = services.claim_client_decide(
+        actor=client_user, claim=disputed, approve=False, reason="En ollut paikalla"
+    )
+    content = (
+        "agreement;service;service_date;quantity;unit_price;invoice_number\n"
+        f"{world.agreement.number};day-activity;{today.isoformat()};1;90,00;F-1\n"
+        f"{world.agreement.number};day-activity;not-a-date;1;90,00;F-2\n"
+    ).encode()
+    upload = claims_upload(actor=world.provider_user, provider=world.provider, filename="claims.csv", content=content)
+    bank_change = services.bank_account_change_request(
+        actor=world.provider_user, provider=world.provider, iban=IBANS[1][0], bic=IBANS[1][1]
+    )
+    return Activity(
+        approved=approved, waiting=waiting, disputed=disputed, upload=upload, batch=batch, bank_change=bank_change
+    )

@@ -34,11 +34,14 @@ def field(bound_field: Any, *, hint: str = "", autocomplete: str = "") -> dict[s
     if autocomplete:
         attrs["autocomplete"] = autocomplete
     widget_html = bound_field.as_widget(attrs={**widget.attrs, **attrs})
+    is_group = getattr(widget, "input_type", "") in {"checkbox", "radio"} and hasattr(widget, "option_template_name")
     return {
         "field": bound_field,
         "hint": hint or bound_field.help_text,
         "widget_html": widget_html,
-        "is_checkbox": widget.input_type == "checkbox" if hasattr(widget, "input_type") else False,
+        # Several checkboxes or radio buttons: a fieldset whose legend names the group.
+        "is_group": is_group,
+        "is_checkbox": not is_group and getattr(widget, "input_type", "") == "checkbox",
     }
 
 

@@ -1,0 +1,439 @@
+"""Pages for provider users: apply, keep their own data and prices up to date, see their agreements, report
+delivered services by form or CSV file, and follow each claim's result. A provider user sees only its own
+provider; a user who has not applied yet is shown how to apply on every page (never someone else's data)."""
+
+import csv
+import io
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods
+
+from kukkaro.core import clock
+from kukkaro.core.forms import add_validation_errors
+from kukkaro.core.permissions import Action, not_html, requires
+from kukkaro.core.tables import Cell, Table
+from kukkaro.services import claim_files, presenters, selectors, services
+from kukkaro.services.forms import (
+    BankAccountForm,
+    ClaimForm,
+    ClaimUploadForm,
+    ProviderApplicationForm,
+    ProviderPriceForm,
+    ProviderUpdateForm,
+)
+from kukkaro.services.models import AgreementState, ClaimStatus, Provider
+
+PAGE_SIZE = 25
+
+
+def _or_404(load: Callable[[], Any]) -> Any:
+    try:
+        return load()
+    except ObjectDoesNotExist as exc:
+        raise Http404 from exc
+
+
+def _not_yet(request: HttpRequest, title: str) -> HttpResponse:
+    """The page a provider user sees where their provider's data would be, before they have applied."""
+    return render(request, "services/provider/not_yet.html", {"title": title})
+
+
+def _provider(request: HttpRequest) -> Provider | None:
+    return selectors.own_provider(actor=request.user)
+
+
+@requires(Action.PROVIDER_SELF)
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    provider = _provider(request)
+    if provider is None:
+        return render(request, "services/provider/home.html", {"provider": None})
+    counts = {
+        status: selectors.claims_of_provider(provider=provider, status=status).count()
+        for status in (ClaimStatus.WAITING, ClaimStatus.DISPUTED, ClaimStatus.REJECTED)
+    }
+    return render(
+        request,
+        "services/provider/home.html",
+        {
+            "provider": provider,
+            "facts": presenters.provider_facts(provider),
+            "counts": counts,
+            "active_agreements": selectors.agreements_of_provider(
+                provider=provider, state=AgreementState.ACTIVE
+            ).count(),
+            "pending_bank": provider.bank_changes.filter(state="pending").first(),
+        },
+    )
+
+
+@requires(Action.PROVIDER_SELF)
+@require_http_methods(["GET", "POST"])
+def apply(request: HttpRequest) -> HttpResponse:
+    if _provider(request) is not None:
+        messages.info(request, _("Your organisation has already applied."))
+        return redirect("provider:home")
+    form = ProviderApplicationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.provider_apply(
+                actor=request.user,
+                organiser=data["organiser"],
+                name=data["name"],
+                business_id=data["business_id"],
+                soteri_number=data["soteri_number"],
+                contact_name=data["contact_name"],
+                email=data["email"],
+                phone=data["phone"],
+                address=data["address"],
+                description=data["description"],
+                municipalities=form.chosen_municipalities(),
+                languages=data["languages"],
+                accessibility=data["accessibility"],
+                iban=data["iban"],
+                bic=data["bic"],
+                rulebook_version=services.RULEBOOK_VERSION if data["accept_rulebook"] else "",
+            )
+        except ValidationError as error:
+            add_validation_errors(form, error)
+        else:
+            messages.success(request, _("Thank you. The county will handle your application."))
+            return redirect("provider:home")
+    return render(
+        request,
+        "services/provider/form.html",
+        {
+            "form": form,
+            "title": _("Apply to become a service provider"),
+            "intro": _(
+                "The county approves providers for personal budgets. You accept rulebook version %(version)s; "
+                "payments go to the bank account you give here."
+            )
+            % {"version": services.RULEBOOK_VERSION},
+        },
+    )
+
+
+@requires(Action.PROVIDER_SELF)
+@require_http_methods(["GET", "POST"])
+def edit(request: HttpRequest) -> HttpResponse:
+    provider = _provider(request)
+    if provider is None:
+        return _not_yet(request, _("Your details"))
+    initial = {
+        "contact_name": provider.contact_name,
+        "email": provider.email,
+        "phone": provider.phone,
+        "address": provider.address,
+        "description": provider.description,
+        "municipalities": list(provider.municipalities.values_list("code", flat=True)),
+        "languages": provider.languages,
+        "accessibility": provider.accessibility,
+    }
+    form = ProviderUpdateForm(request.POST or None, initial=initial, organiser_id=provider.organiser_id)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.provider_update(
+                actor=request.user,
+                provider=provider,
+                contact_name=data["contact_name"],
+                email=data["email"],
+                phone=data["phone"],
+                address=data["address"],
+                description=data["description"],
+                languages=data["languages"],
+                accessibility=data["accessibility"],
+                municipalities=form.chosen_municipalities(),
+            )
+        except ValidationError as error:
+            add_validation_errors(form, error)
+        else:
+            messages.success(request, _("Your details were saved."))
+            return redirect("provider:home")
+    return render(request, "services/provider/form.html", {"form": form, "title": _("Your details")})
+
+
+@requires(Action.PROVIDER_SELF)
+@require_http_methods(["GET", "POST"])
+def bank_account(request: HttpRequest) -> HttpResponse:
+    provider = _provider(request)
+    if provider is None:
+        return _not_yet(request, _("Change of bank account"))
+    form = BankAccountForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.bank_account_change_request(
+                actor=request.user, provider=provider, iban=form.cleaned_data["iban"], bic=form.cleaned_data["bic"]
+            )
+        except ValidationError as error:
+            add_validation_errors(form, error)
+        else:
+            messages.success(request, _("The change was sent. The county's finance staff will approve it."))
+            return redirect("provider:home")
+    return render(
+        request,
+        "services/provider/form.html",
+        {
+            "form": form,
+            "title": _("Change of bank account"),
+            "intro": _(
+                "Payments go to the current account %(iban)s until a second person at the county has approved "
+                "the change."
+            )
+            % {"iban": provider.iban},
+        },
+    )
+
+
+@requires(Action.PROVIDER_SELF)
+@require_http_methods(["GET", "POST"])
+def prices(request: HttpRequest) -> HttpResponse:
+    provider = _provider(request)
+    if provider is None:
+        return _not_yet(request, _("Prices"))
+    form = ProviderPriceForm(request.POST or None, initial={"valid_from": clock.today()})
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.provider_price_set(
+                actor=request.user,
+                provider=provider,
+                service_type=data["service_type"],
+                price_cents=data["price"],
+                valid_from=data["valid_from"],
+                valid_until=data["valid_until"],
+            )
+        except ValidationError as error:
+            add_validation_errors(form, error)
+        else:
+            messages.success(request, _("The price was saved."))
+            return redirect("provider:prices")
+    return render(
+        request,
+        "services/provider/prices.html",
+        {
+            "form": form,
+            "table": presenters.price_table(selectors.prices_of(provider=provider), caption=_("Your prices")),
+        },
+    )
+
+
+@requires(Action.PROVIDER_SELF)
+@require_GET
+def agreements(request: HttpRequest) -> HttpResponse:
+    provider = _provider(request)
+    if provider is None:
+        return _not_yet(request, _("Service agreements"))
+    page = Paginator(selectors.agreements_of_provider(provider=provider), PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "services/provider/agreements.html",
+        {
+            "table": presenters.agreement_table(list(page), caption=_("Your service agreements"), staff=False),
+            "page_obj": page,
+        },
+    )
+
+
+@requires(Action.PROVIDER_SELF)
+@require_GET
+def claims(request: HttpRequest) -> HttpResponse:
+    provider = _provider(request)
+    if provider is None:
+        return _not_yet(request, _("Claims"))
+    status = request.GET.get("status", "")
+    if status and status not in ClaimStatus.values:
+        raise Http404
+    page = Paginator(selectors.claims_of_provider(provider=provider, status=status), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    tabs = [{"href": "?", "label": _("all"), "current": not status}] + [
+        {"href": f"?status={s}", "label": label, "current": s == status} for s, label in ClaimStatus.choices
+    ]
+    return render(
+        request,
+        "services/provider/claims.html",
+        {
+            "tabs": tabs,
+            "table": presenters.claim_table(list(page), caption=_("Your claims"), href="provider"),
+            "page_obj": page,
+            "total": page.paginator.count,
+        },
+    )
+
+
+@requires(Action.CLAIM_SUBMIT)
+@require_http_methods(["GET", "POST"])
+def claim_new(request: HttpRequest) -> HttpResponse:
+    provider = _provider(request)
+    if provider is None:
+        return _not_yet(request, _("Report a delivered service"))
+    active = list(selectors.agreements_of_provider(provider=provider, state=AgreementState.ACTIVE))
+    form = ClaimForm(request.POST or None, agreements=active, initial={"service_date": clock.today()})
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        agreement = next(a for a in active if a.number == data["agreement"])
+        try:
+            claim, created = services.claim_submit(
+                actor=request.user,
+                provider=provider,
+                agreement_number=agreement.number,
+                service_code=agreement.service_type.code,
+                service_date=data["service_date"],
+                quantity_hundredths=data["quantity"],
+                unit_price_cents=data["unit_price"],
+                invoice_number=data["invoice_number"],
+            )
+        except ValidationError as error:
+            add_validation_errors(form, error)
+        else:
+            if not created:
+                messages.warning(request, _("This invoice number was claimed before; here is that claim."))
+            return redirect("provider:claim_detail", claim_id=claim.pk)
+    return render(
+        request,
+        "services/provider/form.html",
+        {
+            "form": form,
+            "title": _("Report a delivered service"),
+            "intro": _("The claim is checked at once against the agreement, the prices and the client's budget."),
+        },
+    )
+
+
+@requires(Action.PROVIDER_SELF)
+@require_GET
+def claim_detail(request: HttpRequest, claim_id: uuid.UUID) -> HttpResponse:
+    if _provider(request) is None:
+        raise Http404
+    claim = _or_404(lambda: selectors.claim_get(actor=request.user, claim_id=claim_id))
+    return render(
+        request,
+        "services/provider/claim_detail.html",
+        {"claim": claim, "facts": presenters.claim_facts(claim, staff=False)},
+    )
+
+
+@requires(Action.CLAIM_SUBMIT)
+@require_http_methods(["GET", "POST"])
+def uploads(request: HttpRequest) -> HttpResponse:
+    provider = _provider(request)
+    if provider is None:
+        return _not_yet(request, _("Claims from a file"))
+    form = ClaimUploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        upload_file = form.cleaned_data["file"]
+        try:
+            upload = claim_files.claims_upload(
+                actor=request.user,
+                provider=provider,
+                filename=upload_file.name,
+                content=upload_file.read(claim_files.MAX_BYTES + 1),
+            )
+        except ValidationError as error:
+            add_validation_errors(form, error)
+        else:
+            return redirect("provider:upload_detail", upload_id=upload.pk)
+    table = Table(
+        caption=_("Files sent"),
+        columns=[_("File"), _("Sent"), _("Rows")],
+        empty_text=_("No files sent yet."),
+        numeric_columns=frozenset({2}),
+        id="uploads",
+    )
+    for upload in selectors.uploads_of_provider(provider=provider)[:50]:
+        table.add(
+            Cell(upload.filename, href=reverse("provider:upload_detail", kwargs={"upload_id": upload.pk})),
+            presenters.datetime_text(upload.uploaded_at),
+            Cell(upload.rows, numeric=True),
+        )
+    return render(
+        request,
+        "services/provider/uploads.html",
+        {"form": form, "table": table, "columns": claim_files.COLUMNS},
+    )
+
+
+def _reason_text(reason: dict[str, str]) -> str:
+    text = reason.get("message") or reason.get("code", "")
+    field = reason.get("field", "")
+    return text if field in ("", "claim", "row") else f"{field}: {text}"
+
+
+def _result_rows(upload: Any) -> list[dict[str, Any]]:
+    rows = []
+    for result in upload.results.select_related("claim"):
+        rows.append(
+            {
+                "row": result.row_number,
+                "outcome": presenters.outcome_label(result.outcome),
+                "outcome_code": result.outcome,
+                "invoice": result.claim.invoice_number if result.claim else "",
+                "reasons": [_reason_text(r) for r in result.reasons],
+                "fields": [r.get("field", "") for r in result.reasons],
+                "codes": [r.get("code", "") for r in result.reasons],
+                "claim": result.claim,
+            }
+        )
+    return rows
+
+
+@requires(Action.PROVIDER_SELF)
+@require_GET
+def upload_detail(request: HttpRequest, upload_id: uuid.UUID) -> HttpResponse:
+    provider = _provider(request)
+    if provider is None:
+        raise Http404
+    upload = _or_404(lambda: selectors.upload_get(provider=provider, upload_id=upload_id))
+    counts = selectors.upload_outcome_counts(upload=upload)
+    return render(
+        request,
+        "services/provider/upload_detail.html",
+        {
+            "upload": upload,
+            "rows": _result_rows(upload),
+            "counts": [(presenters.outcome_label(o), n) for o, n in sorted(counts.items())],
+        },
+    )
+
+
+@not_html
+@requires(Action.PROVIDER_SELF)
+@require_GET
+def upload_results_csv(request: HttpRequest, upload_id: uuid.UUID) -> HttpResponse:
+    """The result file: one line per row of the file sent, with the outcome and the reasons."""
+    provider = _provider(request)
+    if provider is None:
+        raise Http404
+    upload = _or_404(lambda: selectors.upload_get(provider=provider, upload_id=upload_id))
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    writer.writerow(["row", "outcome", "invoice_number", "claim_id", "amount_eur", "fields", "reason_codes", "reasons"])
+    for row in _result_rows(upload):
+        claim = row["claim"]
+        writer.writerow(
+            [
+                row["row"],
+                row["outcome_code"],
+                row["invoice"],
+                str(claim.pk) if claim else "",
+                f"{claim.amount_cents // 100},{claim.amount_cents % 100:02d}" if claim else "",
+                "|".join(row["fields"]),
+                "|".join(row["codes"]),
+                " | ".join(str(r) for r in row["reasons"]),
+            ]
+        )
+    response = HttpResponse(("\ufeff" + out.getvalue()).encode("utf-8"), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="results-{upload.pk}.csv"'
+    return response

@@ -1,0 +1,38 @@
+from django.urls import path
+
+from kukkaro.services import views
+
+app_name = "services"
+
+urlpatterns = [
+    path("providers/", views.provider_list, name="provider_list"),
+    path("providers/<uuid:provider_id>/", views.provider_detail, name="provider_detail"),
+    path("providers/<uuid:provider_id>/state/", views.provider_state, name="provider_state"),
+    path("bank-accounts/", views.bank_change_list, name="bank_change_list"),
+    path("bank-accounts/<int:change_id>/decide/", views.bank_change_decide, name="bank_change_decide"),
+    path("catalogue/", views.catalogue, name="catalogue"),
+    path("catalogue/caps/new/", views.cap_new, name="cap_new"),
+    path("clients/<uuid:client_id>/services/", views.client_services, name="client_services"),
+    path("budget-lines/<int:line_id>/choice/", views.choice, name="choice"),
+    path("agreements/<uuid:agreement_id>/", views.agreement_detail, name="agreement_detail"),
+    path("agreements/<uuid:agreement_id>/end/", views.agreement_end, name="agreement_end"),
+    path("claims/", views.claim_queue, name="claim_queue"),
+    path("claims/<uuid:claim_id>/", views.claim_detail, name="claim_detail"),
+    path("claims/<uuid:claim_id>/resolve/", views.claim_resolve, name="claim_resolve"),
+    path("payments/", views.payment_batch_list, name="payment_batch_list"),
+    path("payments/settings/", views.spending_policy, name="spending_policy"),
+    path("payments/<uuid:batch_id>/", views.payment_batch_detail, name="payment_batch_detail"),
+    path(
+        "payments/<uuid:batch_id>/pain001.xml",
+        views.payment_batch_file,
+        {"kind": "pain001"},
+        name="payment_batch_pain001",
+    ),
+    path(
+        "payments/<uuid:batch_id>/accounting.csv",
+        views.payment_batch_file,
+        {"kind": "accounting"},
+        name="payment_batch_csv",
+    ),
+    path("payments/<uuid:batch_id>/paid/", views.payment_batch_paid, name="payment_batch_paid"),
+]

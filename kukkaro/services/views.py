@@ -1,0 +1,606 @@
+"""Staff pages of choice and spending: providers and their approval, bank-account changes, the catalogue and price
+caps, the client's choice of provider, service agreements, the claims queue and payment batches. Thin: load through
+selectors (scoped to the organiser; reads of client data logged), act through services, show errors at the fields
+they concern."""
+
+import datetime as dt
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.formats import date_format
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from kukkaro.core import clock
+from kukkaro.core.forms import add_validation_errors
+from kukkaro.core.money import format_cents
+from kukkaro.core.permissions import Action, can, not_html, post_only, requires
+from kukkaro.core.tables import Cell, Table
+from kukkaro.people import selectors as people_selectors
+from kukkaro.people.models import Client
+from kukkaro.services import presenters, selectors, services
+from kukkaro.services.forms import (
+    AgreementEndForm,
+    AgreementForm,
+    ChoiceOrderForm,
+    ClaimDecisionForm,
+    ClaimQueueForm,
+    PaymentBatchForm,
+    PriceCapForm,
+    ProviderSearchForm,
+    ProviderStateForm,
+    SpendingPolicyForm,
+)
+from kukkaro.services.models import ClaimStatus, PaymentBatchState, ProviderState
+
+PAGE_SIZE = 25
+
+
+def _or_404(load: Callable[[], Any]) -> Any:
+    """Run a selector; an object the user may not see looks exactly like one that does not exist."""
+    try:
+        return load()
+    except ObjectDoesNotExist as exc:
+        raise Http404 from exc
+
+
+def _date(value: dt.date | None) -> str:
+    return date_format(value, "SHORT_DATE_FORMAT") if value else "–"
+
+
+# --- providers -----------------------------------------------------------------------------------------------
+
+
+@requires(Action.PROVIDER_LIST)
+@require_GET
+def provider_list(request: HttpRequest) -> HttpResponse:
+    form = ProviderSearchForm(request.GET or None)
+    data = form.cleaned_data if form.is_valid() else {}
+    providers = selectors.provider_list(actor=request.user, state=data.get("state", ""), query=data.get("q", ""))
+    page = Paginator(providers, PAGE_SIZE).get_page(request.GET.get("page"))
+    table = Table(
+        caption=_("Service providers"),
+        columns=[_("Name"), _("Business ID"), _("State"), _("Municipalities"), _("Languages")],
+        empty_text=_("No providers found."),
+        id="providers",
+    )
+    for provider in page:
+        table.add(
+            Cell(provider.name, href=reverse("services:provider_detail", kwargs={"provider_id": provider.pk})),
+            provider.business_id,
+            provider.get_state_display(),
+            ", ".join(m.name for m in provider.municipalities.all()),
+            presenters.languages(provider.languages),
+        )
+    counts = selectors.provider_state_counts(actor=request.user)
+    return render(
+        request,
+        "services/provider_list.html",
+        {
+            "form": form,
+            "table": table,
+            "page_obj": page,
+            "total": page.paginator.count,
+            "waiting": counts.get(ProviderState.APPLIED, 0),
+            "may_approve_banks": can(request.user, Action.BANK_ACCOUNT_APPROVE),
+        },
+    )
+
+
+@requires(Action.PROVIDER_LIST)
+@require_GET
+def provider_detail(request: HttpRequest, provider_id: uuid.UUID) -> HttpResponse:
+    provider = _or_404(lambda: selectors.provider_get(actor=request.user, provider_id=provider_id))
+    allowed = sorted(services.PROVIDER_TRANSITIONS[ProviderState(provider.state)])
+    may_review = bool(allowed) and can(request.user, Action.PROVIDER_REVIEW, provider)
+    return render(
+        request,
+        "services/provider_detail.html",
+        {
+            "provider": provider,
+            "facts": presenters.provider_facts(provider),
+            "history": selectors.provider_history(provider=provider),
+            "bank_changes": selectors.provider_bank_changes(provider=provider),
+            "prices": presenters.price_table(selectors.prices_of(provider=provider), caption=_("Price list")),
+            "state_form": ProviderStateForm(allowed=allowed) if may_review else None,
+        },
+    )
+
+
+@post_only
+@requires(Action.PROVIDER_REVIEW)
+@require_POST
+def provider_state(request: HttpRequest, provider_id: uuid.UUID) -> HttpResponse:
+    provider = _or_404(
+        lambda: selectors.provider_get(actor=request.user, provider_id=provider_id, action=Action.PROVIDER_REVIEW)
+    )
+    form = ProviderStateForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Choose the new state."))
+    else:
+        try:
+            services.provider_set_state(
+                actor=request.user,
+                provider=provider,
+                state=form.cleaned_data["state"],
+                reason=form.cleaned_data["reason"],
+            )
+        except ValidationError as error:
+            for message in error.messages:
+                messages.error(request, message)
+        else:
+            messages.success(
+                request,
+                _("The provider is now “%(state)s”.") % {"state": ProviderState(form.cleaned_data["state"]).label},
+            )
+    return redirect("services:provider_detail", provider_id=provider.pk)
+
+
+@requires(Action.BANK_ACCOUNT_APPROVE)
+@require_GET
+def bank_change_list(request: HttpRequest) -> HttpResponse:
+    changes = list(selectors.bank_changes_pending(actor=request.user))
+    return render(request, "services/bank_change_list.html", {"changes": changes})
+
+
+@post_only
+@requires(Action.BANK_ACCOUNT_APPROVE)
+@require_POST
+def bank_change_decide(request: HttpRequest, change_id: int) -> HttpResponse:
+    change = _or_404(lambda: selectors.bank_change_get(actor=request.user, change_id=change_id))
+    approve = request.POST.get("approve") == "1"
+    try:
+        services.bank_account_change_decide(actor=request.user, change=change, approve=approve)
+    except ValidationError as error:
+        for message in error.messages:
+            messages.error(request, message)
+    else:
+        messages.success(
+            request,
+            _("The new bank account of %(name)s is in use.") % {"name": change.provider.name}
+            if approve
+            else _("The change of bank account of %(name)s was rejected.") % {"name": change.provider.name},
+        )
+    return redirect("services:bank_change_list")
+
+
+# --- catalogue -----------------------------------------------------------------------------------------------
+
+
+@requires(Action.CATALOGUE_VIEW)
+@require_GET
+def catalogue(request: HttpRequest) -> HttpResponse:
+    organiser_id = request.user.organiser_id
+    provider = None
+    if organiser_id is None:  # a provider user sees its own organiser's catalogue
+        provider = selectors.own_provider(actor=request.user)
+        organiser_id = provider.organiser_id if provider else None
+    rows = selectors.catalogue(organiser_id=organiser_id) if organiser_id else []
+    return render(
+        request,
+        "services/catalogue.html",
+        {
+            "table": presenters.catalogue_table(rows),
+            "may_manage": can(request.user, Action.CATALOGUE_MANAGE),
+            "has_organiser": organiser_id is not None,
+        },
+    )
+
+
+@requires(Action.CATALOGUE_MANAGE)
+@require_http_methods(["GET", "POST"])
+def cap_new(request: HttpRequest) -> HttpResponse:
+    form = PriceCapForm(request.POST or None, initial={"valid_from": clock.today()})
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.price_cap_set(
+                actor=request.user,
+                organiser=request.user.organiser,
+                service_type=data["service_type"],
+                cap_cents=data["cap"],
+                valid_from=data["valid_from"],
+                valid_until=data["valid_until"],
+            )
+        except ValidationError as error:
+            add_validation_errors(form, error)
+        else:
+            messages.success(request, _("The price cap was saved."))
+            return redirect("services:catalogue")
+    return render(
+        request,
+        "services/form.html",
+        {
+            "form": form,
+            "title": _("New price cap"),
+            "intro": _(
+                "A new cap applies to services delivered from its first day. An open-ended earlier cap ends the day "
+                "before."
+            ),
+            "back": (reverse("services:catalogue"), _("Back to the catalogue")),
+        },
+    )
+
+
+# --- the client's choice and agreements ----------------------------------------------------------------------
+
+
+def _client(request: HttpRequest, client_id: uuid.UUID, action: Action) -> Client:
+    return _or_404(lambda: people_selectors.client_get(actor=request.user, client_id=client_id, action=action))
+
+
+@requires(Action.CASE_VIEW)
+@require_GET
+def client_services(request: HttpRequest, client_id: uuid.UUID) -> HttpResponse:
+    """The client's euro budget lines, what has been chosen for them, and where to choose more."""
+    client = _client(request, client_id, Action.CASE_VIEW)
+    language = (get_language() or "fi")[:2]
+    lines = [
+        {
+            "line": line,
+            "name": line.name_in(language),
+            "available": format_cents(line.purse.available_now),
+            "period": format_cents(line.amount_per_period),
+        }
+        for line in selectors.choice_lines(client=client)
+    ]
+    return render(
+        request,
+        "services/client_services.html",
+        {
+            "client": client,
+            "lines": lines,
+            "agreements": presenters.agreement_table(
+                selectors.agreements_of_client(client=client), caption=_("Service agreements"), staff=True
+            ),
+            "may_choose": can(request.user, Action.AGREEMENT_CREATE, client),
+        },
+    )
+
+
+@requires(Action.AGREEMENT_CREATE)
+@require_http_methods(["GET", "POST"])
+def choice(request: HttpRequest, line_id: int) -> HttpResponse:
+    """Compare the providers the client could choose for a budget line, and record the choice as an agreement."""
+    line = _or_404(lambda: selectors.choice_line_get(actor=request.user, line_id=line_id))
+    client = line.client
+    order_form = ChoiceOrderForm(request.GET or None)
+    order = order_form.cleaned_data.get("order") if order_form.is_valid() else ""
+    options = selectors.choice_options(line=line, order=order or "own_share")
+    start = max(clock.today(), line.valid_from)
+    form = AgreementForm(request.POST or None, initial={"valid_from": start, "valid_until": line.valid_until})
+    chosen = None
+    if request.method == "POST":
+        provider_id, _sep, service_type_id = request.POST.get("choice", "").partition("|")
+        chosen = next(
+            (o for o in options if str(o.provider.pk) == provider_id and str(o.service_type.pk) == service_type_id),
+            None,
+        )
+        if chosen is None:
+            messages.error(request, _("Choose one of the providers on the list."))
+        elif form.is_valid():
+            data = form.cleaned_data
+            try:
+                agreement = services.agreement_create(
+                    actor=request.user,
+                    line=line,
+                    provider=chosen.provider,
+                    service_type=chosen.service_type,
+                    quantity_hundredths=data["quantity"],
+                    valid_from=data["valid_from"],
+                    valid_until=data["valid_until"],
+                    endorsed=data["endorsed"],
+                    standing_hold=data["standing_hold"],
+                )
+            except ValidationError as error:
+                add_validation_errors(form, error)
+            else:
+                messages.success(
+                    request,
+                    _("Agreement %(number)s with %(provider)s was made.")
+                    % {"number": agreement.number, "provider": chosen.provider.name},
+                )
+                return redirect("services:client_services", client_id=client.pk)
+    language = (get_language() or "fi")[:2]
+    return render(
+        request,
+        "services/choice.html",
+        {
+            "client": client,
+            "line": line,
+            "line_name": line.name_in(language),
+            "available": format_cents(line.purse.available_now),
+            "options": presenters.choice_rows(options, client_language=client.language),
+            "order_form": order_form,
+            "form": form,
+            "chosen": chosen,
+            "day": start,
+        },
+    )
+
+
+@requires(Action.CASE_VIEW)
+@require_GET
+def agreement_detail(request: HttpRequest, agreement_id: uuid.UUID) -> HttpResponse:
+    agreement = _or_404(lambda: selectors.agreement_get(actor=request.user, agreement_id=agreement_id))
+    claims = list(agreement.claims.select_related("service_type").order_by("-service_date")[:50])
+    return render(
+        request,
+        "services/agreement_detail.html",
+        {
+            "agreement": agreement,
+            "client": agreement.client,
+            "facts": presenters.agreement_facts(agreement),
+            "claims": presenters.claim_table(claims, caption=_("Claims under this agreement"), href="staff"),
+            "may_end": agreement.state == "active" and can(request.user, Action.AGREEMENT_CREATE, agreement.client),
+        },
+    )
+
+
+@requires(Action.AGREEMENT_CREATE)
+@require_http_methods(["GET", "POST"])
+def agreement_end(request: HttpRequest, agreement_id: uuid.UUID) -> HttpResponse:
+    agreement = _or_404(lambda: selectors.agreement_get(actor=request.user, agreement_id=agreement_id))
+    form = AgreementEndForm(request.POST or None, initial={"last_day": clock.today()})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.agreement_end(
+                actor=request.user,
+                agreement=agreement,
+                last_day=form.cleaned_data["last_day"],
+                reason=form.cleaned_data["reason"],
+            )
+        except ValidationError as error:
+            add_validation_errors(form, error)
+        else:
+            messages.success(request, _("The agreement was ended."))
+            return redirect("services:agreement_detail", agreement_id=agreement.pk)
+    return render(
+        request,
+        "services/form.html",
+        {
+            "form": form,
+            "title": _("End agreement %(number)s") % {"number": agreement.number},
+            "intro": _(
+                "Services after the last day are not paid from this agreement. Reservations of later months go "
+                "back to the budget; claims already made stay as they are."
+            ),
+            "back": (
+                reverse("services:agreement_detail", kwargs={"agreement_id": agreement.pk}),
+                _("Back to the agreement"),
+            ),
+        },
+    )
+
+
+# --- claims --------------------------------------------------------------------------------------------------
+
+
+@requires(Action.CLAIM_REVIEW)
+@require_GET
+def claim_queue(request: HttpRequest) -> HttpResponse:
+    status = request.GET.get("status") or ClaimStatus.DISPUTED
+    if status not in selectors.CLAIM_QUEUES:
+        raise Http404
+    form = ClaimQueueForm(request.GET or None)
+    query = form.cleaned_data["q"] if form.is_valid() else ""
+    claims = selectors.claim_queue(actor=request.user, status=status, query=query)
+    page = Paginator(claims, PAGE_SIZE).get_page(request.GET.get("page"))
+    selectors.claims_log_reads(actor=request.user, claims=list(page))
+    counts = selectors.claim_queue_counts(actor=request.user)
+    tabs = [
+        {
+            "href": f"?status={s}",
+            "label": ClaimStatus(s).label,
+            "count": counts.get(str(s), 0),
+            "current": s == status,
+        }
+        for s in selectors.CLAIM_QUEUES
+    ]
+    return render(
+        request,
+        "services/claim_queue.html",
+        {
+            "form": form,
+            "status": status,
+            "tabs": tabs,
+            "table": presenters.claim_table(
+                list(page), caption=ClaimStatus(status).label, href="staff", with_client=True
+            ),
+            "page_obj": page,
+            "total": page.paginator.count,
+        },
+    )
+
+
+@requires(Action.CLAIM_REVIEW)
+@require_GET
+def claim_detail(request: HttpRequest, claim_id: uuid.UUID) -> HttpResponse:
+    claim = _or_404(lambda: selectors.claim_get(actor=request.user, claim_id=claim_id))
+    return render(
+        request,
+        "services/claim_detail.html",
+        {
+            "claim": claim,
+            "facts": presenters.claim_facts(claim, staff=True),
+            "resolve_form": ClaimDecisionForm() if claim.status == ClaimStatus.DISPUTED else None,
+        },
+    )
+
+
+@post_only
+@requires(Action.CLAIM_REVIEW)
+@require_POST
+def claim_resolve(request: HttpRequest, claim_id: uuid.UUID) -> HttpResponse:
+    claim = _or_404(lambda: selectors.claim_get(actor=request.user, claim_id=claim_id))
+    form = ClaimDecisionForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Choose whether the claim is paid."))
+    else:
+        try:
+            services.claim_dispute_resolve(
+                actor=request.user,
+                claim=claim,
+                approve=form.cleaned_data["approve"],
+                reason=form.cleaned_data["reason"],
+            )
+        except ValidationError as error:
+            for message in error.messages:
+                messages.error(request, message)
+        else:
+            messages.success(
+                request,
+                _("The claim will be paid.") if form.cleaned_data["approve"] else _("The dispute was upheld."),
+            )
+    return redirect("services:claim_detail", claim_id=claim.pk)
+
+
+# --- payments ------------------------------------------------------------------------------------------------
+
+
+@requires(Action.PAYMENT_MANAGE)
+@require_http_methods(["GET", "POST"])
+def payment_batch_list(request: HttpRequest) -> HttpResponse:
+    form = PaymentBatchForm(request.POST or None, today=clock.today())
+    if request.method == "POST" and form.is_valid():
+        try:
+            batch = services.payment_batch_create(
+                actor=request.user,
+                organiser=request.user.organiser,
+                approved_until=form.cleaned_data["approved_until"],
+                execution_date=form.cleaned_data["execution_date"],
+            )
+        except ValidationError as error:
+            add_validation_errors(form, error)
+        else:
+            messages.success(request, _("Payment batch %(number)s was made.") % {"number": batch.number})
+            return redirect("services:payment_batch_detail", batch_id=batch.pk)
+    batches = Paginator(selectors.payment_batches(actor=request.user), PAGE_SIZE).get_page(request.GET.get("page"))
+    table = Table(
+        caption=_("Payment batches"),
+        columns=[_("Batch"), _("Payment date"), _("Payments"), _("Total"), _("State")],
+        empty_text=_("No payment batches yet."),
+        numeric_columns=frozenset({2, 3}),
+        id="batches",
+    )
+    for batch in batches:
+        table.add(
+            Cell(batch.number, href=reverse("services:payment_batch_detail", kwargs={"batch_id": batch.pk})),
+            _date(batch.execution_date),
+            Cell(batch.payments, numeric=True),
+            Cell(format_cents(batch.total_cents), numeric=True),
+            batch.get_state_display(),
+        )
+    payable = selectors.payable_claims(actor=request.user)
+    return render(
+        request,
+        "services/payment_batch_list.html",
+        {
+            "form": form,
+            "table": table,
+            "page_obj": batches,
+            "payable_count": payable.count(),
+            "payable_total": format_cents(sum(payable.values_list("amount_cents", flat=True))),
+        },
+    )
+
+
+@requires(Action.PAYMENT_MANAGE)
+@require_GET
+def payment_batch_detail(request: HttpRequest, batch_id: uuid.UUID) -> HttpResponse:
+    batch = _or_404(lambda: selectors.payment_batch_get(actor=request.user, batch_id=batch_id))
+    table = Table(
+        caption=_("Payments to providers"),
+        columns=[_("Provider"), _("IBAN"), _("Reference"), _("Amount")],
+        empty_text=_("No payments."),
+        numeric_columns=frozenset({3}),
+        id="payments",
+    )
+    for line in batch.lines.order_by("end_to_end_id"):
+        table.add(line.name, line.iban, line.reference, Cell(format_cents(line.amount_cents), numeric=True))
+    return render(
+        request,
+        "services/payment_batch_detail.html",
+        {
+            "batch": batch,
+            "table": table,
+            "claims": selectors.batch_claim_count(batch=batch),
+            "may_mark_paid": batch.state == PaymentBatchState.EXPORTED,
+        },
+    )
+
+
+@not_html
+@requires(Action.PAYMENT_MANAGE)
+@require_GET
+def payment_batch_file(request: HttpRequest, batch_id: uuid.UUID, kind: str) -> HttpResponse:
+    batch = _or_404(lambda: selectors.payment_batch_get(actor=request.user, batch_id=batch_id))
+    if kind == "pain001":
+        response = HttpResponse(bytes(batch.pain001), content_type="application/xml")
+        response["Content-Disposition"] = f'attachment; filename="{batch.number}.xml"'
+    else:
+        response = HttpResponse(bytes(batch.accounting_csv), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{batch.number}.csv"'
+    return response
+
+
+@post_only
+@requires(Action.PAYMENT_MANAGE)
+@require_POST
+def payment_batch_paid(request: HttpRequest, batch_id: uuid.UUID) -> HttpResponse:
+    batch = _or_404(lambda: selectors.payment_batch_get(actor=request.user, batch_id=batch_id))
+    services.payment_batch_mark_paid(actor=request.user, batch=batch)
+    messages.success(request, _("The batch was marked paid and its claims are paid."))
+    return redirect("services:payment_batch_detail", batch_id=batch.pk)
+
+
+@requires(Action.PAYMENT_MANAGE)
+@require_http_methods(["GET", "POST"])
+def spending_policy(request: HttpRequest) -> HttpResponse:
+    policy = services.policy_for(request.user.organiser)
+    form = SpendingPolicyForm(
+        request.POST or None,
+        initial={
+            "approval_threshold": format_cents(policy.approval_threshold_cents, symbol=False),
+            "dispute_window_days": policy.dispute_window_days,
+            "payment_day": policy.payment_day,
+            "debtor_name": policy.debtor_name,
+            "debtor_iban": policy.debtor_iban,
+            "debtor_bic": policy.debtor_bic,
+        },
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.spending_policy_update(
+                actor=request.user,
+                organiser=request.user.organiser,
+                approval_threshold_cents=data["approval_threshold"],
+                dispute_window_days=data["dispute_window_days"],
+                payment_day=data["payment_day"],
+                debtor_name=data["debtor_name"],
+                debtor_iban=data["debtor_iban"],
+                debtor_bic=data["debtor_bic"],
+            )
+        except ValidationError as error:
+            add_validation_errors(form, error)
+        else:
+            messages.success(request, _("The settings were saved."))
+            return redirect("services:payment_batch_list")
+    return render(
+        request,
+        "services/form.html",
+        {
+            "form": form,
+            "title": _("Claims and payments settings"),
+            "back": (reverse("services:payment_batch_list"), _("Back to payment batches")),
+        },
+    )
