@@ -30,3 +30,13 @@ def on_postgres():
     from django.db import connection
 
     return connection.vendor == "postgresql"
+
+
+@pytest.fixture(autouse=True)
+def _ledger_caches_forgotten():
+    """A transactional test flushes the database when it ends, system purses included; the ledger's per-process
+    caches of purse ids must not carry them into the next test."""
+    yield
+    from kukkaro.ledger.services import purse_caches_clear
+
+    purse_caches_clear()

@@ -137,6 +137,13 @@ def system_purse(*, organiser: Organiser, unit: str, kind: str, shard: int = 0) 
     return purse
 
 
+def purse_caches_clear() -> None:
+    """Forget the per-process purse caches. Purses are never deleted in use; a test database that is flushed
+    between tests deletes them, and then the cached ids would point at nothing."""
+    _system_purse_ids.clear()
+    _meta_cache.clear()
+
+
 def system_purse_id(*, organiser_id: int, unit: str, kind: str, shard: int) -> uuid.UUID:
     """The id of a system purse shard; system purses are never deleted, so the id is cached per process."""
     cached = _system_purse_ids.get((organiser_id, unit, kind, shard))
