@@ -79,9 +79,9 @@ def home(request: HttpRequest) -> HttpResponse:
 @requires(Action.PROVIDER_SELF)
 @require_http_methods(["GET", "POST"])
 def apply(request: HttpRequest) -> HttpResponse:
-    if _provider(request) is not None:
-        messages.info(request, _("Your organisation has already applied."))
-        return redirect("provider:home")
+    provider = _provider(request)
+    if provider is not None:
+        return render(request, "services/provider/applied.html", {"provider": provider})
     form = ProviderApplicationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
