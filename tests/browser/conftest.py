@@ -247,6 +247,7 @@ class World:
     portal_client: Client
     clients: list[Client] = field(default_factory=list)
     cases: dict = field(default_factory=dict)
+    _spending: tuple | None = None
 
     def add_clients(self, total: int) -> None:
         """Fill the register of ``ORGANISER`` up to ``total`` clients."""
@@ -270,10 +271,23 @@ class World:
         """A client that ``user`` may see: their own record for a client, else one of the organiser's."""
         return self.portal_client
 
+    def spending(self) -> tuple[Any, Any]:
+        """(world, activity) of tests/services/world.py in ``ORGANISER``: a provider with an agreement, claims in
+        every queue, a file of claims, a payment batch and a pending bank change — built on first use."""
+        from tests.services.world import add_activity, build_world
+
+        if self._spending is None:
+            world = build_world()
+            self._spending = (world, add_activity(world))
+        return self._spending
+
     def user_in(self, role: Role) -> User:
-        """A user of ``role``; staff work for the organiser whose clients the world holds."""
+        """A user of ``role``; staff work for the organiser whose clients the world holds; the provider user is the
+        one of the spending world's provider."""
         if role == Role.CLIENT:
             return client_user_for(self.portal_client)
+        if role == Role.PROVIDER:
+            return self.spending()[0].provider_user
         return make_user(role, organiser_code=ORGANISER)
 
 

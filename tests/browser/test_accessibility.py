@@ -33,6 +33,13 @@ def url_parameter_values(world: World, user: User | None, page_name: str = "") -
         "client_id": lambda: (case(), world.client_for(user).pk)[1],  # the case brings a rate table too
         "calculation_id": lambda: (case().indicative if page_name in INDICATIVE_PAGES else case().final).pk,
         "decision_id": lambda: case().decision.pk,
+        "provider_id": lambda: world.spending()[0].provider.pk,
+        "change_id": lambda: world.spending()[1].bank_change.pk,
+        "line_id": lambda: world.spending()[0].line.pk,
+        "agreement_id": lambda: world.spending()[0].agreement.pk,
+        "claim_id": lambda: world.spending()[1].disputed.pk,
+        "batch_id": lambda: world.spending()[1].batch.pk,
+        "upload_id": lambda: world.spending()[1].upload.pk,
     }
 
 
@@ -195,6 +202,36 @@ def _client_without_record(browsing: Browsing, world: World) -> int:
     return browsing.goto(reverse("portal:home")).status
 
 
+def _provider_application(browsing: Browsing, world: World) -> int:
+    # A provider user who has not applied yet: the application form itself.
+    browsing.sign_in(make_user(Role.PROVIDER, organiser_code=None))
+    return browsing.goto(reverse("provider:apply")).status
+
+
+def _provider_application_with_errors(browsing: Browsing, world: World) -> int:
+    browsing.sign_in(make_user(Role.PROVIDER, organiser_code=None))
+    browsing.goto(reverse("provider:apply"))
+    status = _submit(browsing, "main form")
+    assert browsing.page.locator(".error-summary").is_visible()
+    return status
+
+
+def _claim_form_with_errors(browsing: Browsing, world: World) -> int:
+    browsing.sign_in(world.user_in(Role.PROVIDER))
+    browsing.goto(reverse("provider:claim_new"))
+    browsing.page.fill("#id_invoice_number", "")
+    status = _submit(browsing, "main form")
+    assert browsing.page.locator(".error-summary").is_visible()
+    return status
+
+
+def _choice_without_a_provider_chosen(browsing: Browsing, world: World) -> int:
+    browsing.sign_in(world.user_in(Role.SOCIAL_WORKER))
+    browsing.goto(reverse("services:choice", kwargs={"line_id": world.spending()[0].line.pk}))
+    browsing.page.fill("#id_quantity", "")
+    return _submit(browsing, "main form[method=post]")
+
+
 SCENARIOS: dict[str, tuple[Callable[[Browsing, World], int], int]] = {
     # name: (how to get there, expected HTTP status of the page checked)
     "404-anonymous": (_not_found_anonymous, 404),
@@ -209,6 +246,10 @@ SCENARIOS: dict[str, tuple[Callable[[Browsing, World], int], int]] = {
     "client-search-no-matches": (_empty_search, 200),
     "portal-supporter": (_supporter_portal, 200),
     "portal-client-without-record": (_client_without_record, 200),
+    "provider-application-form": (_provider_application, 200),
+    "provider-application-with-errors": (_provider_application_with_errors, 200),
+    "provider-claim-form-with-errors": (_claim_form_with_errors, 200),
+    "choice-without-a-provider-chosen": (_choice_without_a_provider_chosen, 200),
 }
 
 

@@ -70,13 +70,15 @@ def _tab_through(browsing: Browsing) -> tuple[list[str], list[dict[str, Any]]]:
     assert stops, "the page has nothing to tab to"
     visited: list[dict[str, Any]] = []
     seen: set[str] = set()
-    for _press in range(len(stops) * 2 + 5):
+    for _press in range(len(stops) * 4 + 5):
         page.keyboard.press("Tab")
         focused = page.evaluate(FOCUSED_JS)
         if focused is None:  # past the last element, focus leaves the document
             if visited:
                 break
             continue
+        if focused["stop"] is not None and visited and visited[-1]["stop"] == focused["stop"]:
+            continue  # Tab moves between the parts of one field (day, month and year of a date input)
         if focused["stop"] in seen:
             break
         if focused["stop"] is not None:
@@ -99,7 +101,32 @@ def _client_list(browsing: Browsing, world: World) -> str:
     return reverse("people:client_list")
 
 
-PAGES = {"front-page": _front_page, "dashboard": _dashboard, "client-list": _client_list}
+def _choice(browsing: Browsing, world: World) -> str:
+    # The comparison of providers: a wide table, a radio group and a form.
+    browsing.sign_in(world.caseworker)
+    return reverse("services:choice", kwargs={"line_id": world.spending()[0].line.pk})
+
+
+def _claim_queue(browsing: Browsing, world: World) -> str:
+    world.spending()
+    browsing.sign_in(world.caseworker)
+    return reverse("services:claim_queue") + "?status=disputed"
+
+
+def _upload_results(browsing: Browsing, world: World) -> str:
+    _spending, activity = world.spending()
+    browsing.sign_in(world.user_in(Role.PROVIDER))
+    return reverse("provider:upload_detail", kwargs={"upload_id": activity.upload.pk})
+
+
+PAGES = {
+    "front-page": _front_page,
+    "dashboard": _dashboard,
+    "client-list": _client_list,
+    "choice": _choice,
+    "claim-queue": _claim_queue,
+    "upload-results": _upload_results,
+}
 
 
 @pytest.mark.parametrize("page_name", ["front-page", "dashboard", "client-list"])
@@ -130,7 +157,7 @@ def test_first_tab_focuses_the_skip_link_which_moves_focus_to_main(
     )
 
 
-@pytest.mark.parametrize("page_name", ["dashboard", "client-list"])
+@pytest.mark.parametrize("page_name", ["dashboard", "client-list", "choice", "claim-queue"])
 def test_every_interactive_element_is_reachable_by_tab_with_visible_focus(
     browsing: Browsing, full_world: World, page_name: str
 ) -> None:
@@ -188,7 +215,7 @@ def _assert_no_horizontal_scrolling(browsing: Browsing, width: int, where: str) 
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
-@pytest.mark.parametrize("page_name", ["front-page", "client-list"])
+@pytest.mark.parametrize("page_name", ["front-page", "client-list", "choice", "upload-results"])
 def test_no_horizontal_scrolling_at_320_px(
     browsing: Browsing, full_world: World, page_name: str, language: str
 ) -> None:
@@ -203,7 +230,7 @@ def test_no_horizontal_scrolling_at_320_px(
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
-@pytest.mark.parametrize("page_name", ["front-page", "client-list"])
+@pytest.mark.parametrize("page_name", ["front-page", "client-list", "choice", "upload-results"])
 def test_no_horizontal_scrolling_at_200_percent_zoom(
     browsing: Browsing, full_world: World, page_name: str, language: str
 ) -> None:
