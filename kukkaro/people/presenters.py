@@ -26,6 +26,7 @@ ACTION_LABELS = {
     "client.create": gettext_lazy("added you to the client register"),
     "client.update": gettext_lazy("changed your data"),
     "claim.read": gettext_lazy("viewed a claim for your services"),
+    "agreement.read": gettext_lazy("saw your name on a service agreement"),
 }
 
 

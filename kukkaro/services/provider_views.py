@@ -236,6 +236,7 @@ def agreements(request: HttpRequest) -> HttpResponse:
     if provider is None:
         return _not_yet(request, _("Service agreements"))
     page = Paginator(selectors.agreements_of_provider(provider=provider), PAGE_SIZE).get_page(request.GET.get("page"))
+    selectors.agreements_log_reads(actor=request.user, agreements=list(page))
     return render(
         request,
         "services/provider/agreements.html",
@@ -318,6 +319,8 @@ def claim_detail(request: HttpRequest, claim_id: uuid.UUID) -> HttpResponse:
     if _provider(request) is None:
         raise Http404
     claim = _or_404(lambda: selectors.claim_get(actor=request.user, claim_id=claim_id))
+    if claim.agreement is not None:
+        selectors.agreements_log_reads(actor=request.user, agreements=[claim.agreement])
     return render(
         request,
         "services/provider/claim_detail.html",

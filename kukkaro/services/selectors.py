@@ -261,6 +261,12 @@ def agreements_of_provider(*, provider: Provider, state: str = "") -> QuerySet[S
     return agreements.order_by("-valid_from", "number")
 
 
+def agreements_log_reads(*, actor: User, agreements: list[ServiceAgreement]) -> None:
+    """Log that a provider user saw the clients of these agreements (their names), once per client."""
+    clients = {a.client_id: a.client for a in agreements}
+    client_log_reads(actor=actor, clients=list(clients.values()), purpose=PURPOSE_CLAIMS, action="agreement.read")
+
+
 def agreement_get(*, actor: User, agreement_id: uuid.UUID) -> ServiceAgreement:
     """An agreement of a client in the actor's organiser (casework), or of the actor's own provider."""
     agreements = ServiceAgreement.objects.select_related("client", "provider", "service_type", "purse")

@@ -451,6 +451,18 @@ def test_provider_pages__another_providers_claim_and_upload__are_not_found(clien
     assert client.get(url).status_code == 404
     agreements = client.get(reverse("provider:agreements"))
     assert world.agreement.number not in agreements.text
+    assert not AuditEvent.objects.filter(actor_id=other_user.pk, data_subject_id=world.client.pk).exists()
+
+
+def test_provider_agreements__show_the_clients_name_and_log_the_read(client):
+    world = build_world()
+    client.force_login(world.provider_user)
+    page = client.get(reverse("provider:agreements"))
+    assert world.agreement.number in page.text and world.client.full_name in page.text
+    assert world.client.national_id not in page.text
+    assert AuditEvent.objects.filter(
+        actor_id=world.provider_user.pk, data_subject_id=world.client.pk, action="agreement.read", purpose="claims"
+    ).exists()
 
 
 def test_provider_update__changes_public_data_and_prices_by_form(client):
