@@ -463,7 +463,7 @@ def test_agreement_end__gives_later_reservations_back_and_cannot_end_twice():
     april.refresh_from_db()
     assert april.hold_id is None
     # April's reservation is free again (only what the purse could cover was reserved); March's stays.
-    assert 0 < april_reserved and _fresh(world.purse).debits_pending == held - april_reserved
+    assert april_reserved > 0 and _fresh(world.purse).debits_pending == held - april_reserved
     with pytest.raises(ValidationError) as again:
         services.agreement_end(actor=world.worker, agreement=ended, last_day=dt.date(2026, 3, 31), reason="x")
     assert "last_day" in again.value.message_dict
@@ -503,7 +503,12 @@ def test_spending_policy_update__validates_and_is_audited():
             debtor_iban=IBANS[1][0],
             debtor_bic=IBANS[1][1],
         )
-    assert set(refused.value.message_dict) == {"approval_threshold", "dispute_window_days", "payment_day", "debtor_name"}
+    assert set(refused.value.message_dict) == {
+        "approval_threshold",
+        "dispute_window_days",
+        "payment_day",
+        "debtor_name",
+    }
     with pytest.raises(PermissionDenied):
         services.spending_policy_update(
             actor=world.worker,
