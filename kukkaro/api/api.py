@@ -1,11 +1,17 @@
 """The REST surface (django-ninja, OpenAPI 3.1). Thin: authorise, call the same selectors and services as the
 web pages, return schemas."""
 
-from django.core.exceptions import PermissionDenied
+from typing import Any
+
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
 from ninja import NinjaAPI, Schema
+from ninja.errors import ValidationError as RequestValidationError
 
 from kukkaro.api.auth import TokenAuth
+from kukkaro.api.providers import router as provider_router
+from kukkaro.api.schemas import ErrorOut
 from kukkaro.core import selectors
 from kukkaro.core.permissions import Action, authorize
 
@@ -17,10 +23,6 @@ api = NinjaAPI(
     urls_namespace="api",
     docs_url=None,
 )
-
-
-class ErrorOut(Schema):
-    detail: str
 
 
 class MeOut(Schema):
@@ -57,4 +59,42 @@ def municipalities(request: HttpRequest) -> list[MunicipalityOut]:
 
 @api.exception_handler(PermissionDenied)
 def _forbidden(request: HttpRequest, exc: Exception) -> HttpResponse:
-    return api.create_response(request, {"detail": "forbidden"}, status=403)
+    return api.create_response(request, {"detail": _("You do not have permission to do this.")}, status=403)
+
+
+def _field_of(loc: list[Any]) -> str:
+    """The input field an error is about: the innermost name in ninja's location (["body", "payload", "x"])."""
+    names = [str(part) for part in loc if isinstance(part, str)]
+    return names[-1] if names else ""
+
+
+@api.exception_handler(RequestValidationError)
+def _request_invalid(request: HttpRequest, exc: RequestValidationError) -> HttpResponse:
+    """Ninja's 422 for a request of the wrong shape, each error also naming its field (see FieldErrorOut)."""
+    detail = [
+        {
+            "type": error.get("type", "value_error"),
+            "loc": list(error.get("loc", [])),
+            "msg": str(error.get("msg", "")),
+            "field": _field_of(list(error.get("loc", []))),
+            "message": str(error.get("msg", "")),
+        }
+        for error in exc.errors
+    ]
+    return api.create_response(request, {"detail": detail}, status=422)
+
+
+@api.exception_handler(ValidationError)
+def _service_invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    """A service refused the input (django ValidationError): 422 in the same shape as ninja's own, one error per
+    message, located in the request body under the field's name."""
+    by_field = exc.message_dict if hasattr(exc, "error_dict") else {NON_FIELD_ERRORS: exc.messages}
+    detail = [
+        {"type": "value_error", "loc": ["body", field], "msg": message, "field": field, "message": message}
+        for field, messages in by_field.items()
+        for message in messages
+    ]
+    return api.create_response(request, {"detail": detail}, status=422)
+
+
+api.add_router("/provider", provider_router)

@@ -71,7 +71,7 @@ def home(request: HttpRequest) -> HttpResponse:
             "active_agreements": selectors.agreements_of_provider(
                 provider=provider, state=AgreementState.ACTIVE
             ).count(),
-            "pending_bank": provider.bank_changes.filter(state="pending").first(),
+            "pending_bank": selectors.provider_bank_change_pending(provider=provider),
         },
     )
 

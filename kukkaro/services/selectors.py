@@ -102,6 +102,10 @@ def bank_change_get(*, actor: User, change_id: int) -> BankAccountChange:
     return change
 
 
+def provider_bank_change_pending(*, provider: Provider) -> BankAccountChange | None:
+    return provider.bank_changes.filter(state=BankAccountChangeState.PENDING).first()
+
+
 def provider_bank_changes(*, provider: Provider) -> QuerySet[BankAccountChange]:
     return provider.bank_changes.select_related("requested_by", "decided_by").order_by("-requested_at")
 
@@ -261,6 +265,10 @@ def agreements_of_provider(*, provider: Provider, state: str = "") -> QuerySet[S
     return agreements.order_by("-valid_from", "number")
 
 
+def agreement_of_provider(*, provider: Provider, number: str) -> ServiceAgreement | None:
+    return agreements_of_provider(provider=provider).filter(number=number).first()
+
+
 def agreements_log_reads(*, actor: User, agreements: list[ServiceAgreement]) -> None:
     """Log that a provider user saw the clients of these agreements (their names), once per client."""
     clients = {a.client_id: a.client for a in agreements}
@@ -331,10 +339,21 @@ def claim_get(*, actor: User, claim_id: uuid.UUID) -> Claim:
     return claim
 
 
-def claims_of_provider(*, provider: Provider, status: str = "") -> QuerySet[Claim]:
+def claims_of_provider(
+    *,
+    provider: Provider,
+    status: str = "",
+    service_date_from: dt.date | None = None,
+    service_date_to: dt.date | None = None,
+) -> QuerySet[Claim]:
+    """The provider's claims, newest first; optionally of one status and service dates in a range (inclusive)."""
     claims = Claim.objects.filter(provider=provider).select_related("service_type", "agreement", "client")
     if status:
         claims = claims.filter(status=status)
+    if service_date_from is not None:
+        claims = claims.filter(service_date__gte=service_date_from)
+    if service_date_to is not None:
+        claims = claims.filter(service_date__lte=service_date_to)
     return claims.order_by("-created_at", "-pk")
 
 
