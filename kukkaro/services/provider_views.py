@@ -5,11 +5,10 @@ provider; a user who has not applied yet is shown how to apply on every page (ne
 import csv
 import io
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
-from django.core.exceptions import ObjectDoesNotExist, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -20,6 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from kukkaro.core import clock
 from kukkaro.core.forms import add_validation_errors
 from kukkaro.core.permissions import Action, not_html, requires
+from kukkaro.core.shortcuts import or_404
 from kukkaro.core.tables import Cell, Table
 from kukkaro.services import claim_files, presenters, selectors, services
 from kukkaro.services.forms import (
@@ -33,13 +33,6 @@ from kukkaro.services.forms import (
 from kukkaro.services.models import AgreementState, ClaimStatus, Provider
 
 PAGE_SIZE = 25
-
-
-def _or_404(load: Callable[[], Any]) -> Any:
-    try:
-        return load()
-    except ObjectDoesNotExist as exc:
-        raise Http404 from exc
 
 
 def _not_yet(request: HttpRequest, title: str) -> HttpResponse:
@@ -318,7 +311,7 @@ def claim_new(request: HttpRequest) -> HttpResponse:
 def claim_detail(request: HttpRequest, claim_id: uuid.UUID) -> HttpResponse:
     if _provider(request) is None:
         raise Http404
-    claim = _or_404(lambda: selectors.claim_get(actor=request.user, claim_id=claim_id))
+    claim = or_404(lambda: selectors.claim_get(actor=request.user, claim_id=claim_id))
     if claim.agreement is not None:
         selectors.agreements_log_reads(actor=request.user, agreements=[claim.agreement])
     return render(
@@ -398,7 +391,7 @@ def upload_detail(request: HttpRequest, upload_id: uuid.UUID) -> HttpResponse:
     provider = _provider(request)
     if provider is None:
         raise Http404
-    upload = _or_404(lambda: selectors.upload_get(provider=provider, upload_id=upload_id))
+    upload = or_404(lambda: selectors.upload_get(provider=provider, upload_id=upload_id))
     counts = selectors.upload_outcome_counts(upload=upload)
     return render(
         request,
@@ -419,7 +412,7 @@ def upload_results_csv(request: HttpRequest, upload_id: uuid.UUID) -> HttpRespon
     provider = _provider(request)
     if provider is None:
         raise Http404
-    upload = _or_404(lambda: selectors.upload_get(provider=provider, upload_id=upload_id))
+    upload = or_404(lambda: selectors.upload_get(provider=provider, upload_id=upload_id))
     out = io.StringIO()
     writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
     writer.writerow(["row", "outcome", "invoice_number", "claim_id", "amount_eur", "fields", "reason_codes", "reasons"])

@@ -5,11 +5,9 @@ they concern."""
 
 import datetime as dt
 import uuid
-from collections.abc import Callable
-from typing import Any
 
 from django.contrib import messages
-from django.core.exceptions import ObjectDoesNotExist, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -23,6 +21,7 @@ from kukkaro.core import clock
 from kukkaro.core.forms import add_validation_errors
 from kukkaro.core.money import format_cents
 from kukkaro.core.permissions import Action, can, not_html, post_only, requires
+from kukkaro.core.shortcuts import or_404
 from kukkaro.core.tables import Cell, Table
 from kukkaro.people import selectors as people_selectors
 from kukkaro.people.models import Client
@@ -42,14 +41,6 @@ from kukkaro.services.forms import (
 from kukkaro.services.models import ClaimStatus, PaymentBatchState, ProviderState
 
 PAGE_SIZE = 25
-
-
-def _or_404(load: Callable[[], Any]) -> Any:
-    """Run a selector; an object the user may not see looks exactly like one that does not exist."""
-    try:
-        return load()
-    except ObjectDoesNotExist as exc:
-        raise Http404 from exc
 
 
 def _date(value: dt.date | None) -> str:
@@ -98,7 +89,7 @@ def provider_list(request: HttpRequest) -> HttpResponse:
 @requires(Action.PROVIDER_LIST)
 @require_GET
 def provider_detail(request: HttpRequest, provider_id: uuid.UUID) -> HttpResponse:
-    provider = _or_404(lambda: selectors.provider_get(actor=request.user, provider_id=provider_id))
+    provider = or_404(lambda: selectors.provider_get(actor=request.user, provider_id=provider_id))
     allowed = sorted(services.PROVIDER_TRANSITIONS[ProviderState(provider.state)])
     may_review = bool(allowed) and can(request.user, Action.PROVIDER_REVIEW, provider)
     return render(
@@ -119,7 +110,7 @@ def provider_detail(request: HttpRequest, provider_id: uuid.UUID) -> HttpRespons
 @requires(Action.PROVIDER_REVIEW)
 @require_POST
 def provider_state(request: HttpRequest, provider_id: uuid.UUID) -> HttpResponse:
-    provider = _or_404(
+    provider = or_404(
         lambda: selectors.provider_get(actor=request.user, provider_id=provider_id, action=Action.PROVIDER_REVIEW)
     )
     form = ProviderStateForm(request.POST)
@@ -155,7 +146,7 @@ def bank_change_list(request: HttpRequest) -> HttpResponse:
 @requires(Action.BANK_ACCOUNT_APPROVE)
 @require_POST
 def bank_change_decide(request: HttpRequest, change_id: int) -> HttpResponse:
-    change = _or_404(lambda: selectors.bank_change_get(actor=request.user, change_id=change_id))
+    change = or_404(lambda: selectors.bank_change_get(actor=request.user, change_id=change_id))
     approve = request.POST.get("approve") == "1"
     try:
         services.bank_account_change_decide(actor=request.user, change=change, approve=approve)
@@ -234,7 +225,7 @@ def cap_new(request: HttpRequest) -> HttpResponse:
 
 
 def _client(request: HttpRequest, client_id: uuid.UUID, action: Action) -> Client:
-    return _or_404(lambda: people_selectors.client_get(actor=request.user, client_id=client_id, action=action))
+    return or_404(lambda: people_selectors.client_get(actor=request.user, client_id=client_id, action=action))
 
 
 @requires(Action.CASE_VIEW)
@@ -270,7 +261,7 @@ def client_services(request: HttpRequest, client_id: uuid.UUID) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def choice(request: HttpRequest, line_id: int) -> HttpResponse:
     """Compare the providers the client could choose for a budget line, and record the choice as an agreement."""
-    line = _or_404(lambda: selectors.choice_line_get(actor=request.user, line_id=line_id))
+    line = or_404(lambda: selectors.choice_line_get(actor=request.user, line_id=line_id))
     client = line.client
     order_form = ChoiceOrderForm(request.GET or None)
     order = order_form.cleaned_data.get("order") if order_form.is_valid() else ""
@@ -330,7 +321,7 @@ def choice(request: HttpRequest, line_id: int) -> HttpResponse:
 @requires(Action.CASE_VIEW)
 @require_GET
 def agreement_detail(request: HttpRequest, agreement_id: uuid.UUID) -> HttpResponse:
-    agreement = _or_404(lambda: selectors.agreement_get(actor=request.user, agreement_id=agreement_id))
+    agreement = or_404(lambda: selectors.agreement_get(actor=request.user, agreement_id=agreement_id))
     claims = list(agreement.claims.select_related("service_type").order_by("-service_date")[:50])
     return render(
         request,
@@ -348,7 +339,7 @@ def agreement_detail(request: HttpRequest, agreement_id: uuid.UUID) -> HttpRespo
 @requires(Action.AGREEMENT_CREATE)
 @require_http_methods(["GET", "POST"])
 def agreement_end(request: HttpRequest, agreement_id: uuid.UUID) -> HttpResponse:
-    agreement = _or_404(lambda: selectors.agreement_get(actor=request.user, agreement_id=agreement_id))
+    agreement = or_404(lambda: selectors.agreement_get(actor=request.user, agreement_id=agreement_id))
     form = AgreementEndForm(request.POST or None, initial={"last_day": clock.today()})
     if request.method == "POST" and form.is_valid():
         try:
@@ -424,7 +415,7 @@ def claim_queue(request: HttpRequest) -> HttpResponse:
 @requires(Action.CLAIM_REVIEW)
 @require_GET
 def claim_detail(request: HttpRequest, claim_id: uuid.UUID) -> HttpResponse:
-    claim = _or_404(lambda: selectors.claim_get(actor=request.user, claim_id=claim_id))
+    claim = or_404(lambda: selectors.claim_get(actor=request.user, claim_id=claim_id))
     return render(
         request,
         "services/claim_detail.html",
@@ -440,7 +431,7 @@ def claim_detail(request: HttpRequest, claim_id: uuid.UUID) -> HttpResponse:
 @requires(Action.CLAIM_REVIEW)
 @require_POST
 def claim_resolve(request: HttpRequest, claim_id: uuid.UUID) -> HttpResponse:
-    claim = _or_404(lambda: selectors.claim_get(actor=request.user, claim_id=claim_id))
+    claim = or_404(lambda: selectors.claim_get(actor=request.user, claim_id=claim_id))
     form = ClaimDecisionForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("Choose whether the claim is paid."))
@@ -516,7 +507,7 @@ def payment_batch_list(request: HttpRequest) -> HttpResponse:
 @requires(Action.PAYMENT_MANAGE)
 @require_GET
 def payment_batch_detail(request: HttpRequest, batch_id: uuid.UUID) -> HttpResponse:
-    batch = _or_404(lambda: selectors.payment_batch_get(actor=request.user, batch_id=batch_id))
+    batch = or_404(lambda: selectors.payment_batch_get(actor=request.user, batch_id=batch_id))
     table = Table(
         caption=_("Payments to providers"),
         columns=[_("Provider"), _("IBAN"), _("Reference"), _("Amount")],
@@ -542,7 +533,7 @@ def payment_batch_detail(request: HttpRequest, batch_id: uuid.UUID) -> HttpRespo
 @requires(Action.PAYMENT_MANAGE)
 @require_GET
 def payment_batch_file(request: HttpRequest, batch_id: uuid.UUID, kind: str) -> HttpResponse:
-    batch = _or_404(lambda: selectors.payment_batch_get(actor=request.user, batch_id=batch_id))
+    batch = or_404(lambda: selectors.payment_batch_get(actor=request.user, batch_id=batch_id))
     if kind == "pain001":
         response = HttpResponse(bytes(batch.pain001), content_type="application/xml")
         response["Content-Disposition"] = f'attachment; filename="{batch.number}.xml"'
@@ -556,7 +547,7 @@ def payment_batch_file(request: HttpRequest, batch_id: uuid.UUID, kind: str) -> 
 @requires(Action.PAYMENT_MANAGE)
 @require_POST
 def payment_batch_paid(request: HttpRequest, batch_id: uuid.UUID) -> HttpResponse:
-    batch = _or_404(lambda: selectors.payment_batch_get(actor=request.user, batch_id=batch_id))
+    batch = or_404(lambda: selectors.payment_batch_get(actor=request.user, batch_id=batch_id))
     services.payment_batch_mark_paid(actor=request.user, batch=batch)
     messages.success(request, _("The batch was marked paid and its claims are paid."))
     return redirect("services:payment_batch_detail", batch_id=batch.pk)
