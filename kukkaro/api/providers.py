@@ -375,7 +375,7 @@ def provider_price_set(request: HttpRequest, payload: PriceIn) -> tuple[int, Pri
     provider = _own_provider(request, Action.PROVIDER_SELF)
     service_type = selectors.service_type_list().filter(code=payload.service).first()
     if service_type is None:
-        raise ValidationError({"service": _("There is no such service on the catalogue.")})
+        raise ValidationError({"service": _("There is no such service in the catalogue.")})
     price = services.provider_price_set(
         actor=request.auth,
         provider=provider,

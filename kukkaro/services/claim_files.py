@@ -21,7 +21,9 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from kukkaro.core import clock
 from kukkaro.core.audit import audit_record
@@ -79,7 +81,12 @@ def _read_rows(content: bytes) -> tuple[list[str], list[tuple[int, dict[str, str
         if not any(v.strip() for v in values):
             continue  # a blank line is not a row
         if len(rows) >= MAX_ROWS:
-            raise ValidationError({"file": _("At most %(count)s rows per file.") % {"count": MAX_ROWS}})
+            raise ValidationError(
+                {
+                    "file": ngettext("At most %(count)s row per file.", "At most %(count)s rows per file.", MAX_ROWS)
+                    % {"count": MAX_ROWS}
+                }
+            )
         row = {name: (values[i] if i < len(values) else "") for i, name in enumerate(header)}
         row["__extra__"] = "x" if len(values) > len(header) else ""
         rows.append((reader.line_num, row))
@@ -88,36 +95,60 @@ def _read_rows(content: bytes) -> tuple[list[str], list[tuple[int, dict[str, str
     return header, rows
 
 
+#: What is wrong with a row that cannot be read, by code. The stored result keeps the code and the English text;
+#: pages show ``row_problem_text`` in the reader's language.
+ROW_PROBLEMS = {
+    "columns": gettext_lazy("The row has more values than the header has columns."),
+    "required": gettext_lazy("This value is missing."),
+    "date": gettext_lazy("Give the date as 2026-03-02 or 2.3.2026."),
+    "number": gettext_lazy("Give a quantity above zero with at most two decimals."),
+    "amount": gettext_lazy("Give the unit price in euros, for example 98,00."),
+    "length": gettext_lazy("At most 40 characters."),
+}
+
+
+def row_problem_text(reason: dict[str, str]) -> str:
+    """A stored row result's reason in the active language: a reading problem or a claim's rejection reason by
+    its code, else the stored text."""
+    code = reason.get("code", "")
+    if code in ROW_PROBLEMS:
+        return str(ROW_PROBLEMS[code])
+    if reason.get("field") == "claim" and code in RejectReason.values:
+        return str(RejectReason(code).label)
+    return reason.get("message") or code
+
+
 def _parse_row(row: dict[str, str]) -> tuple[dict[str, Any], list[dict[str, str]]]:
     """The row's values, and a problem per field that could not be read."""
     problems = []
     values: dict[str, Any] = {}
 
-    def problem(field: str, code: str, message: str) -> None:
-        problems.append({"field": field, "code": code, "message": message})
+    def problem(field: str, code: str) -> None:
+        with translation.override("en"):
+            problems.append({"field": field, "code": code, "message": str(ROW_PROBLEMS[code])})
 
     if row.get("__extra__"):
-        problem("row", "columns", _("The row has more values than the header has columns."))
+        problem("row", "columns")
     for field in ("agreement", "service", "invoice_number"):
         values[field] = (row.get(field) or "").strip()
         if not values[field]:
-            problem(field, "required", _("This value is missing."))
+            problem(field, "required")
     try:
         values["service_date"] = parse_date(row.get("service_date", ""))
     except ValueError:
-        problem("service_date", "date", _("Give the date as 2026-03-02 or 2.3.2026."))
+        problem("service_date", "date")
     try:
         values["quantity"] = parse_quantity_hundredths(row.get("quantity", ""))
     except (ValueError, InvalidOperation):
-        problem("quantity", "number", _("Give a quantity above zero with at most two decimals."))
+        problem("quantity", "number")
     try:
         values["unit_price"] = parse_cents(row.get("unit_price", ""))
         if values["unit_price"] <= 0:
             raise MoneyError("not positive")
     except MoneyError:
-        problem("unit_price", "amount", _("Give the unit price in euros, for example 98,00."))
+        problem("unit_price", "amount")
     if len(values.get("invoice_number", "")) > 40:
-        problem("invoice_number", "length", _("At most 40 characters."))
+        problem("invoice_number", "length")
     return values, problems
 
 
@@ -164,11 +195,12 @@ def claims_upload(*, actor: User, provider: Provider, filename: str, content: by
             ]
             results.append(ClaimUploadRow(upload=upload, row_number=row_number, outcome=INVALID, reasons=problems))
             continue
-        reasons = (
-            [{"field": "claim", "code": code, "message": str(RejectReason(code).label)} for code in claim.reasons]
-            if created
-            else []
-        )
+        with translation.override("en"):  # stored in English; pages translate by code (row_problem_text)
+            reasons = (
+                [{"field": "claim", "code": code, "message": str(RejectReason(code).label)} for code in claim.reasons]
+                if created
+                else []
+            )
         results.append(
             ClaimUploadRow(
                 upload=upload,

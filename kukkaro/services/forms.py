@@ -101,7 +101,7 @@ class ProviderApplicationForm(_ProviderDataForm):
     soteri_number = forms.CharField(
         label=_("Soteri registration number"),
         max_length=40,
-        help_text=_("The number in Valvira's register of social and health care service providers."),
+        help_text=_("The number in Soteri, the national register of social and health care service providers."),
     )
     iban = forms.CharField(label=_("IBAN"), max_length=42, help_text=_("Payments are made to this account."))
     bic = forms.CharField(label=_("BIC"), max_length=11)
@@ -162,7 +162,7 @@ class ChoiceOrderForm(forms.Form):
         label=_("Order"),
         required=False,
         choices=[
-            ("own_share", _("the client's own share first")),
+            ("own_share", _("lowest own share first")),
             ("price", _("price")),
             ("name", _("name")),
         ],
@@ -222,7 +222,7 @@ class ClaimDecisionForm(forms.Form):
     """The client's (or supporter's) answer, and a worker's resolution of a dispute."""
 
     approve = forms.TypedChoiceField(
-        label=_("Decision"),
+        label=_("Resolution"),
         choices=[("1", _("pay the claim")), ("0", _("do not pay"))],
         coerce=lambda v: v == "1",
         widget=forms.RadioSelect,

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from kukkaro.core.models import Municipality, Organiser
 from kukkaro.people.models import Client
@@ -88,10 +89,10 @@ class SpendingPolicy(models.Model):
 
 
 class ProviderState(models.TextChoices):
-    APPLIED = "applied", _("applied")
-    APPROVED = "approved", _("approved")
-    SUSPENDED = "suspended", _("suspended")
-    ENDED = "ended", _("ended")
+    APPLIED = "applied", pgettext_lazy("provider state", "applied")
+    APPROVED = "approved", pgettext_lazy("provider state", "approved")
+    SUSPENDED = "suspended", pgettext_lazy("provider state", "suspended")
+    ENDED = "ended", pgettext_lazy("provider state", "ended")
     REJECTED = "rejected", _("application rejected")
 
 
@@ -181,8 +182,8 @@ class ProviderUser(models.Model):
 
 class BankAccountChangeState(models.TextChoices):
     PENDING = "pending", _("waiting for approval")
-    APPROVED = "approved", _("approved")
-    REJECTED = "rejected", _("rejected")
+    APPROVED = "approved", pgettext_lazy("bank account change", "approved")
+    REJECTED = "rejected", pgettext_lazy("bank account change", "rejected")
 
 
 class BankAccountChange(models.Model):
@@ -242,8 +243,8 @@ class ProviderPrice(models.Model):
 
 
 class AgreementState(models.TextChoices):
-    ACTIVE = "active", _("active")
-    ENDED = "ended", _("ended")
+    ACTIVE = "active", pgettext_lazy("agreement state", "active")
+    ENDED = "ended", pgettext_lazy("agreement state", "ended")
 
 
 class ServiceAgreement(models.Model):
@@ -308,10 +309,10 @@ class ClaimSource(models.TextChoices):
 
 class ClaimStatus(models.TextChoices):
     WAITING = "waiting", _("waiting for the client's approval")
-    APPROVED = "approved", _("approved")
-    DISPUTED = "disputed", _("disputed")
-    REJECTED = "rejected", _("rejected")
-    PAID = "paid", _("paid")
+    APPROVED = "approved", pgettext_lazy("claim status", "approved")
+    DISPUTED = "disputed", pgettext_lazy("claim status", "disputed")
+    REJECTED = "rejected", pgettext_lazy("claim status", "rejected")
+    PAID = "paid", pgettext_lazy("claim status", "paid")
 
 
 class RejectReason(models.TextChoices):
@@ -321,7 +322,7 @@ class RejectReason(models.TextChoices):
     WRONG_SERVICE = "wrong_service", _("the service is not the one agreed")
     PRICE_ABOVE_AGREEMENT = "price_above_agreement", _("the unit price is above the agreed price")
     PRICE_ABOVE_CAP = "price_above_cap", _("the unit price is above the county's price cap")
-    NO_CAP = "no_cap", _("the county has no price for this service on the service date")
+    NO_CAP = "no_cap", _("the county has no price cap for this service on the service date")
     DUPLICATE = "duplicate", _("the invoice number was already claimed")
     INSUFFICIENT_FUNDS = "insufficient_funds", _("the budget does not have the funds")
     FUTURE_DATE = "future_date", _("the service date is in the future")
@@ -425,7 +426,7 @@ class ClaimUploadRow(models.Model):
 
 class PaymentBatchState(models.TextChoices):
     EXPORTED = "exported", _("exported to the bank")
-    PAID = "paid", _("paid")
+    PAID = "paid", pgettext_lazy("payment batch", "paid")
 
 
 class PaymentBatch(models.Model):

@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils.formats import date_format, number_format
 from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from kukkaro.core.money import format_cents
 from kukkaro.core.tables import Cell, Table
@@ -36,14 +37,28 @@ def outcome_label(outcome: str) -> str:
     if outcome in ClaimStatus.values:
         return str(ClaimStatus(outcome).label)
     if outcome == "duplicate":
-        return _("already claimed: the earlier claim stands")
-    return _("not read: the row is not valid")
+        return _("already claimed (the earlier claim stands)")
+    return _("not read (the row is not valid)")
 
 
 def quantity(hundredths: int) -> str:
     """Hundredths of a unit as people write it: 250 → "2,5", 800 → "8"."""
     value = Decimal(hundredths) / 100
     return number_format(value.normalize() if value == value.to_integral() else value, use_l10n=True)
+
+
+def quantity_with_unit(hundredths: int, unit: str) -> str:
+    """ "8 days", "2,5 hours", "1 visit" — the unit in the number's grammatical form."""
+    count = 1 if hundredths == 100 else 2
+    forms = {
+        "hour": ngettext("%(n)s hour", "%(n)s hours", count),
+        "day": ngettext("%(n)s day", "%(n)s days", count),
+        "visit": ngettext("%(n)s visit", "%(n)s visits", count),
+        "km": ngettext("%(n)s kilometre", "%(n)s kilometres", count),
+        "trip": ngettext("%(n)s trip", "%(n)s trips", count),
+        "item": ngettext("%(n)s item", "%(n)s items", count),
+    }
+    return forms.get(unit, "%(n)s") % {"n": quantity(hundredths)}
 
 
 def languages(codes: Iterable[str]) -> str:
@@ -165,9 +180,7 @@ def agreement_table(agreements: Iterable[ServiceAgreement], *, caption: str, sta
             number,
             agreement.provider.name if staff else agreement.client.full_name,
             agreement.service_type.name,
-            Cell(
-                f"{quantity(agreement.quantity_hundredths)} {agreement.service_type.get_unit_display()}", numeric=True
-            ),
+            Cell(quantity_with_unit(agreement.quantity_hundredths, agreement.service_type.unit), numeric=True),
             Cell(format_cents(agreement.agreed_price_cents), numeric=True),
             Cell(format_cents(agreement.own_share_cents), numeric=True),
             f"{_date(agreement.valid_from)}–{_date(agreement.valid_until)}",
@@ -183,7 +196,7 @@ def agreement_facts(agreement: ServiceAgreement) -> list[tuple[str, str]]:
         (_("Service"), agreement.service_type.name),
         (
             _("Quantity per month"),
-            f"{quantity(agreement.quantity_hundredths)} {agreement.service_type.get_unit_display()}",
+            quantity_with_unit(agreement.quantity_hundredths, agreement.service_type.unit),
         ),
         (_("Agreed price per unit"), format_cents(agreement.agreed_price_cents)),
         (_("Client's own share per unit"), format_cents(agreement.own_share_cents)),

@@ -172,7 +172,7 @@ def bank_account(request: HttpRequest) -> HttpResponse:
         except ValidationError as error:
             add_validation_errors(form, error)
         else:
-            messages.success(request, _("The change was sent. The county's finance staff will approve it."))
+            messages.success(request, _("The change was sent. The county's finance staff will handle it."))
             return redirect("provider:home")
     return render(
         request,
@@ -362,7 +362,7 @@ def uploads(request: HttpRequest) -> HttpResponse:
 
 
 def _reason_text(reason: dict[str, str]) -> str:
-    text = reason.get("message") or reason.get("code", "")
+    text = claim_files.row_problem_text(reason)
     field = reason.get("field", "")
     return text if field in ("", "claim", "row") else f"{field}: {text}"
 

@@ -91,7 +91,7 @@ def validated_bank_account(iban: str, bic: str) -> tuple[str, str]:
     known = parsed_iban.bic
     if known is not None and str(known)[:8] != str(parsed_bic)[:8]:
         raise ValidationError(
-            {"bic": _("The BIC does not belong to the bank of this IBAN (%(bic)s).") % {"bic": known}}
+            {"bic": _("The BIC does not match the bank of this IBAN. That bank's BIC is %(bic)s.") % {"bic": known}}
         )
     return parsed_iban.compact, str(parsed_bic)
 

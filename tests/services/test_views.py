@@ -40,6 +40,12 @@ def _clock():
         yield
 
 
+@pytest.fixture(autouse=True)
+def _in_english(client, settings):
+    """The pages answer in English here, so the assertions can read the messages (Finnish is the default)."""
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+
+
 def _other_organiser_provider() -> Provider:
     decision_maker = make_user(Role.DECISION_MAKER, organiser_code="paijat-hame")
     provider, _user = approved_provider(
@@ -141,14 +147,14 @@ def test_cap_new__saves_a_version_and_refuses_a_bad_amount_at_the_field(client):
     )
     assert cap.cap_cents == 10_550
     catalogue = client.get(reverse("services:catalogue"))
-    assert "105,50" in catalogue.text
+    assert "€105.50" in catalogue.text
 
 
 def test_catalogue__provider_user_sees_its_organisers_caps_but_may_not_change_them(client):
     world = build_world()
     client.force_login(world.provider_user)
     page = client.get(reverse("services:catalogue"))
-    assert page.status_code == 200 and "100,00" in page.text
+    assert page.status_code == 200 and "€100.00" in page.text
     assert client.get(reverse("services:cap_new")).status_code == 403
 
 
@@ -174,14 +180,14 @@ def test_choice__compares_providers_with_the_clients_own_share_and_records_the_c
     text = page.text
     assert "Kallis Päivä Oy" in text and world.provider.name in text
     assert text.index(world.provider.name) < text.index("Kallis Päivä Oy")  # no own share first
-    assert "25,00" in text  # 125,00 − cap 100,00
+    assert "€25.00" in text  # 125.00 − cap 100.00
     missing = client.post(url, {"quantity": "4", "valid_from": "2026-03-02", "valid_until": "2026-12-31"})
     assert "Choose one of the providers" in missing.text
     client.post(
         url,
         {
             "choice": f"{dear.pk}|{world.day_activity.pk}",
-            "quantity": "4,5",
+            "quantity": "4.5",
             "valid_from": "2026-03-02",
             "valid_until": str(world.line.valid_until),
         },
@@ -286,7 +292,7 @@ def test_payment_batch__made_downloaded_and_marked_paid_through_the_pages(client
     )
     client.force_login(world.finance)
     listing = client.get(reverse("services:payment_batch_list"))
-    assert "180,00" in listing.text  # the approved claim waits for payment
+    assert "€180.00" in listing.text  # the approved claim waits for payment
     past = client.post(
         reverse("services:payment_batch_list"), {"approved_until": "2026-03-02", "execution_date": "2026-03-01"}
     )
