@@ -1,4 +1,5 @@
 import pytest
+from django.db import transaction
 
 from kukkaro.core.audit import audit_verify
 from kukkaro.core.identifiers import parse_hetu
@@ -6,8 +7,43 @@ from kukkaro.core.roles import Role
 from kukkaro.demo.data import CLIENT_COUNT, build_demo
 from kukkaro.ledger.verification import ledger_verify
 from kukkaro.people.models import Client, User
+from kukkaro.services.models import (
+    AgreementState,
+    BankAccountChange,
+    Claim,
+    ClaimSource,
+    ClaimStatus,
+    ClaimUploadRow,
+    PaymentBatch,
+    PaymentBatchState,
+    Provider,
+    ProviderState,
+    RejectReason,
+    ServiceAgreement,
+)
+from kukkaro.services.payment_files import validate_pain001
+from kukkaro.services.services import provider_of
 
 pytestmark = pytest.mark.django_db
+ORGANISERS = {"lansi-uusimaa", "paijat-hame"}
+
+
+@pytest.fixture(scope="module")
+def demo(django_db_setup, django_db_blocker):
+    """One demo for the tests that only read it (building it takes a while), rolled back afterwards."""
+    with django_db_blocker.unblock(), transaction.atomic():
+        yield build_demo()
+        transaction.set_rollback(True)
+
+
+def _services_counts() -> tuple[int, ...]:
+    return (
+        Provider.objects.count(),
+        ServiceAgreement.objects.count(),
+        Claim.objects.count(),
+        PaymentBatch.objects.count(),
+        ClaimUploadRow.objects.count(),
+    )
 
 
 def test_build_demo__builds_the_region_and_is_safe_to_repeat():
@@ -16,21 +52,22 @@ def test_build_demo__builds_the_region_and_is_safe_to_repeat():
     assert Client.objects.count() == CLIENT_COUNT
     snapshot = sorted(Client.objects.values_list("national_id", "first_names", "last_name"))
     assert first.cases["replaced"] == 8  # four in each organiser
+    assert first.services.built and first.services.new_claims > 300
+    services_before = _services_counts()
     again = build_demo()
     assert again.clients_created == 0
     assert again.cases == {}
+    assert not again.services.built
+    assert (again.services.new_providers, again.services.new_claims, again.services.new_batches) == (0, 0, 0)
+    assert _services_counts() == services_before
     assert sorted(Client.objects.values_list("national_id", "first_names", "last_name")) == snapshot
     assert audit_verify()[1] == []
     assert ledger_verify()[1] == []
 
 
-def test_build_demo__every_role_exists_in_both_organisers_and_codes_are_test_range():
-    build_demo()
+def test_build_demo__every_role_exists_in_both_organisers_and_codes_are_test_range(demo):
     for role in (Role.SOCIAL_WORKER, Role.DECISION_MAKER, Role.FINANCE, Role.ANALYST, Role.ADMIN, Role.DISPATCH):
-        assert set(User.objects.filter(role=role).values_list("organiser__code", flat=True)) == {
-            "lansi-uusimaa",
-            "paijat-hame",
-        }
+        assert set(User.objects.filter(role=role).values_list("organiser__code", flat=True)) == ORGANISERS
     assert User.objects.filter(role=Role.PROVIDER).exists()
     assert User.objects.filter(role=Role.SUPPORTER).count() == 3
     assert all(parse_hetu(code).is_test_range for code in Client.objects.values_list("national_id", flat=True))
@@ -39,18 +76,16 @@ def test_build_demo__every_role_exists_in_both_organisers_and_codes_are_test_ran
     assert Client.objects.filter(organiser__code="paijat-hame").count() > 50
 
 
-def test_build_demo__every_effective_decision_funds_exactly_its_budget():
+def test_build_demo__every_effective_decision_funds_exactly_its_budget(demo):
     from kukkaro.cases.models import Decision, DecisionLine, DecisionState
     from kukkaro.ledger.models import Purse
     from kukkaro.ledger.periods import periods
 
-    build_demo()
     states = set(Decision.objects.values_list("state", flat=True))
     assert {"draft", "proposed", "approved", "sent", "replaced"} <= states
-    assert set(Decision.objects.filter(state=DecisionState.SENT).values_list("organiser__code", flat=True)) == {
-        "lansi-uusimaa",
-        "paijat-hame",
-    }
+    assert (
+        set(Decision.objects.filter(state=DecisionState.SENT).values_list("organiser__code", flat=True)) == ORGANISERS
+    )
     lines = DecisionLine.objects.filter(effective=True).select_related("purse", "purse__scheduled")
     assert lines.count() > 50
     for line in lines:
@@ -69,3 +104,53 @@ def test_build_demo__every_effective_decision_funds_exactly_its_budget():
         assert scheduled.available_now == line.amount_per_period * len(future) - purse.borrowed_ahead
     assert not DecisionLine.objects.filter(effective=True, purse__isnull=True).exists()
     assert ledger_verify()[1] == []
+    assert audit_verify()[1] == []
+
+
+def test_build_demo__claims_in_every_status_and_payment_batches_in_both_organisers(demo):
+    for code in ORGANISERS:
+        claims = Claim.objects.filter(organiser__code=code)
+        assert set(claims.values_list("status", flat=True)) == set(ClaimStatus.values), code
+        assert set(claims.values_list("source", flat=True)) == set(ClaimSource.values), code
+        # Disputes settled both ways by a worker.
+        resolved = claims.filter(decided_by__role=Role.SOCIAL_WORKER)
+        assert set(resolved.values_list("status", flat=True)) & {"approved", "paid"}, code
+        assert resolved.filter(status=ClaimStatus.REJECTED).exists(), code
+        batches = PaymentBatch.objects.filter(organiser__code=code)
+        assert batches.count() >= 2
+        assert {PaymentBatchState.PAID, PaymentBatchState.EXPORTED} <= set(batches.values_list("state", flat=True))
+        for batch in batches:
+            validate_pain001(bytes(batch.pain001))
+    assert not Claim.objects.filter(payment__batch__state=PaymentBatchState.PAID).exclude(status="paid").exists()
+    reasons = {reason for row in Claim.objects.values_list("reasons", flat=True) for reason in row}
+    assert {
+        RejectReason.NO_AGREEMENT,
+        RejectReason.PRICE_ABOVE_AGREEMENT,
+        RejectReason.INSUFFICIENT_FUNDS,
+        RejectReason.WRONG_SERVICE,
+        RejectReason.AGREEMENT_NOT_ACTIVE,
+        RejectReason.PROVIDER_NOT_APPROVED,
+        RejectReason.FUTURE_DATE,
+        RejectReason.DISPUTE_UPHELD,
+    } <= reasons
+    outcomes = set(ClaimUploadRow.objects.values_list("outcome", flat=True))
+    assert {"invalid", "duplicate", "approved", "rejected"} <= outcomes
+    assert Claim.objects.filter(decided_by__role=Role.SUPPORTER).exists()
+    assert Claim.objects.filter(decided_by__role=Role.CLIENT).exists()
+
+
+def test_build_demo__providers_in_every_state_and_the_demo_provider_has_work(demo):
+    assert set(Provider.objects.values_list("state", flat=True)) == set(ProviderState.values)
+    for code in ORGANISERS:
+        assert 8 <= Provider.objects.filter(organiser__code=code).count() <= 12
+    assert any("sv" in p.languages for p in Provider.objects.filter(organiser__code="lansi-uusimaa"))
+    assert BankAccountChange.objects.filter(state="pending").count() == 1
+    assert ServiceAgreement.objects.filter(state=AgreementState.ENDED).exists()
+    assert ServiceAgreement.objects.filter(own_share_cents__gt=0).exists()
+    assert ServiceAgreement.objects.filter(standing_hold=True).exists()
+    provider = provider_of(User.objects.get(username="provider.demo"))
+    assert (provider.organiser.code, provider.state) == ("lansi-uusimaa", ProviderState.APPROVED)
+    assert provider.agreements.exists()
+    assert {ClaimStatus.PAID, ClaimStatus.WAITING} <= set(provider.claims.values_list("status", flat=True))
+    others = User.objects.filter(role=Role.PROVIDER).exclude(username="provider.demo")
+    assert all(user.username.startswith("provider.") and provider_of(user) for user in others)

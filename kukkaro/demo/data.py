@@ -1,7 +1,13 @@
-"""A deterministic synthetic region for the demo: both organisers, staff for every role, ~300 clients.
+"""A deterministic synthetic region for the demo: both organisers, staff for every role, ~300 clients, casework at
+every stage, and (in ``services_data``) providers, agreements, six months of claims and payment batches.
 
 Every identity code uses the 900–999 individual-number range reserved for test use. The same seed gives the same
 people on every machine; running it again adds nothing that is already there.
+
+Dates follow ``timeline.Timeline``: the decisions are valid for a year from the first day of the month seven
+months before today, and the casework (and the people it needs) happens four weeks before that, with the clock
+pinned there, so the ledger's history reads in order: money is granted before it is released, released before it
+is spent. Replacing decisions are approved later, in the month before they take effect.
 """
 
 import datetime as dt
@@ -11,11 +17,13 @@ from dataclasses import dataclass, field
 from django.db import transaction
 
 from kukkaro.cases import services as case_services
-from kukkaro.cases.models import DeliveryMethod, RateTable
+from kukkaro.cases.models import BudgetCalculation, Decision, DeliveryMethod, RateTable
 from kukkaro.core import clock
 from kukkaro.core.identifiers import make_hetu
 from kukkaro.core.models import Municipality, Organiser
 from kukkaro.core.roles import Role
+from kukkaro.demo import services_data
+from kukkaro.demo.timeline import Timeline
 from kukkaro.ledger.models import Unit
 from kukkaro.people import services
 from kukkaro.people.models import ApiToken, Client, ConsentMethod, User
@@ -195,6 +203,7 @@ class DemoSummary:
     clients_total: int = 0
     clients_created: int = 0
     cases: dict[str, int] = field(default_factory=dict)  # stage -> clients newly taken there
+    services: services_data.ServicesSummary | None = None
 
 
 def _person(rng: random.Random, swedish: bool) -> tuple[str, str]:
@@ -262,16 +271,17 @@ RATE_CATEGORIES = [
     ),
     ("transport-km", "Kilometrikukkaro", "Kilometerbudget", "Kilometre purse", "km", 180, Unit.KM, "purchased"),
 ]
-# Cases at every stage, per organiser: how many clients reach each step.
+# Cases at every stage, per organiser: how many clients reach each step. The clients printed as examples (and
+# those the supporters help) come first, so they have a sent decision, a budget and services to look at.
 STAGES = [
+    ("sent", 14),
+    ("approved", 14),
+    ("replaced", 4),
     ("assessed", 6),
     ("planned", 6),
     ("indicative", 6),
     ("draft", 5),
     ("proposed", 5),
-    ("approved", 14),
-    ("sent", 14),
-    ("replaced", 4),
 ]
 PLANS = [
     [
@@ -287,16 +297,27 @@ PLANS = [
     [{"category": "personal-assistance", "quantity": "40.5"}, {"category": "transport-km", "quantity": 180}],
     [{"category": "home-help", "quantity": 12}, {"category": "transport-trips", "quantity": 18}],
 ]
+SUPPORTERS = 3
+
+
+@dataclass
+class Replacement:
+    """A sent decision to be replaced later in the year (the need grew), with what its replacement needs."""
+
+    decision: Decision
+    indicative: BudgetCalculation
+    plan: list[dict]
 
 
 def _rate_table(organiser, admin) -> RateTable:
     table = RateTable.objects.filter(organiser=organiser).first()
     if table is None:
+        year = clock.today().year
         table = case_services.rate_table_create(
             actor=admin,
             organiser=organiser,
-            name=f"Yksikkökustannukset {clock.today().year}",
-            valid_from=dt.date(clock.today().year, 1, 1),
+            name=f"Yksikkökustannukset {year}",
+            valid_from=dt.date(year, 1, 1),
             valid_until=None,
             categories=[
                 {
@@ -315,16 +336,35 @@ def _rate_table(organiser, admin) -> RateTable:
     return table
 
 
-def _demo_cases(rng: random.Random, organiser) -> dict[str, int]:
+def _featured_first(organisers: list[Organiser]) -> dict[int, list[Client]]:
+    """Each organiser's clients, the examples printed by the demo and the clients the supporters help first."""
+    featured: set = set()
+    by_organiser = {o.pk: list(Client.objects.filter(organiser=o).order_by("national_id")) for o in organisers}
+    for clients in by_organiser.values():
+        for language in ("fi", "sv"):
+            first = next((c for c in clients if c.language == language), None)
+            if first is not None:
+                featured.add(first.pk)
+    for index in range(SUPPORTERS):
+        featured.add(by_organiser[organisers[index % 2].pk][index].pk)
+    return {
+        pk: [c for c in clients if c.pk in featured] + [c for c in clients if c.pk not in featured]
+        for pk, clients in by_organiser.items()
+    }
+
+
+def _demo_cases(
+    rng: random.Random, organiser, clients: list[Client], timeline: Timeline
+) -> tuple[dict[str, int], list[Replacement]]:
     """Take clients of the organiser through casework, each as far as its stage says. Clients who already have
-    a case are left as they are, so running the demo again adds nothing."""
+    a case are left as they are, so running the demo again adds nothing. Returns the counts per stage and the
+    decisions to replace later (``_replace_decisions``)."""
     prefix = ORGANISER_PREFIX[organiser.code]
     worker = User.objects.get(username=f"{prefix}.social")
     approver = User.objects.get(username=f"{prefix}.decision")
     _rate_table(organiser, User.objects.get(username=f"{prefix}.admin"))
-    year = clock.today().year
     counts: dict[str, int] = {}
-    clients = list(Client.objects.filter(organiser=organiser).order_by("national_id"))
+    replacements: list[Replacement] = []
     index = 0
     for stage, how_many in STAGES:
         for _ in range(how_many):
@@ -366,8 +406,8 @@ def _demo_cases(rng: random.Random, organiser) -> dict[str, int]:
             decision = case_services.decision_draft_create(
                 actor=worker,
                 calculation=final,
-                valid_from=dt.date(year, 1, 1),
-                valid_until=dt.date(year, 12, 31),
+                valid_from=timeline.valid_from,
+                valid_until=timeline.valid_until,
                 reasons="Budjetti perustuu palvelutarpeen arviointiin ja asiakkaan omaan tukisuunnitelmaan.",
             )
             if stage == "draft":
@@ -379,32 +419,39 @@ def _demo_cases(rng: random.Random, organiser) -> dict[str, int]:
             if stage == "approved":
                 continue
             decision = case_services.decision_send(
-                actor=worker, decision=decision, method=DeliveryMethod.POST, sent_on=dt.date(year, 1, 2)
+                actor=worker, decision=decision, method=DeliveryMethod.POST, sent_on=clock.today()
             )
-            if stage == "sent":
-                continue
-            more = [dict(line, quantity=int(float(line["quantity"])) + 2) for line in plan]
-            final2 = case_services.calculation_finalise(actor=worker, indicative=indicative, lines=more)
-            replacement = case_services.decision_draft_create(
-                actor=worker,
-                calculation=final2,
-                valid_from=dt.date(year, 6, 1),
-                valid_until=dt.date(year, 12, 31),
-                reasons="Tarve kasvoi: palveluja lisätään kesäkuusta alkaen.",
-                replaces=decision,
-            )
-            case_services.decision_propose(actor=worker, decision=replacement)
-            case_services.decision_approve(actor=approver, decision=replacement)
-    return counts
+            if stage == "replaced":
+                replacements.append(Replacement(decision=decision, indicative=indicative, plan=plan))
+    return counts, replacements
 
 
-@transaction.atomic
-def build_demo() -> DemoSummary:
-    rng = random.Random(SEED)
-    summary = DemoSummary()
-    organisers = {o.code: o for o in Organiser.objects.all()}
+def _replace_decisions(replacements: list[Replacement], timeline: Timeline) -> None:
+    """The need grew: a replacing decision with more of each line from ``timeline.replacement_from``, approved in
+    the month before, so the purse keeps what was released and spent and only later periods change."""
+    starts = timeline.replacement_from
+    for job in replacements:
+        prefix = ORGANISER_PREFIX[job.decision.organiser.code]
+        worker = User.objects.get(username=f"{prefix}.social")
+        approver = User.objects.get(username=f"{prefix}.decision")
+        more = [dict(line, quantity=int(float(line["quantity"])) + 2) for line in job.plan]
+        final = case_services.calculation_finalise(actor=worker, indicative=job.indicative, lines=more)
+        replacement = case_services.decision_draft_create(
+            actor=worker,
+            calculation=final,
+            valid_from=starts,
+            valid_until=job.decision.valid_until,
+            reasons=f"Tarve kasvoi: palveluja lisätään {starts.day}.{starts.month}.{starts.year} alkaen.",
+            replaces=job.decision,
+        )
+        case_services.decision_propose(actor=worker, decision=replacement)
+        replacement = case_services.decision_approve(actor=approver, decision=replacement)
+        case_services.decision_send(actor=worker, decision=replacement, method=DeliveryMethod.ELECTRONIC)
+
+
+def _people(rng: random.Random, summary: DemoSummary, organisers: dict[str, Organiser]) -> set[str]:
+    """Staff, the provider user and the clients; returns the identity codes used."""
     municipalities = {m.code: m for m in Municipality.objects.select_related("organiser")}
-
     for code, organiser in sorted(organisers.items()):
         prefix = ORGANISER_PREFIX[code]
         for role, suffix, names in STAFF:
@@ -448,21 +495,12 @@ def build_demo() -> DemoSummary:
         )
         summary.clients_created += 1
     summary.clients_total = Client.objects.count()
+    return used
 
-    for organiser in sorted(organisers.values(), key=lambda o: o.code):
-        for stage, count in _demo_cases(rng, organiser).items():
-            summary.cases[stage] = summary.cases.get(stage, 0) + count
 
-    # Example clients to sign in as (the first Finnish and Swedish speaker of each organiser).
-    for organiser in sorted(organisers.values(), key=lambda o: o.code):
-        for language in ("fi", "sv"):
-            client = Client.objects.filter(organiser=organiser, language=language).order_by("national_id").first()
-            if client:
-                summary.identities.append(
-                    (client.national_id, client.first_names, client.last_name, f"client, {organiser.name}")
-                )
-    # Supporters: people clients may name later (issue 4 links them); they can already sign in.
-    for index in range(3):
+def _supporters(rng: random.Random, used: set[str], summary: DemoSummary, organisers: dict[str, Organiser]) -> None:
+    """People clients have named as supporters; the first may also approve claims for the client."""
+    for index in range(SUPPORTERS):
         first, last = _person(rng, swedish=False)
         hetu = _unique_hetu(rng, used, born_from=1960, born_to=1995)
         user = User.objects.filter(username=f"supporter.{index + 1}").first()
@@ -481,13 +519,50 @@ def build_demo() -> DemoSummary:
                 actor=User.objects.get(username=f"{ORGANISER_PREFIX[named_by.organiser.code]}.social"),
                 client=named_by,
                 supporter=user,
-                consent_given_on=dt.date(clock.today().year, 1, 2),
+                consent_given_on=clock.today(),
                 consent_method=ConsentMethod.IN_PERSON,
-                valid_from=dt.date(clock.today().year, 1, 2),
+                valid_from=clock.today(),
                 can_help_choose=index != 1,
                 can_approve_claims=index == 0,
             )
         summary.identities.append(
             (user.national_id, user.first_name, user.last_name, f"supporter of {named_by.full_name}")
         )
+
+
+@transaction.atomic
+def build_demo() -> DemoSummary:
+    rng = random.Random(SEED)
+    summary = DemoSummary()
+    timeline = Timeline.around(clock.now())
+    organisers = {o.code: o for o in Organiser.objects.all()}
+    ordered = sorted(organisers.values(), key=lambda o: o.code)
+
+    replacements: list[Replacement] = []
+    with clock.pinned(timeline.casework_at()):
+        used = _people(rng, summary, organisers)
+        clients = _featured_first(ordered)
+        for organiser in ordered:
+            counts, replacing = _demo_cases(rng, organiser, clients[organiser.pk], timeline)
+            replacements += replacing
+            for stage, count in counts.items():
+                summary.cases[stage] = summary.cases.get(stage, 0) + count
+        # Example clients to sign in as (the first Finnish and Swedish speaker of each organiser).
+        for organiser in ordered:
+            for language in ("fi", "sv"):
+                client = Client.objects.filter(organiser=organiser, language=language).order_by("national_id").first()
+                if client:
+                    summary.identities.append(
+                        (client.national_id, client.first_names, client.last_name, f"client, {organiser.name}")
+                    )
+        _supporters(rng, used, summary, organisers)
+
+    replace_at = timeline.at(timeline.replacement_from - dt.timedelta(days=12), 13)
+    summary.services = services_data.build_services(
+        timeline=timeline, before=[(replace_at, lambda: _replace_decisions(replacements, timeline))]
+    )
+    if summary.services.demo_provider:
+        summary.staff = [
+            (u, role, summary.services.demo_provider if u == "provider.demo" else org) for u, role, org in summary.staff
+        ]
     return summary

@@ -24,6 +24,8 @@ class Command(BaseCommand):
                 f"new cases by stage: {summary.cases or 'none'}."
             )
         )
+        if summary.services is not None:
+            out(self.style.SUCCESS(summary.services.line()))
         out("")
         out(f"Staff sign in at http://127.0.0.1:{port}/login/ with password {DEMO_PASSWORD}")
         for username, role, organiser in summary.staff:
