@@ -54,6 +54,7 @@ from kukkaro.services.models import (
     RejectReason,
     ServiceAgreement,
     ServiceType,
+    ServiceUnit,
     SpendingPolicy,
     StandingHold,
 )
@@ -369,6 +370,50 @@ def _close_open_version(queryset: Any, valid_from: dt.date) -> None:
 
 
 @transaction.atomic
+def service_type_save(
+    *,
+    actor: User,
+    code: str,
+    name_fi: str,
+    name_sv: str,
+    name_en: str,
+    unit: str,
+    category_code: str,
+) -> ServiceType:
+    """Add a service to the catalogue, or rename one (its code, unit and budget line category stay once claims
+    or prices may refer to it)."""
+    authorize(actor, Action.CATALOGUE_MANAGE)
+    code = (code or "").strip()
+    names = {"name_fi": name_fi.strip(), "name_sv": name_sv.strip(), "name_en": name_en.strip()}
+    errors = {field: _("Give the name in every language.") for field, value in names.items() if not value}
+    if unit not in ServiceUnit.values:
+        errors["unit"] = _("Choose the unit.")
+    if errors:
+        raise ValidationError(errors)
+    service_type = ServiceType.objects.select_for_update().filter(code=code).first()
+    before = None
+    if service_type is None:
+        service_type = ServiceType(code=code, unit=unit, category_code=(category_code or "").strip())
+    else:
+        before = {**{f: getattr(service_type, f) for f in names}, "unit": service_type.unit}
+        if (unit, category_code.strip()) != (service_type.unit, service_type.category_code):
+            raise ValidationError({"unit": _("The unit and the budget line of a service in use cannot change.")})
+    for field, value in names.items():  # not `name` itself: modeltranslation maps it to the active language
+        setattr(service_type, field, value)
+    service_type.full_clean(validate_unique=before is None)
+    service_type.save()
+    audit_record(
+        action="service_type.create" if before is None else "service_type.rename",
+        actor=actor,
+        target=service_type,
+        organiser_id=actor.organiser_id,
+        before=before,
+        after={**names, "code": code, "unit": unit, "category_code": service_type.category_code},
+    )
+    return service_type
+
+
+@transaction.atomic
 def price_cap_set(
     *,
     actor: User,
@@ -668,10 +713,14 @@ def _release_standing_hold(*, agreement: ServiceAgreement, day: dt.date, amount:
     if standing is None:
         return
     hold = Transfer.objects.get(pk=standing.hold_id)
+    if hold.resolutions.exists():  # the reservation expired (the expiry job released it): nothing left to give
+        standing.hold_id, standing.remaining_cents = None, 0
+        standing.save(update_fields=["hold_id", "remaining_cents"])
+        return
     ledger.hold_void(transfer_id=ledger.derived_id("standing-release", hold.pk), hold=hold)
     remaining = standing.remaining_cents - amount
     standing.hold_id, standing.remaining_cents = None, max(0, remaining)
-    if remaining > 0:
+    if remaining > 0 and hold.expires_at is not None and hold.expires_at > clock.now():
         replacement = ledger.hold_create(
             transfer_id=ledger.derived_id("standing-hold", hold.pk, "rest"),
             purse=agreement.purse,
@@ -1086,16 +1135,27 @@ def payment_batch_create(
         .select_related("provider", "agreement__service_type", "client__municipality")
         .order_by("provider__name", "provider_id", "service_date", "invoice_number")
     )
+    # A provider whose change of bank account waits for its second person is not paid until it is decided: its
+    # claims stay for the next batch, the others are paid now.
+    blocked = set(
+        BankAccountChange.objects.filter(
+            provider_id__in={c.provider_id for c in claims}, state=BankAccountChangeState.PENDING
+        ).values_list("provider_id", flat=True)
+    )
+    waiting = sorted({c.provider.name for c in claims if c.provider_id in blocked})
+    claims = [c for c in claims if c.provider_id not in blocked]
     if not claims:
+        if waiting:
+            raise ValidationError(
+                {
+                    "approved_until": _(
+                        "The only claims to pay are of providers whose change of bank account is waiting for "
+                        "approval: %(names)s."
+                    )
+                    % {"names": ", ".join(waiting)}
+                }
+            )
         raise ValidationError({"approved_until": _("There are no approved claims to pay.")})
-    blocked = sorted({c.provider.name for c in claims if c.provider.bank_changes.filter(state="pending").exists()})
-    if blocked:
-        raise ValidationError(
-            {
-                "organiser": _("A change of bank account is waiting for approval: %(names)s.")
-                % {"names": ", ".join(blocked)}
-            }
-        )
     now = clock.now()
     batch = PaymentBatch(
         number=_batch_number(organiser, execution_date),
@@ -1161,8 +1221,10 @@ def payment_batch_create(
             "payments": {line.end_to_end_id: line.amount_cents for line in lines.values()},
             "total_cents": batch.total_cents,
             "pain001_sha256": batch.pain001_sha256,
+            "held_back_for_bank_change": waiting,
         },
     )
+    batch.held_back = waiting  # for the page that made it: who waits for their bank account to be decided
     return batch
 
 

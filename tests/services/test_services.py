@@ -422,7 +422,7 @@ def test_payment_batch__groups_per_provider_validates_and_pays_once():
     assert ledger_verify()[1] == []
 
 
-def test_payment_batch__waits_while_a_bank_account_change_is_pending():
+def test_payment_batch__holds_back_a_provider_whose_bank_account_change_waits():
     world = build_world()
     _claim(world)
     services.bank_account_change_request(
@@ -435,7 +435,124 @@ def test_payment_batch__waits_while_a_bank_account_change_is_pending():
             approved_until=clock.today(),
             execution_date=clock.today(),
         )
-    assert "organiser" in refused.value.message_dict
+    assert world.provider.name in refused.value.message_dict["approved_until"][0]
+    # Another provider's claims are paid meanwhile; the first one's wait for the next batch.
+    other, other_user = approved_provider(
+        organiser=world.client.organiser,
+        decision_maker=world.decision_maker,
+        business_id=BUSINESS_IDS[1],
+        name="Toinen Päivä Oy",
+        username="toinen-paiva",
+    )
+    services.provider_price_set(
+        actor=other_user, provider=other, service_type=world.day_activity, price_cents=9_000, valid_from=clock.today()
+    )
+    second = services.agreement_create(
+        actor=world.worker,
+        line=world.line,
+        provider=other,
+        service_type=world.day_activity,
+        quantity_hundredths=400,
+        valid_from=clock.today(),
+        valid_until=world.line.valid_until,
+        endorsed=True,
+    )
+    services.claim_submit(
+        actor=other_user,
+        provider=other,
+        agreement_number=second.number,
+        service_code="day-activity",
+        service_date=clock.today(),
+        quantity_hundredths=100,
+        unit_price_cents=9_000,
+        invoice_number="OTHER-1",
+    )
+    batch = services.payment_batch_create(
+        actor=world.finance, organiser=world.client.organiser, approved_until=clock.today(), execution_date=clock.today()
+    )
+    assert list(batch.lines.values_list("provider_id", flat=True)) == [other.pk]
+    assert batch.held_back == [world.provider.name]
+    assert Claim.objects.get(invoice_number="INV-1").payment is None
+
+
+def test_claim__after_the_months_reservation_expired__is_held_from_what_is_free():
+    world = build_world(standing_hold=True)
+    standing = StandingHold.objects.get(agreement=world.agreement)
+    hold = Transfer.objects.get(pk=standing.hold_id)
+    later = hold.expires_at + dt.timedelta(hours=1)
+    with clock.pinned(later):
+        from kukkaro.ledger.services import holds_expire
+
+        assert holds_expire() == 1
+        claim, _ = _claim(world, invoice="LATE-1", day=dt.date(2026, 3, 20))
+    assert claim.status == ClaimStatus.APPROVED
+    standing.refresh_from_db()
+    assert (standing.hold_id, standing.remaining_cents) == (None, 0)
+    assert ledger_verify()[1] == []
+
+
+def test_claim__reservation_past_its_time_but_not_yet_expired_by_the_job__is_released_without_a_new_hold():
+    world = build_world(standing_hold=True)
+    standing = StandingHold.objects.get(agreement=world.agreement)
+    hold = Transfer.objects.get(pk=standing.hold_id)
+    with clock.pinned(hold.expires_at + dt.timedelta(hours=1)):
+        claim, _ = _claim(world, invoice="LATE-2", day=dt.date(2026, 3, 20))
+    assert claim.status == ClaimStatus.APPROVED
+    standing.refresh_from_db()
+    assert standing.hold_id is None
+    assert _fresh(world.purse).debits_pending == 0
+    assert ledger_verify()[1] == []
+
+
+def test_service_type_save__creates_renames_and_keeps_unit_and_line_fixed():
+    admin = make_user(Role.ADMIN)
+    made = services.service_type_save(
+        actor=admin,
+        code="music-therapy",
+        name_fi="Musiikkiterapia",
+        name_sv="Musikterapi",
+        name_en="Music therapy",
+        unit="hour",
+        category_code="personal-assistance",
+    )
+    assert (made.name_sv, made.unit) == ("Musikterapi", "hour")
+    renamed = services.service_type_save(
+        actor=admin,
+        code="music-therapy",
+        name_fi="Musiikkiterapia (yksilö)",
+        name_sv="Musikterapi (individuell)",
+        name_en="Music therapy (individual)",
+        unit="hour",
+        category_code="personal-assistance",
+    )
+    assert renamed.pk == made.pk and renamed.name_fi == "Musiikkiterapia (yksilö)"
+    with pytest.raises(ValidationError) as refused:
+        services.service_type_save(
+            actor=admin,
+            code="music-therapy",
+            name_fi="x",
+            name_sv="x",
+            name_en="x",
+            unit="day",
+            category_code="personal-assistance",
+        )
+    assert "unit" in refused.value.message_dict
+    with pytest.raises(ValidationError) as blank:
+        services.service_type_save(
+            actor=admin, code="x-y", name_fi="X", name_sv="", name_en="", unit="hour", category_code="c"
+        )
+    assert set(blank.value.message_dict) == {"name_sv", "name_en"}
+    with pytest.raises(PermissionDenied):
+        services.service_type_save(
+            actor=make_user(Role.SOCIAL_WORKER),
+            code="z",
+            name_fi="Z",
+            name_sv="Z",
+            name_en="Z",
+            unit="hour",
+            category_code="c",
+        )
+    assert AuditEvent.objects.filter(action__startswith="service_type.").count() == 2
 
 
 def test_agreements_reserve_month__reserves_each_standing_agreement_once_a_month():
