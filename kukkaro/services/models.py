@@ -321,12 +321,9 @@ class RejectReason(models.TextChoices):
     AGREEMENT_NOT_ACTIVE = "agreement_not_active", _("the agreement was not in force on the service date")
     WRONG_SERVICE = "wrong_service", _("the service is not the one agreed")
     PRICE_ABOVE_AGREEMENT = "price_above_agreement", _("the unit price is above the agreed price")
-    PRICE_ABOVE_CAP = "price_above_cap", _("the unit price is above the county's price cap")
     NO_CAP = "no_cap", _("the county has no price cap for this service on the service date")
-    DUPLICATE = "duplicate", _("the invoice number was already claimed")
     INSUFFICIENT_FUNDS = "insufficient_funds", _("the budget does not have the funds")
     FUTURE_DATE = "future_date", _("the service date is in the future")
-    INVALID = "invalid", _("the row is not complete or not valid")
     DISPUTE_UPHELD = "dispute_upheld", _("the client's dispute was upheld")
 
 
