@@ -36,6 +36,7 @@ from kukkaro.services.forms import (
     PriceCapForm,
     ProviderSearchForm,
     ProviderStateForm,
+    ServiceTypeForm,
     SpendingPolicyForm,
 )
 from kukkaro.services.models import ClaimStatus, PaymentBatchState, ProviderState
@@ -179,7 +180,7 @@ def catalogue(request: HttpRequest) -> HttpResponse:
         request,
         "services/catalogue.html",
         {
-            "table": presenters.catalogue_table(rows),
+            "table": presenters.catalogue_table(rows, editable=can(request.user, Action.CATALOGUE_MANAGE)),
             "may_manage": can(request.user, Action.CATALOGUE_MANAGE),
             "has_organiser": organiser_id is not None,
         },
@@ -216,6 +217,38 @@ def cap_new(request: HttpRequest) -> HttpResponse:
                 "A new cap applies to services delivered from its first day. An open-ended earlier cap ends the day "
                 "before."
             ),
+            "back": (reverse("services:catalogue"), _("Back to the catalogue")),
+        },
+    )
+
+
+@requires(Action.CATALOGUE_MANAGE)
+@require_http_methods(["GET", "POST"])
+def service_type_edit(request: HttpRequest, service_code: str = "") -> HttpResponse:
+    """Add a service to the catalogue (no code in the URL) or rename one."""
+    existing = or_404(lambda: selectors.service_type_list().get(code=service_code)) if service_code else None
+    categories = selectors.budget_categories(organiser_id=request.user.organiser_id)
+    if existing is not None and existing.category_code not in dict(categories):
+        categories.append((existing.category_code, existing.category_code))
+    initial = {}
+    if existing is not None:
+        initial = {f: getattr(existing, f) for f in ("code", "name_fi", "name_sv", "name_en", "unit", "category_code")}
+    form = ServiceTypeForm(request.POST or None, initial=initial, categories=categories, editing=existing is not None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.service_type_save(actor=request.user, **data)
+        except ValidationError as error:
+            add_validation_errors(form, error)
+        else:
+            messages.success(request, _("The service was saved."))
+            return redirect("services:catalogue")
+    return render(
+        request,
+        "services/form.html",
+        {
+            "form": form,
+            "title": _("Rename the service") if existing else _("New service"),
             "back": (reverse("services:catalogue"), _("Back to the catalogue")),
         },
     )
@@ -473,6 +506,12 @@ def payment_batch_list(request: HttpRequest) -> HttpResponse:
             add_validation_errors(form, error)
         else:
             messages.success(request, _("Payment batch %(number)s was made.") % {"number": batch.number})
+            if batch.held_back:
+                messages.warning(
+                    request,
+                    _("Not paid yet, because a change of bank account waits for approval: %(names)s.")
+                    % {"names": ", ".join(batch.held_back)},
+                )
             return redirect("services:payment_batch_detail", batch_id=batch.pk)
     batches = Paginator(selectors.payment_batches(actor=request.user), PAGE_SIZE).get_page(request.GET.get("page"))
     table = Table(
