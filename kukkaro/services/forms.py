@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from kukkaro.core.models import Municipality, Organiser
 from kukkaro.core.money import MoneyError, parse_cents
-from kukkaro.services.models import Accessibility, Language, ProviderState, ServiceType
+from kukkaro.services.models import Accessibility, Language, ProviderState, ServiceType, ServiceUnit
 
 DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
@@ -257,3 +257,23 @@ class SpendingPolicyForm(forms.Form):
     debtor_name = forms.CharField(label=_("Payer name"), max_length=70)
     debtor_iban = forms.CharField(label=_("Payer IBAN"), max_length=42)
     debtor_bic = forms.CharField(label=_("Payer BIC"), max_length=11)
+
+
+class ServiceTypeForm(forms.Form):
+    code = forms.SlugField(
+        label=_("Code"), max_length=40, help_text=_("Short and permanent, for example day-activity.")
+    )
+    name_fi = forms.CharField(label=_("Name in Finnish"), max_length=200)
+    name_sv = forms.CharField(label=_("Name in Swedish"), max_length=200)
+    name_en = forms.CharField(label=_("Name in English"), max_length=200)
+    unit = forms.ChoiceField(label=_("Unit"), choices=ServiceUnit.choices)
+    category_code = forms.ChoiceField(
+        label=_("Paid from the budget line"), help_text=_("A category of the county's rate table.")
+    )
+
+    def __init__(self, *args, categories: list[tuple[str, str]] | None = None, editing: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["category_code"].choices = categories or []
+        if editing:
+            for name in ("code", "unit", "category_code"):
+                self.fields[name].disabled = True

@@ -114,7 +114,7 @@ def price_table(prices: Iterable[Any], *, caption: str) -> Table:
     return table
 
 
-def catalogue_table(rows: Iterable[Any]) -> Table:
+def catalogue_table(rows: Iterable[Any], *, editable: bool = False) -> Table:
     table = Table(
         caption=_("Services and the county's price caps"),
         columns=[_("Service"), _("Code"), _("Unit"), _("Price cap now"), _("In force"), _("Changes ahead")],
@@ -124,8 +124,13 @@ def catalogue_table(rows: Iterable[Any]) -> Table:
     )
     for row in rows:
         cap = row.cap
+        name: Any = row.service_type.name
+        if editable:
+            name = Cell(
+                name, href=reverse("services:service_type_edit", kwargs={"service_code": row.service_type.code})
+            )
         table.add(
-            row.service_type.name,
+            name,
             row.service_type.code,
             row.service_type.get_unit_display(),
             Cell(format_cents(cap.cap_cents) if cap else "–", numeric=True),

@@ -117,6 +117,17 @@ def service_type_list() -> QuerySet[ServiceType]:
     return ServiceType.objects.order_by("code")
 
 
+def budget_categories(*, organiser_id: int) -> list[tuple[str, str]]:
+    """(code, name) of the budget line categories in the organiser's rate tables, for choosing what a service is
+    paid from."""
+    from kukkaro.cases.models import RateCategory
+
+    seen: dict[str, str] = {}
+    for code, name in RateCategory.objects.filter(rate_table__organiser_id=organiser_id).values_list("code", "name_fi"):
+        seen.setdefault(code, name)
+    return sorted(seen.items())
+
+
 def caps_of(*, organiser_id: int) -> QuerySet[PriceCap]:
     return (
         PriceCap.objects.filter(organiser_id=organiser_id)

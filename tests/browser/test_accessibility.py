@@ -40,6 +40,7 @@ def url_parameter_values(world: World, user: User | None, page_name: str = "") -
         "claim_id": lambda: world.spending()[1].disputed.pk,
         "batch_id": lambda: world.spending()[1].batch.pk,
         "upload_id": lambda: world.spending()[1].upload.pk,
+        "service_code": lambda: world.spending()[0].day_activity.code,
     }
 
 

@@ -116,6 +116,7 @@ def _url(route: Route, world: dict, *, client_key: str = "own_client") -> str:
         "claim_id": activity.disputed.pk,
         "batch_id": activity.batch.pk,
         "upload_id": activity.upload.pk,
+        "service_code": spending.day_activity.code,
     }
     missing = [p for p in route.parameters if p not in parameter_values]
     assert not missing, f"{route.name}: add a value for URL parameter(s) {missing} in this test"

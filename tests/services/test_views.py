@@ -497,3 +497,29 @@ def test_provider_update__changes_public_data_and_prices_by_form(client):
         services.price_on(provider=provider, service_type=world.day_activity, day=dt.date(2026, 4, 2)).price_cents
         == 9_200
     )
+
+
+def test_service_type__added_and_renamed_through_the_catalogue_pages(client):
+    world = build_world()
+    client.force_login(world.finance)
+    new = reverse("services:service_type_new")
+    page = client.get(new)
+    assert 'value="day-activity"' in page.text  # the rate table's categories to choose from
+    data = {
+        "code": "respite",
+        "name_fi": "Lyhytaikainen hoito",
+        "name_sv": "Korttidsvård",
+        "name_en": "Respite care",
+        "unit": "day",
+        "category_code": "day-activity",
+    }
+    client.post(new, {**data, "name_sv": ""})
+    assert not world.day_activity.__class__.objects.filter(code="respite").exists()
+    client.post(new, data)
+    edit = reverse("services:service_type_edit", kwargs={"service_code": "respite"})
+    assert edit in client.get(reverse("services:catalogue")).text
+    client.post(edit, {**data, "name_en": "Short-term care"})
+    respite = world.day_activity.__class__.objects.get(code="respite")
+    assert (respite.name_en, respite.unit, respite.category_code) == ("Short-term care", "day", "day-activity")
+    client.force_login(world.worker)
+    assert client.get(new).status_code == 403
