@@ -468,7 +468,10 @@ def test_payment_batch__holds_back_a_provider_whose_bank_account_change_waits():
         invoice_number="OTHER-1",
     )
     batch = services.payment_batch_create(
-        actor=world.finance, organiser=world.client.organiser, approved_until=clock.today(), execution_date=clock.today()
+        actor=world.finance,
+        organiser=world.client.organiser,
+        approved_until=clock.today(),
+        execution_date=clock.today(),
     )
     assert list(batch.lines.values_list("provider_id", flat=True)) == [other.pk]
     assert batch.held_back == [world.provider.name]
