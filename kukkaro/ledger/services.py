@@ -23,6 +23,7 @@ import hashlib
 import json
 import logging
 import uuid
+import weakref
 import zlib
 from dataclasses import dataclass, fields
 from typing import Any
@@ -305,7 +306,7 @@ def _apply_in_one_statement(transfer: Transfer, request: _Request, updates: list
         _prepared_cursor().execute(sql, params, prepare=True)
 
 
-_prepared: dict[str, Any] = {}
+_prepared: "weakref.WeakKeyDictionary[Any, Any]" = weakref.WeakKeyDictionary()  # psycopg connection → cursor
 
 
 def _prepared_cursor() -> Any:
@@ -313,14 +314,14 @@ def _prepared_cursor() -> Any:
     statements are prepared once per connection: parsing and planning the transfer statement was about 40 % of the
     server's work per transfer (ADR 0012). Django's cursors bind on the client and are not affected. Integers are
     sent as int8, so a prepared statement never meets a value wider than the type it was prepared with."""
-    raw = connection.connection
-    cursor = _prepared.get("cursor")
-    if cursor is None or cursor.closed or cursor.connection is not raw:
+    raw = connection.connection  # this thread's connection
+    cursor = _prepared.get(raw)
+    if cursor is None or cursor.closed:
         if raw.prepare_threshold is None:
             raw.prepare_threshold = 2**31  # nothing is prepared unless it asks (prepare=True)
         cursor = psycopg.Cursor(raw)
         cursor.adapters.register_dumper(int, Int8Dumper)
-        _prepared["cursor"] = cursor
+        _prepared[raw] = cursor
     return cursor
 
 
