@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "kukkaro.ledger",
     "kukkaro.cases",
     "kukkaro.services",
+    "kukkaro.mobility",
     "kukkaro.portal",
     "kukkaro.api",
     "kukkaro.demo",

@@ -46,6 +46,7 @@ class Action(StrEnum):
     CLAIM_REVIEW = "claim.review"
     CLAIM_SUBMIT = "claim.submit"
     PAYMENT_MANAGE = "payment.manage"
+    TARIFF_MANAGE = "tariff.manage"
 
 
 ObjectRule = Callable[[Any, Any], bool]
@@ -93,6 +94,7 @@ RULES: dict[Action, Rule] = {
     Action.CLAIM_REVIEW: Rule(CASEWORK, same_organiser),
     Action.CLAIM_SUBMIT: Rule(frozenset({Role.PROVIDER})),
     Action.PAYMENT_MANAGE: Rule(frozenset({Role.FINANCE}), same_organiser),
+    Action.TARIFF_MANAGE: Rule(frozenset({Role.FINANCE, Role.ADMIN}), same_organiser),
 }
 
 

@@ -150,6 +150,7 @@ class TransferCode(models.TextChoices):
     BORROW = "borrow", _("borrowed from the next period")
     LAPSE = "lapse", _("lapsed")
     PAYMENT = "payment", _("paid")
+    USAGE = "usage", _("used")  # a delivered service debited at once (a taxi leg)
 
 
 class TransferFlag(models.TextChoices):

@@ -1,0 +1,299 @@
+"""Mobility (the Länsi-Uusimaa model): transport entitlements as a trip quota, kilometre purse or euro purse; taxi
+tariffs by contract area; transport cards; and trip files from the dispatch centre, each leg with exactly one
+outcome. Money in integer cents, distances in integer metres, trips as integer counts. Debits go through the
+ledger; this app only says which purse and how much."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
+
+from kukkaro.core.models import Municipality, Organiser
+from kukkaro.mobility.pricing import TariffTerms
+from kukkaro.people.models import Client
+
+
+class VehicleClass(models.TextChoices):
+    CAR = "car", _("car")
+    VAN = "van", _("van")
+    WHEELCHAIR = "wheelchair", _("wheelchair taxi")
+    STRETCHER = "stretcher", _("stretcher taxi")
+
+
+class TripPurpose(models.TextChoices):
+    WORK = "work", _("work")
+    STUDY = "study", _("study")
+    LEISURE = "leisure", _("errands and leisure")
+
+
+class ContractArea(models.Model):
+    """An area of the county's taxi contract: the municipalities whose trips its tariff prices."""
+
+    organiser = models.ForeignKey(Organiser, on_delete=models.PROTECT, related_name="contract_areas")
+    code = models.SlugField(_("code"), max_length=40, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    municipalities = models.ManyToManyField(Municipality, related_name="contract_areas")
+
+    class Meta:
+        verbose_name = _("contract area")
+        verbose_name_plural = _("contract areas")
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Tariff(models.Model):
+    """One version of a contract area's taxi tariff, by pickup date. Versions of an area never overlap."""
+
+    area = models.ForeignKey(ContractArea, on_delete=models.PROTECT, related_name="tariffs")
+    valid_from = models.DateField(_("valid from"))
+    valid_until = models.DateField(_("valid until"), null=True, blank=True)
+    base_day_cents = models.BigIntegerField(_("base fare, weekdays 06–20"))
+    base_other_cents = models.BigIntegerField(_("base fare, other times"))
+    per_km_car_cents = models.BigIntegerField(_("per km, car"))
+    per_km_van_cents = models.BigIntegerField(_("per km, van"))
+    per_km_wheelchair_cents = models.BigIntegerField(_("per km, wheelchair taxi"))
+    per_km_stretcher_cents = models.BigIntegerField(_("per km, stretcher taxi"))
+    per_minute_cents = models.BigIntegerField(_("per minute of the ride"))
+    waiting_per_hour_cents = models.BigIntegerField(_("waiting per hour"))
+    supplements_cents = models.JSONField(_("supplements"), default=dict, blank=True)  # {"assist": 1939, …}
+    shared_discount_bp = models.PositiveIntegerField(_("shared-ride discount (basis points)"), default=0)
+    self_share_adult_cents = models.BigIntegerField(_("self-share per trip, adult"))
+    self_share_child_cents = models.BigIntegerField(_("self-share per trip, under 18"))
+    work_study_monthly_cap_cents = models.BigIntegerField(_("monthly cap of self-shares for work and study"))
+    fare_tolerance_cents = models.BigIntegerField(_("tolerance between the operator's fare and the price"), default=100)
+    source = models.CharField(_("source"), max_length=200, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("tariff")
+        verbose_name_plural = _("tariffs")
+        ordering = ["area", "-valid_from"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(valid_until__isnull=True) | Q(valid_until__gte=models.F("valid_from")),
+                name="mobility_tariff_period_in_order",
+            ),
+            models.CheckConstraint(
+                condition=Q(base_day_cents__gte=0)
+                & Q(base_other_cents__gte=0)
+                & Q(per_km_car_cents__gte=0)
+                & Q(per_km_van_cents__gte=0)
+                & Q(per_km_wheelchair_cents__gte=0)
+                & Q(per_km_stretcher_cents__gte=0)
+                & Q(per_minute_cents__gte=0)
+                & Q(waiting_per_hour_cents__gte=0)
+                & Q(self_share_adult_cents__gte=0)
+                & Q(self_share_child_cents__gte=0)
+                & Q(work_study_monthly_cap_cents__gte=0)
+                & Q(fare_tolerance_cents__gte=0)
+                & Q(shared_discount_bp__lte=10_000),
+                name="mobility_tariff_amounts_sane",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.area} {self.valid_from}"
+
+    def terms(self) -> TariffTerms:
+        return TariffTerms(
+            base_day_cents=self.base_day_cents,
+            base_other_cents=self.base_other_cents,
+            per_km_cents={
+                "car": self.per_km_car_cents,
+                "van": self.per_km_van_cents,
+                "wheelchair": self.per_km_wheelchair_cents,
+                "stretcher": self.per_km_stretcher_cents,
+            },
+            per_minute_cents=self.per_minute_cents,
+            waiting_per_hour_cents=self.waiting_per_hour_cents,
+            supplements_cents=dict(self.supplements_cents),
+            shared_discount_bp=self.shared_discount_bp,
+            self_share_adult_cents=self.self_share_adult_cents,
+            self_share_child_cents=self.self_share_child_cents,
+            work_study_monthly_cap_cents=self.work_study_monthly_cap_cents,
+        )
+
+
+class EntitlementModel(models.TextChoices):
+    TRIP_QUOTA = "trip_quota", _("trip quota")
+    KM_PURSE = "km_purse", _("kilometre purse")
+    EUR_PURSE = "eur_purse", _("euro purse")
+
+
+class AllowedArea(models.TextChoices):
+    NEIGHBOURS = "neighbours", _("home and neighbouring municipalities")
+    UNLIMITED = "unlimited", _("unlimited")
+
+
+class EntitlementState(models.TextChoices):
+    ACTIVE = "active", pgettext_lazy("entitlement state", "in force")
+    ENDED = "ended", pgettext_lazy("entitlement state", "ended")
+
+
+class TransportEntitlement(models.Model):
+    """A transport decision's terms: which model, which budget lines (purses) pay for which trips, where and in
+    what vehicle. The decision fixes the amounts; this says how trips are debited."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organiser = models.ForeignKey(Organiser, on_delete=models.PROTECT, related_name="+")
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="transport_entitlements")
+    decision = models.ForeignKey("cases.Decision", on_delete=models.PROTECT, related_name="+")
+    model = models.CharField(_("model"), max_length=16, choices=EntitlementModel.choices)
+    leisure_line = models.ForeignKey("cases.DecisionLine", on_delete=models.PROTECT, related_name="+")
+    work_line = models.ForeignKey(
+        "cases.DecisionLine", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    contract_area = models.ForeignKey(ContractArea, on_delete=models.PROTECT, related_name="+")
+    allowed_area = models.CharField(_("allowed area"), max_length=16, choices=AllowedArea.choices)
+    vehicle_class = models.CharField(_("vehicle needed"), max_length=16, choices=VehicleClass.choices)
+    escort = models.BooleanField(_("escort"), default=False)
+    valid_from = models.DateField(_("valid from"))
+    valid_until = models.DateField(_("valid until"))
+    state = models.CharField(max_length=16, choices=EntitlementState.choices, default=EntitlementState.ACTIVE)
+    minimum_warning = models.TextField(blank=True)  # shown when the purse is below 18 trips a month
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("transport entitlement")
+        verbose_name_plural = _("transport entitlements")
+        ordering = ["-valid_from"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(valid_until__gte=models.F("valid_from")), name="mobility_entitlement_period_in_order"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.client} {self.model}"
+
+
+class TransportCard(models.Model):
+    """The client's transport card: the number the dispatch centre and the trip file use (``client_number``)."""
+
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="transport_cards")
+    number = models.CharField(_("card number"), max_length=20, unique=True)
+    issued_at = models.DateTimeField()
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("transport card")
+        verbose_name_plural = _("transport cards")
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class TripImportState(models.TextChoices):
+    DONE = "done", pgettext_lazy("trip import state", "imported")
+
+
+class TripImport(models.Model):
+    """One trip file from the dispatch centre. The same bytes imported again are this import again."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organiser = models.ForeignKey(Organiser, on_delete=models.PROTECT, related_name="+")
+    filename = models.CharField(max_length=200)
+    sha256 = models.CharField(max_length=64)
+    rows = models.PositiveIntegerField(default=0)
+    counts = models.JSONField(default=dict)  # outcome -> rows
+    imported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-started_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["organiser", "sha256"], name="mobility_import_file_once"),
+        ]
+
+    def __str__(self) -> str:
+        return self.filename
+
+
+class LegOutcome(models.TextChoices):
+    ACCEPTED = "accepted", pgettext_lazy("trip leg", "accepted")
+    REJECTED = "rejected", pgettext_lazy("trip leg", "rejected")
+    REVIEW = "review", pgettext_lazy("trip leg", "held for review")
+
+
+class TripLeg(models.Model):
+    """One row of a trip file and its one outcome. The typed fields are empty where the row could not be read.
+
+    A leg is identified by the operator and its trip id: the first row with that identity carries the debit
+    (its transfer id is derived from the identity, so it is debited once whatever happens); a later row with the
+    same content is the same leg again (accepted, no new debit, ``same_as`` points at the first), and one with
+    other content is held for review (``resent_changed``)."""
+
+    id = models.BigAutoField(primary_key=True)
+    trip_import = models.ForeignKey(TripImport, on_delete=models.PROTECT, related_name="legs")
+    row_number = models.PositiveIntegerField()
+    outcome = models.CharField(max_length=16, choices=LegOutcome.choices)
+    reasons = models.JSONField(default=list)  # codes
+    operator_id = models.CharField(max_length=20)
+    trip_id = models.CharField(max_length=64)
+    content_sha256 = models.CharField(max_length=64)
+    same_as = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    entitlement = models.ForeignKey(
+        TransportEntitlement, on_delete=models.PROTECT, null=True, blank=True, related_name="legs"
+    )
+    provider = models.ForeignKey("services.Provider", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    client_number = models.CharField(max_length=20, blank=True)
+    authorization_id = models.CharField(max_length=64, blank=True)
+    pickup_at = models.DateTimeField(null=True, blank=True)
+    dropoff_at = models.DateTimeField(null=True, blank=True)
+    origin_municipality = models.CharField(max_length=3, blank=True)
+    destination_municipality = models.CharField(max_length=3, blank=True)
+    distance_m = models.BigIntegerField(null=True, blank=True)
+    duration_min = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
+    waiting_min = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
+    vehicle_class = models.CharField(max_length=16, blank=True)
+    purpose = models.CharField(max_length=8, blank=True)
+    escort = models.BooleanField(default=False)
+    supplements = models.JSONField(default=list)
+    shared_ride_id = models.CharField(max_length=64, blank=True)
+    fare_cents = models.BigIntegerField(null=True, blank=True)
+    self_share_collected_cents = models.BigIntegerField(null=True, blank=True)
+    price_cents = models.BigIntegerField(null=True, blank=True)
+    self_share_cents = models.BigIntegerField(null=True, blank=True)
+    county_cost_cents = models.BigIntegerField(null=True, blank=True)
+    debit_unit = models.CharField(max_length=4, blank=True)
+    debit_amount = models.BigIntegerField(null=True, blank=True)
+    purse = models.ForeignKey("ledger.Purse", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    transfer_id = models.UUIDField(null=True, blank=True)
+    resolved_outcome = models.CharField(max_length=16, choices=LegOutcome.choices, blank=True)
+    resolution_note = models.TextField(blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["trip_import", "row_number"]
+        constraints = [
+            models.UniqueConstraint(fields=["trip_import", "row_number"], name="mobility_one_outcome_per_row"),
+            # The first row of a leg's identity (the one that may carry a debit); later rows point at it.
+            models.UniqueConstraint(
+                fields=["operator_id", "trip_id"],
+                condition=Q(same_as__isnull=True) & ~Q(outcome="rejected"),
+                name="mobility_leg_identity_once",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["outcome", "resolved_outcome"], name="mobility_leg_review_queue"),
+            models.Index(fields=["client", "pickup_at"], name="mobility_leg_client_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.operator_id}/{self.trip_id}"

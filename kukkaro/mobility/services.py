@@ -1,0 +1,321 @@
+"""Writes of mobility: tariffs, transport entitlements and transport cards. Each is one transaction with its audit
+row; debits go through the ledger."""
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Q
+from django.utils.translation import gettext as _
+from stdnum import luhn
+
+from kukkaro.core import clock
+from kukkaro.core.audit import audit_record
+from kukkaro.core.models import Municipality, Organiser
+from kukkaro.core.money import format_cents
+from kukkaro.core.permissions import Action, authorize
+from kukkaro.ledger.models import PeriodKind, Unit
+from kukkaro.mobility import pricing, tariff_files
+from kukkaro.mobility.models import (
+    AllowedArea,
+    ContractArea,
+    EntitlementModel,
+    EntitlementState,
+    Tariff,
+    TransportCard,
+    TransportEntitlement,
+    VehicleClass,
+)
+
+#: The legal minimum: at least 18 one-way trips a month for errands and leisure (Act 675/2023, as before it).
+MINIMUM_TRIPS_PER_MONTH = 18
+#: Without history, the trip a purse is measured against: 8 km and 15 minutes by car on a weekday.
+TYPICAL_TRIP = {"distance_km": Decimal("8.0"), "ride_minutes": Decimal(15), "vehicle_class": "car"}
+MODEL_UNITS = {
+    EntitlementModel.TRIP_QUOTA: Unit.TRIP,
+    EntitlementModel.KM_PURSE: Unit.KM,
+    EntitlementModel.EUR_PURSE: Unit.EUR,
+}
+PERIODS_PER_YEAR = {PeriodKind.MONTHLY: 12, PeriodKind.QUARTERLY: 4, PeriodKind.YEARLY: 1}
+
+
+class _Owned:
+    def __init__(self, organiser_id: int) -> None:
+        self.organiser_id = organiser_id
+
+
+# --- tariffs -------------------------------------------------------------------------------------------------
+
+
+def _overlapping(versions: Any, valid_from: dt.date, valid_until: dt.date | None) -> Any:
+    return versions.filter(valid_from__lte=valid_until or dt.date.max).filter(
+        Q(valid_until__isnull=True) | Q(valid_until__gte=valid_from)
+    )
+
+
+@transaction.atomic
+def tariffs_load(*, actor: Any, organiser: Organiser, document: dict, source: str) -> tuple[ContractArea, int]:
+    """Load a tariff file (``tariff_files``): the contract area is created or its name and municipalities updated,
+    and each version is added. A version identical to a stored one is skipped, so loading a file twice changes
+    nothing; a version that overlaps a different stored one is refused. Returns (area, versions added)."""
+    if actor is not None:
+        authorize(actor, Action.TARIFF_MANAGE, _Owned(organiser.pk))
+    codes = set(Municipality.objects.filter(organiser=organiser).values_list("code", flat=True))
+    spec = tariff_files.parse_document(document, organiser_municipalities=codes)
+    area = ContractArea.objects.select_for_update().filter(code=spec.code).first()
+    if area is not None and area.organiser_id != organiser.pk:
+        raise ValidationError(
+            {"file": [_("area: the code %(code)s belongs to another organiser") % {"code": spec.code}]}
+        )
+    if area is None:
+        area = ContractArea.objects.create(organiser=organiser, code=spec.code, name=spec.name)
+    elif area.name != spec.name:
+        area.name = spec.name
+        area.save(update_fields=["name"])
+    area.municipalities.set(Municipality.objects.filter(code__in=spec.municipalities))
+    added = []
+    problems = []
+    for index, version in enumerate(spec.tariffs):
+        values = {
+            **version.cents,
+            "supplements_cents": version.supplements_cents,
+            "shared_discount_bp": version.shared_discount_bp,
+        }
+        existing = area.tariffs.filter(valid_from=version.valid_from, valid_until=version.valid_until).first()
+        if existing is not None and all(getattr(existing, k) == v for k, v in values.items()):
+            continue
+        if _overlapping(area.tariffs.all(), version.valid_from, version.valid_until).exists():
+            problems.append(
+                _("tariff[%(n)s]: overlaps a stored version with other prices; give the new prices their own dates")
+                % {"n": index + 1}
+            )
+            continue
+        added.append(
+            Tariff(
+                area=area,
+                valid_from=version.valid_from,
+                valid_until=version.valid_until,
+                source=source[:200],
+                created_by=actor,
+                created_at=clock.now(),
+                **values,
+            )
+        )
+    if problems:
+        raise ValidationError({"file": problems})
+    for tariff in added:
+        tariff.full_clean()
+        tariff.save()
+    audit_record(
+        action="tariff.load",
+        actor=actor,
+        target=area,
+        organiser_id=organiser.pk,
+        after={
+            "area": area.code,
+            "source": source,
+            "municipalities": spec.municipalities,
+            "versions_added": [t.valid_from.isoformat() for t in added],
+        },
+    )
+    return area, len(added)
+
+
+def tariff_on(*, area_id: int, day: dt.date) -> Tariff | None:
+    """The area's tariff in force on ``day`` (the pickup date in Helsinki)."""
+    return (
+        Tariff.objects.filter(area_id=area_id, valid_from__lte=day)
+        .filter(Q(valid_until__isnull=True) | Q(valid_until__gte=day))
+        .first()
+    )
+
+
+# --- entitlements --------------------------------------------------------------------------------------------
+
+
+def _monthly(line: Any) -> Decimal:
+    """The line's amount per month, whatever its period."""
+    per_year = PERIODS_PER_YEAR.get(line.period_kind)
+    if per_year is None:  # the whole validity at once
+        months = max(
+            1, (line.valid_until.year - line.valid_from.year) * 12 + line.valid_until.month - line.valid_from.month + 1
+        )
+        return Decimal(line.amount_per_period) / months
+    return Decimal(line.amount_per_period) * per_year / 12
+
+
+def typical_trip_cost(
+    *, tariff: Tariff, distance_km: Decimal, ride_minutes: Decimal, vehicle_class: str
+) -> tuple[int, int]:
+    """(county cost in cents, metres) of one typical trip, priced at the weekday rate with the adult self-share."""
+    weekday = dt.datetime(2026, 3, 4, 10, 0, tzinfo=clock.HELSINKI)  # a Wednesday, not a holiday
+    leg = pricing.Leg(
+        pickup_at=weekday,
+        distance_km=distance_km,
+        ride_minutes=ride_minutes,
+        waiting_minutes=Decimal(0),
+        vehicle_class=vehicle_class,
+    )
+    terms = tariff.terms()
+    price = pricing.leg_price_cents(leg, terms)
+    share = pricing.self_share_cents(price_cents=price, terms=terms, child=False, purpose="leisure")
+    return price - share, pricing.metres(distance_km)
+
+
+def minimum_warning(
+    *, model: str, line: Any, tariff: Tariff | None, vehicle_class: str, typical: dict | None = None
+) -> str:
+    """A warning when the purse buys fewer than 18 one-way trips a month, priced with the client's own typical
+    trip (or a default one); empty when it is enough."""
+    monthly = _monthly(line)
+    if model == EntitlementModel.TRIP_QUOTA:
+        if monthly < MINIMUM_TRIPS_PER_MONTH:
+            return _("The quota is %(n)s trips a month, fewer than the legal minimum of 18 one-way trips.") % {
+                "n": f"{monthly:.1f}".rstrip("0").rstrip(".")
+            }
+        return ""
+    if tariff is None:
+        return _("There is no tariff to price a typical trip with; check the purse against 18 trips a month.")
+    trip = {**TYPICAL_TRIP, **(typical or {}), "vehicle_class": vehicle_class}
+    cost_cents, metres = typical_trip_cost(
+        tariff=tariff,
+        distance_km=Decimal(trip["distance_km"]),
+        ride_minutes=Decimal(trip["ride_minutes"]),
+        vehicle_class=trip["vehicle_class"],
+    )
+    per_trip = metres if model == EntitlementModel.KM_PURSE else cost_cents
+    if per_trip <= 0:
+        return ""
+    trips = monthly / per_trip
+    if trips >= MINIMUM_TRIPS_PER_MONTH:
+        return ""
+    need = per_trip * MINIMUM_TRIPS_PER_MONTH
+    if model == EntitlementModel.KM_PURSE:
+        need_text = _("%(km)s km") % {"km": f"{Decimal(need) / 1000:.1f}"}
+    else:
+        need_text = format_cents(int(need))
+    return _(
+        "The purse buys about %(trips)s typical trips (%(km)s km) a month, fewer than the legal minimum of 18 "
+        "one-way trips. 18 such trips need %(need)s a month."
+    ) % {"trips": f"{trips:.1f}", "km": f"{Decimal(metres) / 1000:.1f}", "need": need_text}
+
+
+@transaction.atomic
+def entitlement_create(
+    *,
+    actor: Any,
+    decision: Any,
+    model: str,
+    leisure_line: Any,
+    contract_area: ContractArea,
+    allowed_area: str,
+    vehicle_class: str,
+    escort: bool = False,
+    work_line: Any = None,
+    typical: dict | None = None,
+) -> TransportEntitlement:
+    """How an effective transport decision's lines pay for trips. The amounts are the decision's; this adds the
+    model, the area, the vehicle and which line pays for work and study trips. A purse that buys fewer than 18
+    typical trips a month is allowed (the decision maker decides) but carries a warning."""
+    client = decision.client
+    authorize(actor, Action.CASE_EDIT, client)
+    errors: dict[str, str] = {}
+    if not decision.is_effective:
+        errors["decision"] = _("The decision is not in force.")
+    if model not in EntitlementModel.values:
+        errors["model"] = _("Choose the model.")
+    elif leisure_line.decision_id != decision.pk or leisure_line.purse_unit != MODEL_UNITS[EntitlementModel(model)]:
+        errors["leisure_line"] = _("Choose a line of this decision kept in the model's unit.")
+    if work_line is not None and (
+        model != EntitlementModel.TRIP_QUOTA
+        or work_line.decision_id != decision.pk
+        or work_line.purse_unit != Unit.TRIP
+        or work_line.pk == leisure_line.pk
+    ):
+        errors["work_line"] = _("Work and study trips have their own trip line only in a trip quota.")
+    if (
+        contract_area.organiser_id != client.organiser_id
+        or not contract_area.municipalities.filter(pk=client.municipality_id).exists()
+    ):
+        errors["contract_area"] = _("The contract area does not cover the client's municipality.")
+    if allowed_area not in AllowedArea.values:
+        errors["allowed_area"] = _("Choose the area.")
+    if vehicle_class not in VehicleClass.values:
+        errors["vehicle_class"] = _("Choose the vehicle.")
+    if errors:
+        raise ValidationError(errors)
+    TransportEntitlement.objects.filter(
+        client=client,
+        state=EntitlementState.ACTIVE,
+        valid_from__lte=decision.valid_until,
+        valid_until__gte=decision.valid_from,
+    ).exclude(decision=decision).update(state=EntitlementState.ENDED)
+    tariff = tariff_on(area_id=contract_area.pk, day=max(decision.valid_from, clock.today()))
+    warning = minimum_warning(
+        model=model, line=leisure_line, tariff=tariff, vehicle_class=vehicle_class, typical=typical
+    )
+    entitlement = TransportEntitlement.objects.create(
+        organiser_id=client.organiser_id,
+        client=client,
+        decision=decision,
+        model=model,
+        leisure_line=leisure_line,
+        work_line=work_line,
+        contract_area=contract_area,
+        allowed_area=allowed_area,
+        vehicle_class=vehicle_class,
+        escort=escort,
+        valid_from=decision.valid_from,
+        valid_until=decision.valid_until,
+        minimum_warning=warning,
+        created_by=actor,
+        created_at=clock.now(),
+    )
+    audit_record(
+        action="transport_entitlement.create",
+        actor=actor,
+        target=entitlement,
+        organiser_id=client.organiser_id,
+        data_subject_id=client.pk,
+        after={
+            "decision": decision.number,
+            "model": model,
+            "allowed_area": allowed_area,
+            "vehicle_class": vehicle_class,
+            "escort": escort,
+            "warning": warning,
+        },
+    )
+    return entitlement
+
+
+# --- transport cards -----------------------------------------------------------------------------------------
+
+
+def _card_number(organiser: Organiser, sequence: int) -> str:
+    body = f"{organiser.pk:02d}{sequence:07d}"
+    return body + luhn.calc_check_digit(body)
+
+
+@transaction.atomic
+def card_issue(*, actor: Any, client: Any) -> TransportCard:
+    """Give the client a transport card (closing an earlier one): its number is the ``client_number`` of trip files
+    and of the dispatch centre's requests. Nine digits and a Luhn check digit, so a mistyped number is caught."""
+    authorize(actor, Action.CASE_EDIT, client)
+    Organiser.objects.select_for_update().get(pk=client.organiser_id)
+    sequence = TransportCard.objects.filter(client__organiser_id=client.organiser_id).count() + 1
+    now = clock.now()
+    closed = list(TransportCard.objects.filter(client=client, closed_at__isnull=True).values_list("number", flat=True))
+    TransportCard.objects.filter(client=client, closed_at__isnull=True).update(closed_at=now)
+    card = TransportCard.objects.create(client=client, number=_card_number(client.organiser, sequence), issued_at=now)
+    audit_record(
+        action="transport_card.issue",
+        actor=actor,
+        target=card,
+        organiser_id=client.organiser_id,
+        data_subject_id=client.pk,
+        after={"number": card.number, "closed": closed},
+    )
+    return card

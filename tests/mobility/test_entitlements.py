@@ -1,0 +1,129 @@
+"""Transport entitlements from approved decisions, the legal-minimum warning, and transport cards."""
+
+import datetime as dt
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+from stdnum import luhn
+
+from kukkaro.core import clock
+from kukkaro.core.models import AuditEvent
+from kukkaro.core.roles import Role
+from kukkaro.mobility import services
+from kukkaro.mobility.models import EntitlementModel, EntitlementState, TransportCard
+from tests.factories import client_in, make_user
+from tests.mobility.world import MODEL_LINES, approved_transport_decision, load_tariffs, rider
+
+pytestmark = pytest.mark.django_db
+
+MARCH = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture(autouse=True)
+def _clock():
+    with clock.pinned(MARCH):
+        yield
+
+
+@pytest.fixture
+def staff():
+    return make_user(Role.SOCIAL_WORKER), make_user(Role.DECISION_MAKER)
+
+
+@pytest.mark.parametrize("model", list(EntitlementModel))
+def test_entitlement_create__each_model_with_enough_for_18_trips_has_no_warning(staff, model):
+    worker, approver = staff
+    made = rider(model, area=load_tariffs(), worker=worker, approver=approver)
+    entitlement = made.entitlement
+    assert (entitlement.model, entitlement.state, entitlement.minimum_warning) == (model, EntitlementState.ACTIVE, "")
+    assert (entitlement.valid_from, entitlement.valid_until) == (made.decision.valid_from, made.decision.valid_until)
+    assert (entitlement.work_line is not None) is (model == EntitlementModel.TRIP_QUOTA)
+    assert AuditEvent.objects.filter(action="transport_entitlement.create", data_subject_id=made.client.pk).exists()
+
+
+def test_entitlement_create__warns_below_18_typical_trips_a_month(staff):
+    worker, approver = staff
+    area = load_tariffs()
+    quota = rider(
+        EntitlementModel.TRIP_QUOTA,
+        area=area,
+        worker=worker,
+        approver=approver,
+        lines=[{"category": "transport-trips", "quantity": 12}],
+    )
+    assert "12 trips a month" in quota.entitlement.minimum_warning
+    km = rider(
+        EntitlementModel.KM_PURSE,
+        area=area,
+        worker=worker,
+        approver=approver,
+        lines=[{"category": "transport-km", "quantity": 100}],
+    )
+    # 100 km a month ÷ 8 km = 12.5 typical trips; 18 need 144 km.
+    assert "12.5 typical trips" in km.entitlement.minimum_warning and "144.0 km" in km.entitlement.minimum_warning
+    euros = rider(
+        EntitlementModel.EUR_PURSE,
+        area=area,
+        worker=worker,
+        approver=approver,
+        lines=[{"category": "transport-eur", "quantity": 400}],
+    )
+    # A typical trip in 2026: 8,40 + 8 × 1,38 + 15 × 1,06 = 35,34; the county pays 35,34 − 3,00 = 32,34.
+    # 400 € ÷ 32,34 = 12.4 trips; 18 trips need 582,12 €.
+    assert "12.4 typical trips" in euros.entitlement.minimum_warning
+    assert "582,12" in euros.entitlement.minimum_warning
+
+
+def test_entitlement_create__refuses_a_line_of_the_wrong_unit_an_area_that_misses_the_client_and_other_staff(staff):
+    worker, approver = staff
+    area = load_tariffs()
+    client = client_in("lansi-uusimaa")
+    decision = approved_transport_decision(
+        client, worker=worker, approver=approver, lines=MODEL_LINES[EntitlementModel.KM_PURSE]
+    )
+    km_line = decision.lines.get()
+    with pytest.raises(ValidationError) as wrong_unit:
+        services.entitlement_create(
+            actor=worker,
+            decision=decision,
+            model=EntitlementModel.EUR_PURSE,
+            leisure_line=km_line,
+            contract_area=area,
+            allowed_area="neighbours",
+            vehicle_class="car",
+        )
+    assert "leisure_line" in wrong_unit.value.message_dict
+    area.municipalities.remove(client.municipality)
+    with pytest.raises(ValidationError) as outside:
+        services.entitlement_create(
+            actor=worker,
+            decision=decision,
+            model=EntitlementModel.KM_PURSE,
+            leisure_line=km_line,
+            contract_area=area,
+            allowed_area="somewhere",
+            vehicle_class="bus",
+        )
+    assert set(outside.value.message_dict) == {"contract_area", "allowed_area", "vehicle_class"}
+    with pytest.raises(PermissionDenied):
+        services.entitlement_create(
+            actor=make_user(Role.SOCIAL_WORKER, organiser_code="paijat-hame"),
+            decision=decision,
+            model=EntitlementModel.KM_PURSE,
+            leisure_line=km_line,
+            contract_area=area,
+            allowed_area="neighbours",
+            vehicle_class="car",
+        )
+
+
+def test_card_issue__luhn_checked_numbers_and_a_new_card_closes_the_old(staff):
+    worker, approver = staff
+    made = rider(EntitlementModel.TRIP_QUOTA, area=load_tariffs(), worker=worker, approver=approver)
+    first = made.card
+    assert len(first.number) == 10 and luhn.is_valid(first.number)
+    second = services.card_issue(actor=worker, client=made.client)
+    first.refresh_from_db()
+    assert first.closed_at is not None and second.closed_at is None
+    assert second.number != first.number and luhn.is_valid(second.number)
+    assert TransportCard.objects.filter(client=made.client, closed_at__isnull=True).count() == 1
