@@ -47,6 +47,8 @@ class Action(StrEnum):
     CLAIM_SUBMIT = "claim.submit"
     PAYMENT_MANAGE = "payment.manage"
     TARIFF_MANAGE = "tariff.manage"
+    TRIP_IMPORT = "trip.import"
+    TRIP_REVIEW = "trip.review"
 
 
 ObjectRule = Callable[[Any, Any], bool]
@@ -95,6 +97,8 @@ RULES: dict[Action, Rule] = {
     Action.CLAIM_SUBMIT: Rule(frozenset({Role.PROVIDER})),
     Action.PAYMENT_MANAGE: Rule(frozenset({Role.FINANCE}), same_organiser),
     Action.TARIFF_MANAGE: Rule(frozenset({Role.FINANCE, Role.ADMIN}), same_organiser),
+    Action.TRIP_IMPORT: Rule(frozenset({Role.FINANCE, Role.ADMIN}), same_organiser),
+    Action.TRIP_REVIEW: Rule(CASEWORK | {Role.FINANCE}, same_organiser),
 }
 
 

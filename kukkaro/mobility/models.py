@@ -165,7 +165,7 @@ class TransportEntitlement(models.Model):
     class Meta:
         verbose_name = _("transport entitlement")
         verbose_name_plural = _("transport entitlements")
-        ordering = ["-valid_from"]
+        ordering = ["-valid_from", "-created_at"]
         constraints = [
             models.CheckConstraint(
                 condition=Q(valid_until__gte=models.F("valid_from")), name="mobility_entitlement_period_in_order"
@@ -235,20 +235,55 @@ class TripLeg(models.Model):
     same content is the same leg again (accepted, no new debit, ``same_as`` points at the first), and one with
     other content is held for review (``resent_changed``)."""
 
+    # A trip file can hold a million legs. The references below carry no database foreign-key constraint (and no
+    # index of their own): each would cost a lookup and a lock per row, and every id comes from a row the same
+    # import read in its transaction, none of which is ever deleted (ADR 0013).
     id = models.BigAutoField(primary_key=True)
-    trip_import = models.ForeignKey(TripImport, on_delete=models.PROTECT, related_name="legs")
+    trip_import = models.ForeignKey(
+        TripImport, on_delete=models.DO_NOTHING, related_name="legs", db_constraint=False, db_index=False
+    )
     row_number = models.PositiveIntegerField()
     outcome = models.CharField(max_length=16, choices=LegOutcome.choices)
     reasons = models.JSONField(default=list)  # codes
     operator_id = models.CharField(max_length=20)
     trip_id = models.CharField(max_length=64)
     content_sha256 = models.CharField(max_length=64)
-    same_as = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    client = models.ForeignKey(Client, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    entitlement = models.ForeignKey(
-        TransportEntitlement, on_delete=models.PROTECT, null=True, blank=True, related_name="legs"
+    same_as = models.ForeignKey(
+        "self",
+        on_delete=models.DO_NOTHING,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
-    provider = models.ForeignKey("services.Provider", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    client = models.ForeignKey(
+        Client,
+        on_delete=models.DO_NOTHING,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
+    entitlement = models.ForeignKey(
+        TransportEntitlement,
+        on_delete=models.DO_NOTHING,
+        null=True,
+        blank=True,
+        related_name="legs",
+        db_constraint=False,
+        db_index=False,
+    )
+    provider = models.ForeignKey(
+        "services.Provider",
+        on_delete=models.DO_NOTHING,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
     client_number = models.CharField(max_length=20, blank=True)
     authorization_id = models.CharField(max_length=64, blank=True)
     pickup_at = models.DateTimeField(null=True, blank=True)
@@ -270,7 +305,15 @@ class TripLeg(models.Model):
     county_cost_cents = models.BigIntegerField(null=True, blank=True)
     debit_unit = models.CharField(max_length=4, blank=True)
     debit_amount = models.BigIntegerField(null=True, blank=True)
-    purse = models.ForeignKey("ledger.Purse", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    purse = models.ForeignKey(
+        "ledger.Purse",
+        on_delete=models.DO_NOTHING,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
     transfer_id = models.UUIDField(null=True, blank=True)
     resolved_outcome = models.CharField(max_length=16, choices=LegOutcome.choices, blank=True)
     resolution_note = models.TextField(blank=True)
@@ -291,7 +334,7 @@ class TripLeg(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["outcome", "resolved_outcome"], name="mobility_leg_review_queue"),
+            models.Index(fields=["pickup_at"], condition=Q(outcome="review"), name="mobility_leg_review_queue"),
             models.Index(fields=["client", "pickup_at"], name="mobility_leg_client_time"),
         ]
 
