@@ -1,0 +1,486 @@
+"""A million taxi legs through the real import on PostgreSQL, against a plain COPY of the same file, in one run.
+
+    ./dev bench-trips          (or: .venv/bin/python bench/trip_import_bench.py --legs 1000000 --clients 5000)
+
+1. A scratch database with the county's tariff, approved operators and ``--clients`` clients, each with a transport
+   decision line (a trip quota, a kilometre purse or a euro purse, in turn), an entitlement and a card.
+2. A generated file of ``--legs`` legs over a year (seeded), about 1 % of them bad in some way, each fare the
+   tariff's price so that most legs are accepted.
+3. Baseline: ``COPY`` of the file into a plain table with one text column per field (best of three).
+4. The import: ``kukkaro.mobility.trip_files.import_trips`` (the set-based path on PostgreSQL), timed from the
+   bytes in memory to the commit, once.
+
+Results go to bench/results/trips.json and the trip section of docs/performance.md.
+"""
+
+import argparse
+import datetime as dt
+import io
+import json
+import os
+import platform
+import random
+import re
+import subprocess
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+from urllib.parse import urlparse
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+DATABASE = "kukkaro_bench_trips"
+
+
+def _psql(url: str, sql: str) -> None:
+    parsed = urlparse(url)
+    subprocess.run(  # noqa: S603
+        [
+            "psql",
+            "-X",
+            "-q",
+            "-h",
+            parsed.hostname or "127.0.0.1",
+            "-p",
+            str(parsed.port or 5432),  # noqa: S607
+            "-U",
+            parsed.username or "postgres",
+            "-d",
+            "postgres",
+            "-c",
+            sql,
+        ],
+        check=True,
+        capture_output=True,
+    )
+
+
+def build_world(clients: int, seed: int) -> list[tuple[str, str, int]]:
+    """Clients with entitlements and cards, made in bulk (the import is what is measured, not the set-up).
+    Returns (card number, model, home code) per client."""
+    from django.core.management import call_command
+    from stdnum import luhn
+
+    from kukkaro.cases.models import Decision, DecisionLine, DecisionState, Instrument
+    from kukkaro.core import clock
+    from kukkaro.core.identifiers import make_hetu
+    from kukkaro.core.models import Municipality, Organiser
+    from kukkaro.core.roles import Role
+    from kukkaro.ledger import services as ledger
+    from kukkaro.ledger.models import SYSTEM_SHARDS, PurseKind, RolloverRule, Unit
+    from kukkaro.mobility import services as mobility
+    from kukkaro.mobility import tariff_files
+    from kukkaro.mobility.models import TransportCard, TransportEntitlement
+    from kukkaro.people.models import Client
+    from kukkaro.people.services import user_create
+    from kukkaro.services import services as spending
+
+    call_command("migrate", verbosity=0)
+    organiser = Organiser.objects.get(code="lansi-uusimaa")
+    tariff_path = ROOT / "kukkaro" / "mobility" / "tariffs" / "lansi-uusimaa.toml"
+    area, _ = mobility.tariffs_load(
+        actor=None,
+        organiser=organiser,
+        document=tariff_files.read_document(tariff_path.read_bytes(), tariff_path.name),
+        source=tariff_path.name,
+    )
+    start = dt.datetime(2025, 12, 1, 8, 0, tzinfo=dt.UTC)
+    with clock.pinned(start):
+        approver = user_create(
+            actor=None,
+            username="bench.decision",
+            role=Role.DECISION_MAKER,
+            first_name="B",
+            last_name="D",
+            organiser=organiser,
+            password="Bench-password-2026",
+        )
+        for index, business_id in enumerate(OPERATORS):
+            user = user_create(
+                actor=None,
+                username=f"bench.operator{index}",
+                role=Role.PROVIDER,
+                first_name="O",
+                last_name=str(index),
+                organiser=None,
+                password="Bench-password-2026",
+            )
+            provider = spending.provider_apply(
+                actor=user,
+                organiser=organiser,
+                name=f"Taksi {index} Oy",
+                business_id=business_id,
+                soteri_number="S",
+                contact_name="C",
+                email="t@example.fi",
+                phone="0401234567",
+                municipalities=list(Municipality.objects.filter(organiser=organiser)),
+                languages=["fi"],
+                accessibility=[],
+                iban="FI2112345600000785",
+                bic="NDEAFIHH",
+                rulebook_version=spending.RULEBOOK_VERSION,
+            )
+            spending.provider_set_state(actor=approver, provider=provider, state="approved")
+        for unit in Unit.values:
+            for shard in range(SYSTEM_SHARDS):
+                ledger.system_purse(organiser=organiser, unit=unit, kind=PurseKind.PAYABLES, shard=shard)
+    rng = random.Random(seed)
+    homes = list(Municipality.objects.filter(organiser=organiser).order_by("code"))
+    people = []
+    used = set()
+    while len(people) < clients:
+        born = dt.date(1950, 1, 1) + dt.timedelta(days=rng.randrange(20000))
+        hetu = make_hetu(born, rng.randrange(900, 1000))
+        if hetu in used:
+            continue
+        used.add(hetu)
+        people.append(
+            Client(
+                organiser=organiser,
+                municipality=homes[len(people) % len(homes)],
+                national_id=hetu,
+                first_names="Bench",
+                last_name=f"Client {len(people)}",
+                language="fi",
+                created_at=start,
+                updated_at=start,
+            )
+        )
+    Client.objects.bulk_create(people, batch_size=2000)
+    people = list(Client.objects.filter(organiser=organiser).select_related("municipality").order_by("pk"))
+    calculation = _calculation(people[0], organiser, start)
+    models = ("trip_quota", "km_purse", "eur_purse")
+    units = {"trip_quota": Unit.TRIP, "km_purse": Unit.KM, "eur_purse": Unit.EUR}
+    amounts = {"trip_quota": 400, "km_purse": 4_000_000, "eur_purse": 2_000_000}
+    decisions, lines, entitlements, cards, out = [], [], [], [], []
+    valid_from, valid_until = dt.date(2026, 1, 1), dt.date(2026, 12, 31)
+    for index, client in enumerate(people):
+        model = models[index % 3]
+        purse = ledger.client_purse_open(
+            organiser=organiser,
+            client=client,
+            unit=units[model],
+            valid_from=valid_from,
+            valid_until=valid_until,
+            period_amount=amounts[model],
+            rollover_rule=RolloverRule.ROLL,
+            label="bench",
+        )
+        decision = Decision(
+            number=f"B-{index:06d}",
+            client=client,
+            organiser=organiser,
+            state=DecisionState.APPROVED,
+            language="fi",
+            calculation=calculation,
+            valid_from=valid_from,
+            valid_until=valid_until,
+            reasons="bench",
+            preparer=calculation.created_by,
+            created_at=start,
+            approver=approver,
+            approved_at=start,
+            snapshot={"bench": True},
+        )
+        decisions.append(decision)
+        lines.append(
+            DecisionLine(
+                decision=decision,
+                client=client,
+                category_code="transport",
+                name_fi="Kuljetus",
+                name_sv="Färdtjänst",
+                name_en="Transport",
+                purse_unit=units[model],
+                amount_per_period=amounts[model],
+                period_kind="once",
+                rollover_rule="roll",
+                instrument=Instrument.PURCHASED,
+                valid_from=valid_from,
+                valid_until=valid_until,
+                effective=True,
+                purse=purse,
+            )
+        )
+        number = f"01{index + 1:07d}"
+        number += luhn.calc_check_digit(number)
+        cards.append(TransportCard(client=client, number=number, issued_at=start))
+        out.append((number, model, client.municipality.code))
+    Decision.objects.bulk_create(decisions, batch_size=2000)
+    DecisionLine.objects.bulk_create(lines, batch_size=2000)
+    for index, (client, line) in enumerate(zip(people, lines, strict=True)):
+        entitlements.append(
+            TransportEntitlement(
+                organiser=organiser,
+                client=client,
+                decision=line.decision,
+                model=models[index % 3],
+                leisure_line=line,
+                contract_area=area,
+                allowed_area="neighbours",
+                vehicle_class="car",
+                valid_from=valid_from,
+                valid_until=valid_until,
+                created_by=approver,
+                created_at=start,
+            )
+        )
+    TransportEntitlement.objects.bulk_create(entitlements, batch_size=2000)
+    TransportCard.objects.bulk_create(cards, batch_size=2000)
+    return out
+
+
+def _calculation(client, organiser, at):
+    """One final budget calculation, made through the services, that the bench decisions point at (a decision
+    needs one; the import never reads it)."""
+    from kukkaro.cases import services as cases
+    from kukkaro.cases.models import Instrument, ServiceUnit
+    from kukkaro.core import clock
+    from kukkaro.core.roles import Role
+    from kukkaro.ledger.models import Unit
+    from kukkaro.people.services import user_create
+
+    with clock.pinned(at):
+        admin = user_create(
+            actor=None,
+            username="bench.admin",
+            role=Role.ADMIN,
+            first_name="B",
+            last_name="A",
+            organiser=organiser,
+            password="Bench-password-2026",
+        )
+        worker = user_create(
+            actor=None,
+            username="bench.social",
+            role=Role.SOCIAL_WORKER,
+            first_name="B",
+            last_name="S",
+            organiser=organiser,
+            password="Bench-password-2026",
+        )
+        cases.rate_table_create(
+            actor=admin,
+            organiser=organiser,
+            name="Bench",
+            valid_from=dt.date(2025, 1, 1),
+            valid_until=None,
+            categories=[
+                {
+                    "code": "transport",
+                    "name_fi": "Kuljetus",
+                    "name_sv": "Färdtjänst",
+                    "name_en": "Transport",
+                    "service_unit": ServiceUnit.TRIP,
+                    "unit_cost_cents": 3000,
+                    "purse_unit": Unit.TRIP,
+                    "default_instrument": Instrument.PURCHASED,
+                }
+            ],
+        )
+        lines = [{"category": "transport", "quantity": 18}]
+        indicative = cases.calculation_create_indicative(actor=worker, client=client, lines=lines)
+        return cases.calculation_finalise(actor=worker, indicative=indicative, lines=lines)
+
+
+OPERATORS = ["2222222-9", "3333333-8", "4444444-7"]
+NEIGHBOURS_OK = {
+    "049": ["049", "235", "257", "927"],
+    "235": ["235", "049"],
+    "257": ["257", "049", "444"],
+    "444": ["444", "927", "224"],
+    "224": ["224", "444"],
+    "927": ["927", "049", "444"],
+}
+
+
+def generate(people: list[tuple[str, str, int]], legs: int, seed: int) -> bytes:
+    """A year of legs, round-robin over the clients, priced with the tariff; about 1 % of rows bad."""
+    from kukkaro.mobility import pricing
+    from kukkaro.mobility.models import Tariff
+    from kukkaro.mobility.trip_files import COLUMNS
+
+    terms = {t.valid_from.year: t.terms() for t in Tariff.objects.all()}[2026]
+    rng = random.Random(seed)
+    out = io.StringIO()
+    out.write(",".join(COLUMNS) + "\r\n")
+    year_minutes = 365 * 24 * 60
+    start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    kms = [Decimal(k) for k in ("2.4", "5.1", "7.75", "10.0", "12.345", "18.2", "25.0")]
+    for n in range(legs):
+        card, _model, home = people[n % len(people)]
+        pickup = start + dt.timedelta(minutes=rng.randrange(year_minutes))
+        km = kms[n % len(kms)]
+        minutes = Decimal(8 + n % 30)
+        vehicle = ("car", "car", "car", "van", "wheelchair")[n % 5]
+        purpose = ("leisure", "leisure", "work", "study")[n % 4]
+        supplements = ("", "", "", "assist")[n % 4]
+        shared = f"S-{n // 2}" if n % 10 == 0 else ""
+        price = pricing.leg_price_cents(
+            pricing.Leg(
+                pickup_at=pickup,
+                distance_km=km,
+                ride_minutes=minutes,
+                waiting_minutes=Decimal(0),
+                vehicle_class=vehicle,
+                supplements=(supplements,) if supplements else (),
+                shared=bool(shared),
+            ),
+            terms,
+        )
+        fare = f"{price // 100}.{price % 100:02d}"
+        places = NEIGHBOURS_OK[home]
+        row = [
+            OPERATORS[n % 3],
+            f"L{n}",
+            card,
+            "",
+            pickup.isoformat(),
+            (pickup + dt.timedelta(minutes=int(minutes))).isoformat(),
+            places[n % len(places)],
+            places[(n // 3) % len(places)],
+            str(km),
+            str(minutes),
+            "",
+            vehicle,
+            purpose,
+            "0",
+            supplements,
+            shared,
+            fare,
+            "3.00",
+        ]
+        bad = n % 97
+        if bad == 0:
+            row[5] = (pickup - dt.timedelta(minutes=5)).isoformat()  # drop-off before pickup
+        elif bad == 1:
+            row[8] = "1500"  # absurd distance
+        elif bad == 2:
+            row[16] = f"{price // 100 + 9}.00"  # fare off
+        out.write(",".join(row) + "\r\n")
+    return out.getvalue().encode()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--legs", type=int, default=1_000_000)
+    parser.add_argument("--clients", type=int, default=5000)
+    parser.add_argument("--seed", type=int, default=20261201)
+    args = parser.parse_args()
+    base_url = os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/postgres"
+    if not base_url.startswith("postgres"):
+        raise SystemExit("The benchmark needs PostgreSQL: set DATABASE_URL=postgres://…")
+    _psql(base_url, f"DROP DATABASE IF EXISTS {DATABASE}")
+    _psql(base_url, f"CREATE DATABASE {DATABASE}")
+    os.environ["DATABASE_URL"] = urlparse(base_url)._replace(path=f"/{DATABASE}").geturl()
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    os.environ["KUKKARO_ENV"] = "test"
+    import django
+
+    django.setup()
+    import logging
+
+    logging.basicConfig(level=logging.INFO)  # the import logs how long each of its steps took
+    from django.db import connection
+
+    from kukkaro.core.models import Organiser
+    from kukkaro.ledger.verification import ledger_verify
+    from kukkaro.mobility.trip_files import COLUMNS, import_trips
+
+    began = time.perf_counter()
+    print(f"building {args.clients} clients …", flush=True)
+    people = build_world(args.clients, args.seed)
+    print(f"  {time.perf_counter() - began:.0f} s; generating {args.legs} legs …", flush=True)
+    content = generate(people, args.legs, args.seed)
+    print(f"  {len(content) / 1e6:.0f} MB", flush=True)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+        cursor.execute(f"CREATE TABLE copy_baseline ({', '.join(f'{c} text' for c in COLUMNS)})")
+    copies = []
+    for _round in range(3):
+        with connection.cursor() as cursor:
+            cursor.execute("TRUNCATE copy_baseline")
+            started = time.perf_counter()
+            with cursor.cursor.copy("COPY copy_baseline FROM STDIN WITH (FORMAT csv, HEADER true)") as copy:
+                copy.write(content)
+            copies.append(time.perf_counter() - started)
+        print(f"  COPY: {copies[-1]:.2f} s", flush=True)
+    baseline = min(copies)
+    print("importing …", flush=True)
+    started = time.perf_counter()
+    done = import_trips(
+        actor=None, organiser=Organiser.objects.get(code="lansi-uusimaa"), filename="bench.csv", content=content
+    )
+    elapsed = time.perf_counter() - started
+    print(f"  import: {elapsed:.2f} s — {done.counts}", flush=True)
+    started = time.perf_counter()
+    again = import_trips(
+        actor=None, organiser=Organiser.objects.get(code="lansi-uusimaa"), filename="bench.csv", content=content
+    )
+    again_s = time.perf_counter() - started
+    assert again.pk == done.pk
+    _count, problems = ledger_verify()
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        server = cursor.fetchone()[0]
+    result = {
+        "when": dt.datetime.now(tz=dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),  # noqa: TID251 - wall clock of the run
+        "machine": platform.platform(),
+        "cpus": os.cpu_count(),
+        "postgres": server.split()[0],
+        "legs": args.legs,
+        "clients": args.clients,
+        "file_mb": round(len(content) / 1e6, 1),
+        "copy_seconds": [round(c, 3) for c in copies],
+        "import_seconds": round(elapsed, 3),
+        "reimport_seconds": round(again_s, 3),
+        "ratio": elapsed / baseline,
+        "legs_per_second": args.legs / elapsed,
+        "outcomes": done.counts,
+        "ledger_verify_problems": len(problems),
+    }
+    (ROOT / "bench" / "results").mkdir(exist_ok=True)
+    (ROOT / "bench" / "results" / "trips.json").write_text(json.dumps(result, indent=2))
+    write_report(result, ROOT / "docs" / "performance.md")
+    connection.close()
+    _psql(base_url, f"DROP DATABASE IF EXISTS {DATABASE}")
+    print(f"ratio {result['ratio']:.2f} of COPY — written to docs/performance.md")
+    if problems:
+        raise SystemExit("ledger_verify found problems after the import")
+
+
+def _thousands(value: float) -> str:
+    return f"{value:,.0f}".replace(",", "\u202f")
+
+
+def write_report(result: dict, path: Path) -> None:
+    outcomes = ", ".join(f"{k} {_thousands(v)}" for k, v in sorted(result["outcomes"].items()))
+    section = f"""<!-- trips-bench:start -->
+## Trip files: a million legs against COPY
+
+Measured {result["when"]} on {result["machine"]} ({result["cpus"]} CPUs), PostgreSQL {result["postgres"]}, by
+`./dev bench-trips` (`bench/trip_import_bench.py`): {_thousands(result["legs"])} legs of
+{_thousands(result["clients"])} clients over a year, {result["file_mb"]} MB, about 1 % of rows bad.
+
+| measure | value |
+|---|---|
+| `COPY` of the file into a plain table (three runs) | {", ".join(f"{s:.2f} s" for s in result["copy_seconds"])} |
+| the import (read, judge, price, debit, commit) | {result["import_seconds"]:.2f} s |
+| **ratio import / fastest COPY** | **{result["ratio"]:.2f}** (target ≤ 3) |
+| legs per second | {_thousands(result["legs_per_second"])} |
+| outcomes | {outcomes} |
+| the same file again | {result["reimport_seconds"]:.2f} s, nothing changed |
+| `ledger_verify` problems afterwards | {result["ledger_verify_problems"]} |
+<!-- trips-bench:end -->"""
+    text = path.read_text()
+    if "<!-- trips-bench:start -->" in text:
+        text = re.sub(r"<!-- trips-bench:start -->.*<!-- trips-bench:end -->", section, text, flags=re.S)
+    else:
+        text = text.rstrip() + "\n\n" + section + "\n"
+    path.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
