@@ -158,7 +158,8 @@ class TransportEntitlement(models.Model):
     valid_from = models.DateField(_("valid from"))
     valid_until = models.DateField(_("valid until"))
     state = models.CharField(max_length=16, choices=EntitlementState.choices, default=EntitlementState.ACTIVE)
-    minimum_warning = models.TextField(blank=True)  # shown when the purse is below 18 trips a month
+    # When the purse buys fewer than 18 one-way trips a month: the figures (services.minimum_warning_text words them).
+    minimum_shortfall = models.JSONField(default=dict, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField()
 

@@ -164,20 +164,17 @@ def typical_trip_cost(
     return price - share, pricing.metres(distance_km)
 
 
-def minimum_warning(
+def minimum_shortfall(
     *, model: str, line: Any, tariff: Tariff | None, vehicle_class: str, typical: dict | None = None
-) -> str:
-    """A warning when the purse buys fewer than 18 one-way trips a month, priced with the client's own typical
-    trip (or a default one); empty when it is enough."""
+) -> dict:
+    """The figures of a purse that buys fewer than 18 one-way trips a month, priced with the client's own
+    typical trip (or a default one); empty when it is enough. Kept as figures, so the warning can be shown in
+    the reader's language (``minimum_warning_text``)."""
     monthly = _monthly(line)
     if model == EntitlementModel.TRIP_QUOTA:
-        if monthly < MINIMUM_TRIPS_PER_MONTH:
-            return _("The quota is %(n)s trips a month, fewer than the legal minimum of 18 one-way trips.") % {
-                "n": f"{monthly:.1f}".rstrip("0").rstrip(".")
-            }
-        return ""
+        return {"kind": "quota", "trips": f"{monthly:.1f}"} if monthly < MINIMUM_TRIPS_PER_MONTH else {}
     if tariff is None:
-        return _("There is no tariff to price a typical trip with; check the purse against 18 trips a month.")
+        return {"kind": "no_tariff"}
     trip = {**TYPICAL_TRIP, **(typical or {}), "vehicle_class": vehicle_class}
     cost_cents, metres = typical_trip_cost(
         tariff=tariff,
@@ -186,20 +183,35 @@ def minimum_warning(
         vehicle_class=trip["vehicle_class"],
     )
     per_trip = metres if model == EntitlementModel.KM_PURSE else cost_cents
-    if per_trip <= 0:
+    if per_trip <= 0 or monthly / per_trip >= MINIMUM_TRIPS_PER_MONTH:
+        return {}
+    return {
+        "kind": "km" if model == EntitlementModel.KM_PURSE else "eur",
+        "trips": f"{monthly / per_trip:.1f}",
+        "trip_metres": metres,
+        "need": per_trip * MINIMUM_TRIPS_PER_MONTH,  # metres or cents a month
+    }
+
+
+def minimum_warning_text(shortfall: dict) -> str:
+    """The 18-trip warning in the active language (empty when there is none)."""
+    kind = shortfall.get("kind")
+    if not kind:
         return ""
-    trips = monthly / per_trip
-    if trips >= MINIMUM_TRIPS_PER_MONTH:
-        return ""
-    need = per_trip * MINIMUM_TRIPS_PER_MONTH
-    if model == EntitlementModel.KM_PURSE:
-        need_text = _("%(km)s km") % {"km": f"{Decimal(need) / 1000:.1f}"}
-    else:
-        need_text = format_cents(int(need))
+    if kind == "quota":
+        trips = shortfall["trips"].removesuffix(".0")
+        return _("The quota is %(n)s trips a month, fewer than the legal minimum of 18 one-way trips.") % {"n": trips}
+    if kind == "no_tariff":
+        return _("There is no tariff to price a typical trip with; check the purse against 18 trips a month.")
+    need = (
+        _("%(km)s km") % {"km": f"{Decimal(shortfall['need']) / 1000:.1f}"}
+        if kind == "km"
+        else format_cents(int(shortfall["need"]))
+    )
     return _(
         "The purse buys about %(trips)s typical trips (%(km)s km) a month, fewer than the legal minimum of 18 "
         "one-way trips. 18 such trips need %(need)s a month."
-    ) % {"trips": f"{trips:.1f}", "km": f"{Decimal(metres) / 1000:.1f}", "need": need_text}
+    ) % {"trips": shortfall["trips"], "km": f"{Decimal(shortfall['trip_metres']) / 1000:.1f}", "need": need}
 
 
 @transaction.atomic
@@ -253,7 +265,7 @@ def entitlement_create(
         valid_until__gte=decision.valid_from,
     ).exclude(decision=decision).update(state=EntitlementState.ENDED)
     tariff = tariff_on(area_id=contract_area.pk, day=max(decision.valid_from, clock.today()))
-    warning = minimum_warning(
+    shortfall = minimum_shortfall(
         model=model, line=leisure_line, tariff=tariff, vehicle_class=vehicle_class, typical=typical
     )
     entitlement = TransportEntitlement.objects.create(
@@ -269,7 +281,7 @@ def entitlement_create(
         escort=escort,
         valid_from=decision.valid_from,
         valid_until=decision.valid_until,
-        minimum_warning=warning,
+        minimum_shortfall=shortfall,
         created_by=actor,
         created_at=clock.now(),
     )
@@ -285,7 +297,7 @@ def entitlement_create(
             "allowed_area": allowed_area,
             "vehicle_class": vehicle_class,
             "escort": escort,
-            "warning": warning,
+            "below_minimum": shortfall,
         },
     )
     return entitlement

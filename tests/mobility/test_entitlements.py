@@ -4,6 +4,7 @@ import datetime as dt
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils import translation
 from stdnum import luhn
 
 from kukkaro.core import clock
@@ -35,7 +36,7 @@ def test_entitlement_create__each_model_with_enough_for_18_trips_has_no_warning(
     worker, approver = staff
     made = rider(model, area=load_tariffs(), worker=worker, approver=approver)
     entitlement = made.entitlement
-    assert (entitlement.model, entitlement.state, entitlement.minimum_warning) == (model, EntitlementState.ACTIVE, "")
+    assert (entitlement.model, entitlement.state, entitlement.minimum_shortfall) == (model, EntitlementState.ACTIVE, {})
     assert (entitlement.valid_from, entitlement.valid_until) == (made.decision.valid_from, made.decision.valid_until)
     assert (entitlement.work_line is not None) is (model == EntitlementModel.TRIP_QUOTA)
     assert AuditEvent.objects.filter(action="transport_entitlement.create", data_subject_id=made.client.pk).exists()
@@ -51,7 +52,11 @@ def test_entitlement_create__warns_below_18_typical_trips_a_month(staff):
         approver=approver,
         lines=[{"category": "transport-trips", "quantity": 12}],
     )
-    assert "12 trips a month" in quota.entitlement.minimum_warning
+    assert quota.entitlement.minimum_shortfall == {"kind": "quota", "trips": "12.0"}
+    with translation.override("en"):
+        assert "12 trips a month" in services.minimum_warning_text(quota.entitlement.minimum_shortfall)
+    with translation.override("sv"):
+        assert "12 resor" in services.minimum_warning_text(quota.entitlement.minimum_shortfall)
     km = rider(
         EntitlementModel.KM_PURSE,
         area=area,
@@ -60,7 +65,10 @@ def test_entitlement_create__warns_below_18_typical_trips_a_month(staff):
         lines=[{"category": "transport-km", "quantity": 100}],
     )
     # 100 km a month ÷ 8 km = 12.5 typical trips; 18 need 144 km.
-    assert "12.5 typical trips" in km.entitlement.minimum_warning and "144.0 km" in km.entitlement.minimum_warning
+    assert km.entitlement.minimum_shortfall == {"kind": "km", "trips": "12.5", "trip_metres": 8000, "need": 144000}
+    with translation.override("en"):
+        text = services.minimum_warning_text(km.entitlement.minimum_shortfall)
+    assert "12.5 typical trips" in text and "144.0 km" in text
     euros = rider(
         EntitlementModel.EUR_PURSE,
         area=area,
@@ -70,8 +78,10 @@ def test_entitlement_create__warns_below_18_typical_trips_a_month(staff):
     )
     # A typical trip in 2026: 8,40 + 8 × 1,38 + 15 × 1,06 = 35,34; the county pays 35,34 − 3,00 = 32,34.
     # 400 € ÷ 32,34 = 12.4 trips; 18 trips need 582,12 €.
-    assert "12.4 typical trips" in euros.entitlement.minimum_warning
-    assert "582,12" in euros.entitlement.minimum_warning
+    assert euros.entitlement.minimum_shortfall["need"] == 58212
+    with translation.override("fi"):
+        text = services.minimum_warning_text(euros.entitlement.minimum_shortfall)
+    assert "12.4" in text and "582,12" in text
 
 
 def test_entitlement_create__refuses_a_line_of_the_wrong_unit_an_area_that_misses_the_client_and_other_staff(staff):

@@ -5,6 +5,7 @@ import json
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils import translation
 
 from kukkaro.core.models import AuditEvent
 from kukkaro.core.roles import Role
@@ -79,7 +80,7 @@ self_share_child_eur = "1.5"
 work_study_monthly_cap_eur = "60"
 """
     document = tariff_files.read_document(text, "bad.toml")
-    with pytest.raises(ValidationError) as refused:
+    with translation.override("en"), pytest.raises(ValidationError) as refused:
         services.tariffs_load(actor=None, organiser=organiser(), document=document, source="bad.toml")
     problems = "\n".join(refused.value.message_dict["file"])
     for place in [
