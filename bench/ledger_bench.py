@@ -29,28 +29,7 @@ from urllib.parse import urlparse
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-
-def _psql_admin(url: str, sql: str) -> None:
-    parsed = urlparse(url)
-    subprocess.run(  # noqa: S603
-        [
-            "psql",
-            "-X",
-            "-q",
-            "-h",
-            parsed.hostname or "127.0.0.1",
-            "-p",
-            str(parsed.port or 5432),  # noqa: S607
-            "-U",
-            parsed.username or "postgres",
-            "-d",
-            "postgres",
-            "-c",
-            sql,
-        ],
-        check=True,
-        capture_output=True,
-    )
+from bench.common import psql_admin  # noqa: E402 - after the path is set
 
 
 def _with_database(url: str, name: str) -> str:
@@ -61,8 +40,8 @@ def _with_database(url: str, name: str) -> str:
 def run_pgbench(url: str, *, clients: int, seconds: int, scale: int) -> dict:
     parsed = urlparse(url)
     database = "kukkaro_bench_pgbench"
-    _psql_admin(url, f"DROP DATABASE IF EXISTS {database}")
-    _psql_admin(url, f"CREATE DATABASE {database}")
+    psql_admin(url, f"DROP DATABASE IF EXISTS {database}")
+    psql_admin(url, f"CREATE DATABASE {database}")
     common = ["-h", parsed.hostname or "127.0.0.1", "-p", str(parsed.port or 5432), "-U", parsed.username or "postgres"]
     subprocess.run(["pgbench", *common, "-i", "-q", "-s", str(scale), database], check=True, capture_output=True)  # noqa: S603,S607
     result = subprocess.run(  # noqa: S603
@@ -87,7 +66,7 @@ def run_pgbench(url: str, *, clients: int, seconds: int, scale: int) -> dict:
     )
     tps = float(re.search(r"tps = ([\d.]+)", result.stdout).group(1))
     latency = float(re.search(r"latency average = ([\d.]+) ms", result.stdout).group(1))
-    _psql_admin(url, f"DROP DATABASE IF EXISTS {database}")
+    psql_admin(url, f"DROP DATABASE IF EXISTS {database}")
     return {"tps": tps, "latency_avg_ms": latency, "scale": scale}
 
 
@@ -256,8 +235,8 @@ def main() -> None:
     if not base_url.startswith("postgres"):
         raise SystemExit("The benchmark needs PostgreSQL: set DATABASE_URL=postgres://…")
     bench_db = "kukkaro_bench"
-    _psql_admin(base_url, f"DROP DATABASE IF EXISTS {bench_db}")
-    _psql_admin(base_url, f"CREATE DATABASE {bench_db}")
+    psql_admin(base_url, f"DROP DATABASE IF EXISTS {bench_db}")
+    psql_admin(base_url, f"CREATE DATABASE {bench_db}")
     os.environ["DATABASE_URL"] = _with_database(base_url, bench_db)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ["KUKKARO_ENV"] = "test"
@@ -298,7 +277,7 @@ def main() -> None:
     (ROOT / "bench" / "results").mkdir(exist_ok=True)
     (ROOT / "bench" / "results" / "ledger.json").write_text(json.dumps(result, indent=2))
     write_report(result, ROOT / "docs" / "performance.md")
-    _psql_admin(base_url, f"DROP DATABASE IF EXISTS {bench_db}")
+    psql_admin(base_url, f"DROP DATABASE IF EXISTS {bench_db}")
     print(f"ratio {result['ratio']:.2f} — written to docs/performance.md")
     if any(r[2]["ledger_verify_problems"] for r in rounds):
         raise SystemExit("ledger_verify found problems after the run")

@@ -21,7 +21,6 @@ import os
 import platform
 import random
 import re
-import subprocess
 import sys
 import time
 from decimal import Decimal
@@ -30,30 +29,10 @@ from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench.common import psql_admin  # noqa: E402 - after the path is set
+
 DATABASE = "kukkaro_bench_trips"
-
-
-def _psql(url: str, sql: str) -> None:
-    parsed = urlparse(url)
-    subprocess.run(  # noqa: S603
-        [
-            "psql",
-            "-X",
-            "-q",
-            "-h",
-            parsed.hostname or "127.0.0.1",
-            "-p",
-            str(parsed.port or 5432),  # noqa: S607
-            "-U",
-            parsed.username or "postgres",
-            "-d",
-            "postgres",
-            "-c",
-            sql,
-        ],
-        check=True,
-        capture_output=True,
-    )
 
 
 def build_world(clients: int, seed: int) -> list[tuple[str, str, int]]:
@@ -372,8 +351,8 @@ def main() -> None:
     base_url = os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/postgres"
     if not base_url.startswith("postgres"):
         raise SystemExit("The benchmark needs PostgreSQL: set DATABASE_URL=postgres://…")
-    _psql(base_url, f"DROP DATABASE IF EXISTS {DATABASE}")
-    _psql(base_url, f"CREATE DATABASE {DATABASE}")
+    psql_admin(base_url, f"DROP DATABASE IF EXISTS {DATABASE}")
+    psql_admin(base_url, f"CREATE DATABASE {DATABASE}")
     os.environ["DATABASE_URL"] = urlparse(base_url)._replace(path=f"/{DATABASE}").geturl()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ["KUKKARO_ENV"] = "test"
@@ -445,7 +424,7 @@ def main() -> None:
     (ROOT / "bench" / "results" / "trips.json").write_text(json.dumps(result, indent=2))
     write_report(result, ROOT / "docs" / "performance.md")
     connection.close()
-    _psql(base_url, f"DROP DATABASE IF EXISTS {DATABASE}")
+    psql_admin(base_url, f"DROP DATABASE IF EXISTS {DATABASE}")
     print(f"ratio {result['ratio']:.2f} of COPY — written to docs/performance.md")
     if problems:
         raise SystemExit("ledger_verify found problems after the import")
