@@ -4,6 +4,7 @@ outcome. Money in integer cents, distances in integer metres, trips as integer c
 ledger; this app only says which purse and how much."""
 
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -222,6 +223,19 @@ class TripImport(models.Model):
         return self.filename
 
 
+def _untied(to: Any, *, related_name: str = "+", null: bool = True) -> Any:
+    """A reference from a trip leg without a database constraint or index of its own (ADR 0013)."""
+    return models.ForeignKey(
+        to,
+        on_delete=models.DO_NOTHING,
+        null=null,
+        blank=null,
+        related_name=related_name,
+        db_constraint=False,
+        db_index=False,
+    )
+
+
 class LegOutcome(models.TextChoices):
     ACCEPTED = "accepted", pgettext_lazy("trip leg", "accepted")
     REJECTED = "rejected", pgettext_lazy("trip leg", "rejected")
@@ -240,51 +254,17 @@ class TripLeg(models.Model):
     # index of their own): each would cost a lookup and a lock per row, and every id comes from a row the same
     # import read in its transaction, none of which is ever deleted (ADR 0013).
     id = models.BigAutoField(primary_key=True)
-    trip_import = models.ForeignKey(
-        TripImport, on_delete=models.DO_NOTHING, related_name="legs", db_constraint=False, db_index=False
-    )
+    trip_import = _untied(TripImport, related_name="legs", null=False)
     row_number = models.PositiveIntegerField()
     outcome = models.CharField(max_length=16, choices=LegOutcome.choices)
     reasons = models.JSONField(default=list)  # codes
     operator_id = models.CharField(max_length=20)
     trip_id = models.CharField(max_length=64)
     content_sha256 = models.CharField(max_length=64)
-    same_as = models.ForeignKey(
-        "self",
-        on_delete=models.DO_NOTHING,
-        null=True,
-        blank=True,
-        related_name="+",
-        db_constraint=False,
-        db_index=False,
-    )
-    client = models.ForeignKey(
-        Client,
-        on_delete=models.DO_NOTHING,
-        null=True,
-        blank=True,
-        related_name="+",
-        db_constraint=False,
-        db_index=False,
-    )
-    entitlement = models.ForeignKey(
-        TransportEntitlement,
-        on_delete=models.DO_NOTHING,
-        null=True,
-        blank=True,
-        related_name="legs",
-        db_constraint=False,
-        db_index=False,
-    )
-    provider = models.ForeignKey(
-        "services.Provider",
-        on_delete=models.DO_NOTHING,
-        null=True,
-        blank=True,
-        related_name="+",
-        db_constraint=False,
-        db_index=False,
-    )
+    same_as = _untied("self")
+    client = _untied(Client)
+    entitlement = _untied(TransportEntitlement, related_name="legs")
+    provider = _untied("services.Provider")
     client_number = models.CharField(max_length=20, blank=True)
     authorization_id = models.CharField(max_length=64, blank=True)
     pickup_at = models.DateTimeField(null=True, blank=True)
@@ -306,15 +286,7 @@ class TripLeg(models.Model):
     county_cost_cents = models.BigIntegerField(null=True, blank=True)
     debit_unit = models.CharField(max_length=4, blank=True)
     debit_amount = models.BigIntegerField(null=True, blank=True)
-    purse = models.ForeignKey(
-        "ledger.Purse",
-        on_delete=models.DO_NOTHING,
-        null=True,
-        blank=True,
-        related_name="+",
-        db_constraint=False,
-        db_index=False,
-    )
+    purse = _untied("ledger.Purse")
     transfer_id = models.UUIDField(null=True, blank=True)
     resolved_outcome = models.CharField(max_length=16, choices=LegOutcome.choices, blank=True)
     resolution_note = models.TextField(blank=True)
