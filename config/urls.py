@@ -9,6 +9,7 @@ urlpatterns = [
     path("", include("kukkaro.cases.urls")),
     path("", include("kukkaro.services.urls")),
     path("provider/", include("kukkaro.services.provider_urls")),
+    path("transport/", include("kukkaro.mobility.urls")),
     path("my/", include("kukkaro.portal.urls")),
     path("api/v1/", include("kukkaro.api.urls")),
     path("i18n/setlang/", public(set_language), name="set_language"),

@@ -31,6 +31,7 @@ PURPOSE_ACCESS_LOG_REVIEW = "access_log_review"
 PURPOSE_SELF_SERVICE = "self_service"
 PURPOSE_SUPPORT = "support"
 PURPOSE_CLAIMS = "claims"
+PURPOSE_TRIPS = "trips"
 
 
 @dataclass

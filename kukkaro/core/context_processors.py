@@ -22,6 +22,8 @@ def _nav_items(request: HttpRequest) -> list[dict[str, Any]]:
         (Action.CLAIM_REVIEW, "services:claim_queue", _("Claims")),
         (Action.PROVIDER_SELF, "provider:claims", _("Claims")),
         (Action.PAYMENT_MANAGE, "services:payment_batch_list", _("Payments")),
+        (Action.TRIP_IMPORT, "mobility:trip_imports", _("Trip files")),
+        (Action.TRIP_REVIEW, "mobility:review_queue", _("Trip review")),
         (Action.CATALOGUE_VIEW, "services:catalogue", _("Catalogue")),
         (Action.USER_LIST, "people:user_list", _("Users")),
         (Action.AUDIT_LOG_VIEW, "core:audit_log", _("Audit log")),

@@ -16,18 +16,22 @@ from kukkaro.core.audit import audit_record
 from kukkaro.core.models import Municipality, Organiser
 from kukkaro.core.money import format_cents
 from kukkaro.core.permissions import Action, authorize
-from kukkaro.ledger.models import PeriodKind, Unit
+from kukkaro.ledger import services as ledger
+from kukkaro.ledger.models import PeriodKind, Purse, PurseKind, TransferCode, Unit
 from kukkaro.mobility import pricing, tariff_files
 from kukkaro.mobility.models import (
     AllowedArea,
     ContractArea,
     EntitlementModel,
     EntitlementState,
+    LegOutcome,
     Tariff,
     TransportCard,
     TransportEntitlement,
+    TripLeg,
     VehicleClass,
 )
+from kukkaro.mobility.trip_files import transfer_id_for
 
 #: The legal minimum: at least 18 one-way trips a month for errands and leisure (Act 675/2023, as before it).
 MINIMUM_TRIPS_PER_MONTH = 18
@@ -331,3 +335,121 @@ def card_issue(*, actor: Any, client: Any) -> TransportCard:
         after={"number": card.number, "closed": closed},
     )
     return card
+
+
+# --- the review queue ----------------------------------------------------------------------------------------
+
+#: Reasons a person can look past: the leg is known, priced and has a purse, and accepting it debits the purse as
+#: the import would have. Other reasons (no client, no decision, no tariff, content changed) leave nothing to
+#: debit, so such a leg can only be refused.
+ACCEPTABLE_REASONS = frozenset({"operator_not_approved", "outside_area", "fare_mismatch", "insufficient_funds"})
+
+
+class Resolution:
+    ACCEPT = "accept"
+    REJECT = "reject"
+
+
+def leg_may_be_accepted(leg: Any) -> bool:
+    return (
+        leg.same_as_id is None
+        and leg.purse_id is not None
+        and leg.price_cents is not None
+        and leg.self_share_cents is not None
+        and set(leg.reasons) <= ACCEPTABLE_REASONS
+    )
+
+
+def _debit_of(leg: Any, unit: str) -> int:
+    """What accepting the leg takes from its purse: the same rule as the import (one trip, the distance in
+    metres, or the county's cost in cents)."""
+    if unit == Unit.TRIP:
+        return 1
+    if unit == Unit.KM:
+        return leg.distance_m or 0
+    return leg.county_cost_cents or 0
+
+
+@transaction.atomic
+def leg_resolve(*, actor: Any, leg_id: int, resolution: str, note: str) -> Any:
+    """Resolve a leg held for review: accept it (the purse is debited now, with the leg's own transfer id, so a
+    second click debits nothing) or refuse it (nothing is debited; the operator is not paid for it). The import's
+    outcome stays as it was; the resolution is kept beside it with who, when and why."""
+    leg = TripLeg.objects.select_for_update().select_related("trip_import").get(pk=leg_id)
+    authorize(actor, Action.TRIP_REVIEW, _Owned(leg.trip_import.organiser_id))
+    note = (note or "").strip()
+    if leg.outcome != LegOutcome.REVIEW:
+        raise ValidationError({"resolution": _("Only a trip held for review can be resolved.")})
+    if leg.resolved_outcome:
+        raise ValidationError({"resolution": _("This trip has already been resolved.")})
+    if resolution not in (Resolution.ACCEPT, Resolution.REJECT):
+        raise ValidationError({"resolution": _("Choose whether the trip is accepted or refused.")})
+    if not note:
+        raise ValidationError({"note": _("Write the reason for the resolution; the client and the operator may ask.")})
+    before = {"outcome": leg.outcome, "reasons": leg.reasons}
+    if resolution == Resolution.ACCEPT:
+        if not leg_may_be_accepted(leg):
+            raise ValidationError(
+                {"resolution": _("This trip cannot be accepted: it has no client, decision, price or purse to debit.")}
+            )
+        purse = Purse.objects.select_related("organiser").get(pk=leg.purse_id)
+        amount = _debit_of(leg, purse.unit)
+        transfer = None
+        if amount:
+            try:
+                transfer = ledger.transfer_post(
+                    transfer_id=transfer_id_for(leg.operator_id, leg.trip_id),
+                    debit=purse,
+                    credit=ledger.system_purse(
+                        organiser=purse.organiser,
+                        unit=purse.unit,
+                        kind=PurseKind.PAYABLES,
+                        shard=ledger.shard_of(purse.pk),
+                    ),
+                    amount=amount,
+                    code=TransferCode.USAGE,
+                    actor=actor,
+                    ref_type="trip",
+                    ref_id=f"{leg.operator_id}/{leg.trip_id}"[:64],
+                    memo=f"{leg.pickup_at.astimezone(clock.HELSINKI):%Y-%m-%d %H:%M} "
+                    f"{leg.origin_municipality}-{leg.destination_municipality}",
+                )
+            except ledger.InsufficientFunds as error:
+                raise ValidationError(
+                    {
+                        "resolution": _("The purse does not have enough left for this trip: %(reason)s")
+                        % {"reason": error}
+                    }
+                ) from error
+        leg.resolved_outcome = LegOutcome.ACCEPTED
+        leg.debit_unit, leg.debit_amount = purse.unit, amount
+        leg.transfer_id = transfer.pk if transfer is not None else None
+    else:
+        leg.resolved_outcome = LegOutcome.REJECTED
+    leg.resolution_note, leg.resolved_by, leg.resolved_at = note, actor, clock.now()
+    leg.save(
+        update_fields=[
+            "resolved_outcome",
+            "resolution_note",
+            "resolved_by",
+            "resolved_at",
+            "debit_unit",
+            "debit_amount",
+            "transfer_id",
+        ]
+    )
+    audit_record(
+        action="trips.leg_resolve",
+        actor=actor,
+        target=leg,
+        organiser_id=leg.trip_import.organiser_id,
+        data_subject_id=leg.client_id,
+        before=before,
+        after={
+            "resolved_outcome": leg.resolved_outcome,
+            "note": note,
+            "debit_unit": leg.debit_unit,
+            "debit_amount": leg.debit_amount,
+        },
+    )
+    return leg

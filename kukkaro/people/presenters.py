@@ -18,6 +18,7 @@ PURPOSE_LABELS = {
     audit.PURPOSE_SELF_SERVICE: gettext_lazy("you used the service yourself"),
     audit.PURPOSE_SUPPORT: gettext_lazy("supporting you"),
     audit.PURPOSE_CLAIMS: gettext_lazy("checking and paying for your services"),
+    audit.PURPOSE_TRIPS: gettext_lazy("checking your transport trips"),
 }
 
 ACTION_LABELS = {
@@ -27,6 +28,7 @@ ACTION_LABELS = {
     "client.update": gettext_lazy("changed your data"),
     "claim.read": gettext_lazy("viewed a claim for your services"),
     "agreement.read": gettext_lazy("saw your name on a service agreement"),
+    "trip.read": gettext_lazy("viewed your transport trips"),
 }
 
 

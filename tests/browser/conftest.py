@@ -248,6 +248,7 @@ class World:
     clients: list[Client] = field(default_factory=list)
     cases: dict = field(default_factory=dict)
     _spending: tuple | None = None
+    _trips: Any = None
 
     def add_clients(self, total: int) -> None:
         """Fill the register of ``ORGANISER`` up to ``total`` clients."""
@@ -280,6 +281,17 @@ class World:
             world = build_world()
             self._spending = (world, add_activity(world))
         return self._spending
+
+    def trips(self) -> Any:
+        """A transport client's imported trip file with a leg held for review (tests/mobility/world.py)."""
+        from tests.mobility.world import build_trip_activity
+
+        if self._trips is None:
+            self.spending()  # the operator is one of its providers
+            self._trips = build_trip_activity(
+                worker=self.caseworker, approver=make_user(Role.DECISION_MAKER, organiser_code=ORGANISER)
+            )
+        return self._trips
 
     def user_in(self, role: Role) -> User:
         """A user of ``role``; staff work for the organiser whose clients the world holds; the provider user is the

@@ -41,6 +41,8 @@ def url_parameter_values(world: World, user: User | None, page_name: str = "") -
         "batch_id": lambda: world.spending()[1].batch.pk,
         "upload_id": lambda: world.spending()[1].upload.pk,
         "service_code": lambda: world.spending()[0].day_activity.code,
+        "import_id": lambda: world.trips().trip_import.pk,
+        "leg_id": lambda: world.trips().review_leg.pk,
     }
 
 

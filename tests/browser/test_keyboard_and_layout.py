@@ -119,6 +119,21 @@ def _upload_results(browsing: Browsing, world: World) -> str:
     return reverse("provider:upload_detail", kwargs={"upload_id": activity.upload.pk})
 
 
+def _trip_leg(browsing: Browsing, world: World) -> str:
+    # A leg held for review: a long list of facts and the resolution form with a radio group.
+    leg = world.trips().review_leg
+    browsing.sign_in(world.caseworker)
+    return reverse("mobility:leg_detail", kwargs={"leg_id": leg.pk})
+
+
+def _transport_month(browsing: Browsing, world: World) -> str:
+    # Two wide tables of figures (purses, the month's trips).
+    trips = world.trips()
+    browsing.sign_in(world.caseworker)
+    pickup = trips.review_leg.pickup_at
+    return reverse("mobility:client_month", kwargs={"client_id": trips.rider.client.pk}) + f"?month={pickup:%Y-%m}"
+
+
 PAGES = {
     "front-page": _front_page,
     "dashboard": _dashboard,
@@ -126,6 +141,8 @@ PAGES = {
     "choice": _choice,
     "claim-queue": _claim_queue,
     "upload-results": _upload_results,
+    "trip-leg": _trip_leg,
+    "transport-month": _transport_month,
 }
 
 
@@ -157,7 +174,7 @@ def test_first_tab_focuses_the_skip_link_which_moves_focus_to_main(
     )
 
 
-@pytest.mark.parametrize("page_name", ["dashboard", "client-list", "choice", "claim-queue"])
+@pytest.mark.parametrize("page_name", ["dashboard", "client-list", "choice", "claim-queue", "trip-leg"])
 def test_every_interactive_element_is_reachable_by_tab_with_visible_focus(
     browsing: Browsing, full_world: World, page_name: str
 ) -> None:
@@ -215,7 +232,9 @@ def _assert_no_horizontal_scrolling(browsing: Browsing, width: int, where: str) 
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
-@pytest.mark.parametrize("page_name", ["front-page", "client-list", "choice", "upload-results"])
+@pytest.mark.parametrize(
+    "page_name", ["front-page", "client-list", "choice", "upload-results", "trip-leg", "transport-month"]
+)
 def test_no_horizontal_scrolling_at_320_px(
     browsing: Browsing, full_world: World, page_name: str, language: str
 ) -> None:
@@ -230,7 +249,9 @@ def test_no_horizontal_scrolling_at_320_px(
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
-@pytest.mark.parametrize("page_name", ["front-page", "client-list", "choice", "upload-results"])
+@pytest.mark.parametrize(
+    "page_name", ["front-page", "client-list", "choice", "upload-results", "trip-leg", "transport-month"]
+)
 def test_no_horizontal_scrolling_at_200_percent_zoom(
     browsing: Browsing, full_world: World, page_name: str, language: str
 ) -> None:

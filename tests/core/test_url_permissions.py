@@ -16,6 +16,7 @@ from kukkaro.core.permissions import RULES, Action
 from kukkaro.core.roles import Role
 from tests.cases.world import INDICATIVE_PAGES, build_case
 from tests.factories import client_in, make_user
+from tests.mobility.world import build_trip_activity
 from tests.services.world import add_activity, build_world
 
 ANONYMOUS = "anonymous"
@@ -98,6 +99,7 @@ def _build_world() -> dict:
         "other_case": build_case(other, worker=make_user(Role.SOCIAL_WORKER, organiser_code="paijat-hame")),
         "spending": spending,
         "activity": add_activity(spending),
+        "trips": build_trip_activity(worker=users[Role.SOCIAL_WORKER], approver=users[Role.DECISION_MAKER]),
     }
 
 
@@ -117,6 +119,8 @@ def _url(route: Route, world: dict, *, client_key: str = "own_client") -> str:
         "batch_id": activity.batch.pk,
         "upload_id": activity.upload.pk,
         "service_code": spending.day_activity.code,
+        "import_id": world["trips"].trip_import.pk,
+        "leg_id": world["trips"].review_leg.pk,
     }
     missing = [p for p in route.parameters if p not in parameter_values]
     assert not missing, f"{route.name}: add a value for URL parameter(s) {missing} in this test"

@@ -4,9 +4,10 @@ county's tariff file, and clients with approved transport decisions in each mode
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from kukkaro.cases import services as case_services
-from kukkaro.cases.models import Decision, DecisionLine, Instrument, RateTable, ServiceUnit
+from kukkaro.cases.models import Decision, DecisionLine, Instrument, RateCategory, RateTable, ServiceUnit
 from kukkaro.core import clock
 from kukkaro.core.roles import Role
 from kukkaro.ledger.models import Unit
@@ -50,18 +51,35 @@ TRANSPORT_CATEGORIES = [
 
 
 def transport_rate_table(organiser_code: str = "lansi-uusimaa") -> RateTable:
-    existing = RateTable.objects.filter(organiser__code=organiser_code, name="Kuljetus").first()
-    if existing:
-        return existing
-    return case_services.rate_table_create(
-        actor=make_user(Role.ADMIN, organiser_code=organiser_code),
-        organiser=organiser(organiser_code),
-        name="Kuljetus",
-        valid_from=dt.date(2020, 1, 1),
-        valid_until=None,
-        categories=[
-            {
-                "code": code,
+    """A rate table of transport categories; where the organiser already has a rate table (the casework tests'),
+    the missing transport categories are added to it instead: an organiser has one rate table in force at a time."""
+    table = RateTable.objects.filter(organiser__code=organiser_code).order_by("valid_from").first()
+    if table is None:
+        return case_services.rate_table_create(
+            actor=make_user(Role.ADMIN, organiser_code=organiser_code),
+            organiser=organiser(organiser_code),
+            name="Kuljetus",
+            valid_from=dt.date(2020, 1, 1),
+            valid_until=None,
+            categories=[
+                {
+                    "code": code,
+                    "name_fi": fi,
+                    "name_sv": sv,
+                    "name_en": en,
+                    "service_unit": unit,
+                    "unit_cost_cents": cost,
+                    "purse_unit": purse_unit,
+                    "default_instrument": Instrument.PURCHASED,
+                }
+                for code, fi, sv, en, unit, cost, purse_unit in TRANSPORT_CATEGORIES
+            ],
+        )
+    for code, fi, sv, en, unit, cost, purse_unit in TRANSPORT_CATEGORIES:
+        RateCategory.objects.get_or_create(
+            rate_table=table,
+            code=code,
+            defaults={
                 "name_fi": fi,
                 "name_sv": sv,
                 "name_en": en,
@@ -69,10 +87,9 @@ def transport_rate_table(organiser_code: str = "lansi-uusimaa") -> RateTable:
                 "unit_cost_cents": cost,
                 "purse_unit": purse_unit,
                 "default_instrument": Instrument.PURCHASED,
-            }
-            for code, fi, sv, en, unit, cost, purse_unit in TRANSPORT_CATEGORIES
-        ],
-    )
+            },
+        )
+    return table
 
 
 def load_tariffs(organiser_code: str = "lansi-uusimaa") -> ContractArea:
@@ -154,3 +171,55 @@ def rider(
     )
     card = services.card_issue(actor=worker, client=client)
     return Rider(client=client, decision=decision, entitlement=entitlement, card=card, lines=by_category)
+
+
+@dataclass
+class TripActivity:
+    rider: Rider
+    trip_import: Any
+    review_leg: Any
+
+
+def build_trip_activity(*, worker: User, approver: User) -> TripActivity:
+    """A trip-quota client and an imported trip file of theirs: one leg accepted, one held for review (the fare
+    is off), one rejected."""
+    from kukkaro.mobility import trip_files
+    from kukkaro.mobility.models import LegOutcome
+    from tests.mobility.trips import OPERATOR, leg, trip_file
+    from tests.services.world import approved_provider
+
+    area = ContractArea.objects.filter(organiser__code="lansi-uusimaa").first() or load_tariffs()
+    quota = rider(EntitlementModel.TRIP_QUOTA, area=area, worker=worker, approver=approver, first_names="Kyyti")
+    if not approved_provider_exists(OPERATOR):
+        approved_provider(
+            organiser=organiser(), decision_maker=approver, business_id=OPERATOR, name="Taksi Oy", username="taksi"
+        )
+    year = clock.today().year
+    day = f"{year}-03-04"
+    content = trip_file(
+        [
+            leg(
+                trip_id="A-1",
+                client_number=quota.card.number,
+                pickup_at=f"{day}T10:00:00+02:00",
+                dropoff_at=f"{day}T10:25:00+02:00",
+            ),
+            leg(
+                trip_id="A-2",
+                client_number=quota.card.number,
+                pickup_at=f"{day}T12:00:00+02:00",
+                dropoff_at=f"{day}T12:25:00+02:00",
+                fare_eur="99.00",
+            ),
+            leg(trip_id="A-3", client_number=quota.card.number, distance_km="-1"),
+        ]
+    )
+    trip_import = trip_files.import_trips(actor=None, organiser=organiser(), filename="trips.csv", content=content)
+    review = trip_import.legs.filter(outcome=LegOutcome.REVIEW).first()
+    return TripActivity(rider=quota, trip_import=trip_import, review_leg=review)
+
+
+def approved_provider_exists(business_id: str) -> bool:
+    from kukkaro.services.models import Provider
+
+    return Provider.objects.filter(organiser__code="lansi-uusimaa", business_id=business_id).exists()

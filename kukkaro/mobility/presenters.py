@@ -1,0 +1,174 @@
+"""How mobility's facts read on staff pages: reason codes in words, units, legs as table rows."""
+
+from typing import Any
+
+from django.urls import reverse
+from django.utils.formats import number_format
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
+
+from kukkaro.core.money import format_cents
+from kukkaro.core.tables import Cell, Table
+from kukkaro.ledger.models import Unit
+from kukkaro.mobility.models import LegOutcome
+from kukkaro.services.presenters import datetime_text
+
+REASON_TEXTS = {
+    # held for review
+    "unknown_client": gettext_lazy("no client has this transport card"),
+    "no_decision": gettext_lazy("no transport decision in force on the day"),
+    "no_tariff": gettext_lazy("no tariff in force on the day"),
+    "operator_not_approved": gettext_lazy("the operator was not an approved provider on the day"),
+    "outside_area": gettext_lazy("the trip went outside the allowed area"),
+    "fare_mismatch": gettext_lazy("the operator's fare differs from the tariff price more than allowed"),
+    "insufficient_funds": gettext_lazy("not enough left in the purse"),
+    "resent_changed": gettext_lazy("the same trip id was sent again with other content"),
+    # rejected
+    "operator_id_invalid": gettext_lazy("the operator's business ID is not valid"),
+    "trip_id_invalid": gettext_lazy("the trip id is not valid"),
+    "client_number_invalid": gettext_lazy("the transport card number is not valid"),
+    "authorization_id_invalid": gettext_lazy("the authorisation id is not valid"),
+    "shared_ride_id_invalid": gettext_lazy("the shared ride id is not valid"),
+    "pickup_at_invalid": gettext_lazy("the pickup time is not a valid time with an offset"),
+    "dropoff_at_invalid": gettext_lazy("the drop-off time is not a valid time with an offset"),
+    "dropoff_before_pickup": gettext_lazy("the drop-off is before the pickup"),
+    "municipality_invalid": gettext_lazy("a municipality code is not three digits"),
+    "distance_invalid": gettext_lazy("the distance is not a number"),
+    "distance_absurd": gettext_lazy("the distance is over 1,000 km"),
+    "duration_invalid": gettext_lazy("the duration is not a number"),
+    "duration_absurd": gettext_lazy("the duration is over 24 hours"),
+    "waiting_invalid": gettext_lazy("the waiting time is not a number"),
+    "waiting_absurd": gettext_lazy("the waiting time is over 10 hours"),
+    "unknown_vehicle_class": gettext_lazy("unknown vehicle class"),
+    "unknown_purpose": gettext_lazy("unknown purpose of the trip"),
+    "escort_invalid": gettext_lazy("the escort value is not 0 or 1"),
+    "unknown_supplement": gettext_lazy("unknown supplement code"),
+    "fare_invalid": gettext_lazy("the fare is not an amount in euros"),
+    "fare_absurd": gettext_lazy("the fare is over 2,000 euros"),
+    "self_share_invalid": gettext_lazy("the self-share is not an amount in euros"),
+    "columns": gettext_lazy("the row has too many or too few values"),
+}
+
+PURPOSE_TEXTS = {
+    "leisure": gettext_lazy("errands and leisure"),
+    "work": gettext_lazy("work"),
+    "study": gettext_lazy("study"),
+}
+
+
+def reason_text(code: str) -> str:
+    return str(REASON_TEXTS.get(code, code))
+
+
+def reasons_text(codes: list[str]) -> str:
+    return "; ".join(reason_text(code) for code in codes) or "–"
+
+
+def amount_text(amount: int | None, unit: str) -> str:
+    """An amount of a purse's unit for people: euros, kilometres (from metres) or trips."""
+    if amount is None:
+        return "–"
+    if unit == Unit.EUR:
+        return format_cents(amount)
+    if unit == Unit.KM:
+        return _("%(km)s km") % {"km": number_format(amount / 1000, decimal_pos=1, use_l10n=True)}
+    return ngettext("%(count)s trip", "%(count)s trips", amount) % {"count": amount}
+
+
+def km_text(metres: int | None) -> str:
+    return "–" if metres is None else amount_text(metres, Unit.KM)
+
+
+def money_text(cents: int | None) -> str:
+    return "–" if cents is None else format_cents(cents)
+
+
+def leg_state_text(leg: Any) -> str:
+    """The leg's outcome, and a person's resolution of it where there is one."""
+    if leg.resolved_outcome == LegOutcome.ACCEPTED:
+        return _("accepted in review")
+    if leg.resolved_outcome == LegOutcome.REJECTED:
+        return _("refused in review")
+    return str(LegOutcome(leg.outcome).label)
+
+
+def route_text(leg: Any) -> str:
+    return f"{leg.origin_municipality or '–'} → {leg.destination_municipality or '–'}"
+
+
+def review_table(legs: list[Any], *, caption: str) -> Table:
+    table = Table(
+        caption=caption,
+        columns=[_("Pickup"), _("Client"), _("Operator and trip"), _("Route"), _("Price"), _("Reasons")],
+        empty_text=_("No trips are waiting for review."),
+        numeric_columns=frozenset({4}),
+        id="review",
+    )
+    for leg in legs:
+        table.add(
+            Cell(datetime_text(leg.pickup_at), href=reverse("mobility:leg_detail", kwargs={"leg_id": leg.pk})),
+            leg.client.full_name if leg.client_id else leg.client_number or "–",
+            f"{leg.operator_id} / {leg.trip_id}",
+            route_text(leg),
+            Cell(money_text(leg.price_cents), numeric=True),
+            reasons_text(leg.reasons),
+        )
+    return table
+
+
+def import_rows_table(legs: list[Any], *, caption: str) -> Table:
+    table = Table(
+        caption=caption,
+        columns=[_("Row"), _("Trip id"), _("Result"), _("Reasons"), _("Price"), _("Self-share"), _("Debit")],
+        empty_text=_("No rows."),
+        numeric_columns=frozenset({0, 4, 5, 6}),
+        id="rows",
+    )
+    for leg in legs:
+        first = Cell(leg.trip_id or "–")
+        if leg.outcome == LegOutcome.REVIEW:
+            first = Cell(leg.trip_id or "–", href=reverse("mobility:leg_detail", kwargs={"leg_id": leg.pk}))
+        table.add(
+            Cell(leg.row_number, numeric=True),
+            first,
+            leg_state_text(leg),
+            reasons_text(leg.reasons),
+            Cell(money_text(leg.price_cents), numeric=True),
+            Cell(money_text(leg.self_share_cents), numeric=True),
+            Cell(amount_text(leg.debit_amount, leg.debit_unit) if leg.debit_unit else "–", numeric=True),
+        )
+    return table
+
+
+def month_legs_table(legs: list[Any], *, caption: str, staff: bool) -> Table:
+    table = Table(
+        caption=caption,
+        columns=[
+            _("Pickup"),
+            _("Route"),
+            _("Purpose"),
+            _("Distance"),
+            _("Price"),
+            _("Self-share"),
+            _("County paid"),
+            _("Taken from the purse"),
+            _("State"),
+        ],
+        empty_text=_("No trips this month."),
+        numeric_columns=frozenset({3, 4, 5, 6, 7}),
+        id="month-legs",
+    )
+    for leg in legs:
+        href = reverse("mobility:leg_detail", kwargs={"leg_id": leg.pk}) if staff else ""
+        table.add(
+            Cell(datetime_text(leg.pickup_at), href=href),
+            route_text(leg),
+            str(PURPOSE_TEXTS.get(leg.purpose, leg.purpose)),
+            Cell(km_text(leg.distance_m), numeric=True),
+            Cell(money_text(leg.price_cents), numeric=True),
+            Cell(money_text(leg.self_share_cents), numeric=True),
+            Cell(money_text(leg.county_cost_cents), numeric=True),
+            Cell(amount_text(leg.debit_amount, leg.debit_unit) if leg.debit_unit else "–", numeric=True),
+            leg_state_text(leg),
+        )
+    return table

@@ -1,0 +1,182 @@
+"""Reads of mobility for staff pages: trip files and their results, the review queue, a leg, and a client's
+month of transport. Everything is scoped to the actor's organiser; the pages log which clients they showed."""
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet
+
+from kukkaro.core.audit import PURPOSE_TRIPS
+from kukkaro.core.clock import HELSINKI
+from kukkaro.core.permissions import Action, authorize
+from kukkaro.ledger.models import Purse
+from kukkaro.ledger.selectors import purse_statement
+from kukkaro.mobility.models import LegOutcome, TransportEntitlement, TripImport, TripLeg
+from kukkaro.people.models import Client, User
+from kukkaro.people.selectors import client_log_reads
+
+#: Why a leg is held for review, in the order the queue offers them as filters.
+REVIEW_REASONS = (
+    "unknown_client",
+    "no_decision",
+    "no_tariff",
+    "operator_not_approved",
+    "outside_area",
+    "fare_mismatch",
+    "insufficient_funds",
+    "resent_changed",
+)
+
+
+def trip_imports(*, actor: User) -> QuerySet[TripImport]:
+    authorize(actor, Action.TRIP_IMPORT)
+    return TripImport.objects.filter(organiser_id=actor.organiser_id).select_related("imported_by")
+
+
+def trip_import_get(*, actor: User, import_id: Any) -> TripImport:
+    return trip_imports(actor=actor).get(pk=import_id)
+
+
+def import_legs(*, trip_import: TripImport, outcome: str = "") -> QuerySet[TripLeg]:
+    legs = TripLeg.objects.filter(trip_import=trip_import)
+    if outcome:
+        legs = legs.filter(outcome=outcome)
+    return legs.order_by("row_number")
+
+
+def _legs_of_organiser(actor: User) -> QuerySet[TripLeg]:
+    return TripLeg.objects.filter(trip_import__organiser_id=actor.organiser_id)
+
+
+def review_queue(*, actor: User, reason: str = "") -> QuerySet[TripLeg]:
+    """Legs held for review and not yet resolved, oldest trip first."""
+    authorize(actor, Action.TRIP_REVIEW)
+    legs = _legs_of_organiser(actor).filter(outcome=LegOutcome.REVIEW, resolved_outcome="")
+    if reason:
+        # The reasons are a JSON list of codes; a quoted code matches one whole element on both databases.
+        legs = legs.filter(reasons__icontains=f'"{reason}"')
+    return legs.select_related("client").order_by("pickup_at", "pk")
+
+
+def review_counts(*, actor: User) -> dict[str, int]:
+    """How many unresolved legs wait for each reason (a leg with two reasons counts under both)."""
+    waiting = review_queue(actor=actor)
+    counts = waiting.aggregate(
+        **{code: Count("pk", filter=Q(reasons__icontains=f'"{code}"')) for code in REVIEW_REASONS},
+        total=Count("pk"),
+    )
+    return {code: counts[code] or 0 for code in (*REVIEW_REASONS, "total")}
+
+
+def leg_get(*, actor: User, leg_id: int) -> TripLeg:
+    authorize(actor, Action.TRIP_REVIEW)
+    return (
+        _legs_of_organiser(actor)
+        .select_related("trip_import", "client", "entitlement", "provider", "resolved_by", "same_as")
+        .get(pk=leg_id)
+    )
+
+
+def legs_log_reads(*, actor: User, legs: list[TripLeg]) -> None:
+    """Log that staff saw these legs' clients (once per client)."""
+    clients = {leg.client_id: leg.client for leg in legs if leg.client_id}
+    client_log_reads(actor=actor, clients=list(clients.values()), purpose=PURPOSE_TRIPS, action="trip.read")
+
+
+# --- a client's month ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class PurseMonth:
+    purse: Purse
+    label: str
+    opening: int
+    used: int
+    added: int
+    closing: int
+    available_now: int
+
+
+@dataclass
+class MonthStatement:
+    client: Client
+    month: dt.date  # the first day
+    entitlements: list[TransportEntitlement]
+    purses: list[PurseMonth] = field(default_factory=list)
+    legs: list[TripLeg] = field(default_factory=list)
+    trips: int = 0
+    metres: int = 0
+    price_cents: int = 0
+    self_share_cents: int = 0
+    county_cost_cents: int = 0
+    waiting: int = 0  # legs still held for review
+
+
+def month_bounds(month: dt.date) -> tuple[dt.datetime, dt.datetime, dt.date]:
+    """The month's first moment and the next month's first moment in Helsinki, and the month's last day."""
+    start = dt.datetime(month.year, month.month, 1, tzinfo=HELSINKI)
+    following = dt.date(month.year + month.month // 12, month.month % 12 + 1, 1)
+    return start, dt.datetime(following.year, following.month, 1, tzinfo=HELSINKI), following - dt.timedelta(days=1)
+
+
+def _counts(leg: TripLeg) -> bool:
+    """Does the leg count as a trip taken: accepted at import, or accepted by a person afterwards."""
+    return leg.same_as_id is None and (
+        leg.outcome == LegOutcome.ACCEPTED
+        or (leg.outcome == LegOutcome.REVIEW and leg.resolved_outcome == LegOutcome.ACCEPTED)
+    )
+
+
+def client_month(*, client: Client, month: dt.date, language: str) -> MonthStatement:
+    """The client's transport in one calendar month: every leg (a leg repeated in a later file once), what the
+    trips cost and what the client paid, and each transport purse's opening balance, use and what is left.
+    The caller has fetched ``client`` through ``client_get`` (scoped and logged)."""
+    start, end, last_day = month_bounds(month)
+    entitlements = list(
+        TransportEntitlement.objects.filter(
+            client=client, valid_from__lte=last_day, valid_until__gte=month.replace(day=1)
+        )
+        .select_related("leisure_line", "work_line", "leisure_line__purse", "work_line__purse")
+        .order_by("valid_from")
+    )
+    statement = MonthStatement(client=client, month=month.replace(day=1), entitlements=entitlements)
+    seen: set = set()
+    for entitlement in entitlements:
+        for line in (entitlement.leisure_line, entitlement.work_line):
+            if line is None or line.purse is None or line.purse.pk in seen:
+                continue
+            seen.add(line.purse.pk)
+            period = purse_statement(purse=line.purse, start=month.replace(day=1), end=last_day)
+            statement.purses.append(
+                PurseMonth(
+                    purse=line.purse,
+                    label=line.name_in(language),
+                    opening=period.opening_balance,
+                    used=period.debits,
+                    added=period.credits,
+                    closing=period.closing_balance,
+                    available_now=line.purse.available_now,
+                )
+            )
+    legs = list(
+        TripLeg.objects.filter(client=client, pickup_at__gte=start, pickup_at__lt=end, same_as__isnull=True)
+        .exclude(outcome=LegOutcome.REJECTED)
+        .order_by("pickup_at", "pk")
+    )
+    statement.legs = legs
+    for leg in legs:
+        if leg.outcome == LegOutcome.REVIEW and not leg.resolved_outcome:
+            statement.waiting += 1
+        if not _counts(leg):
+            continue
+        statement.trips += 1
+        statement.metres += leg.distance_m or 0
+        statement.price_cents += leg.price_cents or 0
+        statement.self_share_cents += leg.self_share_cents or 0
+        statement.county_cost_cents += leg.county_cost_cents or 0
+    return statement
+
+
+def leg_counts_as_trip(leg: TripLeg) -> bool:
+    return _counts(leg)

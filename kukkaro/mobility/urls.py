@@ -1,0 +1,14 @@
+from django.urls import path
+
+from kukkaro.mobility import views
+
+app_name = "mobility"
+
+urlpatterns = [
+    path("trip-files/", views.trip_imports, name="trip_imports"),
+    path("trip-files/<uuid:import_id>/", views.trip_import_detail, name="trip_import_detail"),
+    path("trip-files/<uuid:import_id>/results.csv", views.trip_import_results, name="trip_import_results"),
+    path("trip-review/", views.review_queue, name="review_queue"),
+    path("trip-legs/<int:leg_id>/", views.leg_detail, name="leg_detail"),
+    path("clients/<uuid:client_id>/transport/", views.client_month, name="client_month"),
+]

@@ -1,0 +1,297 @@
+"""Staff pages of transport: trip files (upload and results), the review queue and a leg, and a client's month of
+transport. Thin: load through selectors (scoped to the organiser; clients shown are logged), act through services,
+show errors at the fields they concern."""
+
+import datetime as dt
+import uuid
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.formats import date_format
+from django.utils.http import urlencode
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods
+
+from kukkaro.core import clock
+from kukkaro.core.audit import PURPOSE_TRIPS
+from kukkaro.core.forms import add_validation_errors
+from kukkaro.core.money import format_cents
+from kukkaro.core.permissions import Action, not_html, requires
+from kukkaro.core.shortcuts import or_404
+from kukkaro.core.tables import Cell, Table
+from kukkaro.mobility import presenters, selectors, services, trip_files
+from kukkaro.mobility.forms import WEB_MAX_BYTES, LegResolveForm, MonthForm, ReviewFilterForm, TripUploadForm
+from kukkaro.mobility.models import LegOutcome
+from kukkaro.people import selectors as people_selectors
+from kukkaro.services.presenters import datetime_text
+
+PAGE_SIZE = 50
+
+
+# --- trip files ----------------------------------------------------------------------------------------------
+
+
+@requires(Action.TRIP_IMPORT)
+@require_http_methods(["GET", "POST"])
+def trip_imports(request: HttpRequest) -> HttpResponse:
+    """Send a trip file (imported while the page waits, by the same code as ``kukkaro import_trips``) and see the
+    files imported before."""
+    form = TripUploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        try:
+            trip_import = trip_files.import_trips(
+                actor=request.user,
+                organiser=request.user.organiser,
+                filename=upload.name,
+                content=upload.read(WEB_MAX_BYTES + 1),
+            )
+        except ValidationError as error:
+            add_validation_errors(form, error)
+        else:
+            messages.success(request, _("The file was imported. Every row has its result below."))
+            return redirect("mobility:trip_import_detail", import_id=trip_import.pk)
+    table = Table(
+        caption=_("Trip files imported"),
+        columns=[_("File"), _("Imported"), _("By"), _("Rows"), _("Accepted"), _("Held for review"), _("Rejected")],
+        empty_text=_("No trip files imported yet."),
+        numeric_columns=frozenset({3, 4, 5, 6}),
+        id="imports",
+    )
+    page = Paginator(selectors.trip_imports(actor=request.user), PAGE_SIZE).get_page(request.GET.get("page"))
+    for trip_import in page:
+        counts = trip_import.counts
+        table.add(
+            Cell(
+                trip_import.filename,
+                href=reverse("mobility:trip_import_detail", kwargs={"import_id": trip_import.pk}),
+            ),
+            datetime_text(trip_import.started_at),
+            trip_import.imported_by.get_full_name() if trip_import.imported_by else _("command line"),
+            Cell(trip_import.rows, numeric=True),
+            Cell(counts.get(LegOutcome.ACCEPTED, 0), numeric=True),
+            Cell(counts.get(LegOutcome.REVIEW, 0), numeric=True),
+            Cell(counts.get(LegOutcome.REJECTED, 0), numeric=True),
+        )
+    return render(
+        request,
+        "mobility/trip_imports.html",
+        {"form": form, "table": table, "page_obj": page, "columns": trip_files.COLUMNS},
+    )
+
+
+@requires(Action.TRIP_IMPORT)
+@require_GET
+def trip_import_detail(request: HttpRequest, import_id: uuid.UUID) -> HttpResponse:
+    trip_import = or_404(lambda: selectors.trip_import_get(actor=request.user, import_id=import_id))
+    outcome = request.GET.get("outcome") or ""
+    if outcome and outcome not in LegOutcome.values:
+        raise Http404
+    tabs = [{"href": "?", "label": _("all rows"), "count": trip_import.rows, "current": not outcome}] + [
+        {
+            "href": "?" + urlencode({"outcome": value}),
+            "label": label,
+            "count": trip_import.counts.get(value, 0),
+            "current": value == outcome,
+        }
+        for value, label in LegOutcome.choices
+    ]
+    page = Paginator(selectors.import_legs(trip_import=trip_import, outcome=outcome), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    return render(
+        request,
+        "mobility/trip_import_detail.html",
+        {
+            "trip_import": trip_import,
+            "tabs": tabs,
+            "outcome": outcome,
+            "table": presenters.import_rows_table(list(page), caption=_("Result of each row")),
+            "page_obj": page,
+        },
+    )
+
+
+@not_html
+@requires(Action.TRIP_IMPORT)
+@require_GET
+def trip_import_results(request: HttpRequest, import_id: uuid.UUID) -> HttpResponse:
+    """The result file: row, trip id, outcome, reasons, price, self-share and debit of every row."""
+    trip_import = or_404(lambda: selectors.trip_import_get(actor=request.user, import_id=import_id))
+    response = HttpResponse(trip_files.results_csv(trip_import), content_type="text/csv; charset=utf-8")
+    name = trip_import.filename.rsplit(".", 1)[0] or "trips"
+    response["Content-Disposition"] = f'attachment; filename="{name}.results.csv"'
+    return response
+
+
+# --- review --------------------------------------------------------------------------------------------------
+
+
+@requires(Action.TRIP_REVIEW)
+@require_GET
+def review_queue(request: HttpRequest) -> HttpResponse:
+    form = ReviewFilterForm(request.GET or None)
+    reason = form.cleaned_data["reason"] if form.is_valid() else ""
+    legs = selectors.review_queue(actor=request.user, reason=reason)
+    page = Paginator(legs, PAGE_SIZE).get_page(request.GET.get("page"))
+    selectors.legs_log_reads(actor=request.user, legs=list(page))
+    counts = selectors.review_counts(actor=request.user)
+    return render(
+        request,
+        "mobility/review_queue.html",
+        {
+            "form": form,
+            "counts": [
+                (presenters.reason_text(code), counts[code]) for code in selectors.REVIEW_REASONS if counts[code]
+            ],
+            "total": page.paginator.count,
+            "table": presenters.review_table(list(page), caption=_("Trips held for review, oldest first")),
+            "page_obj": page,
+        },
+    )
+
+
+def _leg_facts(leg) -> list[tuple[str, str]]:
+    facts = [
+        (_("Operator and trip id"), f"{leg.operator_id} / {leg.trip_id}"),
+        (_("Operator"), leg.provider.name if leg.provider_id else "–"),
+        (_("Client"), leg.client.full_name if leg.client_id else "–"),
+        (_("Transport card"), leg.client_number or "–"),
+        (_("Pickup"), datetime_text(leg.pickup_at)),
+        (_("Drop-off"), datetime_text(leg.dropoff_at)),
+        (_("Route"), presenters.route_text(leg)),
+        (_("Purpose"), str(presenters.PURPOSE_TEXTS.get(leg.purpose, leg.purpose or "–"))),
+        (_("Distance"), presenters.km_text(leg.distance_m)),
+        (_("Vehicle"), leg.vehicle_class or "–"),
+        (_("Shared ride"), leg.shared_ride_id or _("no")),
+        (_("Supplements"), ", ".join(leg.supplements) or "–"),
+        (_("Operator's fare"), presenters.money_text(leg.fare_cents)),
+        (_("Price by the tariff"), presenters.money_text(leg.price_cents)),
+        (_("Self-share"), presenters.money_text(leg.self_share_cents)),
+        (_("County's cost"), presenters.money_text(leg.county_cost_cents)),
+        (_("File"), f"{leg.trip_import.filename}, " + _("row %(row)s") % {"row": leg.row_number}),
+        (_("Result"), presenters.leg_state_text(leg)),
+        (_("Reasons"), presenters.reasons_text(leg.reasons)),
+    ]
+    if leg.debit_unit:
+        facts.append((_("Taken from the purse"), presenters.amount_text(leg.debit_amount, leg.debit_unit)))
+    if leg.resolved_outcome:
+        who = leg.resolved_by.get_full_name() if leg.resolved_by else "–"
+        facts.append((_("Resolved"), f"{datetime_text(leg.resolved_at)}, {who}: {leg.resolution_note}"))
+    return facts
+
+
+@requires(Action.TRIP_REVIEW)
+@require_http_methods(["GET", "POST"])
+def leg_detail(request: HttpRequest, leg_id: int) -> HttpResponse:
+    """One leg with everything the import knew of it; a leg held for review is resolved here."""
+    leg = or_404(lambda: selectors.leg_get(actor=request.user, leg_id=leg_id))
+    selectors.legs_log_reads(actor=request.user, legs=[leg])
+    open_for_review = leg.outcome == LegOutcome.REVIEW and not leg.resolved_outcome
+    may_accept = services.leg_may_be_accepted(leg)
+    form = LegResolveForm(request.POST or None, may_accept=may_accept) if open_for_review else None
+    if request.method == "POST":
+        if form is None:
+            messages.error(request, _("This trip has already been resolved."))
+            return redirect("mobility:leg_detail", leg_id=leg.pk)
+        if form.is_valid():
+            try:
+                services.leg_resolve(
+                    actor=request.user,
+                    leg_id=leg.pk,
+                    resolution=form.cleaned_data["resolution"],
+                    note=form.cleaned_data["note"],
+                )
+            except ValidationError as error:
+                add_validation_errors(form, error)
+            else:
+                messages.success(request, _("The trip was resolved."))
+                return redirect("mobility:review_queue")
+    statement_href = ""
+    if leg.client_id and leg.pickup_at:
+        local = leg.pickup_at.astimezone(clock.HELSINKI)
+        statement_href = (
+            reverse("mobility:client_month", kwargs={"client_id": leg.client_id})
+            + "?"
+            + urlencode({"month": f"{local:%Y-%m}"})
+        )
+    return render(
+        request,
+        "mobility/leg_detail.html",
+        {
+            "leg": leg,
+            "facts": _leg_facts(leg),
+            "form": form,
+            "may_accept": may_accept,
+            "statement_href": statement_href,
+        },
+    )
+
+
+# --- a client's month ----------------------------------------------------------------------------------------
+
+
+def _month_label(month: dt.date) -> str:
+    return date_format(month, "YEAR_MONTH_FORMAT")
+
+
+@requires(Action.CASE_VIEW)
+@require_GET
+def client_month(request: HttpRequest, client_id: uuid.UUID) -> HttpResponse:
+    """The client's transport in a month: trips, kilometres, euros, self-shares paid and what is left."""
+    client = or_404(
+        lambda: people_selectors.client_get(
+            actor=request.user, client_id=client_id, action=Action.CASE_VIEW, purpose=PURPOSE_TRIPS
+        )
+    )
+    form = MonthForm(request.GET or None)
+    today = clock.today()
+    month = (form.cleaned_data.get("month") if form.is_valid() else None) or today.replace(day=1)
+    statement = selectors.client_month(client=client, month=month, language=(get_language() or "fi")[:2])
+    previous = (month - dt.timedelta(days=1)).replace(day=1)
+    following = (month + dt.timedelta(days=32)).replace(day=1)
+    purses = Table(
+        caption=_("Purses in %(month)s") % {"month": _month_label(month)},
+        columns=[_("Purse"), _("At the start"), _("Added"), _("Used"), _("At the end"), _("Available now")],
+        empty_text=_("No transport purse in this month."),
+        numeric_columns=frozenset({1, 2, 3, 4, 5}),
+        id="purses",
+    )
+    for row in statement.purses:
+        unit = row.purse.unit
+        purses.add(
+            row.label,
+            *(
+                Cell(presenters.amount_text(value, unit), numeric=True)
+                for value in (row.opening, row.added, row.used, row.closing, row.available_now)
+            ),
+        )
+    totals = [
+        (_("Trips"), str(statement.trips)),
+        (_("Kilometres"), presenters.km_text(statement.metres)),
+        (_("Price of the trips"), format_cents(statement.price_cents)),
+        (_("Self-shares paid"), format_cents(statement.self_share_cents)),
+        (_("The county's cost"), format_cents(statement.county_cost_cents)),
+    ]
+    return render(
+        request,
+        "mobility/client_month.html",
+        {
+            "client": client,
+            "form": form,
+            "month_label": _month_label(month),
+            "statement": statement,
+            "totals": totals,
+            "purses": purses,
+            "legs": presenters.month_legs_table(
+                statement.legs, caption=_("Trips in %(month)s") % {"month": _month_label(month)}, staff=True
+            ),
+            "previous": ("?" + urlencode({"month": f"{previous:%Y-%m}"}), _month_label(previous)),
+            "following": ("?" + urlencode({"month": f"{following:%Y-%m}"}), _month_label(following)),
+        },
+    )
