@@ -347,6 +347,12 @@ def main() -> None:
     parser.add_argument("--legs", type=int, default=1_000_000)
     parser.add_argument("--clients", type=int, default=5000)
     parser.add_argument("--seed", type=int, default=20261201)
+    parser.add_argument(
+        "--no-report", action="store_true", help="print only; leave docs/performance.md and bench/results alone"
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help=f"keep the scratch database {DATABASE} afterwards (to EXPLAIN in it)"
+    )
     args = parser.parse_args()
     base_url = os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/postgres"
     if not base_url.startswith("postgres"):
@@ -420,12 +426,14 @@ def main() -> None:
         "outcomes": done.counts,
         "ledger_verify_problems": len(problems),
     }
-    (ROOT / "bench" / "results").mkdir(exist_ok=True)
-    (ROOT / "bench" / "results" / "trips.json").write_text(json.dumps(result, indent=2))
-    write_report(result, ROOT / "docs" / "performance.md")
+    if not args.no_report:
+        (ROOT / "bench" / "results").mkdir(exist_ok=True)
+        (ROOT / "bench" / "results" / "trips.json").write_text(json.dumps(result, indent=2))
+        write_report(result, ROOT / "docs" / "performance.md")
     connection.close()
-    psql_admin(base_url, f"DROP DATABASE IF EXISTS {DATABASE}")
-    print(f"ratio {result['ratio']:.2f} of COPY — written to docs/performance.md")
+    if not args.keep:
+        psql_admin(base_url, f"DROP DATABASE IF EXISTS {DATABASE}")
+    print(f"ratio {result['ratio']:.2f} of COPY" + ("" if args.no_report else " — written to docs/performance.md"))
     if problems:
         raise SystemExit("ledger_verify found problems after the import")
 
