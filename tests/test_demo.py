@@ -58,6 +58,8 @@ def test_build_demo__builds_the_region_and_is_safe_to_repeat():
     assert again.clients_created == 0
     assert again.cases == {}
     assert not again.services.built
+    assert first.mobility.built and not again.mobility.built
+    assert again.mobility.legs == first.mobility.legs
     assert (again.services.new_providers, again.services.new_claims, again.services.new_batches) == (0, 0, 0)
     assert _services_counts() == services_before
     assert sorted(Client.objects.values_list("national_id", "first_names", "last_name")) == snapshot
@@ -142,7 +144,7 @@ def test_build_demo__claims_in_every_status_and_payment_batches_in_both_organise
 def test_build_demo__providers_in_every_state_and_the_demo_provider_has_work(demo):
     assert set(Provider.objects.values_list("state", flat=True)) == set(ProviderState.values)
     for code in ORGANISERS:
-        assert 8 <= Provider.objects.filter(organiser__code=code).count() <= 12
+        assert 8 <= Provider.objects.filter(organiser__code=code).count() <= 15  # with three taxi operators
     assert any("sv" in p.languages for p in Provider.objects.filter(organiser__code="lansi-uusimaa"))
     assert BankAccountChange.objects.filter(state="pending").count() == 1
     assert ServiceAgreement.objects.filter(state=AgreementState.ENDED).exists()
@@ -154,3 +156,30 @@ def test_build_demo__providers_in_every_state_and_the_demo_provider_has_work(dem
     assert {ClaimStatus.PAID, ClaimStatus.WAITING} <= set(provider.claims.values_list("status", flat=True))
     others = User.objects.filter(role=Role.PROVIDER).exclude(username="provider.demo")
     assert all(user.username.startswith("provider.") and provider_of(user) for user in others)
+
+
+def test_build_demo__a_year_of_trip_files_in_every_transport_model(demo):
+    """Issue 6: a year of realistic legs for Länsi-Uusimaa clients in every model, heavy work and study users,
+    shared rides, night and holiday trips, and some bad rows; every row has one outcome."""
+    from kukkaro.core import clock
+    from kukkaro.mobility import pricing
+    from kukkaro.mobility.models import EntitlementModel, TransportEntitlement, TripImport, TripLeg
+
+    entitlements = TransportEntitlement.objects.filter(organiser__code="lansi-uusimaa")
+    assert set(entitlements.values_list("model", flat=True)) == set(EntitlementModel.values)
+    assert entitlements.filter(work_line__isnull=False).count() >= 2
+    imports = TripImport.objects.filter(organiser__code="lansi-uusimaa")
+    assert imports.count() == 12
+    legs = TripLeg.objects.filter(trip_import__in=imports)
+    assert sum(sum(i.counts.values()) for i in imports) == legs.count() == sum(i.rows for i in imports)
+    assert legs.count() > 2000
+    assert {"accepted", "rejected", "review"} == set(legs.values_list("outcome", flat=True))
+    assert legs.filter(purpose="work").count() > 300 and legs.filter(purpose="study").count() > 300
+    assert legs.exclude(shared_ride_id="").count() > 20
+    accepted = legs.filter(outcome="accepted")
+    local = [leg.pickup_at.astimezone(clock.HELSINKI) for leg in accepted.only("pickup_at")]
+    assert sum(1 for t in local if t.hour >= 22 or t.hour < 4) > 20
+    holidays = {d for year in {t.year for t in local} for d in pricing.finnish_holidays(year)}
+    assert sum(1 for t in local if t.date() in holidays) > 5
+    assert set(accepted.values_list("debit_unit", flat=True)) >= {"TRIP", "KM", "EUR"}
+    assert legs.exclude(resolved_outcome="").exists() and legs.filter(outcome="review", resolved_outcome="").exists()

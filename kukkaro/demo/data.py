@@ -1,5 +1,6 @@
 """A deterministic synthetic region for the demo: both organisers, staff for every role, ~300 clients, casework at
-every stage, and (in ``services_data``) providers, agreements, six months of claims and payment batches.
+every stage, (in ``services_data``) providers, agreements, six months of claims and payment batches, and (in
+``mobility_data``) transport decisions in every model with a year of trip files in Länsi-Uusimaa.
 
 Every identity code uses the 900–999 individual-number range reserved for test use. The same seed gives the same
 people on every machine; running it again adds nothing that is already there.
@@ -22,7 +23,7 @@ from kukkaro.core import clock
 from kukkaro.core.identifiers import make_hetu
 from kukkaro.core.models import Municipality, Organiser
 from kukkaro.core.roles import Role
-from kukkaro.demo import services_data
+from kukkaro.demo import mobility_data, services_data
 from kukkaro.demo.timeline import Timeline
 from kukkaro.ledger.models import Unit
 from kukkaro.people import services
@@ -204,6 +205,7 @@ class DemoSummary:
     clients_created: int = 0
     cases: dict[str, int] = field(default_factory=dict)  # stage -> clients newly taken there
     services: services_data.ServicesSummary | None = None
+    mobility: mobility_data.MobilitySummary | None = None
 
 
 def _person(rng: random.Random, swedish: bool) -> tuple[str, str]:
@@ -270,6 +272,17 @@ RATE_CATEGORIES = [
         "purchased",
     ),
     ("transport-km", "Kilometrikukkaro", "Kilometerbudget", "Kilometre purse", "km", 180, Unit.KM, "purchased"),
+    (
+        "transport-work",
+        "Työ- ja opiskelumatkat",
+        "Arbets- och studieresor",
+        "Work and study trips",
+        "trip",
+        3000,
+        Unit.TRIP,
+        "purchased",
+    ),
+    ("transport-eur", "Eurokukkaro", "Eurobudget", "Euro purse", "month", 100, Unit.EUR, "purchased"),
 ]
 # Cases at every stage, per organiser: how many clients reach each step. The clients printed as examples (and
 # those the supporters help) come first, so they have a sent decision, a budget and services to look at.
@@ -317,7 +330,7 @@ def _rate_table(organiser, admin) -> RateTable:
             actor=admin,
             organiser=organiser,
             name=f"Yksikkökustannukset {year}",
-            valid_from=dt.date(year, 1, 1),
+            valid_from=dt.date(year - 1, 1, 1),  # the demo's transport decisions begin a year before today
             valid_until=None,
             categories=[
                 {
@@ -561,6 +574,7 @@ def build_demo() -> DemoSummary:
     summary.services = services_data.build_services(
         timeline=timeline, before=[(replace_at, lambda: _replace_decisions(replacements, timeline))]
     )
+    summary.mobility = mobility_data.build_mobility(timeline)
     if summary.services.demo_provider:
         summary.staff = [
             (u, role, summary.services.demo_provider if u == "provider.demo" else org) for u, role, org in summary.staff

@@ -26,6 +26,8 @@ class Command(BaseCommand):
         )
         if summary.services is not None:
             out(self.style.SUCCESS(summary.services.line()))
+        if summary.mobility is not None:
+            out(self.style.SUCCESS(summary.mobility.line()))
         out("")
         out(f"Staff sign in at http://127.0.0.1:{port}/login/ with password {DEMO_PASSWORD}")
         for username, role, organiser in summary.staff:
