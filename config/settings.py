@@ -243,3 +243,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"axes": {"level": "WARNING"}, "weasyprint": {"level": "WARNING"}, "fontTools": {"level": "WARNING"}},
 }
+
+# Mobility: an approved trip's hold lapses this many days after the end of the pickup's month, by when the
+# dispatch centre's monthly trip file has settled it (issue 7).
+KUKKARO_TRIP_HOLD_DAYS = env.int("KUKKARO_TRIP_HOLD_DAYS", default=7)

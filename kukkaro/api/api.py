@@ -10,6 +10,7 @@ from ninja import NinjaAPI, Schema
 from ninja.errors import ValidationError as RequestValidationError
 
 from kukkaro.api.auth import TokenAuth
+from kukkaro.api.dispatch import router as dispatch_router
 from kukkaro.api.providers import router as provider_router
 from kukkaro.api.schemas import ErrorOut
 from kukkaro.core import selectors
@@ -98,3 +99,4 @@ def _service_invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse
 
 
 api.add_router("/provider", provider_router)
+api.add_router("/dispatch", dispatch_router)

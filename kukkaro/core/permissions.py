@@ -49,6 +49,7 @@ class Action(StrEnum):
     TARIFF_MANAGE = "tariff.manage"
     TRIP_IMPORT = "trip.import"
     TRIP_REVIEW = "trip.review"
+    TRIP_AUTHORIZE = "trip.authorize"
 
 
 ObjectRule = Callable[[Any, Any], bool]
@@ -99,6 +100,7 @@ RULES: dict[Action, Rule] = {
     Action.TARIFF_MANAGE: Rule(frozenset({Role.FINANCE, Role.ADMIN}), same_organiser),
     Action.TRIP_IMPORT: Rule(frozenset({Role.FINANCE, Role.ADMIN}), same_organiser),
     Action.TRIP_REVIEW: Rule(CASEWORK | {Role.FINANCE}, same_organiser),
+    Action.TRIP_AUTHORIZE: Rule(frozenset({Role.DISPATCH}), same_organiser),
 }
 
 

@@ -313,3 +313,62 @@ class TripLeg(models.Model):
 
     def __str__(self) -> str:
         return f"{self.operator_id}/{self.trip_id}"
+
+
+class AuthorizationState(models.TextChoices):
+    APPROVED = "approved", pgettext_lazy("trip authorisation", "approved")
+    DENIED = "denied", pgettext_lazy("trip authorisation", "denied")
+    CANCELLED = "cancelled", pgettext_lazy("trip authorisation", "cancelled")
+    EXPIRED = "expired", pgettext_lazy("trip authorisation", "expired")
+    SETTLED = "settled", pgettext_lazy("trip authorisation", "settled")
+
+
+class TripAuthorization(models.Model):
+    """The dispatch centre's question at booking time — does the client's purse cover this trip? — and the answer.
+    An approved trip holds its amount in the purse until the trip file settles it, the dispatch centre cancels it,
+    or the hold expires. The dispatch centre's ``Idempotency-Key`` makes a retried question get the first answer."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organiser = models.ForeignKey(Organiser, on_delete=models.PROTECT, related_name="+")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    idempotency_key = models.CharField(max_length=100)
+    fingerprint = models.CharField(max_length=64)  # sha256 of the request, to tell a retry from a conflict
+    client_number = models.CharField(max_length=20)
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    entitlement = models.ForeignKey(
+        TransportEntitlement, on_delete=models.PROTECT, null=True, blank=True, related_name="authorizations"
+    )
+    pickup_at = models.DateTimeField()
+    distance_m = models.BigIntegerField()
+    duration_min = models.DecimalField(max_digits=8, decimal_places=2)
+    vehicle_class = models.CharField(max_length=16, choices=VehicleClass.choices)
+    purpose = models.CharField(max_length=8, choices=TripPurpose.choices)
+    origin_municipality = models.CharField(max_length=3)
+    destination_municipality = models.CharField(max_length=3)
+    supplements = models.JSONField(default=list, blank=True)
+    state = models.CharField(max_length=16, choices=AuthorizationState.choices)
+    reason = models.CharField(max_length=32, blank=True)  # why denied (a code)
+    purse = models.ForeignKey("ledger.Purse", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    hold_id = models.UUIDField(null=True, blank=True)  # the ledger transfer holding the amount
+    unit = models.CharField(max_length=4, blank=True)
+    amount = models.BigIntegerField(null=True, blank=True)
+    price_cents = models.BigIntegerField(null=True, blank=True)
+    self_share_cents = models.BigIntegerField(null=True, blank=True)
+    available_after = models.BigIntegerField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField()
+    closed_at = models.DateTimeField(null=True, blank=True)  # cancelled, expired or settled
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["organiser", "idempotency_key"], name="mobility_authorization_key_once"),
+            models.CheckConstraint(
+                condition=~Q(state="approved") | Q(hold_id__isnull=False, amount__gt=0, purse__isnull=False),
+                name="mobility_authorization_approved_holds",
+            ),
+        ]
+        indexes = [models.Index(fields=["state", "expires_at"], name="mobility_authorization_open")]
+
+    def __str__(self) -> str:
+        return f"{self.client_number} {self.pickup_at:%Y-%m-%d %H:%M}"

@@ -1,0 +1,385 @@
+"""Real-time trip authorisation for the dispatch centre (issue 7): at booking time, does the client's purse cover
+the trip? An approved trip holds its amount in the purse — one trip, the estimated metres, or the estimated county
+cost in cents priced with the tariff — so two bookings can never spend the same money.
+
+- **Exactly one answer per question.** The dispatch centre sends an ``Idempotency-Key``. The authorisation row
+  is inserted first, under a unique constraint on (organiser, key): a concurrent retry waits for the first
+  request's transaction and then reads its answer; a retry with other content is a conflict. The hold's
+  transfer id is derived from the key as well, so not even a crash between the two can hold twice.
+- **Life of a hold.** Cancel voids it. It expires (``holds_expire``) a configurable number of days after the end
+  of the pickup's month (``KUKKARO_TRIP_HOLD_DAYS``, default 7: the monthly trip file has arrived by then).
+  The trip file settles it (``settle_leg``): posted with the actual amount, the difference released.
+- The judgement reuses the trip files' lookups (card, decision in force, tariff, area) so that a trip approved
+  here is judged the same way when it comes back in the file.
+"""
+
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import re
+import uuid
+from dataclasses import asdict, dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from kukkaro.core import clock
+from kukkaro.core.audit import audit_record
+from kukkaro.core.permissions import Action, authorize
+from kukkaro.ledger import services as ledger
+from kukkaro.ledger.models import Purse, Transfer, TransferFlag, Unit
+from kukkaro.mobility import pricing
+from kukkaro.mobility.models import (
+    AllowedArea,
+    AuthorizationState,
+    EntitlementModel,
+    TripAuthorization,
+    TripPurpose,
+    VehicleClass,
+)
+from kukkaro.mobility.neighbours import allowed_municipalities
+from kukkaro.mobility.trip_files import Context
+
+#: Why a trip is denied, in words the dispatch centre can read out to the client.
+DENIAL_TEXTS = {
+    "unknown_client": gettext_lazy("No client has this transport card."),
+    "no_decision": gettext_lazy("The client has no transport decision in force on the day of the trip."),
+    "outside_area": gettext_lazy("The trip goes outside the area the client's decision allows."),
+    "no_tariff": gettext_lazy("There is no taxi tariff in force on the day of the trip."),
+    "unknown_supplement": gettext_lazy("A supplement code is not in the tariff."),
+    "insufficient_funds": gettext_lazy("The client's purse does not cover this trip."),
+}
+#: A booking may be made for a trip starting at most this long ago (a trip already under way) …
+PAST_TOLERANCE = dt.timedelta(hours=2)
+#: … and at most this far ahead.
+FUTURE_LIMIT = dt.timedelta(days=60)
+KEY = re.compile(r"^[A-Za-z0-9._:/+=-]{8,100}$")
+
+
+class IdempotencyConflict(Exception):
+    """The same Idempotency-Key with a different request."""
+
+
+@dataclass(frozen=True)
+class TripRequest:
+    client_number: str
+    pickup_at: dt.datetime
+    distance_km: Decimal
+    duration_min: Decimal
+    vehicle_class: str
+    purpose: str
+    origin_municipality: str
+    destination_municipality: str
+    supplements: tuple[str, ...] = ()
+
+    def fingerprint(self) -> str:
+        values = asdict(self)
+        values["pickup_at"] = self.pickup_at.astimezone(dt.UTC).isoformat()
+        values["distance_km"] = str(self.distance_km.normalize())
+        values["duration_min"] = str(self.duration_min.normalize())
+        values["supplements"] = sorted(self.supplements)
+        return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()
+
+
+def _check_times(request: TripRequest) -> dict[str, str]:
+    now = clock.now()
+    if request.pickup_at.tzinfo is None:
+        return {"pickup_at": _("The pickup time needs a UTC offset.")}
+    if request.pickup_at < now - PAST_TOLERANCE:
+        return {"pickup_at": _("The pickup time is in the past.")}
+    if request.pickup_at > now + FUTURE_LIMIT:
+        return {"pickup_at": _("The pickup time is more than 60 days ahead.")}
+    return {}
+
+
+def _check(request: TripRequest, key: str) -> None:
+    errors = _check_times(request)
+    if not KEY.fullmatch(key or ""):
+        errors["idempotency_key"] = _("The Idempotency-Key must be 8–100 letters, digits or ._:/+=- characters.")
+    if not re.fullmatch(r"\d{6,20}", request.client_number):
+        errors["client_number"] = _("The transport card number is 6–20 digits.")
+    if not (Decimal(0) < request.distance_km <= Decimal(1000)):
+        errors["distance_km"] = _("The distance must be more than 0 and at most 1,000 km.")
+    if not (Decimal(0) < request.duration_min <= Decimal(1440)):
+        errors["duration_min"] = _("The duration must be more than 0 and at most 1,440 minutes.")
+    if request.vehicle_class not in VehicleClass.values:
+        errors["vehicle_class"] = _("Unknown vehicle class.")
+    if request.purpose not in TripPurpose.values:
+        errors["purpose"] = _("Unknown purpose of the trip.")
+    for name in ("origin_municipality", "destination_municipality"):
+        if not re.fullmatch(r"\d{3}", getattr(request, name)):
+            errors[name] = _("A municipality code is three digits.")
+    if errors:
+        raise ValidationError(errors)
+
+
+def hold_expiry(pickup_at: dt.datetime) -> dt.datetime:
+    """When an unused hold lapses: ``KUKKARO_TRIP_HOLD_DAYS`` days after the end of the pickup's month."""
+    local = pickup_at.astimezone(clock.HELSINKI)
+    first = dt.datetime(local.year + local.month // 12, local.month % 12 + 1, 1, tzinfo=clock.HELSINKI)
+    return first + dt.timedelta(days=settings.KUKKARO_TRIP_HOLD_DAYS)
+
+
+def hold_id_for(organiser_id: int, key: str) -> uuid.UUID:
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"kukkaro/trip-authorization/{organiser_id}/{key}")
+
+
+@dataclass
+class _Judgement:
+    reason: str = ""
+    client: Any = None
+    entitlement: Any = None
+    purse: Any = None
+    unit: str = ""
+    amount: int | None = None
+    price_cents: int | None = None
+    self_share_cents: int | None = None
+
+
+def _judge(request: TripRequest, organiser: Any) -> _Judgement:
+    """The same lookups and prices as a leg of a trip file, for a trip not yet made."""
+    context = Context(organiser)
+    day = request.pickup_at.astimezone(clock.HELSINKI).date()
+    result = _Judgement()
+    result.client = context.client_for(request.client_number, request.pickup_at)
+    if result.client is None:
+        result.reason = "unknown_client"
+        return result
+    result.entitlement = entitlement = context.entitlement_for(result.client, day)
+    if entitlement is None:
+        result.reason = "no_decision"
+        return result
+    if entitlement.allowed_area == AllowedArea.NEIGHBOURS:
+        allowed = allowed_municipalities(result.client.municipality.code)
+        if request.origin_municipality not in allowed or request.destination_municipality not in allowed:
+            result.reason = "outside_area"
+            return result
+    tariff = context.tariff_for(entitlement.contract_area_id, day)
+    if tariff is None:
+        result.reason = "no_tariff"
+        return result
+    if any(code not in tariff.supplements_cents for code in request.supplements):
+        result.reason = "unknown_supplement"
+        return result
+    terms = tariff.terms()
+    price = pricing.leg_price_cents(
+        pricing.Leg(
+            pickup_at=request.pickup_at,
+            distance_km=request.distance_km,
+            ride_minutes=request.duration_min,
+            waiting_minutes=Decimal(0),
+            vehicle_class=request.vehicle_class,
+            supplements=request.supplements,
+        ),
+        terms,
+    )
+    local = request.pickup_at.astimezone(clock.HELSINKI)
+    paid = context.work_study_paid(result.client, local) if request.purpose in pricing.WORK_OR_STUDY else 0
+    share = pricing.self_share_cents(
+        price_cents=price,
+        terms=terms,
+        child=pricing.age_on(result.client.birth_date, day) < 18,
+        purpose=request.purpose,
+        paid_this_month_cents=paid,
+    )
+    result.price_cents, result.self_share_cents = price, share
+    line = entitlement.leisure_line
+    if entitlement.model == EntitlementModel.TRIP_QUOTA:
+        if request.purpose in pricing.WORK_OR_STUDY and entitlement.work_line is not None:
+            line = entitlement.work_line
+        result.unit, result.amount = Unit.TRIP, 1
+    elif entitlement.model == EntitlementModel.KM_PURSE:
+        result.unit, result.amount = Unit.KM, pricing.metres(request.distance_km)
+    else:
+        result.unit, result.amount = Unit.EUR, price - share
+    result.purse = line.purse
+    return result
+
+
+def _existing(organiser_id: int, key: str, fingerprint: str) -> TripAuthorization | None:
+    found = TripAuthorization.objects.filter(organiser_id=organiser_id, idempotency_key=key).first()
+    if found is not None and found.fingerprint != fingerprint:
+        raise IdempotencyConflict(key)
+    return found
+
+
+class _Organiser:
+    def __init__(self, organiser_id: int) -> None:
+        self.organiser_id = organiser_id
+
+
+@transaction.atomic
+def trip_authorize(*, actor: Any, idempotency_key: str, request: TripRequest) -> tuple[TripAuthorization, bool]:
+    """Approve (holding the amount) or deny a booking. Returns the authorisation and whether it is new; a retry
+    with the same key and request returns the first answer, with another request raises IdempotencyConflict."""
+    authorize(actor, Action.TRIP_AUTHORIZE, _Organiser(actor.organiser_id))
+    _check(request, idempotency_key)
+    fingerprint = request.fingerprint()
+    found = _existing(actor.organiser_id, idempotency_key, fingerprint)
+    if found is not None:
+        return found, False
+    now = clock.now()
+    try:
+        with transaction.atomic():  # the unique key: a concurrent twin waits here for this transaction
+            authorization = TripAuthorization.objects.create(
+                organiser_id=actor.organiser_id,
+                requested_by=actor,
+                idempotency_key=idempotency_key,
+                fingerprint=fingerprint,
+                client_number=request.client_number,
+                pickup_at=request.pickup_at,
+                distance_m=pricing.metres(request.distance_km),
+                duration_min=request.duration_min,
+                vehicle_class=request.vehicle_class,
+                purpose=request.purpose,
+                origin_municipality=request.origin_municipality,
+                destination_municipality=request.destination_municipality,
+                supplements=list(request.supplements),
+                state=AuthorizationState.DENIED,
+                reason="pending",
+                created_at=now,
+            )
+    except IntegrityError:
+        found = _existing(actor.organiser_id, idempotency_key, fingerprint)
+        if found is None:  # pragma: no cover - the twin rolled back; the caller may simply retry
+            raise
+        return found, False
+    judgement = _judge(request, actor.organiser)
+    authorization.client, authorization.entitlement = judgement.client, judgement.entitlement
+    authorization.price_cents, authorization.self_share_cents = judgement.price_cents, judgement.self_share_cents
+    authorization.reason = judgement.reason
+    if not judgement.reason:
+        authorization.purse, authorization.unit, authorization.amount = (
+            judgement.purse,
+            judgement.unit,
+            judgement.amount,
+        )
+        if judgement.amount:
+            expires_at = hold_expiry(request.pickup_at)
+            try:
+                hold = ledger.hold_create(
+                    transfer_id=hold_id_for(actor.organiser_id, idempotency_key),
+                    purse=judgement.purse,
+                    amount=judgement.amount,
+                    expires_at=expires_at,
+                    actor=actor,
+                    ref_type="trip_authorization",
+                    ref_id=str(authorization.pk),
+                    memo=f"{request.pickup_at.astimezone(clock.HELSINKI):%Y-%m-%d %H:%M} "
+                    f"{request.origin_municipality}-{request.destination_municipality}",
+                )
+            except ledger.InsufficientFunds:
+                authorization.reason = "insufficient_funds"
+            else:
+                authorization.state, authorization.hold_id, authorization.expires_at = (
+                    AuthorizationState.APPROVED,
+                    hold.pk,
+                    expires_at,
+                )
+        else:  # a euro-purse trip the self-share covers whole: nothing to hold
+            authorization.state, authorization.closed_at = AuthorizationState.APPROVED, now
+            authorization.amount = None
+    if authorization.purse is not None:
+        authorization.available_after = Purse.objects.get(pk=authorization.purse.pk).available_now
+    authorization.save()
+    audit_record(
+        action="trips.authorize",
+        actor=actor,
+        target=authorization,
+        organiser_id=actor.organiser_id,
+        data_subject_id=authorization.client_id,
+        after={
+            "state": authorization.state,
+            "reason": authorization.reason,
+            "unit": authorization.unit,
+            "amount": authorization.amount,
+        },
+    )
+    return authorization, True
+
+
+def _hold(authorization: TripAuthorization) -> Transfer | None:
+    if authorization.hold_id is None:
+        return None
+    return Transfer.objects.filter(pk=authorization.hold_id, flag=TransferFlag.PENDING).first()
+
+
+@transaction.atomic
+def trip_authorization_cancel(*, actor: Any, authorization_id: uuid.UUID) -> TripAuthorization:
+    """The booking was cancelled: void the hold. Cancelling twice answers the same; a settled or expired
+    authorisation cannot be cancelled."""
+    authorize(actor, Action.TRIP_AUTHORIZE, _Organiser(actor.organiser_id))
+    authorization = TripAuthorization.objects.select_for_update().get(
+        pk=authorization_id, organiser_id=actor.organiser_id
+    )
+    if authorization.state == AuthorizationState.CANCELLED:
+        return authorization
+    if authorization.state != AuthorizationState.APPROVED or authorization.closed_at is not None:
+        raise ValidationError(
+            {
+                "state": _("Only an approved trip that is still open can be cancelled (this one is %(state)s).")
+                % {"state": authorization.get_state_display()}
+            }
+        )
+    hold = _hold(authorization)
+    if hold is not None:
+        with contextlib.suppress(ledger.HoldNotOpen):  # expired meanwhile: the money is back either way
+            ledger.hold_void(transfer_id=ledger.derived_id(hold.pk, "cancel"), hold=hold, actor=actor, memo="cancelled")
+    authorization.state, authorization.closed_at = AuthorizationState.CANCELLED, clock.now()
+    authorization.available_after = Purse.objects.get(pk=authorization.purse_id).available_now
+    authorization.save(update_fields=["state", "closed_at", "available_after"])
+    audit_record(
+        action="trips.authorization_cancel",
+        actor=actor,
+        target=authorization,
+        organiser_id=authorization.organiser_id,
+        data_subject_id=authorization.client_id,
+        after={"state": authorization.state},
+    )
+    return authorization
+
+
+def authorizations_expire(*, now: dt.datetime | None = None) -> int:
+    """The daily job: release holds whose time is up (the ledger's own expiry) and mark their authorisations
+    expired."""
+    now = now or clock.now()
+    ledger.holds_expire(now=now)
+    count = 0
+    stale = TripAuthorization.objects.filter(
+        state=AuthorizationState.APPROVED, closed_at__isnull=True, expires_at__lte=now
+    ).values_list("pk", flat=True)
+    for pk in list(stale):
+        with transaction.atomic():
+            authorization = TripAuthorization.objects.select_for_update().get(pk=pk)
+            if authorization.state != AuthorizationState.APPROVED or authorization.closed_at is not None:
+                continue
+            hold = _hold(authorization)
+            if hold is not None:
+                with contextlib.suppress(ledger.HoldNotOpen):  # normally released by holds_expire above
+                    ledger.hold_void(
+                        transfer_id=ledger.derived_id(hold.pk, "authorization-expired"),
+                        hold=hold,
+                        memo="authorisation expired",
+                    )
+            authorization.state, authorization.closed_at = AuthorizationState.EXPIRED, now
+            authorization.save(update_fields=["state", "closed_at"])
+            audit_record(
+                action="trips.authorization_expire",
+                actor=None,
+                target=authorization,
+                organiser_id=authorization.organiser_id,
+                data_subject_id=authorization.client_id,
+                after={"state": authorization.state},
+            )
+            count += 1
+    return count
+
+
+def denial_text(reason: str) -> str:
+    return str(DENIAL_TEXTS.get(reason, reason))

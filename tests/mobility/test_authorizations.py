@@ -1,0 +1,278 @@
+"""Real-time trip authorisation for the dispatch centre (issue 7): one answer per Idempotency-Key, holds priced
+with the tariff, cancel, expiry, and no overdraft under concurrent requests."""
+
+import datetime as dt
+import io
+import threading
+from decimal import Decimal
+
+import pytest
+from django.core.management import call_command
+from django.db import close_old_connections, connection
+from django.test import Client as HttpClient
+
+from kukkaro.core import clock
+from kukkaro.core.roles import Role
+from kukkaro.ledger.models import Purse, Transfer
+from kukkaro.ledger.verification import ledger_verify
+from kukkaro.mobility import authorizations, pricing
+from kukkaro.mobility.models import AuthorizationState, Tariff, TripAuthorization
+from kukkaro.people import services as people_services
+from tests.factories import make_user
+from tests.mobility.test_trip_files import world  # noqa: F401 - the fixture is used by name
+
+pytestmark = pytest.mark.django_db
+
+NOW = dt.datetime(2026, 3, 10, 8, 0, tzinfo=dt.UTC)
+PICKUP = "2026-03-10T14:00:00+02:00"
+URL = "/api/v1/dispatch/authorizations"
+
+
+def _token(role: Role = Role.DISPATCH, organiser_code: str = "lansi-uusimaa") -> str:
+    user = make_user(role, organiser_code=organiser_code)
+    _row, token = people_services.api_token_create(actor=None, user=user, name="dispatch")
+    return token
+
+
+def _body(card: str, **values) -> dict:
+    body = {
+        "client_number": card,
+        "pickup_at": PICKUP,
+        "distance_km": "10.0",
+        "duration_min": "20",
+        "vehicle_class": "car",
+        "purpose": "leisure",
+        "origin_municipality": "049",
+        "destination_municipality": "049",
+    }
+    body.update(values)
+    return body
+
+
+def _ask(http, token: str, body: dict, key: str):
+    return http.post(
+        URL,
+        body,
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {token}", "Idempotency-Key": key, "Accept-Language": "en"},
+    )
+
+
+def _purse(rider, line: str = "leisure_line") -> Purse:
+    return Purse.objects.get(pk=getattr(rider.entitlement, line).purse_id)
+
+
+def test_authorize__a_quota_trip_holds_one_trip_and_a_retry_holds_nothing_more(client, world):  # noqa: F811
+    token = _token()
+    purse = _purse(world["quota"])
+    before = purse.available_now
+    with clock.pinned(NOW):
+        first = _ask(client, token, _body(world["quota"].card.number), "booking-0001")
+        again = _ask(client, token, _body(world["quota"].card.number), "booking-0001")
+    assert first.status_code == 201, first.content
+    answer = first.json()
+    assert answer["decision"] == "approved" and answer["reason"] is None
+    assert answer["hold"]["unit"] == "TRIP" and answer["hold"]["amount"] == 1
+    assert answer["available_after"] == before - 1
+    assert answer["expected_price_cents"] == 4340 and answer["expected_self_share_cents"] == 300
+    # The hold lasts until a week after the pickup's month (the monthly trip file has come by then).
+    expires = dt.datetime.fromisoformat(answer["hold"]["expires_at"])
+    assert expires == dt.datetime(2026, 4, 8, tzinfo=clock.HELSINKI)
+    assert again.status_code == 200 and again.json() == answer
+    purse.refresh_from_db()
+    assert purse.available_now == before - 1
+    assert Transfer.objects.filter(ref_type="trip_authorization").count() == 1
+
+
+def test_authorize__the_same_key_with_another_trip_is_a_conflict(client, world):  # noqa: F811
+    token = _token()
+    with clock.pinned(NOW):
+        _ask(client, token, _body(world["quota"].card.number), "booking-0002")
+        other = _ask(client, token, _body(world["quota"].card.number, distance_km="12.0"), "booking-0002")
+    assert other.status_code == 409
+    assert TripAuthorization.objects.count() == 1
+
+
+def test_authorize__a_euro_trip_holds_the_county_cost_priced_with_the_tariff(client, world):  # noqa: F811
+    token = _token()
+    terms = Tariff.objects.get(valid_from=dt.date(2026, 1, 1)).terms()
+    pickup = dt.datetime(2026, 3, 14, 23, 30, tzinfo=clock.HELSINKI)  # a Saturday night: the other base fare
+    leg = pricing.Leg(
+        pickup_at=pickup,
+        distance_km=Decimal("12.5"),
+        ride_minutes=Decimal(18),
+        waiting_minutes=Decimal(0),
+        vehicle_class="wheelchair",
+        supplements=("assist",),
+    )
+    price = pricing.leg_price_cents(leg, terms)
+    # (11,40 + 12,5 × 1,92 + 18 × 1,06 + 19,90) = 11,40 + 24,00 + 19,08 + 19,90 = 74,38 €
+    assert price == 7438
+    body = _body(
+        world["eur"].card.number,
+        pickup_at=pickup.isoformat(),
+        distance_km="12.5",
+        duration_min="18",
+        vehicle_class="wheelchair",
+        supplements=["assist"],
+    )
+    with clock.pinned(NOW):
+        answer = _ask(client, token, body, "booking-eur-1").json()
+    assert answer["hold"] == {"unit": "EUR", "amount": 7438 - 300, "expires_at": answer["hold"]["expires_at"]}
+    assert answer["expected_self_share_cents"] == 300
+
+
+@pytest.mark.parametrize(
+    ("who", "values", "reason"),
+    [
+        ("nobody", {}, "unknown_client"),
+        ("card_only", {}, "no_decision"),
+        ("quota", {"destination_municipality": "837"}, "outside_area"),
+        ("km", {"distance_km": "900", "duration_min": "600"}, "insufficient_funds"),
+    ],
+)
+def test_authorize__denied_with_a_specific_reason_and_nothing_held(client, world, who, values, reason):  # noqa: F811
+    from stdnum import luhn
+
+    cards = {
+        "nobody": "99000000" + luhn.calc_check_digit("99000000"),
+        "card_only": world["card_only"].number,
+        "quota": world["quota"].card.number,
+        "km": world["km"].card.number,
+    }
+    with clock.pinned(NOW):
+        response = _ask(client, _token(), _body(cards[who], **values), f"denied-{who}")
+    assert response.status_code == 201
+    answer = response.json()
+    assert (answer["decision"], answer["reason"], answer["hold"]) == ("denied", reason, None)
+    assert answer["reason_text"]
+    assert not Transfer.objects.filter(ref_type="trip_authorization").exists()
+
+
+def test_authorize__bad_input_is_refused_at_its_field(client, world):  # noqa: F811
+    token = _token()
+    with clock.pinned(NOW):
+        past = _ask(client, token, _body(world["quota"].card.number, pickup_at="2026-03-01T10:00:00+02:00"), "bad-0001")
+        vehicle = _ask(client, token, _body(world["quota"].card.number, vehicle_class="bus"), "bad-0002")
+        short_key = _ask(client, token, _body(world["quota"].card.number), "k")
+    assert past.status_code == 422 and past.json()["detail"][0]["field"] == "pickup_at"
+    assert vehicle.status_code == 422 and vehicle.json()["detail"][0]["field"] == "vehicle_class"
+    assert short_key.status_code == 422 and short_key.json()["detail"][0]["field"] == "idempotency_key"
+    assert TripAuthorization.objects.count() == 0
+
+
+def test_authorize__only_a_dispatch_centre_of_the_same_organiser(client, world):  # noqa: F811
+    with clock.pinned(NOW):
+        provider = _ask(
+            client, _token(Role.PROVIDER, organiser_code=None), _body(world["quota"].card.number), "p-000001"
+        )
+        approved = _ask(client, _token(), _body(world["quota"].card.number), "lu-000001").json()
+        other = client.get(
+            f"{URL}/{approved['authorization_id']}",
+            headers={"Authorization": f"Bearer {_token(organiser_code='paijat-hame')}"},
+        )
+        foreign = _ask(client, _token(organiser_code="paijat-hame"), _body(world["quota"].card.number), "ph-000001")
+    assert provider.status_code == 403
+    assert other.status_code == 404
+    assert foreign.json()["reason"] == "unknown_client"  # Päijät-Häme's dispatch does not see this card
+
+
+def test_cancel__releases_the_hold_and_cancelling_again_answers_the_same(client, world):  # noqa: F811
+    token = _token()
+    purse = _purse(world["km"])
+    before = purse.available_now
+    headers = {"Authorization": f"Bearer {token}"}
+    with clock.pinned(NOW):
+        approved = _ask(client, token, _body(world["km"].card.number, distance_km="12.345"), "cancel-001").json()
+        assert approved["hold"] == {"unit": "KM", "amount": 12345, "expires_at": approved["hold"]["expires_at"]}
+        url = f"{URL}/{approved['authorization_id']}/cancel"
+        cancelled = client.post(url, headers=headers)
+        again = client.post(url, headers=headers)
+    assert cancelled.status_code == 200 and cancelled.json()["state"] == "cancelled"
+    assert again.json() == cancelled.json()
+    purse.refresh_from_db()
+    assert purse.available_now == before
+    assert ledger_verify()[1] == []
+
+
+def test_expiry__an_unused_hold_lapses_after_its_time(client, world):  # noqa: F811
+    token = _token()
+    purse = _purse(world["quota"])
+    before = purse.available_now
+    with clock.pinned(NOW):
+        approved = _ask(client, token, _body(world["quota"].card.number), "expire-001").json()
+    assert authorizations.authorizations_expire(now=dt.datetime(2026, 4, 7, 20, 59, tzinfo=dt.UTC)) == 0
+    out = io.StringIO()
+    with clock.pinned(dt.datetime(2026, 4, 7, 21, 0, tzinfo=dt.UTC)):
+        call_command("mobility_daily", stdout=out)  # the daily job
+    assert "Expired 1 trip authorisation" in out.getvalue()
+    authorization = TripAuthorization.objects.get(pk=approved["authorization_id"])
+    assert authorization.state == AuthorizationState.EXPIRED
+    purse.refresh_from_db()
+    assert purse.available_now == before
+    with clock.pinned(dt.datetime(2026, 4, 8, tzinfo=dt.UTC)):
+        late = client.post(f"{URL}/{authorization.pk}/cancel", headers={"Authorization": f"Bearer {token}"})
+    assert late.status_code == 422
+    assert ledger_verify()[1] == []
+
+
+def _fire(bodies_and_keys: list[tuple[dict, str]], token: str, answers: list, errors: list) -> None:
+    http = HttpClient()
+    try:
+        with clock.pinned(NOW):
+            for body, key in bodies_and_keys:
+                response = _ask(http, token, body, key)
+                answers.append((response.status_code, response.json()))
+    except Exception as exc:
+        errors.append(repr(exc))
+    finally:
+        connection.close()
+
+
+def _run_threads(work: list[list[tuple[dict, str]]], token: str) -> tuple[list, list]:
+    answers: list = []
+    errors: list = []
+    threads = [threading.Thread(target=_fire, args=(chunk, token, answers, errors)) for chunk in work]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    close_old_connections()
+    return answers, errors
+
+
+@pytest.mark.django_db(transaction=True)
+def test_authorize__the_same_key_fired_concurrently_holds_once(world, on_postgres):  # noqa: F811
+    if not on_postgres:
+        pytest.skip("concurrency is PostgreSQL's to prove; SQLite has one writer")
+    token = _token()
+    body = _body(world["quota"].card.number)
+    answers, errors = _run_threads([[(body, "same-key-0001")] for _ in range(8)], token)
+    assert errors == []
+    assert sorted(status for status, _answer in answers) == [200] * 7 + [201]
+    assert len({answer["authorization_id"] for _status, answer in answers}) == 1
+    assert TripAuthorization.objects.count() == 1
+    assert Transfer.objects.filter(ref_type="trip_authorization").count() == 1
+    assert ledger_verify()[1] == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_authorize__concurrent_bookings_drive_a_purse_to_zero_and_never_below(world, on_postgres):  # noqa: F811
+    if not on_postgres:
+        pytest.skip("concurrency is PostgreSQL's to prove; SQLite has one writer")
+    token = _token()
+    purse = _purse(world["km"])
+    metres = purse.available_now
+    trips_that_fit = metres // 10_000
+    total = trips_that_fit + 20
+    card = world["km"].card.number
+    work = [[(_body(card), f"drain-{t:02d}-{n:04d}") for n in range(total // 8 + 1)] for t in range(8)]
+    answers, errors = _run_threads(work, token)
+    assert errors == []
+    decisions = [answer["decision"] for _status, answer in answers]
+    assert decisions.count("approved") == trips_that_fit
+    assert {answer["reason"] for _s, answer in answers if answer["decision"] == "denied"} == {"insufficient_funds"}
+    purse.refresh_from_db()
+    assert purse.available_now == metres - trips_that_fit * 10_000 >= 0
+    assert purse.debits_pending + purse.debits_posted <= purse.credits_posted
+    assert ledger_verify()[1] == []
