@@ -5,13 +5,14 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Q, QuerySet, Sum
 
 from kukkaro.core.audit import PURPOSE_TRIPS
 from kukkaro.core.clock import HELSINKI
 from kukkaro.core.permissions import Action, authorize
 from kukkaro.ledger.models import Purse
 from kukkaro.ledger.selectors import purse_statement
+from kukkaro.mobility.comparison import Pattern
 from kukkaro.mobility.models import LegOutcome, TransportEntitlement, TripImport, TripLeg
 from kukkaro.people.models import Client, User
 from kukkaro.people.selectors import client_log_reads
@@ -180,3 +181,61 @@ def client_month(*, client: Client, month: dt.date, language: str) -> MonthState
 
 def leg_counts_as_trip(leg: TripLeg) -> bool:
     return _counts(leg)
+
+
+# --- patterns for the cost comparison --------------------------------------------------------------------------
+
+
+def comparison_window(*, months: int, today: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """The last ``months`` whole calendar months before today's, in Helsinki time."""
+    this_month = today.replace(day=1)
+    index = this_month.year * 12 + this_month.month - 1 - months
+    first = dt.date(index // 12, index % 12 + 1, 1)
+    return (
+        dt.datetime(first.year, first.month, 1, tzinfo=HELSINKI),
+        dt.datetime(this_month.year, this_month.month, 1, tzinfo=HELSINKI),
+    )
+
+
+def patterns(
+    *, organiser_id: int, since: dt.datetime, until: dt.datetime, months: int, client_ids: list | None = None
+) -> dict[Any, Pattern]:
+    """Each client's travel in [since, until): one GROUP BY over the legs the county paid for (accepted at import
+    or in review; a leg sent again counted once)."""
+    legs = TripLeg.objects.filter(
+        pickup_at__gte=since, pickup_at__lt=until, same_as__isnull=True, client_id__isnull=False
+    ).filter(Q(outcome=LegOutcome.ACCEPTED) | Q(outcome=LegOutcome.REVIEW, resolved_outcome=LegOutcome.ACCEPTED))
+    if client_ids is not None:
+        legs = legs.filter(client_id__in=client_ids)
+    else:
+        legs = legs.filter(
+            client_id__in=TransportEntitlement.objects.filter(organiser_id=organiser_id).values("client_id")
+        )
+    rows = legs.values("client_id").annotate(
+        trips=Count("pk"),
+        leisure=Count("pk", filter=Q(purpose="leisure")),
+        metres=Sum("distance_m"),
+        cost=Sum("county_cost_cents"),
+        share=Sum("self_share_cents"),
+    )
+    return {
+        row["client_id"]: Pattern(
+            months=months,
+            trips=row["trips"],
+            leisure_trips=row["leisure"],
+            metres=row["metres"] or 0,
+            county_cost_cents=row["cost"] or 0,
+            self_share_cents=row["share"] or 0,
+        )
+        for row in rows.order_by()
+    }
+
+
+def current_models(*, organiser_id: int, on: dt.date, client_ids: list | None = None) -> dict[Any, str]:
+    """The model of each client's transport decision in force on ``on``."""
+    entitlements = TransportEntitlement.objects.filter(
+        organiser_id=organiser_id, state="active", valid_from__lte=on, valid_until__gte=on
+    )
+    if client_ids is not None:
+        entitlements = entitlements.filter(client_id__in=client_ids)
+    return dict(entitlements.values_list("client_id", "model"))
