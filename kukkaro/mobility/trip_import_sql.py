@@ -334,12 +334,12 @@ def _prepare_reference_tables(cursor: Any, organiser_id: int) -> None:
     cursor.execute("ANALYZE trip_operator, trip_card, trip_supplement, trip_keys")
 
 
-def _day(local: str) -> str:
-    """The Helsinki date of a readable row; a row without one still meets its value's first day range."""
-    return f"coalesce({local}::date, '-infinity'::date)"
-
-
-CONTENT_VALUES = ", ".join(_t(f"s.{c}") for c in COLUMNS if c not in ("operator_id", "trip_id"))
+# The trimmed values, in the file's column order, that make up a leg's content (trip_files.Row.content_sha256).
+CONTENT_VALUES = (
+    "v.card_t, v.auth, v.p_txt, v.d_txt, v.orig, v.dest, v.km_txt, v.dur_txt, v.wait_t, v.vclass, v.purp, v.esc, "
+    "v.supp_t, v.shared, v.fare_txt, v.ss_t"
+)
+assert len(CONTENT_VALUES.split(", ")) == len(COLUMNS) - 2
 CLIENT_FOUND = (
     "(a.readable AND a.card_client IS NOT NULL AND a.issued_at <= a.pickup "
     "AND (a.closed_at IS NULL OR a.closed_at > a.pickup))"
@@ -377,7 +377,7 @@ FROM (
         CASE WHEN NOT j.readable THEN j.rejected
              WHEN j.tariff_id IS NOT NULL AND j.unknown THEN ARRAY['unknown_supplement']
              ELSE ARRAY[]::text[] END AS rejection,
-        CASE WHEN j.price IS NOT NULL THEN least(CASE WHEN j.local::date < j.adult_from
+        CASE WHEN j.price IS NOT NULL THEN least(CASE WHEN j.day < j.adult_from
             THEN j.self_share_child_cents ELSE j.self_share_adult_cents END, j.price) END AS std_share,
         CASE WHEN NOT j.readable OR j.approved AND j.client_id IS NOT NULL AND j.entitlement_id IS NOT NULL
                   AND j.area_ok AND j.tariff_id IS NOT NULL AND abs(j.fare - j.price) <= j.fare_tolerance_cents
@@ -395,7 +395,7 @@ FROM (
         SELECT c.*, sp.supps_json, sp.unknown,
             CASE WHEN c.tariff_id IS NOT NULL THEN round((
                 (CASE WHEN extract(isodow FROM c.local) <= 5 AND c.local::time >= '06:00' AND c.local::time < '20:00'
-                      AND NOT EXISTS (SELECT 1 FROM trip_holiday h WHERE h.day = c.local::date)
+                      AND NOT EXISTS (SELECT 1 FROM trip_holiday h WHERE h.day = c.day)
                       THEN c.base_day_cents ELSE c.base_other_cents END)
                 + c.km * c.per_km_cents + c.dur * c.per_minute_cents + c.wait * c.waiting_per_hour_cents / 60
                 + sp.cents) * (CASE WHEN c.shared <> '' THEN 10000 - c.shared_discount_bp ELSE 10000 END) / 10000
@@ -408,7 +408,7 @@ FROM (
             -- The client (a readable row whose card was valid at pickup), its entitlement and tariff that day,
             -- and the reasons a row cannot be read, in the row-wise path's order.
             SELECT a.row_number, a.readable, a.op, a.trip, a.content, a.card, a.auth, a.pickup, a.dropoff, a.local,
-                a.orig, a.dest, a.km, a.dur, a.wait, a.vclass, a.purp, a.esc, a.supp_raw, a.shared, a.fare,
+                a.day, a.orig, a.dest, a.km, a.dur, a.wait, a.vclass, a.purp, a.esc, a.supp_raw, a.shared, a.fare,
                 a.ss_collected, a.approved, a.home, a.adult_from, a.model, a.allowed_area, a.leisure_purse,
                 a.work_purse, a.base_day_cents, a.base_other_cents, a.per_minute_cents, a.waiting_per_hour_cents,
                 a.shared_discount_bp, a.self_share_adult_cents, a.self_share_child_cents,
@@ -457,10 +457,15 @@ FROM (
                         AND l.purp IN ('work', 'study', 'leisure') AND l.esc IN ('0', '1')
                         AND l.fare <= 200000 AND l.ss_collected IS NOT NULL AND l.columns_ok, false) AS readable
                 FROM (
-                    SELECT t.*, t.pickup AT TIME ZONE {HELSINKI} AS local
+                    SELECT t.*, t.pickup AT TIME ZONE {HELSINKI} AS local,
+                        -- A row without a pickup still meets its value's first day range.
+                        coalesce((t.pickup AT TIME ZONE {HELSINKI})::date, '-infinity'::date) AS day
                     FROM (
-                        -- Typed values: NULL where the text does not match its pattern.
+                        -- Typed values (NULL where the text does not match its pattern), and the hash of what
+                        -- the operator says of the leg.
                         SELECT v.*,
+                            encode(sha256(convert_to(concat_ws(E'\\x1f', {CONTENT_VALUES}), 'UTF8')), 'hex')
+                                AS content,
                             CASE WHEN {_timestamp_ok("v.p_txt")} THEN v.p_txt::timestamptz END AS pickup,
                             CASE WHEN {_timestamp_ok("v.d_txt")} THEN v.d_txt::timestamptz END AS dropoff,
                             CASE WHEN {_decimal_ok("v.km_txt", 7, 6)} THEN v.km_txt::numeric END AS km,
@@ -475,10 +480,12 @@ FROM (
                             v.shared = '' OR {_id_ok("v.shared")} AS shared_ok,
                             v.orig ~ '^\\d{{3}}$' AND v.dest ~ '^\\d{{3}}$' AS places_ok
                         FROM (
-                            -- Trimmed texts, and the hash of what the operator says of the leg.
+                            -- Trimmed texts.
                             SELECT coalesce(s.row_number, s.ordinal + 1)::int AS row_number, s.columns_ok,
                                 coalesce(s.operator_id, '') AS op_raw, coalesce(s.client_number, '') AS card_raw,
-                                coalesce(s.supplements, '') AS supp_raw,
+                                coalesce(s.supplements, '') AS supp_raw, {_t("s.client_number")} AS card_t,
+                                {_t("s.supplements")} AS supp_t, {_t("s.waiting_min")} AS wait_t,
+                                {_t("s.self_share_eur")} AS ss_t,
                                 {_t("s.trip_id")} AS trip, {_t("s.authorization_id")} AS auth,
                                 {_t("s.pickup_at")} AS p_txt, {_t("s.dropoff_at")} AS d_txt,
                                 {_t("s.origin_municipality")} AS orig, {_t("s.destination_municipality")} AS dest,
@@ -487,17 +494,13 @@ FROM (
                                 {_t("s.vehicle_class")} AS vclass, {_t("s.purpose")} AS purp,
                                 {_t("s.escort")} AS esc, {_t("s.shared_ride_id")} AS shared,
                                 {_t("s.fare_eur")} AS fare_txt,
-                                coalesce(nullif({_t("s.self_share_eur")}, ''), '0') AS ss_txt,
-                                encode(sha256(convert_to(concat_ws(E'\\x1f', {CONTENT_VALUES}), 'UTF8')), 'hex')
-                                    AS content
+                                coalesce(nullif({_t("s.self_share_eur")}, ''), '0') AS ss_txt
                             FROM trip_stage s OFFSET 0
                         ) v OFFSET 0
                     ) t OFFSET 0
                 ) l
-                LEFT JOIN trip_operator o ON o.raw = l.op_raw
-                    AND o.from_day <= {_day("l.local")} AND {_day("l.local")} < o.until_day
-                LEFT JOIN trip_card k ON k.raw = l.card_raw
-                    AND k.from_day <= {_day("l.local")} AND {_day("l.local")} < k.until_day
+                LEFT JOIN trip_operator o ON o.raw = l.op_raw AND o.from_day <= l.day AND l.day < o.until_day
+                LEFT JOIN trip_card k ON k.raw = l.card_raw AND k.from_day <= l.day AND l.day < k.until_day
                 OFFSET 0
             ) a OFFSET 0
         ) c
@@ -520,50 +523,73 @@ FROM (SELECT row_number, row_number() OVER (PARTITION BY op, trip ORDER BY picku
 WHERE j.ranked AND j.row_number = r.row_number AND r.rank > 1
 """
 
+AMOUNT = "coalesce(f.fixed_amount, f.price - f.share)"
+CANDIDATE = f"f.is_first AND f.share IS NOT NULL AND cardinality(f.reasons) = 0 AND {AMOUNT} > 0"
+
+# One pass for two sums: per client-month, the standard work and study self-shares and the lowest cap; per purse
+# (that a first leg with a self-share names), what the file's debit candidates would take from it.
+SUMS_SQL = f"""
+CREATE TEMP TABLE trip_sums ON COMMIT DROP AS
+SELECT grouping(f.purse) = 0 AS per_purse, f.purse AS purse_id, f.client_id, date_trunc('month', f.local) AS month,
+    sum(f.std_share) FILTER (WHERE f.work_study) AS total_share,
+    min(f.cap_cents) FILTER (WHERE f.work_study AND f.cap_cents > 0) AS cap,
+    coalesce(sum({AMOUNT}) FILTER (WHERE {CANDIDATE}), 0) AS total
+FROM trip_judged f WHERE f.is_first AND f.std_share IS NOT NULL
+GROUP BY GROUPING SETS ((f.purse), (f.client_id, date_trunc('month', f.local)))
+"""
+
 # The monthly cap of work and study self-shares. A client-month whose standard self-shares, with what earlier
 # files took, stay within its lowest cap needs no running sum: every leg keeps its standard self-share.
 CAP_SQL = """
 CREATE TEMP TABLE trip_cap ON COMMIT DROP AS
-WITH months AS (
-    SELECT client_id, date_trunc('month', local) AS month, sum(std_share) AS total,
-        min(cap_cents) FILTER (WHERE cap_cents > 0) AS cap
-    FROM trip_judged WHERE is_first AND std_share IS NOT NULL AND work_study
-    GROUP BY client_id, date_trunc('month', local)
-), paid AS (
+WITH paid AS (
     -- What each client paid for work and study trips in earlier files, per month this file touches.
-    SELECT m.client_id, m.month, m.total, m.cap, coalesce(sum(l.self_share_cents), 0) AS paid
-    FROM months m
+    SELECT m.client_id, m.month, m.total_share, m.cap, coalesce(sum(l.self_share_cents), 0) AS paid
+    FROM trip_sums m
     LEFT JOIN mobility_tripleg l ON l.client_id = m.client_id AND l.purpose IN ('work', 'study')
         AND l.same_as_id IS NULL AND l.outcome <> 'rejected' AND l.self_share_cents IS NOT NULL
         AND l.pickup_at >= (m.month AT TIME ZONE 'Europe/Helsinki')
         AND l.pickup_at < ((m.month + interval '1 month') AT TIME ZONE 'Europe/Helsinki')
-    GROUP BY m.client_id, m.month, m.total, m.cap
+    WHERE NOT m.per_purse AND m.total_share IS NOT NULL
+    GROUP BY m.client_id, m.month, m.total_share, m.cap
 )
-SELECT client_id, month, paid FROM paid WHERE paid + total > cap
+SELECT client_id, month, paid FROM paid WHERE paid + total_share > cap
 """
 
-CAPPED_SQL = """
-UPDATE trip_judged j SET share = greatest(0, least(q.std_share, q.cap_cents - q.paid - q.before))
-FROM (
-    SELECT j.row_number, j.std_share, j.cap_cents, c.paid,
-        coalesce(sum(j.std_share) OVER (PARTITION BY j.client_id, date_trunc('month', j.local)
-            ORDER BY j.pickup, j.row_number ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before
-    FROM trip_judged j JOIN trip_cap c ON c.client_id = j.client_id AND c.month = date_trunc('month', j.local)
-    WHERE j.is_first AND j.std_share IS NOT NULL AND j.work_study
-) q
-WHERE j.row_number = q.row_number AND q.cap_cents > 0
+
+def _contribution(share: str) -> str:
+    """What a first leg adds to its purse's total, with a given self-share."""
+    amount = f"coalesce(fixed_amount, price - {share})"
+    candidate = f"is_first AND {share} IS NOT NULL AND cardinality(reasons) = 0 AND {amount} > 0"
+    return f"CASE WHEN {candidate} THEN {amount} ELSE 0 END"
+
+
+# The capped self-shares of the client-months that need them, and the purses' totals moved by what that changed
+# (a euro purse's debit is the price less the self-share).
+CAPPED_SQL = f"""
+WITH capped AS (
+    UPDATE trip_judged j SET share = greatest(0, least(q.std_share, q.cap_cents - q.paid - q.before))
+    FROM (
+        SELECT j.row_number, j.std_share, j.cap_cents, c.paid,
+            coalesce(sum(j.std_share) OVER (PARTITION BY j.client_id, date_trunc('month', j.local)
+                ORDER BY j.pickup, j.row_number ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before
+        FROM trip_judged j JOIN trip_cap c ON c.client_id = j.client_id AND c.month = date_trunc('month', j.local)
+        WHERE j.is_first AND j.std_share IS NOT NULL AND j.work_study
+    ) q
+    WHERE j.row_number = q.row_number AND q.cap_cents > 0
+    RETURNING j.purse, j.is_first, j.reasons, j.fixed_amount, j.price, j.std_share, j.share
+)
+UPDATE trip_purse t SET total = t.total + d.change
+FROM (SELECT purse, sum({_contribution("share")} - {_contribution("std_share")}) AS change
+      FROM capped GROUP BY purse) d
+WHERE t.purse_id = d.purse
 """
 
-AMOUNT = "coalesce(f.fixed_amount, f.price - f.share)"
-CANDIDATE = f"f.is_first AND f.share IS NOT NULL AND cardinality(f.reasons) = 0 AND {AMOUNT} > 0"
-
-# Every purse a first leg with a self-share names (locked before its money is read), and what the file's
-# debit candidates would take from it.
-PURSES_SQL = f"""
+# Every purse a first leg with a self-share names (locked before its money is read), and what the file's debit
+# candidates would take from it.
+PURSES_SQL = """
 CREATE TEMP TABLE trip_purse ON COMMIT DROP AS
-SELECT f.purse AS purse_id, coalesce(sum({AMOUNT}) FILTER (WHERE {CANDIDATE}), 0) AS total
-FROM trip_judged f WHERE f.is_first AND f.share IS NOT NULL AND f.purse IS NOT NULL
-GROUP BY f.purse
+SELECT purse_id, total FROM trip_sums WHERE per_purse AND purse_id IS NOT NULL
 """
 
 # A purse whose money covers all the file takes from it needs no running sum either.
@@ -592,11 +618,12 @@ def _order(cursor: Any) -> None:
     cursor.execute("SELECT EXISTS (SELECT 1 FROM trip_keys WHERE kind = 'twice')")
     if cursor.fetchone()[0]:
         cursor.execute(RANK_SQL)
+    cursor.execute(SUMS_SQL)
     cursor.execute(CAP_SQL)
+    cursor.execute(PURSES_SQL)
     cursor.execute("SELECT EXISTS (SELECT 1 FROM trip_cap)")
     if cursor.fetchone()[0]:
         cursor.execute(CAPPED_SQL)
-    cursor.execute(PURSES_SQL)
     cursor.execute("SELECT id FROM ledger_purse WHERE id IN (SELECT purse_id FROM trip_purse) ORDER BY id FOR UPDATE")
     cursor.execute(SHORT_PURSES_SQL)
     short = [row[0] for row in cursor.fetchall()]
@@ -823,7 +850,7 @@ def import_trips_sql(*, actor: Any, organiser: Organiser, filename: str, content
             # Gone at commit anyway; dropped now so a second import in the same transaction (a test) starts clean.
             cursor.execute(
                 "DROP TABLE IF EXISTS trip_stage, trip_keys, trip_holiday, trip_allowed, trip_operator, trip_card, "
-                "trip_supplement, trip_judged, trip_cap, trip_purse, trip_payables"
+                "trip_supplement, trip_judged, trip_sums, trip_cap, trip_purse, trip_payables"
             )
         trip_import.counts, trip_import.finished_at = counts, clock.now()
         trip_import.save(update_fields=["counts", "finished_at"])
