@@ -24,6 +24,7 @@ def _nav_items(request: HttpRequest) -> list[dict[str, Any]]:
         (Action.PAYMENT_MANAGE, "services:payment_batch_list", _("Payments")),
         (Action.TRIP_IMPORT, "mobility:trip_imports", _("Trip files")),
         (Action.TRIP_REVIEW, "mobility:review_queue", _("Trip review")),
+        (Action.TRANSPORT_COMPARE, "mobility:cohort_comparison", _("Transport costs")),
         (Action.CATALOGUE_VIEW, "services:catalogue", _("Catalogue")),
         (Action.USER_LIST, "people:user_list", _("Users")),
         (Action.AUDIT_LOG_VIEW, "core:audit_log", _("Audit log")),

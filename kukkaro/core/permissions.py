@@ -50,6 +50,7 @@ class Action(StrEnum):
     TRIP_IMPORT = "trip.import"
     TRIP_REVIEW = "trip.review"
     TRIP_AUTHORIZE = "trip.authorize"
+    TRANSPORT_COMPARE = "transport.compare"
 
 
 ObjectRule = Callable[[Any, Any], bool]
@@ -101,6 +102,7 @@ RULES: dict[Action, Rule] = {
     Action.TRIP_IMPORT: Rule(frozenset({Role.FINANCE, Role.ADMIN}), same_organiser),
     Action.TRIP_REVIEW: Rule(CASEWORK | {Role.FINANCE}, same_organiser),
     Action.TRIP_AUTHORIZE: Rule(frozenset({Role.DISPATCH}), same_organiser),
+    Action.TRANSPORT_COMPARE: Rule(frozenset({Role.DECISION_MAKER, Role.FINANCE, Role.ADMIN}), same_organiser),
 }
 
 

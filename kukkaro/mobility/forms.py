@@ -2,6 +2,7 @@
 
 import datetime as dt
 import re
+from decimal import Decimal
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
@@ -79,3 +80,58 @@ class MonthForm(forms.Form):
         if not (1 <= month <= 12 and 2000 <= year <= 2100):
             raise forms.ValidationError(_("Write the month as year and month, for example 2026-03."))
         return dt.date(year, month, 1)
+
+
+MONTH_CHOICES = [(3, _("the last 3 months")), (6, _("the last 6 months")), (12, _("the last 12 months"))]
+DRIVER_CHOICES = [
+    ("", _("not known")),
+    ("yes", _("yes: drives, or has a named driver")),
+    ("no", _("no")),
+]
+
+
+class ComparisonForm(forms.Form):
+    """Which months of the client's own trips to compare by, or a pattern the worker enters instead."""
+
+    months = forms.TypedChoiceField(
+        label=_("Trips to compare by"), choices=MONTH_CHOICES, coerce=int, required=False, initial=12
+    )
+    can_drive = forms.ChoiceField(label=_("Could the client use a car?"), choices=DRIVER_CHOICES, required=False)
+    trips_per_month = forms.IntegerField(
+        label=_("One-way trips a month"),
+        required=False,
+        min_value=1,
+        max_value=300,
+        help_text=_("Fill these in to compare by a pattern instead of the client's own trips."),
+    )
+    work_trips_per_month = forms.IntegerField(
+        label=_("Of them, work and study trips"), required=False, min_value=0, max_value=300
+    )
+    km_per_trip = forms.DecimalField(
+        label=_("Kilometres per trip"), required=False, min_value=Decimal("0.5"), max_value=500, decimal_places=1
+    )
+
+    def clean(self):
+        data = super().clean()
+        entered = [data.get(name) for name in ("trips_per_month", "km_per_trip")]
+        if any(value is not None for value in entered) and not all(value is not None for value in entered):
+            raise forms.ValidationError(_("For a pattern of your own, give both the trips a month and the kilometres."))
+        work = data.get("work_trips_per_month") or 0
+        if data.get("trips_per_month") is not None and work > data["trips_per_month"]:
+            self.add_error("work_trips_per_month", _("There cannot be more work and study trips than trips."))
+        return data
+
+    def can_drive_value(self) -> bool | None:
+        value = self.cleaned_data.get("can_drive") if self.is_bound and self.is_valid() else ""
+        return {"yes": True, "no": False}.get(value or "")
+
+
+class CohortForm(forms.Form):
+    municipality = forms.ChoiceField(label=_("Municipality"), required=False)
+    months = forms.TypedChoiceField(
+        label=_("Trips to compare by"), choices=MONTH_CHOICES, coerce=int, required=False, initial=12
+    )
+
+    def __init__(self, *args, municipalities=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["municipality"].choices = [("", _("all municipalities")), *municipalities]

@@ -3,6 +3,7 @@ month of transport. Everything is scoped to the actor's organiser; the pages log
 
 import datetime as dt
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet, Sum
@@ -12,7 +13,8 @@ from kukkaro.core.clock import HELSINKI
 from kukkaro.core.permissions import Action, authorize
 from kukkaro.ledger.models import Purse
 from kukkaro.ledger.selectors import purse_statement
-from kukkaro.mobility.comparison import Pattern
+from kukkaro.mobility import pricing
+from kukkaro.mobility.comparison import Pattern, compare
 from kukkaro.mobility.models import LegOutcome, TransportEntitlement, TripImport, TripLeg
 from kukkaro.people.models import Client, User
 from kukkaro.people.selectors import client_log_reads
@@ -198,7 +200,7 @@ def comparison_window(*, months: int, today: dt.date) -> tuple[dt.datetime, dt.d
 
 
 def patterns(
-    *, organiser_id: int, since: dt.datetime, until: dt.datetime, months: int, client_ids: list | None = None
+    *, organiser_id: int, since: dt.datetime, until: dt.datetime, months: int, client_ids: Any = None
 ) -> dict[Any, Pattern]:
     """Each client's travel in [since, until): one GROUP BY over the legs the county paid for (accepted at import
     or in review; a leg sent again counted once)."""
@@ -231,7 +233,7 @@ def patterns(
     }
 
 
-def current_models(*, organiser_id: int, on: dt.date, client_ids: list | None = None) -> dict[Any, str]:
+def current_models(*, organiser_id: int, on: dt.date, client_ids: Any = None) -> dict[Any, str]:
     """The model of each client's transport decision in force on ``on``."""
     entitlements = TransportEntitlement.objects.filter(
         organiser_id=organiser_id, state="active", valid_from__lte=on, valid_until__gte=on
@@ -239,3 +241,97 @@ def current_models(*, organiser_id: int, on: dt.date, client_ids: list | None = 
     if client_ids is not None:
         entitlements = entitlements.filter(client_id__in=client_ids)
     return dict(entitlements.values_list("client_id", "model"))
+
+
+def entered_pattern(
+    *, client: Client, trips: int, work_trips: int, km_per_trip: Decimal, on: dt.date
+) -> Pattern | None:
+    """A month of the pattern a worker enters, each trip priced as a weekday daytime car trip of that length
+    (ride minutes: 1,6 a kilometre and 4 more) with the tariff in force, less the adult self-share."""
+    from kukkaro.mobility import services as mobility
+    from kukkaro.mobility.models import ContractArea
+
+    entitlement = TransportEntitlement.objects.filter(client=client).order_by("-valid_from").first()
+    area_id = entitlement.contract_area_id if entitlement else None
+    if area_id is None:
+        area = ContractArea.objects.filter(organiser_id=client.organiser_id).order_by("pk").first()
+        area_id = area.pk if area else None
+    tariff = mobility.tariff_on(area_id=area_id, day=on) if area_id else None
+    if tariff is None:
+        return None
+    terms = tariff.terms()
+    weekday = on + dt.timedelta(days=(7 - on.weekday()) % 7 + 1)  # a Tuesday ahead, never a weekend
+    price = pricing.leg_price_cents(
+        pricing.Leg(
+            pickup_at=dt.datetime(weekday.year, weekday.month, weekday.day, 10, tzinfo=HELSINKI),
+            distance_km=km_per_trip,
+            ride_minutes=(km_per_trip * Decimal("1.6") + 4).quantize(Decimal(1)),
+            waiting_minutes=Decimal(0),
+            vehicle_class="car",
+        ),
+        terms,
+    )
+    share = min(terms.self_share_adult_cents, price)
+    return Pattern(
+        months=1,
+        trips=trips,
+        leisure_trips=trips - work_trips,
+        metres=trips * pricing.metres(km_per_trip),
+        county_cost_cents=trips * (price - share),
+        self_share_cents=trips * share,
+    )
+
+
+@dataclass(frozen=True)
+class CohortRow:
+    client_id: Any
+    municipality: str
+    current: str
+    current_cents: int
+    recommended: str
+    recommended_cents: int
+    saving_cents: int
+
+
+def cohort(
+    *, actor: User, months: int, today: dt.date, municipality: str = ""
+) -> tuple[list[CohortRow], dict[str, int]]:
+    """Every client of the organiser with a transport decision in force and trips in the window, ranked by what a
+    different model would save the county a month; and the totals."""
+    authorize(actor, Action.TRANSPORT_COMPARE)
+    since, until = comparison_window(months=months, today=today)
+    client_ids = None
+    if municipality:
+        client_ids = Client.objects.filter(organiser_id=actor.organiser_id, municipality__code=municipality).values(
+            "pk"
+        )
+    found = patterns(organiser_id=actor.organiser_id, since=since, until=until, months=months, client_ids=client_ids)
+    models = current_models(organiser_id=actor.organiser_id, on=today, client_ids=client_ids)
+    homes = dict(
+        Client.objects.filter(
+            organiser_id=actor.organiser_id,
+            pk__in=TransportEntitlement.objects.filter(organiser_id=actor.organiser_id).values("client_id"),
+        ).values_list("pk", "municipality__code")
+    )
+    rows = []
+    for client_id, pattern in found.items():
+        current = models.get(client_id)
+        if current is None or not pattern.trips:
+            continue
+        result = compare(pattern, current=current, explain=False)
+        now_cents = result.cost(current).county_cents
+        best = result.cost(result.recommended).county_cents
+        rows.append(
+            CohortRow(
+                client_id, homes.get(client_id, ""), current, now_cents, result.recommended, best, now_cents - best
+            )
+        )
+    rows.sort(key=lambda r: (-r.saving_cents, str(r.client_id)))
+    totals = {
+        "clients": len(rows),
+        "current_cents": sum(r.current_cents for r in rows),
+        "recommended_cents": sum(r.recommended_cents for r in rows),
+        "saving_cents": sum(r.saving_cents for r in rows),
+        "changing": sum(1 for r in rows if r.recommended != r.current),
+    }
+    return rows, totals

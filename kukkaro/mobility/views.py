@@ -2,7 +2,9 @@
 transport. Thin: load through selectors (scoped to the organiser; clients shown are logged), act through services,
 show errors at the fields they concern."""
 
+import csv
 import datetime as dt
+import io
 import uuid
 
 from django.contrib import messages
@@ -13,21 +15,33 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.formats import date_format
 from django.utils.http import urlencode
+from django.utils.text import capfirst
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from kukkaro.core import clock
-from kukkaro.core.audit import PURPOSE_TRIPS
+from kukkaro.core.audit import PURPOSE_TRIPS, audit_record
+from kukkaro.core.charts import horizontal_bars
 from kukkaro.core.forms import add_validation_errors
+from kukkaro.core.models import AuditEvent, Municipality
 from kukkaro.core.money import format_cents
-from kukkaro.core.permissions import Action, not_html, requires
+from kukkaro.core.permissions import Action, can, not_html, requires
 from kukkaro.core.shortcuts import or_404
 from kukkaro.core.tables import Cell, Table
-from kukkaro.mobility import presenters, selectors, services, trip_files
-from kukkaro.mobility.forms import WEB_MAX_BYTES, LegResolveForm, MonthForm, ReviewFilterForm, TripUploadForm
+from kukkaro.mobility import comparison, presenters, selectors, services, trip_files
+from kukkaro.mobility.forms import (
+    WEB_MAX_BYTES,
+    CohortForm,
+    ComparisonForm,
+    LegResolveForm,
+    MonthForm,
+    ReviewFilterForm,
+    TripUploadForm,
+)
 from kukkaro.mobility.models import LegOutcome
 from kukkaro.people import selectors as people_selectors
+from kukkaro.people.models import Client
 from kukkaro.services.presenters import datetime_text
 
 PAGE_SIZE = 50
@@ -295,3 +309,210 @@ def client_month(request: HttpRequest, client_id: uuid.UUID) -> HttpResponse:
             "following": ("?" + urlencode({"month": f"{following:%Y-%m}"}), _month_label(following)),
         },
     )
+
+
+# --- cost comparison -----------------------------------------------------------------------------------------
+
+
+def _model_name(model: str) -> str:
+    return capfirst(str(comparison.MODEL_NAMES.get(model, model)))
+
+
+@requires(Action.CASE_VIEW)
+@require_GET
+def client_comparison(request: HttpRequest, client_id: uuid.UUID) -> HttpResponse:
+    """Which transport model would serve the client best: each model's monthly cost to the county and to the
+    client, by the client's own trips or by a pattern the worker enters."""
+    client = or_404(
+        lambda: people_selectors.client_get(
+            actor=request.user, client_id=client_id, action=Action.CASE_VIEW, purpose=PURPOSE_TRIPS
+        )
+    )
+    form = ComparisonForm(request.GET or None)
+    valid = form.is_valid() if form.is_bound else True
+    data = form.cleaned_data if form.is_bound and valid else {}
+    months = data.get("months") or 12
+    today = clock.today()
+    entered = data.get("trips_per_month") is not None
+    if entered:
+        pattern = selectors.entered_pattern(
+            client=client,
+            trips=data["trips_per_month"],
+            work_trips=data.get("work_trips_per_month") or 0,
+            km_per_trip=data["km_per_trip"],
+            on=today,
+        )
+    else:
+        since, until = selectors.comparison_window(months=months, today=today)
+        pattern = selectors.patterns(
+            organiser_id=client.organiser_id, since=since, until=until, months=months, client_ids=[client.pk]
+        ).get(client.pk)
+    current = selectors.current_models(organiser_id=client.organiser_id, on=today, client_ids=[client.pk]).get(
+        client.pk, ""
+    )
+    result = None
+    table = chart = None
+    if valid and pattern is not None and pattern.trips:
+        result = comparison.compare(
+            pattern, current=current, can_drive=form.can_drive_value() if form.is_bound else None
+        )
+        table = Table(
+            caption=_("Monthly cost by transport model"),
+            columns=[_("Model"), _("What the client gets"), _("The county pays a month"), _("The client pays a month")],
+            numeric_columns=frozenset({2, 3}),
+            id="comparison",
+        )
+        for cost in result.costs:
+            name = _model_name(cost.model)
+            if cost.model == result.current:
+                name = _("%(model)s (now)") % {"model": name}
+            if cost.model == result.recommended:
+                name = _("%(model)s (recommended)") % {"model": name}
+            if not cost.meets_minimum:
+                name = _("%(model)s (not an option)") % {"model": name}
+            table.add(
+                name,
+                cost.units,
+                Cell(format_cents(cost.county_cents), numeric=True),
+                Cell(format_cents(cost.client_cents), numeric=True),
+            )
+        chart = horizontal_bars(
+            title=_("Monthly cost by transport model"),
+            labels=[_model_name(c.model) for c in result.costs],
+            series=[
+                (_("the county"), [c.county_cents // 100 for c in result.costs]),
+                (_("the client"), [c.client_cents // 100 for c in result.costs]),
+            ],
+            formatter=lambda euros: format_cents(int(euros) * 100),
+        )
+    return render(
+        request,
+        "mobility/client_comparison.html",
+        {
+            "client": client,
+            "form": form,
+            "result": result,
+            "table": table,
+            "chart": chart,
+            "months": months,
+            "entered": entered,
+            "pattern": pattern,
+            "current": _model_name(current) if current else "",
+            "recommended": _model_name(result.recommended) if result else "",
+        },
+    )
+
+
+def _cohort(request: HttpRequest) -> tuple[CohortForm, list, dict]:
+    municipalities = [
+        (m.code, m.name)
+        for m in Municipality.objects.filter(organiser_id=request.user.organiser_id).order_by("name_fi")
+    ]
+    form = CohortForm(request.GET or None, municipalities=municipalities)
+    data = form.cleaned_data if form.is_bound and form.is_valid() else {}
+    rows, totals = selectors.cohort(
+        actor=request.user,
+        months=data.get("months") or 12,
+        today=clock.today(),
+        municipality=data.get("municipality") or "",
+    )
+    return form, rows, totals
+
+
+@requires(Action.TRANSPORT_COMPARE)
+@require_GET
+def cohort_comparison(request: HttpRequest) -> HttpResponse:
+    """The organiser's transport clients ranked by what another model would save the county, with totals."""
+    form, rows, totals = _cohort(request)
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    clients = {
+        c.pk: c for c in Client.objects.filter(pk__in=[r.client_id for r in page]).select_related("municipality")
+    }
+    people_selectors.client_log_reads(actor=request.user, clients=list(clients.values()), purpose=PURPOSE_TRIPS)
+    table = Table(
+        caption=_("Clients by the saving of another model, largest first"),
+        columns=[
+            _("Client"),
+            _("Municipality"),
+            _("Model now"),
+            _("Costs a month"),
+            _("Recommended"),
+            _("Would cost a month"),
+            _("Saving a month"),
+        ],
+        empty_text=_("No client with a transport decision has trips in these months."),
+        numeric_columns=frozenset({3, 5, 6}),
+        id="cohort",
+    )
+    may_open = can(request.user, Action.CASE_VIEW)
+    for row in page:
+        client = clients.get(row.client_id)
+        href = reverse("mobility:client_comparison", kwargs={"client_id": row.client_id}) if may_open else ""
+        table.add(
+            Cell(client.full_name if client else "–", href=href),
+            client.municipality.name if client else row.municipality,
+            _model_name(row.current),
+            Cell(format_cents(row.current_cents), numeric=True),
+            _model_name(row.recommended),
+            Cell(format_cents(row.recommended_cents), numeric=True),
+            Cell(format_cents(row.saving_cents), numeric=True),
+        )
+    summary = [
+        (_("Clients compared"), str(totals["clients"])),
+        (_("Clients for whom another model costs less"), str(totals["changing"])),
+        (_("The county pays a month now"), format_cents(totals["current_cents"])),
+        (_("With the recommended models"), format_cents(totals["recommended_cents"])),
+        (_("Saving a month"), format_cents(totals["saving_cents"])),
+    ]
+    return render(
+        request,
+        "mobility/cohort_comparison.html",
+        {"form": form, "table": table, "page_obj": page, "summary": summary, "query": request.GET.urlencode()},
+    )
+
+
+@not_html
+@requires(Action.TRANSPORT_COMPARE)
+@require_GET
+def cohort_comparison_csv(request: HttpRequest) -> HttpResponse:
+    """The whole ranking as CSV (UTF-8, commas, cents as integers). Clients appear by their Kukkaro id only; the
+    export is logged as one event."""
+    _form, rows, totals = _cohort(request)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(
+        [
+            "rank",
+            "client_id",
+            "municipality",
+            "model_now",
+            "county_cents_now",
+            "recommended",
+            "county_cents_recommended",
+            "saving_cents",
+        ]
+    )
+    for rank, row in enumerate(rows, start=1):
+        writer.writerow(
+            [
+                rank,
+                row.client_id,
+                row.municipality,
+                row.current,
+                row.current_cents,
+                row.recommended,
+                row.recommended_cents,
+                row.saving_cents,
+            ]
+        )
+    audit_record(
+        action="transport.comparison_export",
+        actor=request.user,
+        kind=AuditEvent.Kind.READ,
+        organiser_id=request.user.organiser_id,
+        purpose=PURPOSE_TRIPS,
+        after={"clients": totals["clients"], "query": request.GET.urlencode()},
+    )
+    response = HttpResponse(out.getvalue().encode(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="transport-comparison-{clock.today():%Y-%m-%d}.csv"'
+    return response

@@ -134,6 +134,14 @@ def _transport_month(browsing: Browsing, world: World) -> str:
     return reverse("mobility:client_month", kwargs={"client_id": trips.rider.client.pk}) + f"?month={pickup:%Y-%m}"
 
 
+def _transport_models(browsing: Browsing, world: World) -> str:
+    # The comparison of transport models: a form with a fieldset, the chart (SVG) and its table.
+    trips = world.trips()
+    browsing.sign_in(world.caseworker)
+    url = reverse("mobility:client_comparison", kwargs={"client_id": trips.rider.client.pk})
+    return url + "?trips_per_month=44&work_trips_per_month=40&km_per_trip=15&can_drive=yes"
+
+
 PAGES = {
     "front-page": _front_page,
     "dashboard": _dashboard,
@@ -143,6 +151,7 @@ PAGES = {
     "upload-results": _upload_results,
     "trip-leg": _trip_leg,
     "transport-month": _transport_month,
+    "transport-models": _transport_models,
 }
 
 
@@ -174,7 +183,9 @@ def test_first_tab_focuses_the_skip_link_which_moves_focus_to_main(
     )
 
 
-@pytest.mark.parametrize("page_name", ["dashboard", "client-list", "choice", "claim-queue", "trip-leg"])
+@pytest.mark.parametrize(
+    "page_name", ["dashboard", "client-list", "choice", "claim-queue", "trip-leg", "transport-models"]
+)
 def test_every_interactive_element_is_reachable_by_tab_with_visible_focus(
     browsing: Browsing, full_world: World, page_name: str
 ) -> None:
@@ -233,7 +244,8 @@ def _assert_no_horizontal_scrolling(browsing: Browsing, width: int, where: str) 
 
 @pytest.mark.parametrize("language", LANGUAGES)
 @pytest.mark.parametrize(
-    "page_name", ["front-page", "client-list", "choice", "upload-results", "trip-leg", "transport-month"]
+    "page_name",
+    ["front-page", "client-list", "choice", "upload-results", "trip-leg", "transport-month", "transport-models"],
 )
 def test_no_horizontal_scrolling_at_320_px(
     browsing: Browsing, full_world: World, page_name: str, language: str
@@ -250,7 +262,8 @@ def test_no_horizontal_scrolling_at_320_px(
 
 @pytest.mark.parametrize("language", LANGUAGES)
 @pytest.mark.parametrize(
-    "page_name", ["front-page", "client-list", "choice", "upload-results", "trip-leg", "transport-month"]
+    "page_name",
+    ["front-page", "client-list", "choice", "upload-results", "trip-leg", "transport-month", "transport-models"],
 )
 def test_no_horizontal_scrolling_at_200_percent_zoom(
     browsing: Browsing, full_world: World, page_name: str, language: str

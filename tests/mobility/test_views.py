@@ -207,3 +207,48 @@ def test_client_month__another_organisers_worker_gets_not_found(client, world, i
     _signed_in(client, Role.SOCIAL_WORKER, organiser_code="paijat-hame")
     url = reverse("mobility:client_month", kwargs={"client_id": world["quota"].client.pk})
     assert client.get(url).status_code == 404
+
+
+LATER = IMPORTED.replace(month=4, day=10)
+
+
+def test_client_comparison__compares_the_models_by_the_clients_own_trips(client, world, imported, english):  # noqa: F811
+    _signed_in(client, Role.SOCIAL_WORKER)
+    url = reverse("mobility:client_comparison", kwargs={"client_id": world["quota"].client.pk})
+    with clock.pinned(LATER):
+        page = client.get(url).content.decode()
+    # One trip in March (40,40 € to the county) over 12 months: the quota is cheapest and the client's model now.
+    assert "Recommendation" in page and "This is the model the client has now." in page
+    for name in ("Trip quota (now) (recommended)", "Euro purse", "Kilometre purse", "Leasing car"):
+        assert name in page
+    assert "€3.37" in page  # 40,40 € / 12 months, rounded half up
+    assert "<script" not in page.split("<footer")[0].split('class="chart-image"')[1]
+    assert AuditEvent.objects.filter(data_subject_id=world["quota"].client.pk, purpose="trips").exists()
+
+
+def test_client_comparison__by_a_pattern_the_worker_enters(client, world, imported, english):  # noqa: F811
+    _signed_in(client, Role.SOCIAL_WORKER)
+    url = reverse("mobility:client_comparison", kwargs={"client_id": world["km"].client.pk})
+    with clock.pinned(LATER):
+        page = client.get(
+            url, {"trips_per_month": "44", "work_trips_per_month": "40", "km_per_trip": "15", "can_drive": "yes"}
+        ).content.decode()
+        half = client.get(url, {"trips_per_month": "44"}).content.decode()
+    assert "Compared by the pattern you entered" in page
+    assert "Leasing car (recommended)" in page
+    assert "give both the trips a month and the kilometres" in half
+
+
+def test_cohort_comparison__ranks_clients_and_exports_csv(client, world, imported, english):  # noqa: F811
+    decision_maker = _signed_in(client, Role.DECISION_MAKER)
+    with clock.pinned(LATER):
+        page = client.get(reverse("mobility:cohort_comparison")).content.decode()
+        export = client.get(reverse("mobility:cohort_comparison_csv"), {"months": "12"})
+    assert "Clients compared" in page and world["quota"].client.full_name in page
+    lines = list(csv.DictReader(io.StringIO(export.content.decode())))
+    assert {line["client_id"] for line in lines} >= {str(world["quota"].client.pk), str(world["km"].client.pk)}
+    assert [int(line["rank"]) for line in lines] == list(range(1, len(lines) + 1))
+    assert all(int(a["saving_cents"]) >= int(b["saving_cents"]) for a, b in zip(lines, lines[1:], strict=False))
+    assert AuditEvent.objects.filter(actor_id=decision_maker.pk, action="transport.comparison_export").count() == 1
+    _signed_in(client, Role.SOCIAL_WORKER)
+    assert client.get(reverse("mobility:cohort_comparison")).status_code == 403
