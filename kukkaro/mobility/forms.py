@@ -5,11 +5,14 @@ import re
 from decimal import Decimal
 
 from django import forms
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
+from kukkaro.mobility.models import CarModification
 from kukkaro.mobility.presenters import REASON_TEXTS
 from kukkaro.mobility.selectors import REVIEW_REASONS
 from kukkaro.mobility.services import Resolution
+from kukkaro.services.forms import DATE_INPUT, EuroField
 
 #: A trip file sent through the web page is imported while the page waits; bigger files go through
 #: ``kukkaro import_trips`` (the same code).
@@ -135,3 +138,54 @@ class CohortForm(forms.Form):
     def __init__(self, *args, municipalities=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["municipality"].choices = [("", _("all municipalities")), *municipalities]
+
+
+class LeasingForm(forms.Form):
+    """A leasing car's contract, in euros as people type them."""
+
+    line = forms.ModelChoiceField(label=_("Paid from the decision's line"), queryset=None, empty_label=None)
+    taxi_entitlement = forms.ModelChoiceField(
+        label=_("Taxi purse alongside"), queryset=None, required=False, empty_label=_("none")
+    )
+    lessor = forms.CharField(label=_("Lessor"), max_length=200)
+    contract_number = forms.CharField(label=_("Contract number"), max_length=64)
+    vehicle = forms.CharField(label=_("Vehicle"), max_length=200, help_text=_("Make and model."))
+    registration = forms.CharField(label=_("Registration number"), max_length=10, required=False)
+    modifications = forms.MultipleChoiceField(
+        label=_("Accessibility modifications"),
+        choices=CarModification.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    starts_on = forms.DateField(label=_("First month"), widget=DATE_INPUT, help_text=_("The first day of a month."))
+    contract_months = forms.IntegerField(label=_("Contract months"), min_value=1, max_value=84)
+    monthly_price_cents = EuroField(label=_("Lease a month"))
+    insurance_cents = EuroField(label=_("Insurance a month"), allow_zero=True)
+    servicing_cents = EuroField(label=_("Servicing a month"), allow_zero=True)
+    client_contribution_cents = EuroField(label=_("The client's own contribution a month"), allow_zero=True)
+    included_km_per_year = forms.IntegerField(label=_("Kilometres included a year"), min_value=0, max_value=200_000)
+    excess_km_cents = EuroField(
+        label=_("Price of each kilometre beyond that"), help_text=_("In euros, for example 0,15.")
+    )
+    client_drives = forms.BooleanField(label=_("The client drives the car"), required=False)
+    drivers = forms.CharField(
+        label=_("Named drivers"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("One name a line. Needed when the client does not drive."),
+    )
+
+    def __init__(self, *args, lines=None, entitlements=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["line"].queryset = lines
+        self.fields["line"].label_from_instance = lambda line: (
+            f"{line.name_in((get_language() or 'fi')[:2])} ({line.decision.number})"
+        )
+        self.fields["taxi_entitlement"].queryset = entitlements
+        self.fields["taxi_entitlement"].label_from_instance = lambda e: f"{e.get_model_display()} ({e.valid_from}–)"
+
+    def contract_values(self) -> dict:
+        data = dict(self.cleaned_data)
+        data.pop("line"), data.pop("taxi_entitlement")
+        data["drivers"] = [name for name in (data.get("drivers") or "").splitlines() if name.strip()]
+        return data

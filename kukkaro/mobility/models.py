@@ -3,6 +3,7 @@ tariffs by contract area; transport cards; and trip files from the dispatch cent
 outcome. Money in integer cents, distances in integer metres, trips as integer counts. Debits go through the
 ledger; this app only says which purse and how much."""
 
+import datetime as dt
 import uuid
 from typing import Any
 
@@ -372,3 +373,79 @@ class TripAuthorization(models.Model):
 
     def __str__(self) -> str:
         return f"{self.client_number} {self.pickup_at:%Y-%m-%d %H:%M}"
+
+
+class CarModification(models.TextChoices):
+    RAMP = "ramp", _("ramp")
+    LIFT = "lift", _("wheelchair lift")
+    WHEELCHAIR_SECURING = "wheelchair_securing", _("wheelchair securing")
+    HAND_CONTROLS = "hand_controls", _("hand controls")
+    SWIVEL_SEAT = "swivel_seat", _("swivel seat")
+    HOIST = "hoist", _("hoist")
+    AUTOMATIC = "automatic", _("automatic gearbox")
+
+
+class LeaseState(models.TextChoices):
+    ACTIVE = "active", pgettext_lazy("lease", "active")
+    ENDED = "ended", pgettext_lazy("lease", "ended")
+
+
+class LeasingContract(models.Model):
+    """A leasing car instead of taxi trips (the Länsi-Uusimaa model's heavy users): the car and its modifications,
+    the lease's terms, who drives, and the client's own monthly contribution. The county's monthly cost is paid
+    from the decision's leasing line, posted to the ledger each month; a small taxi purse may go alongside."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organiser = models.ForeignKey(Organiser, on_delete=models.PROTECT, related_name="+")
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="leasing_contracts")
+    decision = models.ForeignKey("cases.Decision", on_delete=models.PROTECT, related_name="+")
+    line = models.ForeignKey("cases.DecisionLine", on_delete=models.PROTECT, related_name="+")
+    taxi_entitlement = models.ForeignKey(
+        TransportEntitlement, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    lessor = models.CharField(_("lessor"), max_length=200)
+    contract_number = models.CharField(_("contract number"), max_length=64)
+    vehicle = models.CharField(_("vehicle"), max_length=200)
+    registration = models.CharField(_("registration number"), max_length=10, blank=True)
+    modifications = models.JSONField(_("modifications"), default=list, blank=True)
+    starts_on = models.DateField(_("first month"))
+    contract_months = models.PositiveSmallIntegerField(_("contract months"))
+    monthly_price_cents = models.BigIntegerField(_("lease a month (cents)"))
+    insurance_cents = models.BigIntegerField(_("insurance a month (cents)"))
+    servicing_cents = models.BigIntegerField(_("servicing a month (cents)"))
+    client_contribution_cents = models.BigIntegerField(_("client's contribution a month (cents)"))
+    included_km_per_year = models.PositiveIntegerField(_("kilometres included a year"))
+    excess_km_cents = models.PositiveIntegerField(_("price of an excess kilometre (cents)"))
+    client_drives = models.BooleanField(_("the client drives"))
+    drivers = models.JSONField(_("named drivers"), default=list, blank=True)
+    state = models.CharField(max_length=8, choices=LeaseState.choices, default=LeaseState.ACTIVE)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-starts_on"]
+        constraints = [
+            models.UniqueConstraint(fields=["organiser", "contract_number"], name="mobility_lease_number_once"),
+            models.CheckConstraint(
+                condition=Q(monthly_price_cents__gte=0, insurance_cents__gte=0, servicing_cents__gte=0)
+                & Q(client_contribution_cents__gte=0, contract_months__gte=1),
+                name="mobility_lease_amounts_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.vehicle} {self.registration}".strip()
+
+    @property
+    def county_cost_cents(self) -> int:
+        """What the county pays a month: the lease, insurance and servicing less the client's contribution."""
+        return max(
+            0,
+            self.monthly_price_cents + self.insurance_cents + self.servicing_cents - self.client_contribution_cents,
+        )
+
+    @property
+    def ends_on(self) -> dt.date:
+        """The last day of the contract's last month."""
+        index = self.starts_on.year * 12 + self.starts_on.month - 1 + self.contract_months
+        return dt.date(index // 12, index % 12 + 1, 1) - dt.timedelta(days=1)

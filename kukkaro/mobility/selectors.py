@@ -15,7 +15,7 @@ from kukkaro.ledger.models import Purse
 from kukkaro.ledger.selectors import purse_statement
 from kukkaro.mobility import pricing
 from kukkaro.mobility.comparison import Pattern, compare
-from kukkaro.mobility.models import LegOutcome, TransportEntitlement, TripImport, TripLeg
+from kukkaro.mobility.models import LeasingContract, LegOutcome, TransportEntitlement, TripImport, TripLeg
 from kukkaro.people.models import Client, User
 from kukkaro.people.selectors import client_log_reads
 
@@ -114,6 +114,7 @@ class MonthStatement:
     self_share_cents: int = 0
     county_cost_cents: int = 0
     waiting: int = 0  # legs still held for review
+    leases: list = field(default_factory=list)
 
 
 def month_bounds(month: dt.date) -> tuple[dt.datetime, dt.datetime, dt.date]:
@@ -144,24 +145,30 @@ def client_month(*, client: Client, month: dt.date, language: str) -> MonthState
         .order_by("valid_from")
     )
     statement = MonthStatement(client=client, month=month.replace(day=1), entitlements=entitlements)
+    statement.leases = list(
+        LeasingContract.objects.filter(client=client, starts_on__lte=last_day)
+        .select_related("line__purse")
+        .order_by("starts_on")
+    )
     seen: set = set()
-    for entitlement in entitlements:
-        for line in (entitlement.leisure_line, entitlement.work_line):
-            if line is None or line.purse is None or line.purse.pk in seen:
-                continue
-            seen.add(line.purse.pk)
-            period = purse_statement(purse=line.purse, start=month.replace(day=1), end=last_day)
-            statement.purses.append(
-                PurseMonth(
-                    purse=line.purse,
-                    label=line.name_in(language),
-                    opening=period.opening_balance,
-                    used=period.debits,
-                    added=period.credits,
-                    closing=period.closing_balance,
-                    available_now=line.purse.available_now,
-                )
+    lines = [line for e in entitlements for line in (e.leisure_line, e.work_line)]
+    lines += [lease.line for lease in statement.leases if lease.ends_on >= month.replace(day=1)]
+    for line in lines:
+        if line is None or line.purse is None or line.purse.pk in seen:
+            continue
+        seen.add(line.purse.pk)
+        period = purse_statement(purse=line.purse, start=month.replace(day=1), end=last_day)
+        statement.purses.append(
+            PurseMonth(
+                purse=line.purse,
+                label=line.name_in(language),
+                opening=period.opening_balance,
+                used=period.debits,
+                added=period.credits,
+                closing=period.closing_balance,
+                available_now=line.purse.available_now,
             )
+        )
     legs = list(
         TripLeg.objects.filter(client=client, pickup_at__gte=start, pickup_at__lt=end, same_as__isnull=True)
         .exclude(outcome=LegOutcome.REJECTED)
@@ -231,6 +238,20 @@ def patterns(
         )
         for row in rows.order_by()
     }
+
+
+def active_lease(*, client: Client, on: dt.date) -> LeasingContract | None:
+    return (
+        LeasingContract.objects.filter(client=client, state="active", starts_on__lte=on).order_by("-starts_on").first()
+    )
+
+
+def leased_clients(*, organiser_id: int, on: dt.date) -> set:
+    return set(
+        LeasingContract.objects.filter(organiser_id=organiser_id, state="active", starts_on__lte=on).values_list(
+            "client_id", flat=True
+        )
+    )
 
 
 def current_models(*, organiser_id: int, on: dt.date, client_ids: Any = None) -> dict[Any, str]:
@@ -313,10 +334,12 @@ def cohort(
             pk__in=TransportEntitlement.objects.filter(organiser_id=actor.organiser_id).values("client_id"),
         ).values_list("pk", "municipality__code")
     )
+    # A leasing car's own trips are not in the trip files: such clients are counted, not ranked by their taxis.
+    leased = leased_clients(organiser_id=actor.organiser_id, on=today)
     rows = []
     for client_id, pattern in found.items():
         current = models.get(client_id)
-        if current is None or not pattern.trips:
+        if current is None or not pattern.trips or client_id in leased:
             continue
         result = compare(pattern, current=current, explain=False)
         now_cents = result.cost(current).county_cents
@@ -333,5 +356,6 @@ def cohort(
         "recommended_cents": sum(r.recommended_cents for r in rows),
         "saving_cents": sum(r.saving_cents for r in rows),
         "changing": sum(1 for r in rows if r.recommended != r.current),
+        "leased": len(leased),
     }
     return rows, totals

@@ -20,6 +20,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
+from kukkaro.cases.models import DecisionLine
 from kukkaro.core import clock
 from kukkaro.core.audit import PURPOSE_TRIPS, audit_record
 from kukkaro.core.charts import horizontal_bars
@@ -29,17 +30,18 @@ from kukkaro.core.money import format_cents
 from kukkaro.core.permissions import Action, can, not_html, requires
 from kukkaro.core.shortcuts import or_404
 from kukkaro.core.tables import Cell, Table
-from kukkaro.mobility import comparison, presenters, selectors, services, trip_files
+from kukkaro.mobility import comparison, leasing, presenters, selectors, services, trip_files
 from kukkaro.mobility.forms import (
     WEB_MAX_BYTES,
     CohortForm,
     ComparisonForm,
+    LeasingForm,
     LegResolveForm,
     MonthForm,
     ReviewFilterForm,
     TripUploadForm,
 )
-from kukkaro.mobility.models import LegOutcome
+from kukkaro.mobility.models import CarModification, LegOutcome, TransportEntitlement
 from kukkaro.people import selectors as people_selectors
 from kukkaro.people.models import Client
 from kukkaro.services.presenters import datetime_text
@@ -250,6 +252,10 @@ def leg_detail(request: HttpRequest, leg_id: int) -> HttpResponse:
 # --- a client's month ----------------------------------------------------------------------------------------
 
 
+def _date(day: dt.date) -> str:
+    return date_format(day, "SHORT_DATE_FORMAT")
+
+
 def _month_label(month: dt.date) -> str:
     return date_format(month, "YEAR_MONTH_FORMAT")
 
@@ -292,11 +298,32 @@ def client_month(request: HttpRequest, client_id: uuid.UUID) -> HttpResponse:
         (_("Self-shares paid"), format_cents(statement.self_share_cents)),
         (_("The county's cost"), format_cents(statement.county_cost_cents)),
     ]
+    leases = [
+        {
+            "title": f"{lease.vehicle} {lease.registration}".strip(),
+            "facts": [
+                (_("Lessor and contract"), f"{lease.lessor}, {lease.contract_number}"),
+                (_("Contract"), f"{_date(lease.starts_on)}–{_date(lease.ends_on)}"),
+                (_("Modifications"), ", ".join(str(CarModification(m).label) for m in lease.modifications) or "–"),
+                (_("Drivers"), _("the client") if lease.client_drives else ", ".join(lease.drivers)),
+                (_("The county pays a month"), format_cents(lease.county_cost_cents)),
+                (_("The client's own contribution a month"), format_cents(lease.client_contribution_cents)),
+                (
+                    _("Kilometres included a year"),
+                    _("%(km)s km, then %(price)s a kilometre")
+                    % {"km": lease.included_km_per_year, "price": format_cents(lease.excess_km_cents)},
+                ),
+            ],
+        }
+        for lease in statement.leases
+    ]
     return render(
         request,
         "mobility/client_month.html",
         {
             "client": client,
+            "leases": leases,
+            "may_lease": can(request.user, Action.CASE_EDIT, client),
             "form": form,
             "month_label": _month_label(month),
             "statement": statement,
@@ -350,12 +377,25 @@ def client_comparison(request: HttpRequest, client_id: uuid.UUID) -> HttpRespons
     current = selectors.current_models(organiser_id=client.organiser_id, on=today, client_ids=[client.pk]).get(
         client.pk, ""
     )
+    lease = selectors.active_lease(client=client, on=today)
+    terms = comparison.REFERENCE_LEASE
+    if lease is not None:
+        current = comparison.LEASING
+        terms = comparison.Lease(
+            monthly_price_cents=lease.monthly_price_cents,
+            insurance_cents=lease.insurance_cents,
+            servicing_cents=lease.servicing_cents,
+            client_contribution_cents=lease.client_contribution_cents,
+            included_km_per_year=lease.included_km_per_year,
+            excess_km_cents=lease.excess_km_cents,
+        )
     result = None
     table = chart = None
     if valid and pattern is not None and pattern.trips:
-        result = comparison.compare(
-            pattern, current=current, can_drive=form.can_drive_value() if form.is_bound else None
-        )
+        can_drive = form.can_drive_value() if form.is_bound else None
+        if lease is not None and can_drive is None:
+            can_drive = True  # the client has a car and someone to drive it
+        result = comparison.compare(pattern, current=current, lease=terms, can_drive=can_drive)
         table = Table(
             caption=_("Monthly cost by transport model"),
             columns=[_("Model"), _("What the client gets"), _("The county pays a month"), _("The client pays a month")],
@@ -398,6 +438,7 @@ def client_comparison(request: HttpRequest, client_id: uuid.UUID) -> HttpRespons
             "entered": entered,
             "pattern": pattern,
             "current": _model_name(current) if current else "",
+            "lease": lease,
             "recommended": _model_name(result.recommended) if result else "",
         },
     )
@@ -460,6 +501,7 @@ def cohort_comparison(request: HttpRequest) -> HttpResponse:
     summary = [
         (_("Clients compared"), str(totals["clients"])),
         (_("Clients for whom another model costs less"), str(totals["changing"])),
+        (_("Clients with a leasing car (not compared by their taxi trips)"), str(totals["leased"])),
         (_("The county pays a month now"), format_cents(totals["current_cents"])),
         (_("With the recommended models"), format_cents(totals["recommended_cents"])),
         (_("Saving a month"), format_cents(totals["saving_cents"])),
@@ -516,3 +558,49 @@ def cohort_comparison_csv(request: HttpRequest) -> HttpResponse:
     response = HttpResponse(out.getvalue().encode(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="transport-comparison-{clock.today():%Y-%m-%d}.csv"'
     return response
+
+
+# --- leasing cars --------------------------------------------------------------------------------------------
+
+
+@requires(Action.CASE_EDIT)
+@require_http_methods(["GET", "POST"])
+def leasing_new(request: HttpRequest, client_id: uuid.UUID) -> HttpResponse:
+    """Record a leasing car for the client, paid from an effective line in euros of their decision."""
+    client = or_404(
+        lambda: people_selectors.client_get(actor=request.user, client_id=client_id, action=Action.CASE_EDIT)
+    )
+    lines = DecisionLine.objects.filter(client=client, effective=True, purse_unit="EUR").select_related("decision")
+    entitlements = TransportEntitlement.objects.filter(client=client, state="active")
+    form = LeasingForm(request.POST or None, lines=lines, entitlements=entitlements)
+    if request.method == "POST" and form.is_valid():
+        line = form.cleaned_data["line"]
+        try:
+            leasing.leasing_create(
+                actor=request.user,
+                decision=line.decision,
+                line=line,
+                taxi_entitlement=form.cleaned_data["taxi_entitlement"],
+                **form.contract_values(),
+            )
+        except ValidationError as error:
+            add_validation_errors(form, error)
+        else:
+            messages.success(request, _("The leasing car was recorded. Its monthly cost is paid from the line."))
+            return redirect("mobility:client_month", client_id=client.pk)
+    return render(
+        request,
+        "services/form.html",
+        {
+            "form": form,
+            "title": _("A leasing car for %(name)s") % {"name": client.full_name},
+            "intro": _(
+                "The county pays the lease, insurance and servicing less the client's own contribution, from the "
+                "chosen line of the decision, once a month."
+            ),
+            "back": (
+                reverse("mobility:client_month", kwargs={"client_id": client.pk}),
+                _("Back to the client's transport"),
+            ),
+        },
+    )

@@ -17,10 +17,11 @@ DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 class EuroField(forms.CharField):
     """An amount in euros as people type it ("98,50", "1 234 €"), cleaned to integer cents above zero."""
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, allow_zero: bool = False, **kwargs) -> None:
         kwargs.setdefault("max_length", 20)
         kwargs.setdefault("help_text", _("In euros, for example 98,50."))
         super().__init__(*args, **kwargs)
+        self.allow_zero = allow_zero
         self.widget.attrs.setdefault("inputmode", "decimal")
 
     def clean(self, value):
@@ -31,7 +32,7 @@ class EuroField(forms.CharField):
             cents = parse_cents(text)
         except MoneyError as exc:
             raise forms.ValidationError(_("Give an amount in euros, for example 98,50.")) from exc
-        if cents <= 0:
+        if cents < 0 or (cents == 0 and not self.allow_zero):
             raise forms.ValidationError(_("Give an amount above zero."))
         return cents
 

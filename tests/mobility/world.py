@@ -47,6 +47,15 @@ TRANSPORT_CATEGORIES = [
         100,
         Unit.EUR,
     ),  # quantity = euros a month
+    (
+        "transport-leasing",
+        "Leasing-auto",
+        "Leasingbil",
+        "Leasing car",
+        ServiceUnit.MONTH,
+        100,
+        Unit.EUR,
+    ),  # quantity = euros a month
 ]
 
 
