@@ -183,3 +183,26 @@ def test_build_demo__a_year_of_trip_files_in_every_transport_model(demo):
     assert sum(1 for t in local if t.date() in holidays) > 5
     assert set(accepted.values_list("debit_unit", flat=True)) >= {"TRIP", "KM", "EUR"}
     assert legs.exclude(resolved_outcome="").exists() and legs.filter(outcome="review", resolved_outcome="").exists()
+
+
+def test_build_demo__leasing_cars_authorisations_and_heavy_users_for_whom_leasing_pays(demo):
+    """Issue 7: a dispatch-centre token, authorisations in every state, a few leasing clients, and heavy users
+    for whom the comparison recommends leasing."""
+    from kukkaro.core import clock
+    from kukkaro.core.models import Organiser
+    from kukkaro.ledger.models import Transfer
+    from kukkaro.mobility import comparison, selectors
+    from kukkaro.mobility.models import LeasingContract, TripAuthorization
+
+    assert any(username == "lu.dispatch" for username, _token in demo.api_tokens)
+    states = set(TripAuthorization.objects.values_list("state", flat=True))
+    assert {"approved", "denied", "cancelled", "expired"} <= states
+    leases = LeasingContract.objects.all()
+    assert leases.count() == 2
+    assert Transfer.objects.filter(ref_type="leasing").count() >= 2 * 10  # each month since the second
+    organiser = Organiser.objects.get(code="lansi-uusimaa")
+    since, until = selectors.comparison_window(months=12, today=clock.today())
+    patterns = selectors.patterns(organiser_id=organiser.pk, since=since, until=until, months=12)
+    recommended = [comparison.compare(p, current="trip_quota").recommended for p in patterns.values()]
+    assert recommended.count(comparison.LEASING) >= 2
+    assert ledger_verify()[1] == []

@@ -283,6 +283,7 @@ RATE_CATEGORIES = [
         "purchased",
     ),
     ("transport-eur", "Eurokukkaro", "Eurobudget", "Euro purse", "month", 100, Unit.EUR, "purchased"),
+    ("transport-leasing", "Leasing-auto", "Leasingbil", "Leasing car", "month", 100, Unit.EUR, "purchased"),
 ]
 # Cases at every stage, per organiser: how many clients reach each step. The clients printed as examples (and
 # those the supporters help) come first, so they have a sent decision, a budget and services to look at.

@@ -26,14 +26,16 @@ from kukkaro.core.models import Municipality, Organiser
 from kukkaro.core.roles import Role
 from kukkaro.demo.timeline import Timeline, add_months
 from kukkaro.ledger import services as ledger
-from kukkaro.mobility import pricing, tariff_files, trip_files
+from kukkaro.mobility import authorizations, leasing, pricing, tariff_files, trip_files
 from kukkaro.mobility import services as mobility
 from kukkaro.mobility.models import (
     AllowedArea,
     ContractArea,
     EntitlementModel,
+    LeasingContract,
     LegOutcome,
     TransportEntitlement,
+    TripAuthorization,
     TripImport,
     TripLeg,
 )
@@ -67,6 +69,7 @@ class Profile:
     work: bool = False  # two work or study trips each working day
     study: bool = False
     night_share: float = 0.08
+    lease: tuple | None = None  # (vehicle, modifications, client drives) for a leasing car with a small taxi purse
 
 
 PROFILES = [
@@ -121,6 +124,21 @@ PROFILES = [
         )
         for vehicle, euros in (("car", 400), ("car", 350), ("wheelchair", 550), ("van", 500))
     ],
+    # Leasing cars: heavy users who now drive (or are driven) in an adapted car, with a small euro purse for taxis.
+    *[
+        Profile(
+            EntitlementModel.EUR_PURSE,
+            ({"category": "transport-leasing", "quantity": 900}, {"category": "transport-eur", "quantity": 120}),
+            "car",
+            AllowedArea.UNLIMITED,
+            (1, 3),
+            lease=lease,
+        )
+        for lease in (
+            ("Volkswagen Caddy Maxi", ("ramp", "wheelchair_securing"), False),
+            ("Toyota Proace City Verso", ("hand_controls", "swivel_seat", "automatic"), True),
+        )
+    ],
 ]
 FAR_AWAY = ("091", "092", "543", "106")  # Helsinki, Vantaa, Nurmijärvi, Hyvinkää
 
@@ -142,12 +160,17 @@ class MobilitySummary:
     legs: dict[str, int] = field(default_factory=dict)
     waiting: int = 0
     resolved: int = 0
+    leases: int = 0
+    authorizations: dict[str, int] = field(default_factory=dict)
 
     def line(self) -> str:
         counts = ", ".join(f"{key} {value}" for key, value in sorted(self.legs.items()))
         return (
             f"Transport: {self.riders} clients with transport decisions, {self.files} monthly trip files, "
-            f"{sum(self.legs.values())} legs ({counts}); {self.resolved} resolved in review, {self.waiting} waiting."
+            f"{sum(self.legs.values())} legs ({counts}); {self.resolved} resolved in review, {self.waiting} waiting; "
+            f"{self.leases} leasing cars; trip authorisations: "
+            + (", ".join(f"{key} {value}" for key, value in sorted(self.authorizations.items())) or "none")
+            + "."
         )
 
 
@@ -160,6 +183,13 @@ def _summary(organiser: Organiser, built: bool) -> MobilitySummary:
         legs=dict(legs.values_list("outcome").annotate(n=Count("pk")).values_list("outcome", "n")),
         waiting=legs.filter(outcome=LegOutcome.REVIEW, resolved_outcome="").count(),
         resolved=legs.exclude(resolved_outcome="").count(),
+        leases=LeasingContract.objects.filter(organiser=organiser).count(),
+        authorizations=dict(
+            TripAuthorization.objects.filter(organiser=organiser)
+            .values_list("state")
+            .annotate(n=Count("pk"))
+            .values_list("state", "n")
+        ),
     )
 
 
@@ -198,6 +228,7 @@ class _Story:
         for month in (add_months(self.first_month, n) for n in range(12)):
             with clock.pinned(self.at(self.timeline.at(month, 0, 30))):
                 self.release()
+                leasing.leasing_post_due()
             rows = self.month_of_legs(month)
             imported_at = self.at(self.timeline.at(add_months(month, 1) + dt.timedelta(days=2), 6))
             with clock.pinned(imported_at):
@@ -212,6 +243,8 @@ class _Story:
                     self.review(trip_import)
         with clock.pinned(self.at(self.timeline.at(self.timeline.this_month, 0, 30))):
             self.release()
+            leasing.leasing_post_due()
+        self.authorizations()
 
     # --- set-up, three weeks before the first month ------------------------------------------------------------
 
@@ -286,6 +319,8 @@ class _Story:
             decision = case_services.decision_propose(actor=self.worker, decision=decision)
             decision = case_services.decision_approve(actor=self.approver, decision=decision)
             by_category = {line.category_code: line for line in DecisionLine.objects.filter(decision=decision)}
+            if profile.lease is not None:
+                self.lease(decision, by_category["transport-leasing"], profile, len(self.riders))
             leisure = next(c for c in ("transport-trips", "transport-km", "transport-eur") if c in by_category)
             mobility.entitlement_create(
                 actor=self.worker,
@@ -300,6 +335,29 @@ class _Story:
             )
             card = mobility.card_issue(actor=self.worker, client=client)
             self.riders.append(Rider(client, profile, card.number, client.municipality.code, client.birth_date))
+
+    def lease(self, decision, line, profile: Profile, number: int) -> None:
+        vehicle, modifications, drives = profile.lease
+        leasing.leasing_create(
+            actor=self.worker,
+            decision=decision,
+            line=line,
+            lessor="Esteetön Leasing Oy",
+            contract_number=f"EL-{self.first_month:%Y}-{number:04d}",
+            vehicle=vehicle,
+            registration=f"KUK-{number:03d}",
+            modifications=list(modifications),
+            starts_on=add_months(self.first_month, 1),
+            contract_months=48,
+            monthly_price_cents=74_000,
+            insurance_cents=8_500,
+            servicing_cents=5_500,
+            client_contribution_cents=15_000,
+            included_km_per_year=15_000,
+            excess_km_cents=15,
+            client_drives=drives,
+            drivers=[] if drives else ["Marja Lähde"],
+        )
 
     def release(self) -> None:
         for rider in self.riders:
@@ -443,6 +501,63 @@ class _Story:
             again["distance_km"] = f"{Decimal(again['distance_km']) + 2:.1f}"  # the same trip id, other content
             rows.append(again)
         return rows
+
+    # --- the dispatch centre's questions ------------------------------------------------------------------------
+
+    def ask(self, key: str, rider_card: str, pickup: dt.datetime, **changes) -> TripAuthorization:
+        values = {
+            "client_number": rider_card,
+            "pickup_at": pickup,
+            "distance_km": Decimal("9.5"),
+            "duration_min": Decimal(19),
+            "vehicle_class": "car",
+            "purpose": "leisure",
+            "origin_municipality": "049",
+            "destination_municipality": "049",
+        }
+        values.update(changes)
+        authorization, _new = authorizations.trip_authorize(
+            actor=self.dispatch, idempotency_key=key, request=authorizations.TripRequest(**values)
+        )
+        return authorization
+
+    def authorizations(self) -> None:
+        """Bookings in every state: approved for tomorrow, cancelled, denied for three reasons, expired from two
+        months ago (settled ones come with the trip files)."""
+        t = self.timeline
+        self.dispatch = User.objects.get(username="lu.dispatch")
+        two_months_ago = t.at(add_months(t.this_month, -2) + dt.timedelta(days=9), 9)
+        with clock.pinned(self.at(two_months_ago)):
+            for n, rider in enumerate(self.riders[:3]):
+                home = {"origin_municipality": rider.home, "destination_municipality": rider.home}
+                self.ask(f"demo-expired-{n}", rider.card, two_months_ago + dt.timedelta(hours=5), **home)
+        with clock.pinned(t.now):
+            authorizations.authorizations_expire()
+            tomorrow = t.at(t.today + dt.timedelta(days=1), 10)
+            for n, rider in enumerate(self.riders[:8]):
+                home = {"origin_municipality": rider.home, "destination_municipality": rider.home}
+                approved = self.ask(f"demo-booking-{n}", rider.card, tomorrow + dt.timedelta(minutes=20 * n), **home)
+                if n == 7 and approved.state == "approved":
+                    authorizations.trip_authorization_cancel(actor=self.dispatch, authorization_id=approved.pk)
+            km = next(r for r in self.riders if r.profile.model == EntitlementModel.KM_PURSE)
+            limited = next(r for r in self.riders if r.profile.area == AllowedArea.NEIGHBOURS)
+            self.ask("demo-denied-card", "999999998", tomorrow)
+            self.ask(
+                "demo-denied-area",
+                limited.card,
+                tomorrow,
+                origin_municipality=limited.home,
+                destination_municipality="853",
+            )
+            self.ask(
+                "demo-denied-funds",
+                km.card,
+                tomorrow,
+                origin_municipality=km.home,
+                destination_municipality=km.home,
+                distance_km=Decimal(900),
+                duration_min=Decimal(600),
+            )
 
     # --- review, a few days after each import ----------------------------------------------------------------
 
