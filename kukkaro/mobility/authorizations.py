@@ -383,3 +383,55 @@ def authorizations_expire(*, now: dt.datetime | None = None) -> int:
 
 def denial_text(reason: str) -> str:
     return str(DENIAL_TEXTS.get(reason, reason))
+
+
+def settle_for_trip_file(*, organiser_id: int, references: list[tuple[str, str]], actor: Any = None) -> int:
+    """Settle the authorisations a trip file's legs carry (``references``: authorization_id and client_number of
+    each row that has one): each open one of the organiser whose card matches releases its hold and is marked
+    settled, so the leg is then debited its actual amount like any other — the difference is released, and a
+    leg that costs more than the purse has is held for review. Runs inside the import's transaction, before the
+    legs are judged. Returns how many were settled."""
+    wanted: dict[uuid.UUID, str] = {}
+    for text, card in references:
+        try:
+            wanted[uuid.UUID(text.strip())] = card.strip()
+        except ValueError:
+            continue  # not one of ours: the leg is judged as if it had none
+    settled = 0
+    ids = sorted(wanted)
+    now = clock.now()
+    for start in range(0, len(ids), 5_000):
+        open_ones = (
+            TripAuthorization.objects.select_for_update()
+            .filter(
+                pk__in=ids[start : start + 5_000],
+                organiser_id=organiser_id,
+                state=AuthorizationState.APPROVED,
+                closed_at__isnull=True,
+            )
+            .order_by("pk")
+        )
+        for authorization in open_ones:
+            if authorization.client_number != wanted[authorization.pk]:
+                continue
+            hold = _hold(authorization)
+            if hold is not None:
+                with contextlib.suppress(ledger.HoldNotOpen):
+                    ledger.hold_void(
+                        transfer_id=ledger.derived_id(hold.pk, "settled"),
+                        hold=hold,
+                        actor=actor,
+                        memo="settled by the trip file",
+                    )
+            authorization.state, authorization.closed_at = AuthorizationState.SETTLED, now
+            authorization.save(update_fields=["state", "closed_at"])
+            audit_record(
+                action="trips.authorization_settle",
+                actor=actor,
+                target=authorization,
+                organiser_id=organiser_id,
+                data_subject_id=authorization.client_id,
+                after={"state": authorization.state},
+            )
+            settled += 1
+    return settled

@@ -528,6 +528,15 @@ def _leg(trip_import: TripImport, row: Row, verdict: Verdict) -> TripLeg:
     )
 
 
+def _settle_authorizations(organiser: Organiser, references: list[tuple[str, str]], actor: Any) -> None:
+    """The holds of the bookings the file's legs settle go back to their purses before the legs are debited."""
+    # Imported here: the authorisations judge a booking with this module's lookups.
+    from kukkaro.mobility.authorizations import settle_for_trip_file
+
+    if references:
+        settle_for_trip_file(organiser_id=organiser.pk, references=references, actor=actor)
+
+
 def _order(row: Row) -> tuple:
     # Readable rows in pickup order (then row order); rejected ones keep their place at the end.
     if row.reasons or row.pickup_at is None:
@@ -557,6 +566,8 @@ def import_trips_rowwise(*, actor: Any, organiser: Organiser, filename: str, con
         started_at=started,
         finished_at=started,
     )
+    booked = [(r.authorization_id, r.client_number) for r in rows if r.authorization_id]
+    _settle_authorizations(organiser, booked, actor)
     context = Context(organiser)
     legs = []
     exhausted: set = set()  # purses that could not take a leg of this file: later legs wait too (pickup order)

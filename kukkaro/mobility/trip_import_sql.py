@@ -48,7 +48,7 @@ from kukkaro.ledger.models import PurseKind
 from kukkaro.mobility import pricing
 from kukkaro.mobility.models import TripImport
 from kukkaro.mobility.neighbours import NEIGHBOURS
-from kukkaro.mobility.trip_files import BLANKS, COLUMNS, MAX_BYTES, _Owned
+from kukkaro.mobility.trip_files import BLANKS, COLUMNS, MAX_BYTES, _Owned, _settle_authorizations
 
 logger = logging.getLogger(__name__)
 
@@ -832,6 +832,12 @@ def import_trips_sql(*, actor: Any, organiser: Organiser, filename: str, content
                 started_at=started,
                 finished_at=started,
             )
+            # Bookings the dispatch centre authorised: their holds go back to the purses before the legs are judged.
+            cursor.execute(
+                f"SELECT DISTINCT {_t('authorization_id')}, {_t('client_number')} FROM trip_stage "
+                f"WHERE {_t('authorization_id')} <> ''"
+            )
+            _settle_authorizations(organiser, cursor.fetchall(), actor)
             steps.done("stage")
             _prepare_reference_tables(cursor, organiser.pk)
             steps.done("keys")

@@ -276,3 +276,58 @@ def test_authorize__concurrent_bookings_drive_a_purse_to_zero_and_never_below(wo
     assert purse.available_now == metres - trips_that_fit * 10_000 >= 0
     assert purse.debits_pending + purse.debits_posted <= purse.credits_posted
     assert ledger_verify()[1] == []
+
+
+def _file_leg(card: str, authorization_id: str, **values) -> bytes:
+    from tests.mobility.test_trip_files import _eur, _price
+    from tests.mobility.trips import leg, trip_file
+
+    km = Decimal(values.get("distance_km", "12.3"))
+    minutes = Decimal(values.get("duration_min", "20"))
+    fare = _price(
+        pickup_at=dt.datetime(2026, 3, 10, 14, 0, tzinfo=clock.HELSINKI), distance_km=km, ride_minutes=minutes
+    )
+    row = leg(
+        trip_id="AUTH-1",
+        client_number=card,
+        authorization_id=authorization_id,
+        pickup_at=PICKUP,
+        dropoff_at="2026-03-10T14:30:00+02:00",
+        fare_eur=_eur(fare),
+        **values,
+    )
+    return trip_file([row])
+
+
+@pytest.mark.parametrize(("distance", "minutes", "outcome"), [("12.3", "20", "accepted"), ("900", "600", "review")])
+def test_trip_file__settles_the_booking_with_the_actual_distance(client, world, distance, minutes, outcome):  # noqa: F811
+    from kukkaro.mobility import trip_files
+    from tests.factories import organiser
+
+    token = _token()
+    purse = _purse(world["km"])
+    before = purse.available_now
+    card = world["km"].card.number
+    with clock.pinned(NOW):
+        approved = _ask(client, token, _body(card), "settle-0001").json()
+    purse.refresh_from_db()
+    assert purse.available_now == before - 10_000
+    content = _file_leg(card, approved["authorization_id"], distance_km=distance, duration_min=minutes)
+    with clock.pinned(dt.datetime(2026, 4, 3, 6, 0, tzinfo=dt.UTC)):
+        done = trip_files.import_trips(actor=None, organiser=organiser(), filename="april.csv", content=content)
+        again = trip_files.import_trips(actor=None, organiser=organiser(), filename="april.csv", content=content)
+    assert again.pk == done.pk
+    leg = done.legs.get()
+    authorization = TripAuthorization.objects.get(pk=approved["authorization_id"])
+    assert authorization.state == AuthorizationState.SETTLED
+    purse.refresh_from_db()
+    if outcome == "accepted":
+        # Posted with the actual 12,3 km; the 10 km held are released, so the purse paid 12 300 m once.
+        assert (leg.outcome, leg.debit_amount) == ("accepted", 12_300)
+        assert purse.available_now == before - 12_300
+    else:
+        # 900 km is more than the purse has: held for review, and the booking's hold is back in the purse.
+        assert (leg.outcome, leg.reasons) == ("review", ["insufficient_funds"])
+        assert purse.available_now == before
+    assert purse.debits_pending == 0
+    assert ledger_verify()[1] == []
