@@ -196,7 +196,7 @@ def test_build_demo__leasing_cars_authorisations_and_heavy_users_for_whom_leasin
 
     assert any(username == "lu.dispatch" for username, _token in demo.api_tokens)
     states = set(TripAuthorization.objects.values_list("state", flat=True))
-    assert {"approved", "denied", "cancelled", "expired"} <= states
+    assert {"approved", "denied", "cancelled", "expired", "settled"} <= states
     leases = LeasingContract.objects.all()
     assert leases.count() == 2
     assert Transfer.objects.filter(ref_type="leasing").count() >= 2 * 10  # each month since the second

@@ -211,6 +211,7 @@ class _Story:
         self.worker = User.objects.get(username="lu.social")
         self.approver = User.objects.get(username="lu.decision")
         self.finance = User.objects.get(username="lu.finance")
+        self.dispatch = User.objects.get(username="lu.dispatch")
         self.riders: list[Rider] = []
         self.operators: list[str] = []
         self.area: ContractArea | None = None
@@ -400,6 +401,7 @@ class _Story:
                         rows.append(self.leg(rider, self.timeline.at(day, 7, 30), purpose, trip_id, commute=True))
                         rows.append(self.leg(rider, self.timeline.at(day, 16, 15), purpose, trip_id, commute=True))
         self.share_rides(rows)
+        self.book_ahead(rows)
         rows.sort(key=lambda r: r["pickup_at"])
         rows += self.bad_rows(month, trip_id)
         self.sent.extend(r for r in rows[:50])
@@ -444,6 +446,27 @@ class _Story:
             "shared_ride_id": "",
             "rider": rider,
         }
+
+    def book_ahead(self, rows: list[dict]) -> None:
+        """Some trips were booked through the dispatch centre, which asked for an authorisation an hour ahead;
+        the trip file's leg carries its id and settles it."""
+        for rider in self.riders[:4]:
+            row = next((r for r in rows if r["rider"] is rider and r["purpose"] == "leisure"), None)
+            if row is None:
+                continue
+            with clock.pinned(row["pickup"] - dt.timedelta(hours=1)):
+                booked = self.ask(
+                    f"demo-{row['trip_id']}",
+                    rider.card,
+                    row["pickup"],
+                    distance_km=Decimal(row["distance_km"]),
+                    duration_min=Decimal(row["duration_min"]),
+                    vehicle_class=row["vehicle_class"],
+                    origin_municipality=row["origin_municipality"],
+                    destination_municipality=row["destination_municipality"],
+                )
+            if booked.state == "approved":
+                row["authorization_id"] = str(booked.pk)
 
     def share_rides(self, rows: list[dict]) -> None:
         """About one leisure leg in ten shares the car with another client's leg from the same municipality at
@@ -523,9 +546,8 @@ class _Story:
 
     def authorizations(self) -> None:
         """Bookings in every state: approved for tomorrow, cancelled, denied for three reasons, expired from two
-        months ago (settled ones come with the trip files)."""
+        months ago (settled ones come with the trip files, ``book_ahead``)."""
         t = self.timeline
-        self.dispatch = User.objects.get(username="lu.dispatch")
         two_months_ago = t.at(add_months(t.this_month, -2) + dt.timedelta(days=9), 9)
         with clock.pinned(self.at(two_months_ago)):
             for n, rider in enumerate(self.riders[:3]):
