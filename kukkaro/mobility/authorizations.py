@@ -33,18 +33,15 @@ from kukkaro.core import clock
 from kukkaro.core.audit import audit_record
 from kukkaro.core.permissions import Action, authorize
 from kukkaro.ledger import services as ledger
-from kukkaro.ledger.models import Purse, Transfer, TransferFlag, Unit
+from kukkaro.ledger.models import Purse, Transfer, TransferFlag
 from kukkaro.mobility import pricing
 from kukkaro.mobility.models import (
-    AllowedArea,
     AuthorizationState,
-    EntitlementModel,
     TripAuthorization,
     TripPurpose,
     VehicleClass,
 )
-from kukkaro.mobility.neighbours import allowed_municipalities
-from kukkaro.mobility.trip_files import Context
+from kukkaro.mobility.trip_files import Context, debit_target, outside_area, price_and_share
 
 #: Why a trip is denied, in words the dispatch centre can read out to the client.
 DENIAL_TEXTS = {
@@ -155,11 +152,9 @@ def _judge(request: TripRequest, organiser: Any) -> _Judgement:
     if entitlement is None:
         result.reason = "no_decision"
         return result
-    if entitlement.allowed_area == AllowedArea.NEIGHBOURS:
-        allowed = allowed_municipalities(result.client.municipality.code)
-        if request.origin_municipality not in allowed or request.destination_municipality not in allowed:
-            result.reason = "outside_area"
-            return result
+    if outside_area(entitlement, result.client, request.origin_municipality, request.destination_municipality):
+        result.reason = "outside_area"
+        return result
     tariff = context.tariff_for(entitlement.contract_area_id, day)
     if tariff is None:
         result.reason = "no_tariff"
@@ -167,38 +162,19 @@ def _judge(request: TripRequest, organiser: Any) -> _Judgement:
     if any(code not in tariff.supplements_cents for code in request.supplements):
         result.reason = "unknown_supplement"
         return result
-    terms = tariff.terms()
-    price = pricing.leg_price_cents(
-        pricing.Leg(
-            pickup_at=request.pickup_at,
-            distance_km=request.distance_km,
-            ride_minutes=request.duration_min,
-            waiting_minutes=Decimal(0),
-            vehicle_class=request.vehicle_class,
-            supplements=request.supplements,
-        ),
-        terms,
+    leg = pricing.Leg(
+        pickup_at=request.pickup_at,
+        distance_km=request.distance_km,
+        ride_minutes=request.duration_min,
+        waiting_minutes=Decimal(0),
+        vehicle_class=request.vehicle_class,
+        supplements=request.supplements,
     )
-    local = request.pickup_at.astimezone(clock.HELSINKI)
-    paid = context.work_study_paid(result.client, local) if request.purpose in pricing.WORK_OR_STUDY else 0
-    share = pricing.self_share_cents(
-        price_cents=price,
-        terms=terms,
-        child=pricing.age_on(result.client.birth_date, day) < 18,
-        purpose=request.purpose,
-        paid_this_month_cents=paid,
-    )
+    price, share = price_and_share(context, result.client, tariff, leg, request.purpose)
     result.price_cents, result.self_share_cents = price, share
-    line = entitlement.leisure_line
-    if entitlement.model == EntitlementModel.TRIP_QUOTA:
-        if request.purpose in pricing.WORK_OR_STUDY and entitlement.work_line is not None:
-            line = entitlement.work_line
-        result.unit, result.amount = Unit.TRIP, 1
-    elif entitlement.model == EntitlementModel.KM_PURSE:
-        result.unit, result.amount = Unit.KM, pricing.metres(request.distance_km)
-    else:
-        result.unit, result.amount = Unit.EUR, price - share
-    result.purse = line.purse
+    result.unit, result.amount, result.purse = debit_target(
+        entitlement, request.purpose, request.distance_km, price - share
+    )
     return result
 
 

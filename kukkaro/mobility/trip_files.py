@@ -392,19 +392,52 @@ def _lookups(row: Row, context: Context, verdict: Verdict) -> Any:
     if verdict.entitlement is None:
         verdict.reasons.append("no_decision")
         return None
-    if verdict.entitlement.allowed_area == AllowedArea.NEIGHBOURS:
-        allowed = allowed_municipalities(verdict.client.municipality.code)
-        if row.origin not in allowed or row.destination not in allowed:
-            verdict.reasons.append("outside_area")
+    if outside_area(verdict.entitlement, verdict.client, row.origin, row.destination):
+        verdict.reasons.append("outside_area")
     tariff = context.tariff_for(verdict.entitlement.contract_area_id, day)
     if tariff is None:
         verdict.reasons.append("no_tariff")
     return tariff
 
 
-def _price(row: Row, context: Context, verdict: Verdict, tariff: Any) -> None:
+def outside_area(entitlement: Any, client: Any, origin: str, destination: str) -> bool:
+    """Does a trip leave the area the entitlement allows (the home municipality and its neighbours)?"""
+    if entitlement.allowed_area != AllowedArea.NEIGHBOURS:
+        return False
+    allowed = allowed_municipalities(client.municipality.code)
+    return origin not in allowed or destination not in allowed
+
+
+def price_and_share(context: Context, client: Any, tariff: Any, leg: pricing.Leg, purpose: str) -> tuple[int, int]:
+    """A leg's price by the tariff and the client's self-share of it (child or adult on the pickup date, and within
+    the month's cap of work and study self-shares)."""
     terms = tariff.terms()
-    local = row.pickup_at.astimezone(clock.HELSINKI)
+    local = leg.pickup_at.astimezone(clock.HELSINKI)
+    price = pricing.leg_price_cents(leg, terms)
+    paid = context.work_study_paid(client, local) if purpose in pricing.WORK_OR_STUDY else 0
+    share = pricing.self_share_cents(
+        price_cents=price,
+        terms=terms,
+        child=_age_child(client, local.date()),
+        purpose=purpose,
+        paid_this_month_cents=paid,
+    )
+    return price, share
+
+
+def debit_target(entitlement: Any, purpose: str, distance_km: Decimal, county_cost_cents: int) -> tuple[str, int, Any]:
+    """Which purse pays for a leg and how much, by the entitlement's model: (unit, amount, purse)."""
+    line = entitlement.leisure_line
+    if entitlement.model == EntitlementModel.TRIP_QUOTA:
+        if purpose in pricing.WORK_OR_STUDY and entitlement.work_line is not None:
+            line = entitlement.work_line
+        return Unit.TRIP, 1, line.purse
+    if entitlement.model == EntitlementModel.KM_PURSE:
+        return Unit.KM, pricing.metres(distance_km), line.purse
+    return Unit.EUR, county_cost_cents, line.purse
+
+
+def _price(row: Row, context: Context, verdict: Verdict, tariff: Any) -> None:
     leg = pricing.Leg(
         pickup_at=row.pickup_at,
         distance_km=row.distance_km,
@@ -414,33 +447,16 @@ def _price(row: Row, context: Context, verdict: Verdict, tariff: Any) -> None:
         supplements=row.supplements,
         shared=bool(row.shared_ride_id),
     )
-    price = pricing.leg_price_cents(leg, terms)
-    paid = context.work_study_paid(verdict.client, local) if row.purpose in pricing.WORK_OR_STUDY else 0
-    share = pricing.self_share_cents(
-        price_cents=price,
-        terms=terms,
-        child=_age_child(verdict.client, local.date()),
-        purpose=row.purpose,
-        paid_this_month_cents=paid,
-    )
+    price, share = price_and_share(context, verdict.client, tariff, leg, row.purpose)
     verdict.price_cents, verdict.self_share_cents, verdict.county_cost_cents = price, share, price - share
     if abs(row.fare_cents - price) > tariff.fare_tolerance_cents:
         verdict.reasons.append("fare_mismatch")
 
 
 def _debit_target(row: Row, verdict: Verdict) -> None:
-    """Which purse pays and how much, by the entitlement's model."""
-    entitlement = verdict.entitlement
-    line = entitlement.leisure_line
-    if entitlement.model == EntitlementModel.TRIP_QUOTA:
-        if row.purpose in pricing.WORK_OR_STUDY and entitlement.work_line is not None:
-            line = entitlement.work_line
-        verdict.debit_unit, verdict.debit_amount = Unit.TRIP, 1
-    elif entitlement.model == EntitlementModel.KM_PURSE:
-        verdict.debit_unit, verdict.debit_amount = Unit.KM, pricing.metres(row.distance_km)
-    else:
-        verdict.debit_unit, verdict.debit_amount = Unit.EUR, verdict.county_cost_cents
-    verdict.purse = line.purse
+    verdict.debit_unit, verdict.debit_amount, verdict.purse = debit_target(
+        verdict.entitlement, row.purpose, row.distance_km, verdict.county_cost_cents
+    )
 
 
 def judge(row: Row, context: Context) -> Verdict:
