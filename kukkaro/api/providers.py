@@ -39,6 +39,7 @@ from kukkaro.services.models import (
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 500
+MAX_OFFSET = 1_000_000_000
 
 #: Integers only: no strings, floats or booleans where money or quantities are expected.
 PositiveInt = Annotated[int, Field(strict=True, gt=0)]
@@ -120,7 +121,8 @@ class AgreementOut(Schema):
 
 class PageIn(Schema):
     limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description=f"How many items at most (1–{MAX_LIMIT}).")
-    offset: int = Field(0, ge=0, description="How many items to skip.")
+    # Bounded: a larger offset than any list has overflows the databases' integers (SQLite: "datatype mismatch").
+    offset: int = Field(0, ge=0, le=MAX_OFFSET, description="How many items to skip.")
 
 
 class AgreementFilterIn(PageIn):

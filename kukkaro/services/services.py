@@ -776,14 +776,23 @@ def claim_amounts(*, quantity_hundredths: int, unit_price_cents: int, cap_cents:
     return budget, total - budget
 
 
+#: Far above any real claim, and small enough that quantity × price always fits the databases' 64-bit integers.
+MAX_CLAIM_QUANTITY_HUNDREDTHS = 100_000_000  # a million units
+MAX_CLAIM_UNIT_PRICE_CENTS = 100_000_000  # a million euros
+
+
 def _check_claim_input(invoice_number: str, quantity_hundredths: int, unit_price_cents: int) -> None:
     errors = {}
     if not invoice_number:
         errors["invoice_number"] = _("Give the invoice number.")
     if quantity_hundredths <= 0:
         errors["quantity"] = _("Give a quantity above zero.")
+    elif quantity_hundredths > MAX_CLAIM_QUANTITY_HUNDREDTHS:
+        errors["quantity"] = _("The quantity is larger than any one claim can be.")
     if unit_price_cents <= 0:
         errors["unit_price"] = _("Give a unit price above zero.")
+    elif unit_price_cents > MAX_CLAIM_UNIT_PRICE_CENTS:
+        errors["unit_price"] = _("The unit price is larger than any one claim can be.")
     if errors:
         raise ValidationError(errors)
 

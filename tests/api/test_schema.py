@@ -16,7 +16,6 @@ from tests.factories import make_user
 from tests.mobility.world import load_tariffs
 from tests.services.world import build_world
 
-
 # The schema document is the app's own (served without touching the database). Generated requests keep the
 # test's bearer token (no generated security values) and come from the examples and fuzzing phases, valid and
 # invalid input alike.

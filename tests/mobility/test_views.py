@@ -3,6 +3,7 @@ resolution of a leg, and a client's month of transport."""
 
 import csv
 import io
+import itertools
 
 import pytest
 from django.conf import settings
@@ -248,7 +249,7 @@ def test_cohort_comparison__ranks_clients_and_exports_csv(client, world, importe
     lines = list(csv.DictReader(io.StringIO(export.content.decode())))
     assert {line["client_id"] for line in lines} >= {str(world["quota"].client.pk), str(world["km"].client.pk)}
     assert [int(line["rank"]) for line in lines] == list(range(1, len(lines) + 1))
-    assert all(int(a["saving_cents"]) >= int(b["saving_cents"]) for a, b in zip(lines, lines[1:], strict=False))
+    assert all(int(a["saving_cents"]) >= int(b["saving_cents"]) for a, b in itertools.pairwise(lines))
     assert AuditEvent.objects.filter(actor_id=decision_maker.pk, action="transport.comparison_export").count() == 1
     _signed_in(client, Role.SOCIAL_WORKER)
     assert client.get(reverse("mobility:cohort_comparison")).status_code == 403
