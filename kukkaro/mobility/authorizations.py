@@ -186,6 +186,12 @@ def _existing(organiser_id: int, key: str, fingerprint: str) -> TripAuthorizatio
     return found
 
 
+def _retry_of(organiser_id: int, key: str, request: TripRequest) -> TripAuthorization | None:
+    if request.pickup_at.tzinfo is None or not KEY.fullmatch(key or ""):
+        return None
+    return _existing(organiser_id, key, request.fingerprint())
+
+
 class _Organiser:
     def __init__(self, organiser_id: int) -> None:
         self.organiser_id = organiser_id
@@ -196,7 +202,15 @@ def trip_authorize(*, actor: Any, idempotency_key: str, request: TripRequest) ->
     """Approve (holding the amount) or deny a booking. Returns the authorisation and whether it is new; a retry
     with the same key and request returns the first answer, with another request raises IdempotencyConflict."""
     authorize(actor, Action.TRIP_AUTHORIZE, _Organiser(actor.organiser_id))
-    _check(request, idempotency_key)
+    try:
+        _check(request, idempotency_key)
+    except ValidationError:
+        # A retry of a booking made earlier gets its first answer even when the request would no longer be taken
+        # as new (the pickup has meanwhile passed).
+        found = _retry_of(actor.organiser_id, idempotency_key, request)
+        if found is None:
+            raise
+        return found, False
     fingerprint = request.fingerprint()
     now = clock.now()
     # No read first: the unique key answers a retry (IntegrityError, then the first answer is read), and a new

@@ -331,3 +331,16 @@ def test_trip_file__settles_the_booking_with_the_actual_distance(client, world, 
         assert purse.available_now == before
     assert purse.debits_pending == 0
     assert ledger_verify()[1] == []
+
+
+def test_authorize__a_retry_after_the_pickup_gets_the_first_answer(client, world):  # noqa: F811
+    token = _token()
+    body = _body(world["quota"].card.number)
+    with clock.pinned(NOW):
+        first = _ask(client, token, body, "late-retry-01").json()
+    with clock.pinned(NOW + dt.timedelta(days=2)):  # the pickup is long past: as a new booking it would be refused
+        again = _ask(client, token, body, "late-retry-01")
+        fresh = _ask(client, token, body, "late-retry-02")
+    assert again.status_code == 200 and again.json() == first
+    assert fresh.status_code == 422 and fresh.json()["detail"][0]["field"] == "pickup_at"
+    assert Transfer.objects.filter(ref_type="trip_authorization").count() == 1
