@@ -23,7 +23,6 @@ import datetime as dt
 import json
 import os
 import platform
-import random
 import re
 import shutil
 import signal
@@ -41,173 +40,49 @@ from urllib.parse import urlparse
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.common import psql_admin  # noqa: E402 - after the path is set
+from bench import transport_world  # noqa: E402 - after the path is set
+from bench.common import psql_admin  # noqa: E402
 from bench.ledger_bench import run_pgbench  # noqa: E402
 
 DATABASE = "kukkaro_bench_authorizations"
 PATH = "/api/v1/dispatch/authorizations"
-MODELS = ("trip_quota", "km_purse", "eur_purse")
 #: A purse that covers every request of a run, and one that covers about one trip (every tenth client).
 AMOUNTS = {"trip_quota": (400, 1), "km_purse": (4_000_000, 14_000), "eur_purse": (2_000_000, 3_500)}
 
 
 def build_world(clients: int, seed: int) -> tuple[list[tuple[str, str]], str]:
-    """Clients with entitlements, funded purses and cards, and a dispatch centre's token. The decisions run from
-    a month before today to three months after, so every pickup of the run (at most 30 days ahead) is inside.
-    Returns (card number, home municipality) per client, and the token."""
-    from django.core.management import call_command
-    from stdnum import luhn
-
-    from bench.trip_import_bench import _calculation
-    from kukkaro.cases.models import Decision, DecisionLine, DecisionState, Instrument
+    """Clients with entitlements, funded purses and cards (``bench/transport_world.py``), and a dispatch centre's
+    token. The decisions run from a month before today to three months after, so every pickup of the run (at most
+    30 days ahead) is inside. Returns (card number, home municipality) per client, and the token."""
     from kukkaro.core import clock
-    from kukkaro.core.identifiers import make_hetu
-    from kukkaro.core.models import Municipality, Organiser
     from kukkaro.core.roles import Role
-    from kukkaro.ledger import services as ledger
-    from kukkaro.ledger.models import SYSTEM_SHARDS, PurseKind, RolloverRule, Unit
-    from kukkaro.mobility import services as mobility
-    from kukkaro.mobility import tariff_files
-    from kukkaro.mobility.models import TransportCard, TransportEntitlement
-    from kukkaro.people.models import Client
     from kukkaro.people.services import api_token_create, user_create
 
-    call_command("migrate", verbosity=0)
-    organiser = Organiser.objects.get(code="lansi-uusimaa")
-    tariff_path = ROOT / "kukkaro" / "mobility" / "tariffs" / "lansi-uusimaa.toml"
-    area, _ = mobility.tariffs_load(
-        actor=None,
-        organiser=organiser,
-        document=tariff_files.read_document(tariff_path.read_bytes(), tariff_path.name),
-        source=tariff_path.name,
-    )
     today = clock.today()
-    valid_from, valid_until = today - dt.timedelta(days=30), today + dt.timedelta(days=90)
     start = clock.now() - dt.timedelta(days=31)
-    rng = random.Random(seed)
-    homes = list(Municipality.objects.filter(organiser=organiser).order_by("code"))
-    people, used = [], set()
-    while len(people) < clients:
-        born = dt.date(1950, 1, 1) + dt.timedelta(days=rng.randrange(20000))
-        hetu = make_hetu(born, rng.randrange(900, 1000))
-        if hetu in used:
-            continue
-        used.add(hetu)
-        people.append(
-            Client(
-                organiser=organiser,
-                municipality=homes[len(people) % len(homes)],
-                national_id=hetu,
-                first_names="Bench",
-                last_name=f"Client {len(people)}",
-                language="fi",
-                created_at=start,
-                updated_at=start,
-            )
-        )
-    Client.objects.bulk_create(people, batch_size=2000)
-    people = list(Client.objects.filter(organiser=organiser).select_related("municipality").order_by("pk"))
-    with clock.pinned(start):
-        approver = user_create(
-            actor=None,
-            username="bench.decision",
-            role=Role.DECISION_MAKER,
-            first_name="B",
-            last_name="D",
-            organiser=organiser,
-            password="Bench-password-2026",
-        )
-        for unit in Unit.values:
-            for shard in range(SYSTEM_SHARDS):
-                ledger.system_purse(organiser=organiser, unit=unit, kind=PurseKind.PAYABLES, shard=shard)
-    calculation = _calculation(people[0], organiser, start)
-    units = {"trip_quota": Unit.TRIP, "km_purse": Unit.KM, "eur_purse": Unit.EUR}
-    decisions, lines, entitlements, cards, out = [], [], [], [], []
-    for index, client in enumerate(people):
-        model = MODELS[index % 3]
-        amount = AMOUNTS[model][1 if index % 10 == 0 else 0]
-        purse = ledger.client_purse_open(
-            organiser=organiser,
-            client=client,
-            unit=units[model],
-            valid_from=valid_from,
-            valid_until=valid_until,
-            period_amount=amount,
-            rollover_rule=RolloverRule.ROLL,
-            label="bench",
-        )
-        decision = Decision(
-            number=f"A-{index:06d}",
-            client=client,
-            organiser=organiser,
-            state=DecisionState.APPROVED,
-            language="fi",
-            calculation=calculation,
-            valid_from=valid_from,
-            valid_until=valid_until,
-            reasons="bench",
-            preparer=calculation.created_by,
-            created_at=start,
-            approver=approver,
-            approved_at=start,
-            snapshot={"bench": True},
-        )
-        decisions.append(decision)
-        lines.append(
-            DecisionLine(
-                decision=decision,
-                client=client,
-                category_code="transport",
-                name_fi="Kuljetus",
-                name_sv="Färdtjänst",
-                name_en="Transport",
-                purse_unit=units[model],
-                amount_per_period=amount,
-                period_kind="once",
-                rollover_rule="roll",
-                instrument=Instrument.PURCHASED,
-                valid_from=valid_from,
-                valid_until=valid_until,
-                effective=True,
-                purse=purse,
-            )
-        )
-        number = f"02{index + 1:07d}"
-        number += luhn.calc_check_digit(number)
-        cards.append(TransportCard(client=client, number=number, issued_at=start))
-        out.append((number, client.municipality.code))
-    Decision.objects.bulk_create(decisions, batch_size=2000)
-    DecisionLine.objects.bulk_create(lines, batch_size=2000)
-    for index, (client, line) in enumerate(zip(people, lines, strict=True)):
-        entitlements.append(
-            TransportEntitlement(
-                organiser=organiser,
-                client=client,
-                decision=line.decision,
-                model=MODELS[index % 3],
-                leisure_line=line,
-                contract_area=area,
-                allowed_area="neighbours",
-                vehicle_class="car",
-                valid_from=valid_from,
-                valid_until=valid_until,
-                created_by=approver,
-                created_at=start,
-            )
-        )
-    TransportEntitlement.objects.bulk_create(entitlements, batch_size=2000)
-    TransportCard.objects.bulk_create(cards, batch_size=2000)
+    where = transport_world.setting(start)
+    made = transport_world.riders(
+        where,
+        clients=clients,
+        seed=seed,
+        start=start,
+        valid_from=today - dt.timedelta(days=30),
+        valid_until=today + dt.timedelta(days=90),
+        # One purse in ten covers about one trip, so some run dry during the run.
+        amount_for=lambda index, model: AMOUNTS[model][1 if index % 10 == 0 else 0],
+        prefix="02",
+    )
     dispatcher = user_create(
         actor=None,
         username="bench.dispatch",
         role=Role.DISPATCH,
         first_name="B",
         last_name="Dispatch",
-        organiser=organiser,
-        password="Bench-password-2026",
+        organiser=where.organiser,
+        password=transport_world.PASSWORD,
     )
     _row, token = api_token_create(actor=None, user=dispatcher, name="bench dispatch centre")
-    return out, token
+    return [(r.card, r.home) for r in made], token
 
 
 LUA = r"""-- Written by bench/authorization_bench.py: one booking of a random card per request, each with its own key.

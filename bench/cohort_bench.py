@@ -56,7 +56,7 @@ def build_clients(clients: int, seed: int, today: dt.date) -> dict:
     from django.core.management import call_command
     from django.db import connection
 
-    from bench.trip_import_bench import _calculation
+    from bench.transport_world import bench_calculation
     from kukkaro.cases.models import Decision, DecisionState
     from kukkaro.core import clock
     from kukkaro.core.identifiers import make_hetu
@@ -130,7 +130,7 @@ def build_clients(clients: int, seed: int, today: dt.date) -> dict:
             organiser=organiser,
             password="Bench-password-2026",
         )
-    calculation = _calculation(first, organiser, start)
+    calculation = bench_calculation(first, organiser, start)
     # The model decision, through the ORM; the others copy its calculation, preparer and approver.
     model = Decision.objects.create(
         number="C-0000000",

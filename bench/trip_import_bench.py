@@ -30,51 +30,24 @@ from urllib.parse import urlparse
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.common import psql_admin  # noqa: E402 - after the path is set
+from bench import transport_world  # noqa: E402 - after the path is set
+from bench.common import psql_admin  # noqa: E402
 
 DATABASE = "kukkaro_bench_trips"
 
 
-def build_world(clients: int, seed: int) -> list[tuple[str, str, int]]:
-    """Clients with entitlements and cards, made in bulk (the import is what is measured, not the set-up).
+def build_world(clients: int, seed: int) -> list[tuple[str, str, str]]:
+    """Clients with entitlements and cards (``bench/transport_world.py``), and the approved taxi operators.
     Returns (card number, model, home code) per client."""
-    from django.core.management import call_command
-    from stdnum import luhn
-
-    from kukkaro.cases.models import Decision, DecisionLine, DecisionState, Instrument
     from kukkaro.core import clock
-    from kukkaro.core.identifiers import make_hetu
-    from kukkaro.core.models import Municipality, Organiser
+    from kukkaro.core.models import Municipality
     from kukkaro.core.roles import Role
-    from kukkaro.ledger import services as ledger
-    from kukkaro.ledger.models import SYSTEM_SHARDS, PurseKind, RolloverRule, Unit
-    from kukkaro.mobility import services as mobility
-    from kukkaro.mobility import tariff_files
-    from kukkaro.mobility.models import TransportCard, TransportEntitlement
-    from kukkaro.people.models import Client
     from kukkaro.people.services import user_create
     from kukkaro.services import services as spending
 
-    call_command("migrate", verbosity=0)
-    organiser = Organiser.objects.get(code="lansi-uusimaa")
-    tariff_path = ROOT / "kukkaro" / "mobility" / "tariffs" / "lansi-uusimaa.toml"
-    area, _ = mobility.tariffs_load(
-        actor=None,
-        organiser=organiser,
-        document=tariff_files.read_document(tariff_path.read_bytes(), tariff_path.name),
-        source=tariff_path.name,
-    )
     start = dt.datetime(2025, 12, 1, 8, 0, tzinfo=dt.UTC)
+    where = transport_world.setting(start)
     with clock.pinned(start):
-        approver = user_create(
-            actor=None,
-            username="bench.decision",
-            role=Role.DECISION_MAKER,
-            first_name="B",
-            last_name="D",
-            organiser=organiser,
-            password="Bench-password-2026",
-        )
         for index, business_id in enumerate(OPERATORS):
             user = user_create(
                 actor=None,
@@ -83,185 +56,37 @@ def build_world(clients: int, seed: int) -> list[tuple[str, str, int]]:
                 first_name="O",
                 last_name=str(index),
                 organiser=None,
-                password="Bench-password-2026",
+                password=transport_world.PASSWORD,
             )
             provider = spending.provider_apply(
                 actor=user,
-                organiser=organiser,
+                organiser=where.organiser,
                 name=f"Taksi {index} Oy",
                 business_id=business_id,
                 soteri_number="S",
                 contact_name="C",
                 email="t@example.fi",
                 phone="0401234567",
-                municipalities=list(Municipality.objects.filter(organiser=organiser)),
+                municipalities=list(Municipality.objects.filter(organiser=where.organiser)),
                 languages=["fi"],
                 accessibility=[],
                 iban="FI2112345600000785",
                 bic="NDEAFIHH",
                 rulebook_version=spending.RULEBOOK_VERSION,
             )
-            spending.provider_set_state(actor=approver, provider=provider, state="approved")
-        for unit in Unit.values:
-            for shard in range(SYSTEM_SHARDS):
-                ledger.system_purse(organiser=organiser, unit=unit, kind=PurseKind.PAYABLES, shard=shard)
-    rng = random.Random(seed)
-    homes = list(Municipality.objects.filter(organiser=organiser).order_by("code"))
-    people = []
-    used = set()
-    while len(people) < clients:
-        born = dt.date(1950, 1, 1) + dt.timedelta(days=rng.randrange(20000))
-        hetu = make_hetu(born, rng.randrange(900, 1000))
-        if hetu in used:
-            continue
-        used.add(hetu)
-        people.append(
-            Client(
-                organiser=organiser,
-                municipality=homes[len(people) % len(homes)],
-                national_id=hetu,
-                first_names="Bench",
-                last_name=f"Client {len(people)}",
-                language="fi",
-                created_at=start,
-                updated_at=start,
-            )
-        )
-    Client.objects.bulk_create(people, batch_size=2000)
-    people = list(Client.objects.filter(organiser=organiser).select_related("municipality").order_by("pk"))
-    calculation = _calculation(people[0], organiser, start)
-    models = ("trip_quota", "km_purse", "eur_purse")
-    units = {"trip_quota": Unit.TRIP, "km_purse": Unit.KM, "eur_purse": Unit.EUR}
+            spending.provider_set_state(actor=where.approver, provider=provider, state="approved")
     amounts = {"trip_quota": 400, "km_purse": 4_000_000, "eur_purse": 2_000_000}
-    decisions, lines, entitlements, cards, out = [], [], [], [], []
-    valid_from, valid_until = dt.date(2026, 1, 1), dt.date(2026, 12, 31)
-    for index, client in enumerate(people):
-        model = models[index % 3]
-        purse = ledger.client_purse_open(
-            organiser=organiser,
-            client=client,
-            unit=units[model],
-            valid_from=valid_from,
-            valid_until=valid_until,
-            period_amount=amounts[model],
-            rollover_rule=RolloverRule.ROLL,
-            label="bench",
-        )
-        decision = Decision(
-            number=f"B-{index:06d}",
-            client=client,
-            organiser=organiser,
-            state=DecisionState.APPROVED,
-            language="fi",
-            calculation=calculation,
-            valid_from=valid_from,
-            valid_until=valid_until,
-            reasons="bench",
-            preparer=calculation.created_by,
-            created_at=start,
-            approver=approver,
-            approved_at=start,
-            snapshot={"bench": True},
-        )
-        decisions.append(decision)
-        lines.append(
-            DecisionLine(
-                decision=decision,
-                client=client,
-                category_code="transport",
-                name_fi="Kuljetus",
-                name_sv="Färdtjänst",
-                name_en="Transport",
-                purse_unit=units[model],
-                amount_per_period=amounts[model],
-                period_kind="once",
-                rollover_rule="roll",
-                instrument=Instrument.PURCHASED,
-                valid_from=valid_from,
-                valid_until=valid_until,
-                effective=True,
-                purse=purse,
-            )
-        )
-        number = f"01{index + 1:07d}"
-        number += luhn.calc_check_digit(number)
-        cards.append(TransportCard(client=client, number=number, issued_at=start))
-        out.append((number, model, client.municipality.code))
-    Decision.objects.bulk_create(decisions, batch_size=2000)
-    DecisionLine.objects.bulk_create(lines, batch_size=2000)
-    for index, (client, line) in enumerate(zip(people, lines, strict=True)):
-        entitlements.append(
-            TransportEntitlement(
-                organiser=organiser,
-                client=client,
-                decision=line.decision,
-                model=models[index % 3],
-                leisure_line=line,
-                contract_area=area,
-                allowed_area="neighbours",
-                vehicle_class="car",
-                valid_from=valid_from,
-                valid_until=valid_until,
-                created_by=approver,
-                created_at=start,
-            )
-        )
-    TransportEntitlement.objects.bulk_create(entitlements, batch_size=2000)
-    TransportCard.objects.bulk_create(cards, batch_size=2000)
-    return out
-
-
-def _calculation(client, organiser, at):
-    """One final budget calculation, made through the services, that the bench decisions point at (a decision
-    needs one; the import never reads it)."""
-    from kukkaro.cases import services as cases
-    from kukkaro.cases.models import Instrument, ServiceUnit
-    from kukkaro.core import clock
-    from kukkaro.core.roles import Role
-    from kukkaro.ledger.models import Unit
-    from kukkaro.people.services import user_create
-
-    with clock.pinned(at):
-        admin = user_create(
-            actor=None,
-            username="bench.admin",
-            role=Role.ADMIN,
-            first_name="B",
-            last_name="A",
-            organiser=organiser,
-            password="Bench-password-2026",
-        )
-        worker = user_create(
-            actor=None,
-            username="bench.social",
-            role=Role.SOCIAL_WORKER,
-            first_name="B",
-            last_name="S",
-            organiser=organiser,
-            password="Bench-password-2026",
-        )
-        cases.rate_table_create(
-            actor=admin,
-            organiser=organiser,
-            name="Bench",
-            valid_from=dt.date(2025, 1, 1),
-            valid_until=None,
-            categories=[
-                {
-                    "code": "transport",
-                    "name_fi": "Kuljetus",
-                    "name_sv": "Färdtjänst",
-                    "name_en": "Transport",
-                    "service_unit": ServiceUnit.TRIP,
-                    "unit_cost_cents": 3000,
-                    "purse_unit": Unit.TRIP,
-                    "default_instrument": Instrument.PURCHASED,
-                }
-            ],
-        )
-        lines = [{"category": "transport", "quantity": 18}]
-        indicative = cases.calculation_create_indicative(actor=worker, client=client, lines=lines)
-        return cases.calculation_finalise(actor=worker, indicative=indicative, lines=lines)
+    made = transport_world.riders(
+        where,
+        clients=clients,
+        seed=seed,
+        start=start,
+        valid_from=dt.date(2026, 1, 1),
+        valid_until=dt.date(2026, 12, 31),
+        amount_for=lambda _index, model: amounts[model],
+        prefix="01",
+    )
+    return [(r.card, r.model, r.home) for r in made]
 
 
 OPERATORS = ["2222222-9", "3333333-8", "4444444-7"]
@@ -275,7 +100,7 @@ NEIGHBOURS_OK = {
 }
 
 
-def generate(people: list[tuple[str, str, int]], legs: int, seed: int) -> bytes:
+def generate(people: list[tuple[str, str, str]], legs: int, seed: int) -> bytes:
     """A year of legs, round-robin over the clients, priced with the tariff; about 1 % of rows bad."""
     from kukkaro.mobility import pricing
     from kukkaro.mobility.models import Tariff
