@@ -56,8 +56,7 @@ def build_clients(clients: int, seed: int, today: dt.date) -> dict:
     from django.core.management import call_command
     from django.db import connection
 
-    from bench.transport_world import bench_calculation
-    from kukkaro.cases.models import Decision, DecisionState
+    from bench.transport_world import bench_calculation, bench_decision, bench_user
     from kukkaro.core import clock
     from kukkaro.core.identifiers import make_hetu
     from kukkaro.core.models import Municipality, Organiser
@@ -65,7 +64,6 @@ def build_clients(clients: int, seed: int, today: dt.date) -> dict:
     from kukkaro.mobility import selectors, tariff_files
     from kukkaro.mobility import services as mobility
     from kukkaro.people.models import Client
-    from kukkaro.people.services import user_create
 
     call_command("migrate", verbosity=0)
     organiser = Organiser.objects.get(code="lansi-uusimaa")
@@ -121,33 +119,20 @@ def build_clients(clients: int, seed: int, today: dt.date) -> dict:
 
     first = Client.objects.get(pk=_client_id(0))
     with clock.pinned(start):
-        approver = user_create(
-            actor=None,
-            username="bench.decision",
-            role=Role.DECISION_MAKER,
-            first_name="B",
-            last_name="D",
-            organiser=organiser,
-            password="Bench-password-2026",
-        )
+        approver = bench_user("bench.decision", Role.DECISION_MAKER, organiser)
     calculation = bench_calculation(first, organiser, start)
     # The model decision, through the ORM; the others copy its calculation, preparer and approver.
-    model = Decision.objects.create(
+    model = bench_decision(
         number="C-0000000",
         client=first,
         organiser=organiser,
-        state=DecisionState.APPROVED,
-        language="fi",
         calculation=calculation,
+        approver=approver,
         valid_from=valid_from,
         valid_until=valid_until,
-        reasons="bench",
-        preparer=calculation.created_by,
-        created_at=start,
-        approver=approver,
-        approved_at=start,
-        snapshot={"bench": True},
+        start=start,
     )
+    model.save()
     with connection.cursor() as cursor:
         cursor.execute("UPDATE bench_clients SET decision_id = %s WHERE n = 0", [model.pk])
         cursor.execute(
@@ -189,15 +174,7 @@ def build_clients(clients: int, seed: int, today: dt.date) -> dict:
                FROM bench_clients b ORDER BY b.n""",
             [organiser.pk, area.pk, valid_from, valid_until, approver.pk, start],
         )
-    analyst = user_create(
-        actor=None,
-        username="bench.finance",
-        role=Role.FINANCE,
-        first_name="B",
-        last_name="F",
-        organiser=organiser,
-        password="Bench-password-2026",
-    )
+    analyst = bench_user("bench.finance", Role.FINANCE, organiser)
     return {"organiser": organiser, "since": since, "until": until, "analyst": analyst, "start": start}
 
 

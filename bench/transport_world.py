@@ -29,6 +29,53 @@ class Setting:
     approver: Any
 
 
+def bench_user(username: str, role: Any, organiser: Any) -> Any:
+    """A user of the scratch database (made through the service, so it is a real one)."""
+    from kukkaro.people.services import user_create
+
+    return user_create(
+        actor=None,
+        username=username,
+        role=role,
+        first_name="B",
+        last_name=username.rsplit(".", 1)[-1].title(),
+        organiser=organiser,
+        password=PASSWORD,
+    )
+
+
+def bench_decision(
+    *,
+    number: str,
+    client: Any,
+    organiser: Any,
+    calculation: Any,
+    approver: Any,
+    valid_from: dt.date,
+    valid_until: dt.date,
+    start: dt.datetime,
+) -> Any:
+    """An approved decision (unsaved) that points at the bench calculation; the benchmarks never read its text."""
+    from kukkaro.cases.models import Decision, DecisionState
+
+    return Decision(
+        number=number,
+        client=client,
+        organiser=organiser,
+        state=DecisionState.APPROVED,
+        language="fi",
+        calculation=calculation,
+        valid_from=valid_from,
+        valid_until=valid_until,
+        reasons="bench",
+        preparer=calculation.created_by,
+        created_at=start,
+        approver=approver,
+        approved_at=start,
+        snapshot={"bench": True},
+    )
+
+
 def setting(start: dt.datetime) -> Setting:
     """Migrate, load the county's tariff, and make the decision maker and the payables purses."""
     from django.core.management import call_command
@@ -40,7 +87,6 @@ def setting(start: dt.datetime) -> Setting:
     from kukkaro.ledger.models import SYSTEM_SHARDS, PurseKind, Unit
     from kukkaro.mobility import services as mobility
     from kukkaro.mobility import tariff_files
-    from kukkaro.people.services import user_create
 
     call_command("migrate", verbosity=0)
     organiser = Organiser.objects.get(code="lansi-uusimaa")
@@ -52,15 +98,7 @@ def setting(start: dt.datetime) -> Setting:
         source=tariff_path.name,
     )
     with clock.pinned(start):
-        approver = user_create(
-            actor=None,
-            username="bench.decision",
-            role=Role.DECISION_MAKER,
-            first_name="B",
-            last_name="D",
-            organiser=organiser,
-            password=PASSWORD,
-        )
+        approver = bench_user("bench.decision", Role.DECISION_MAKER, organiser)
         for unit in Unit.values:
             for shard in range(SYSTEM_SHARDS):
                 ledger.system_purse(organiser=organiser, unit=unit, kind=PurseKind.PAYABLES, shard=shard)
@@ -82,7 +120,7 @@ def riders(
     (once, for the whole validity), an entitlement and a card whose number starts with ``prefix`` (two digits)."""
     from stdnum import luhn
 
-    from kukkaro.cases.models import Decision, DecisionLine, DecisionState, Instrument
+    from kukkaro.cases.models import Decision, DecisionLine, Instrument
     from kukkaro.core.identifiers import make_hetu
     from kukkaro.core.models import Municipality
     from kukkaro.ledger import services as ledger
@@ -131,21 +169,15 @@ def riders(
             rollover_rule=RolloverRule.ROLL,
             label="bench",
         )
-        decision = Decision(
+        decision = bench_decision(
             number=f"B{prefix}-{index:06d}",
             client=client,
             organiser=organiser,
-            state=DecisionState.APPROVED,
-            language="fi",
             calculation=calculation,
+            approver=where.approver,
             valid_from=valid_from,
             valid_until=valid_until,
-            reasons="bench",
-            preparer=calculation.created_by,
-            created_at=start,
-            approver=where.approver,
-            approved_at=start,
-            snapshot={"bench": True},
+            start=start,
         )
         decisions.append(decision)
         lines.append(
@@ -203,27 +235,10 @@ def bench_calculation(client: Any, organiser: Any, at: dt.datetime) -> Any:
     from kukkaro.core import clock
     from kukkaro.core.roles import Role
     from kukkaro.ledger.models import Unit
-    from kukkaro.people.services import user_create
 
     with clock.pinned(at):
-        admin = user_create(
-            actor=None,
-            username="bench.admin",
-            role=Role.ADMIN,
-            first_name="B",
-            last_name="A",
-            organiser=organiser,
-            password=PASSWORD,
-        )
-        worker = user_create(
-            actor=None,
-            username="bench.social",
-            role=Role.SOCIAL_WORKER,
-            first_name="B",
-            last_name="S",
-            organiser=organiser,
-            password=PASSWORD,
-        )
+        admin = bench_user("bench.admin", Role.ADMIN, organiser)
+        worker = bench_user("bench.social", Role.SOCIAL_WORKER, organiser)
         cases.rate_table_create(
             actor=admin,
             organiser=organiser,
