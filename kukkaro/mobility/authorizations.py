@@ -318,22 +318,41 @@ def trip_authorization_cancel(*, actor: Any, authorization_id: uuid.UUID) -> Tri
                 % {"state": authorization.get_state_display()}
             }
         )
+    _close(authorization, AuthorizationState.CANCELLED, actor=actor, at=clock.now(), release=("cancel", "cancelled"))
+    return authorization
+
+
+CLOSE_ACTIONS = {
+    AuthorizationState.CANCELLED: "trips.authorization_cancel",
+    AuthorizationState.EXPIRED: "trips.authorization_expire",
+    AuthorizationState.SETTLED: "trips.authorization_settle",
+}
+
+
+def _close(
+    authorization: TripAuthorization, state: str, *, actor: Any, at: dt.datetime, release: tuple[str, str]
+) -> None:
+    """Release the authorisation's hold if it is still open (``release``: the void's id suffix and memo) and close
+    the authorisation in ``state``, with its audit row. The caller holds the row locked."""
     hold = _hold(authorization)
     if hold is not None:
-        with contextlib.suppress(ledger.HoldNotOpen):  # expired meanwhile: the money is back either way
-            ledger.hold_void(transfer_id=ledger.derived_id(hold.pk, "cancel"), hold=hold, actor=actor, memo="cancelled")
-    authorization.state, authorization.closed_at = AuthorizationState.CANCELLED, clock.now()
-    authorization.available_after = Purse.objects.get(pk=authorization.purse_id).available_now
-    authorization.save(update_fields=["state", "closed_at", "available_after"])
+        suffix, memo = release
+        with contextlib.suppress(ledger.HoldNotOpen):  # released meanwhile: the money is back either way
+            ledger.hold_void(transfer_id=ledger.derived_id(hold.pk, suffix), hold=hold, actor=actor, memo=memo)
+    authorization.state, authorization.closed_at = state, at
+    fields = ["state", "closed_at"]
+    if state == AuthorizationState.CANCELLED:  # the dispatch centre is told what the purse has again
+        authorization.available_after = Purse.objects.get(pk=authorization.purse_id).available_now
+        fields.append("available_after")
+    authorization.save(update_fields=fields)
     audit_record(
-        action="trips.authorization_cancel",
+        action=CLOSE_ACTIONS[state],
         actor=actor,
         target=authorization,
         organiser_id=authorization.organiser_id,
         data_subject_id=authorization.client_id,
         after={"state": authorization.state},
     )
-    return authorization
 
 
 def authorizations_expire(*, now: dt.datetime | None = None) -> int:
@@ -350,23 +369,13 @@ def authorizations_expire(*, now: dt.datetime | None = None) -> int:
             authorization = TripAuthorization.objects.select_for_update().get(pk=pk)
             if authorization.state != AuthorizationState.APPROVED or authorization.closed_at is not None:
                 continue
-            hold = _hold(authorization)
-            if hold is not None:
-                with contextlib.suppress(ledger.HoldNotOpen):  # normally released by holds_expire above
-                    ledger.hold_void(
-                        transfer_id=ledger.derived_id(hold.pk, "authorization-expired"),
-                        hold=hold,
-                        memo="authorisation expired",
-                    )
-            authorization.state, authorization.closed_at = AuthorizationState.EXPIRED, now
-            authorization.save(update_fields=["state", "closed_at"])
-            audit_record(
-                action="trips.authorization_expire",
+            # The hold was normally released by holds_expire above.
+            _close(
+                authorization,
+                AuthorizationState.EXPIRED,
                 actor=None,
-                target=authorization,
-                organiser_id=authorization.organiser_id,
-                data_subject_id=authorization.client_id,
-                after={"state": authorization.state},
+                at=now,
+                release=("authorization-expired", "authorisation expired"),
             )
             count += 1
     return count
@@ -405,24 +414,12 @@ def settle_for_trip_file(*, organiser_id: int, references: list[tuple[str, str]]
         for authorization in open_ones:
             if authorization.client_number != wanted[authorization.pk]:
                 continue
-            hold = _hold(authorization)
-            if hold is not None:
-                with contextlib.suppress(ledger.HoldNotOpen):
-                    ledger.hold_void(
-                        transfer_id=ledger.derived_id(hold.pk, "settled"),
-                        hold=hold,
-                        actor=actor,
-                        memo="settled by the trip file",
-                    )
-            authorization.state, authorization.closed_at = AuthorizationState.SETTLED, now
-            authorization.save(update_fields=["state", "closed_at"])
-            audit_record(
-                action="trips.authorization_settle",
+            _close(
+                authorization,
+                AuthorizationState.SETTLED,
                 actor=actor,
-                target=authorization,
-                organiser_id=organiser_id,
-                data_subject_id=authorization.client_id,
-                after={"state": authorization.state},
+                at=now,
+                release=("settled", "settled by the trip file"),
             )
             settled += 1
     return settled
