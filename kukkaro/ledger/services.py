@@ -23,18 +23,15 @@ import hashlib
 import json
 import logging
 import uuid
-import weakref
 import zlib
 from dataclasses import dataclass, fields
-from typing import Any
 
-import psycopg
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Sum
-from psycopg.types.numeric import Int8Dumper
 
 from kukkaro.core import clock
 from kukkaro.core.audit import audit_record, lock_audit_chain
+from kukkaro.core.db import prepared_cursor
 from kukkaro.core.middleware import current_request_id
 from kukkaro.core.models import Organiser
 from kukkaro.ledger.models import (
@@ -303,26 +300,7 @@ def _apply_in_one_statement(transfer: Transfer, request: _Request, updates: list
             params.append(getattr(transfer, field.attname))  # psycopg adapts the Python values itself
     sql = f"WITH {', '.join(ctes)} INSERT INTO ledger_transfer {columns} VALUES ({', '.join(values)})"  # noqa: S608
     with connection.wrap_database_errors:
-        _prepared_cursor().execute(sql, params, prepare=True)
-
-
-_prepared: "weakref.WeakKeyDictionary[Any, Any]" = weakref.WeakKeyDictionary()  # psycopg connection → cursor
-
-
-def _prepared_cursor() -> Any:
-    """A psycopg cursor with server-side binding on Django's own connection (so it shares its transaction), whose
-    statements are prepared once per connection: parsing and planning the transfer statement was about 40 % of the
-    server's work per transfer (ADR 0012). Django's cursors bind on the client and are not affected. Integers are
-    sent as int8, so a prepared statement never meets a value wider than the type it was prepared with."""
-    raw = connection.connection  # this thread's connection
-    cursor = _prepared.get(raw)
-    if cursor is None or cursor.closed:
-        if raw.prepare_threshold is None:
-            raw.prepare_threshold = 2**31  # nothing is prepared unless it asks (prepare=True)
-        cursor = psycopg.Cursor(raw)
-        cursor.adapters.register_dumper(int, Int8Dumper)
-        _prepared[raw] = cursor
-    return cursor
+        prepared_cursor().execute(sql, params, prepare=True)
 
 
 _VENDOR: list[str] = []
