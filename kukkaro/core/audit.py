@@ -18,6 +18,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 
 from kukkaro.core import clock
+from kukkaro.core.db import prepared_cursor
 from kukkaro.core.middleware import current_request_id
 from kukkaro.core.models import AuditEvent
 
@@ -73,9 +74,9 @@ def _normalise(value: Any) -> Any:
     return normalised
 
 
-def _canonical(event: AuditEvent) -> bytes:
+def _canonical_row(event: AuditEvent) -> list[Any]:
     occurred = event.occurred_at.astimezone(dt.UTC).isoformat(timespec="microseconds")
-    row = [
+    return [
         event.seq,
         occurred,
         event.kind,
@@ -93,7 +94,20 @@ def _canonical(event: AuditEvent) -> bytes:
         event.request_id,
         event.prev_hash,
     ]
-    return json.dumps(row, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _dumps(row: list[Any]) -> str:
+    return json.dumps(row, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _canonical(event: AuditEvent) -> bytes:
+    return _dumps(_canonical_row(event)).encode()
+
+
+def _canonical_middle(event: AuditEvent) -> str:
+    """The canonical form without its first element (``seq``) and its last (``prev_hash``): what PostgreSQL's
+    ``kukkaro_audit_append`` puts them around (``[seq,middle,"prev_hash"]``) under the chain's lock."""
+    return _dumps(_canonical_row(event)[1:-1])[1:-1]
 
 
 def event_hash(event: AuditEvent) -> str:
@@ -124,25 +138,20 @@ def audit_record_many(entries: Iterable[AuditEntry]) -> list[AuditEvent]:
     entries = list(entries)
     if not entries:
         return []
-    with transaction.atomic():
-        _lock_chain()
-        last = AuditEvent.objects.order_by("-seq").values_list("seq", "hash").first()
-        seq, prev_hash = last if last else (0, GENESIS_HASH)
-        occurred_at = clock.now()
-        request_id = current_request_id()
-        events = []
-        for entry in entries:
-            actor_id, actor_label, actor_role = _actor_fields(entry.actor)
-            target_type, target_id = entry.target_type, entry.target_id
-            if entry.target is not None:
-                target_type = target_type or entry.target._meta.label_lower
-                target_id = target_id or str(entry.target.pk)
-            after = entry.after
-            if entry.extra:
-                after = {**(after or {}), **entry.extra}
-            seq += 1
-            event = AuditEvent(
-                seq=seq,
+    occurred_at = clock.now()
+    request_id = current_request_id()
+    events = []
+    for entry in entries:
+        actor_id, actor_label, actor_role = _actor_fields(entry.actor)
+        target_type, target_id = entry.target_type, entry.target_id
+        if entry.target is not None:
+            target_type = target_type or entry.target._meta.label_lower
+            target_id = target_id or str(entry.target.pk)
+        after = entry.after
+        if entry.extra:
+            after = {**(after or {}), **entry.extra}
+        events.append(
+            AuditEvent(
                 occurred_at=occurred_at,
                 kind=str(entry.kind),
                 action=entry.action,
@@ -157,13 +166,62 @@ def audit_record_many(entries: Iterable[AuditEntry]) -> list[AuditEvent]:
                 after=_normalise(after),
                 purpose=entry.purpose,
                 request_id=request_id,
-                prev_hash=prev_hash,
             )
-            event.hash = event_hash(event)
-            prev_hash = event.hash
-            events.append(event)
-        AuditEvent.objects.bulk_create(events)
+        )
+    # No savepoint of its own: an append that fails fails the caller's transaction, which is what it describes.
+    with transaction.atomic(savepoint=False):
+        if connection.vendor == "postgresql":
+            _append_in_database(events)
+        else:
+            _append(events)
     return events
+
+
+def _append(events: list[AuditEvent]) -> None:
+    """SQLite: the transaction's write lock serialises appends; the head is read and the rows chained here."""
+    _lock_chain()
+    last = AuditEvent.objects.order_by("-seq").values_list("seq", "hash").first()
+    seq, prev_hash = last if last else (0, GENESIS_HASH)
+    for event in events:
+        seq += 1
+        event.seq, event.prev_hash = seq, prev_hash
+        event.hash = prev_hash = event_hash(event)
+    AuditEvent.objects.bulk_create(events)
+
+
+def _append_in_database(events: list[AuditEvent]) -> None:
+    """PostgreSQL: one call of ``kukkaro_audit_append`` (migration core 0007) takes the lock, reads the head and
+    inserts the rows, hashing each one's canonical form as ``_canonical`` does. The chain's lock is then held
+    only for that statement and the commit."""
+    payload = [
+        {
+            "middle": _canonical_middle(event),
+            "occurred_at": event.occurred_at.isoformat(),
+            "kind": event.kind,
+            "action": event.action,
+            "actor_id": event.actor_id,
+            "actor_label": event.actor_label,
+            "actor_role": event.actor_role,
+            "organiser_id": event.organiser_id,
+            "data_subject_id": str(event.data_subject_id) if event.data_subject_id else None,
+            "target_type": event.target_type,
+            "target_id": event.target_id,
+            "before": event.before,
+            "after": event.after,
+            "purpose": event.purpose,
+            "request_id": event.request_id,
+        }
+        for event in events
+    ]
+    with connection.wrap_database_errors:
+        cursor = prepared_cursor()
+        cursor.execute(
+            "SELECT * FROM kukkaro_audit_append(%s::jsonb)", [json.dumps(payload, ensure_ascii=False)], prepare=True
+        )
+        rows = cursor.fetchall()
+    for event, (pk, seq, prev_hash, hash_) in zip(events, rows, strict=True):
+        event.pk, event.seq, event.prev_hash, event.hash = pk, seq, prev_hash, hash_
+        event._state.adding = False
 
 
 def audit_record(

@@ -40,6 +40,41 @@ def test_audit_record__chains_rows_from_genesis():
     assert audit_verify() == (3, [], third.hash)
 
 
+def test_audit_record_many__one_call_chains_every_row_as_python_hashes_it():
+    """On PostgreSQL the database hashes the rows (``kukkaro_audit_append``); the canonical form it hashes must be
+    byte for byte Python's, with any text, nested values, the actor and the data subject."""
+    from kukkaro.core.audit import AuditEntry, audit_record_many, event_hash
+
+    actor = make_user(Role.SOCIAL_WORKER)
+    subject = client_in("lansi-uusimaa")
+    first = _events(1)[0]
+    entries = [
+        AuditEntry(action="test.many", actor=actor, organiser_id=actor.organiser_id, after={"i": i, "text": text})
+        for i, text in enumerate(["Åbo – Turku", 'quote " and \\ backslash', "emoji 🚕", "\u2028 line"])
+    ]
+    entries.append(
+        AuditEntry(
+            action="test.many",
+            kind=AuditEvent.Kind.READ,
+            actor=actor,
+            data_subject_id=subject.pk,
+            target=subject,
+            before={"nested": {"b": [1, 2, {"c": None}], "a": True}},
+            purpose="casework",
+        )
+    )
+    events = audit_record_many(entries)
+    assert [e.seq for e in events] == [first.seq + n for n in range(1, 6)]
+    assert events[0].prev_hash == first.hash
+    stored = list(AuditEvent.objects.filter(seq__gt=first.seq).order_by("seq"))
+    assert [(e.pk, e.hash) for e in stored] == [(e.pk, e.hash) for e in events]
+    assert all(event_hash(row) == row.hash for row in stored)
+    assert stored[-1].data_subject_id == subject.pk and stored[-1].before == {
+        "nested": {"a": True, "b": [1, 2, {"c": None}]}
+    }
+    assert audit_verify() == (events[-1].seq, [], events[-1].hash)
+
+
 def test_audit_record__stores_actor_request_and_time():
     actor = make_user(Role.SOCIAL_WORKER)
     at = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
