@@ -191,6 +191,13 @@ def _meta(purse_ids: list[uuid.UUID]) -> dict[uuid.UUID, _Meta]:
         raise LedgerError("no such purse", reason="no_purse") from exc
 
 
+def purse_facts_remember(pk: uuid.UUID, *, unit: str, organiser_id: int, kind: str, guarded: bool) -> None:
+    """A caller that has just read a purse's row tells the ledger what never changes about it (unit, organiser,
+    kind, whether it may be overdrawn), so a transfer on it does not read them again."""
+    if pk not in _meta_cache:
+        _meta_cache[pk] = _Meta(unit, organiser_id, kind, guarded)
+
+
 # The hot path speaks SQL directly: the ORM's query building cost more than the database work (measured in
 # docs/performance.md). Statement texts are fixed, so they stay simple to read and to index.
 
@@ -474,11 +481,16 @@ def _apply(request: _Request, *, actor: object | None) -> Transfer:
     return transfer
 
 
-def _execute(request: _Request, *, actor: object | None) -> Transfer:
+def _execute(request: _Request, *, actor: object | None, savepoint: bool = True) -> Transfer:
     if not isinstance(request.amount, int):
         raise TypeError("ledger amounts are integers (cents, metres or trips)")
     if request.amount <= 0:
         raise LedgerError("amounts are positive integers", reason="amount")
+    if not savepoint and _on_postgresql() and connection.in_atomic_block:
+        # The caller's transaction has no savepoint to spare (two round trips): a refusal spoils it, the error
+        # comes out as the database gave it, and the caller rolls back and asks again with a savepoint to learn
+        # why (a retry of the same id, too little money, a closed purse).
+        return _apply(request, actor=actor)
     try:
         if _on_postgresql() and not connection.in_atomic_block:
             # One statement in autocommit mode is its own transaction: all of it or nothing.
@@ -571,9 +583,11 @@ def hold_create(
     ref_type: str = "",
     ref_id: str = "",
     memo: str = "",
+    savepoint: bool = True,
 ) -> Transfer:
     """Reserve ``amount`` of a client purse for a payable until ``expires_at``. Refused (InsufficientFunds)
-    when more than what is available now is asked."""
+    when more than what is available now is asked. ``savepoint=False`` inside a transaction on PostgreSQL: no
+    savepoint, and a refusal is the database's error, which leaves the transaction to be rolled back."""
     if expires_at.tzinfo is None:
         raise ValueError("expires_at must be aware")
     # A retry after the hold's time still gets its original answer (or a conflict): _execute finds it by id.
@@ -596,6 +610,7 @@ def hold_create(
             memo=memo,
         ),
         actor=actor,
+        savepoint=savepoint,
     )
 
 

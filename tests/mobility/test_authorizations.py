@@ -344,3 +344,117 @@ def test_authorize__a_retry_after_the_pickup_gets_the_first_answer(client, world
     assert again.status_code == 200 and again.json() == first
     assert fresh.status_code == 422 and fresh.json()["detail"][0]["field"] == "pickup_at"
     assert Transfer.objects.filter(ref_type="trip_authorization").count() == 1
+
+
+# --- the PostgreSQL fast path (ADR 0015) ----------------------------------------------------------------------
+
+
+def test_authorize__common_answers_need_no_second_attempt_on_postgres(client, world, on_postgres, monkeypatch):  # noqa: F811
+    """Approvals and denials (even for too little money) are answered in one transaction: the step-by-step path,
+    which a refusal or a retry falls back to, is never taken for them. (SQLite always takes it.)"""
+    if not on_postgres:
+        pytest.skip("the one-transaction path is PostgreSQL's")
+
+    def refuse(**_kwargs):
+        raise AssertionError("took the step-by-step path")
+
+    monkeypatch.setattr(authorizations, "_authorize_step_by_step", refuse)
+    token = _token()
+    cards = {name: world[name].card.number for name in ("quota", "km", "eur")}
+    asks = [
+        (cards["quota"], {}, "approved", None),
+        (cards["km"], {"purpose": "work"}, "approved", None),
+        (cards["eur"], {"vehicle_class": "wheelchair"}, "approved", None),
+        (cards["km"], {"distance_km": "900", "duration_min": "600"}, "denied", "insufficient_funds"),
+        (cards["quota"], {"destination_municipality": "837"}, "denied", "outside_area"),
+        (world["card_only"].number, {}, "denied", "no_decision"),
+    ]
+    with clock.pinned(NOW):
+        for index, (card, values, decision, reason) in enumerate(asks):
+            answer = _ask(client, token, _body(card, **values), f"fast-{index:04d}").json()
+            assert (answer["decision"], answer["reason"]) == (decision, reason), answer
+    from kukkaro.core.audit import audit_verify
+
+    assert audit_verify()[1] == []
+    assert ledger_verify()[1] == []
+    stored = TripAuthorization.objects.get(idempotency_key="fast-0003")
+    # Denied on what the purse had: the figures the dispatch centre is told, and nothing held.
+    assert (stored.unit, stored.amount, stored.hold_id) == ("KM", 900_000, None)
+    assert stored.available_after == _purse(world["km"]).available_now
+
+
+def test_authorize__a_retry_on_postgres_gets_the_first_answer_through_the_careful_path(client, world):  # noqa: F811
+    token = _token()
+    body = _body(world["km"].card.number, distance_km="900", duration_min="600")
+    with clock.pinned(NOW):
+        first = _ask(client, token, body, "retry-denied-1")
+        again = _ask(client, token, body, "retry-denied-1")
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.json() == again.json()
+    assert TripAuthorization.objects.filter(idempotency_key="retry-denied-1").count() == 1
+
+
+def _judgement_facts(judgement) -> tuple:
+    return (
+        judgement.reason,
+        getattr(judgement.client, "pk", None),
+        getattr(judgement.entitlement, "pk", None),
+        getattr(judgement.purse, "pk", None),
+        judgement.unit,
+        judgement.amount,
+        judgement.price_cents,
+        judgement.self_share_cents,
+    )
+
+
+def test_judge__the_one_query_agrees_with_the_lookups_one_by_one(world, on_postgres):  # noqa: F811
+    """Every reason and every model, day and night, work and leisure, with supplements, and a work trip after
+    earlier ones this month brought the self-shares near the month's cap: the same answer both ways."""
+    if not on_postgres:
+        pytest.skip("the one-query judgement is PostgreSQL's")
+    from stdnum import luhn
+
+    from kukkaro.core.models import Organiser
+    from kukkaro.mobility import trip_files
+    from tests.factories import organiser
+    from tests.mobility.test_trip_files import _eur, _price
+    from tests.mobility.trips import leg, trip_file
+
+    # Two earlier work legs of the kilometre client this month (3 € each), and a cap of 7 €: 1 € is left.
+    Tariff.objects.update(work_study_monthly_cap_cents=700)
+    fare = _eur(_price(pickup_at=dt.datetime(2026, 3, 4, 10, 0, tzinfo=clock.HELSINKI)))
+    rows = [leg(trip_id=f"W-{n}", client_number=world["km"].card.number, purpose="work", fare_eur=fare) for n in (1, 2)]
+    with clock.pinned(dt.datetime(2026, 3, 5, 6, 0, tzinfo=dt.UTC)):
+        trip_files.import_trips(actor=None, organiser=organiser(), filename="m.csv", content=trip_file(rows))
+    nobody = "99000000" + luhn.calc_check_digit("99000000")
+    cards = [world[name].card.number for name in ("quota", "km", "eur")] + [world["card_only"].number, nobody]
+    variants = [
+        {},
+        {"purpose": "work"},
+        {"purpose": "study", "vehicle_class": "wheelchair", "supplements": ("assist",)},
+        {"pickup_at": dt.datetime(2026, 3, 14, 23, 30, tzinfo=clock.HELSINKI)},  # a Saturday night
+        {"destination_municipality": "837"},
+        {"supplements": ("no-such-code",)},
+        {"distance_km": Decimal(900), "duration_min": Decimal(600)},
+    ]
+    compared = set()
+    for card in cards:
+        for values in variants:
+            request = authorizations.TripRequest(
+                client_number=card,
+                pickup_at=values.get("pickup_at", dt.datetime(2026, 3, 10, 14, 0, tzinfo=clock.HELSINKI)),
+                distance_km=values.get("distance_km", Decimal("10.0")),
+                duration_min=values.get("duration_min", Decimal(20)),
+                vehicle_class=values.get("vehicle_class", "car"),
+                purpose=values.get("purpose", "leisure"),
+                origin_municipality="049",
+                destination_municipality=values.get("destination_municipality", "049"),
+                supplements=values.get("supplements", ()),
+            )
+            one_by_one = authorizations._judge(request, Organiser.objects.get(code="lansi-uusimaa"))
+            in_one = authorizations._judge_in_one_query(request, Organiser.objects.get(code="lansi-uusimaa"))
+            assert _judgement_facts(in_one) == _judgement_facts(one_by_one), (card, values)
+            compared.add(one_by_one.reason)
+            if card == world["km"].card.number and values == {"purpose": "work"}:
+                assert one_by_one.self_share_cents == 100  # only what the cap leaves
+    assert compared == {"", "unknown_client", "no_decision", "outside_area", "unknown_supplement"}
