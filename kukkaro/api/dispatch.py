@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from ninja import Field, Header, Router, Schema
 from ninja.errors import HttpError
 
-from kukkaro.api.schemas import ErrorOut, ValidationErrorOut
+from kukkaro.api.schemas import ErrorOut, InputSchema, ValidationErrorOut
 from kukkaro.core.permissions import Action, authorize
 from kukkaro.mobility import authorizations
 from kukkaro.mobility.models import AuthorizationState, TripAuthorization
@@ -34,7 +34,7 @@ Kilometres = Annotated[Decimal, Field(gt=0, le=1000, max_digits=9, decimal_place
 Minutes = Annotated[Decimal, Field(gt=0, le=1440, max_digits=7, decimal_places=2)]
 
 
-class TripRequestIn(Schema):
+class TripRequestIn(InputSchema):
     client_number: str = Field(description="The client's transport card number.", min_length=6, max_length=20)
     pickup_at: dt.datetime = Field(description="Planned pickup time, ISO 8601 with an offset.")
     distance_km: Kilometres = Field(description="Estimated distance in kilometres.")

@@ -21,7 +21,7 @@ from ninja.errors import HttpError
 from ninja.files import UploadedFile
 
 from kukkaro.api.auth import TokenAuth
-from kukkaro.api.schemas import ErrorOut, ValidationErrorOut
+from kukkaro.api.schemas import ErrorOut, InputSchema, ValidationErrorOut
 from kukkaro.core.permissions import Action, authorize
 from kukkaro.people.models import User
 from kukkaro.services import claim_files, selectors, services
@@ -100,7 +100,7 @@ class PriceOut(Schema):
     valid_until: dt.date | None
 
 
-class PriceIn(Schema):
+class PriceIn(InputSchema):
     service: str = Field(min_length=1, max_length=40, description="The service type's code.")
     price_cents: PositiveInt = Field(description="Price per unit in cents.")
     valid_from: dt.date = Field(description="First date of service the price applies to (today or later).")
@@ -119,7 +119,7 @@ class AgreementOut(Schema):
     state: str
 
 
-class PageIn(Schema):
+class PageIn(InputSchema):
     limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description=f"How many items at most (1–{MAX_LIMIT}).")
     # Bounded: a larger offset than any list has overflows the databases' integers (SQLite: "datatype mismatch").
     offset: int = Field(0, ge=0, le=MAX_OFFSET, description="How many items to skip.")
@@ -139,7 +139,7 @@ class ReasonOut(Schema):
     label: str = Field(description="The reason in the request's language.")
 
 
-class ClaimIn(Schema):
+class ClaimIn(InputSchema):
     agreement: str = Field(min_length=1, max_length=32, description="The service agreement number.")
     service: str = Field(min_length=1, max_length=40, description="The service type's code.")
     service_date: dt.date

@@ -161,6 +161,15 @@ def test_authorize__bad_input_is_refused_at_its_field(client, world):  # noqa: F
     assert TripAuthorization.objects.count() == 0
 
 
+def test_authorize__a_nul_character_is_refused_at_its_field(client, world):  # noqa: F811
+    body = _body(world["quota"].card.number, supplements=["assist\x00"])
+    with clock.pinned(NOW):
+        response = _ask(client, _token(), body, "nul-0001")
+    assert response.status_code == 422
+    assert [error["field"] for error in response.json()["detail"]] == ["supplements"]
+    assert not TripAuthorization.objects.exists()
+
+
 def test_authorize__only_a_dispatch_centre_of_the_same_organiser(client, world):  # noqa: F811
     with clock.pinned(NOW):
         provider = _ask(
