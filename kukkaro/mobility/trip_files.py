@@ -238,14 +238,21 @@ def read_row(number: int, raw: dict[str, str]) -> Row:
     return row
 
 
-def read_file(content: bytes) -> list[Row]:
-    """The rows of a trip file, each read. A file that is not a trip file at all is refused whole."""
-    if len(content) > MAX_BYTES:
-        raise ValidationError({"file": _("The file is larger than 512 MB.")})
+def file_text(content: bytes) -> str:
+    """A trip file's text. A NUL character, which PostgreSQL cannot store, becomes U+FFFD, which no column's
+    pattern accepts: its row is rejected for that column on either database, instead of the import failing."""
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ValidationError({"file": _("The file is not UTF-8 text.")}) from exc
+    return text.replace("\x00", "\ufffd")
+
+
+def read_file(content: bytes) -> list[Row]:
+    """The rows of a trip file, each read. A file that is not a trip file at all is refused whole."""
+    if len(content) > MAX_BYTES:
+        raise ValidationError({"file": _("The file is larger than 512 MB.")})
+    text = file_text(content)
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = [h.strip(BLANKS) for h in next(reader)]
@@ -575,7 +582,7 @@ def import_trips_rowwise(*, actor: Any, organiser: Organiser, filename: str, con
     started = clock.now()
     trip_import = TripImport.objects.create(
         organiser=organiser,
-        filename=(filename or "trips.csv")[:200],
+        filename=(filename or "trips.csv").replace("\x00", "")[:200],
         sha256=sha256,
         rows=len(rows),
         imported_by=actor,

@@ -48,7 +48,7 @@ from kukkaro.ledger.models import PurseKind
 from kukkaro.mobility import pricing
 from kukkaro.mobility.models import TripImport
 from kukkaro.mobility.neighbours import NEIGHBOURS
-from kukkaro.mobility.trip_files import BLANKS, COLUMNS, MAX_BYTES, _Owned, _settle_authorizations
+from kukkaro.mobility.trip_files import BLANKS, COLUMNS, MAX_BYTES, _Owned, _settle_authorizations, file_text
 
 logger = logging.getLogger(__name__)
 
@@ -135,10 +135,7 @@ def _stage(cursor: Any, content: bytes) -> None:
         f"CREATE TEMP TABLE trip_stage (ordinal bigint GENERATED ALWAYS AS IDENTITY, row_number integer, "
         f"columns_ok boolean NOT NULL DEFAULT true, {columns}) ON COMMIT DROP"
     )
-    try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ValidationError({"file": _("The file is not UTF-8 text.")}) from exc
+    text = file_text(content)
     first_line = text.split("\n", 1)[0]
     header = [h.strip(BLANKS) for h in next(csv.reader([first_line]), [])]
     if not header or not any(header):
@@ -825,7 +822,7 @@ def import_trips_sql(*, actor: Any, organiser: Organiser, filename: str, content
             started = clock.now()
             trip_import = TripImport.objects.create(
                 organiser=organiser,
-                filename=(filename or "trips.csv")[:200],
+                filename=(filename or "trips.csv").replace("\x00", "")[:200],
                 sha256=sha256,
                 rows=rows,
                 imported_by=actor,

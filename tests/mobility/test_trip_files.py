@@ -271,3 +271,24 @@ def test_import_trips__a_file_that_is_not_a_trip_file_is_refused_whole(world, co
         trip_files.import_trips(actor=None, organiser=organiser(), filename="x.csv", content=content)
     assert "file" in refused.value.message_dict
     assert not TripImport.objects.exists() and not TripLeg.objects.exists()
+
+
+def test_import__a_nul_character_rejects_its_row_and_the_rest_is_imported(world):
+    """PostgreSQL cannot store NUL: the import used to fail whole there. Now the row is rejected for the column
+    that has it, the same on both databases, and the other rows are judged as usual."""
+    card = world["km"].card.number
+    rows = [
+        leg(trip_id="N\x00-1", client_number=card),
+        leg(trip_id="N-2", client_number=card, distance_km="10\x00.0"),
+        leg(trip_id="N-3", client_number=card, pickup_at="2026-03-04T10:00:00+02:00\x00"),
+        leg(trip_id="N-4", client_number=card),
+    ]
+    with clock.pinned(dt.datetime(2026, 3, 5, 6, 0, tzinfo=dt.UTC)):
+        done = trip_files.import_trips(actor=None, organiser=organiser(), filename="nul.csv", content=trip_file(rows))
+    outcomes = [(leg.row_number, leg.outcome, leg.reasons) for leg in done.legs.order_by("row_number")]
+    assert outcomes == [
+        (2, "rejected", ["trip_id_invalid"]),
+        (3, "rejected", ["distance_invalid"]),
+        (4, "rejected", ["pickup_at_invalid"]),
+        (5, "accepted", []),
+    ]
