@@ -104,6 +104,7 @@ ROW_PROBLEMS = {
     "number": gettext_lazy("Give a quantity above zero with at most two decimals."),
     "amount": gettext_lazy("Give the unit price in euros, for example 98,00."),
     "length": gettext_lazy("At most 40 characters."),
+    "character": gettext_lazy("The value contains a NUL character (0x00), which is not allowed."),
 }
 
 
@@ -129,6 +130,12 @@ def _parse_row(row: dict[str, str]) -> tuple[dict[str, Any], list[dict[str, str]
 
     if row.get("__extra__"):
         problem("row", "columns")
+    # PostgreSQL cannot store NUL; such a value is this row's problem, not the whole upload's failure.
+    for field in COLUMNS:
+        if "\x00" in (row.get(field) or ""):
+            problem(field, "character")
+    if problems:
+        return values, problems
     for field in ("agreement", "service", "invoice_number"):
         values[field] = (row.get(field) or "").strip()
         if not values[field]:
@@ -162,7 +169,7 @@ def claims_upload(*, actor: User, provider: Provider, filename: str, content: by
     _header, rows = _read_rows(content)
     upload = ClaimUpload.objects.create(
         provider=provider,
-        filename=(filename or "claims.csv")[:200],
+        filename=(filename or "claims.csv").replace("\x00", "")[:200],
         sha256=hashlib.sha256(content).hexdigest(),
         rows=len(rows),
         uploaded_by=actor,

@@ -120,3 +120,18 @@ def test_claims_upload__comma_separated_file_is_read_too():
     ).encode()
     upload = claims_upload(actor=world.provider_user, provider=world.provider, filename="c.csv", content=content)
     assert [r.outcome for r in upload.results.all()] == ["approved"]
+
+
+def test_claims_upload__a_nul_character_is_a_problem_of_its_field():
+    """PostgreSQL cannot store NUL: such a row gets its own problem, and the other rows are claimed as usual."""
+    world = build_world()
+    agreement = world.agreement.number
+    content = (
+        "agreement;service;service_date;quantity;unit_price;invoice_number\n"
+        f"{agreement};day-activity;2026-03-03;1;90,00;N\x00-1\n"
+        f"{agreement};day-activity;2026-03-04;1;90,00;N-2\n"
+    ).encode()
+    upload = claims_upload(actor=world.provider_user, provider=world.provider, filename="n.csv", content=content)
+    results = list(upload.results.order_by("row_number"))
+    assert [r.outcome for r in results] == ["invalid", "approved"]
+    assert [(p["field"], p["code"]) for p in results[0].reasons] == [("invoice_number", "character")]
