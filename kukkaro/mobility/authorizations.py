@@ -331,7 +331,11 @@ def _existing(organiser_id: int, key: str, fingerprint: str) -> TripAuthorizatio
 def _retry_of(organiser_id: int, key: str, request: TripRequest) -> TripAuthorization | None:
     if request.pickup_at.tzinfo is None or not KEY.fullmatch(key or ""):
         return None
-    return _existing(organiser_id, key, request.fingerprint())
+    try:
+        fingerprint = request.fingerprint()
+    except OverflowError:  # a pickup at the edge of the calendar (year 1 with an offset): never asked before
+        return None
+    return _existing(organiser_id, key, fingerprint)
 
 
 class _Organiser:

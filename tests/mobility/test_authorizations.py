@@ -161,6 +161,15 @@ def test_authorize__bad_input_is_refused_at_its_field(client, world):  # noqa: F
     assert TripAuthorization.objects.count() == 0
 
 
+def test_authorize__a_pickup_at_the_edge_of_the_calendar_is_refused_at_its_field(client, world):  # noqa: F811
+    """Year 1 with a positive offset is before the smallest UTC time Python has: it was a 500 (schemathesis)."""
+    body = _body(world["quota"].card.number, pickup_at="0001-01-01T00:00:00+03:04")
+    with clock.pinned(NOW):
+        response = _ask(client, _token(), body, "calendar-edge-1")
+    assert response.status_code == 422
+    assert [error["field"] for error in response.json()["detail"]] == ["pickup_at"]
+
+
 def test_authorize__a_nul_character_is_refused_at_its_field(client, world):  # noqa: F811
     body = _body(world["quota"].card.number, supplements=["assist\x00"])
     with clock.pinned(NOW):
