@@ -427,16 +427,12 @@ def _authorize_at_once(
                 authorization.state, authorization.reason = AuthorizationState.DENIED, "insufficient_funds"
                 authorization.amount = judgement.amount
             elif judgement.amount:
-                expires_at = hold_expiry(request.pickup_at)
-                hold = ledger.hold_create(
-                    transfer_id=hold_id_for(actor.organiser_id, key),
-                    purse=judgement.purse,
-                    amount=judgement.amount,
-                    expires_at=expires_at,
+                hold, expires_at = _place_hold(
                     actor=actor,
-                    ref_type="trip_authorization",
-                    ref_id=str(authorization.pk),
-                    memo=_hold_memo(request),
+                    key=key,
+                    request=request,
+                    authorization=authorization,
+                    judgement=judgement,
                     savepoint=False,
                 )
                 authorization.amount, authorization.hold_id, authorization.expires_at = (
@@ -459,11 +455,32 @@ def _authorize_at_once(
     return authorization
 
 
-def _hold_memo(request: TripRequest) -> str:
-    return (
-        f"{request.pickup_at.astimezone(clock.HELSINKI):%Y-%m-%d %H:%M} "
-        f"{request.origin_municipality}-{request.destination_municipality}"
+def _place_hold(
+    *,
+    actor: Any,
+    key: str,
+    request: TripRequest,
+    authorization: TripAuthorization,
+    judgement: _Judgement,
+    savepoint: bool = True,
+) -> tuple[Transfer, dt.datetime]:
+    """Hold the judged amount until the hold's expiry; the transfer's id comes from the key (ADR 0014)."""
+    expires_at = hold_expiry(request.pickup_at)
+    hold = ledger.hold_create(
+        transfer_id=hold_id_for(actor.organiser_id, key),
+        purse=judgement.purse,
+        amount=judgement.amount,
+        expires_at=expires_at,
+        actor=actor,
+        ref_type="trip_authorization",
+        ref_id=str(authorization.pk),
+        memo=(
+            f"{request.pickup_at.astimezone(clock.HELSINKI):%Y-%m-%d %H:%M} "
+            f"{request.origin_municipality}-{request.destination_municipality}"
+        ),
+        savepoint=savepoint,
     )
+    return hold, expires_at
 
 
 def _audit_answer(actor: Any, authorization: TripAuthorization) -> None:
@@ -488,7 +505,6 @@ def _authorize_step_by_step(
 ) -> tuple[TripAuthorization, bool]:
     """The row first under its unique key (a concurrent twin waits for this transaction, then reads its answer),
     then the judgement and the hold in a savepoint, so a refusal is recorded as a denial with its reason."""
-    idempotency_key = key
     now = clock.now()
     # No read first: the unique key answers a retry (IntegrityError, then the first answer is read), and a new
     # request, by far the common case, costs one statement less.
@@ -497,7 +513,7 @@ def _authorize_step_by_step(
             authorization = _new_authorization(actor=actor, key=key, request=request, fingerprint=fingerprint, now=now)
             authorization.save(force_insert=True)
     except IntegrityError:
-        found = _existing(actor.organiser_id, idempotency_key, fingerprint)
+        found = _existing(actor.organiser_id, key, fingerprint)
         if found is None:  # pragma: no cover - the twin rolled back; the caller may simply retry
             raise
         return found, False
@@ -515,17 +531,9 @@ def _authorize_step_by_step(
             judgement.amount,
         )
         if judgement.amount:
-            expires_at = hold_expiry(request.pickup_at)
             try:
-                hold = ledger.hold_create(
-                    transfer_id=hold_id_for(actor.organiser_id, idempotency_key),
-                    purse=judgement.purse,
-                    amount=judgement.amount,
-                    expires_at=expires_at,
-                    actor=actor,
-                    ref_type="trip_authorization",
-                    ref_id=str(authorization.pk),
-                    memo=_hold_memo(request),
+                hold, expires_at = _place_hold(
+                    actor=actor, key=key, request=request, authorization=authorization, judgement=judgement
                 )
             except ledger.InsufficientFunds:
                 authorization.reason = "insufficient_funds"
