@@ -57,6 +57,9 @@ DENIAL_TEXTS = {
     "no_tariff": gettext_lazy("There is no taxi tariff in force on the day of the trip."),
     "unknown_supplement": gettext_lazy("A supplement code is not in the tariff."),
     "insufficient_funds": gettext_lazy("The client's purse does not cover this trip."),
+    "purse_not_open": gettext_lazy(
+        "The client's purse cannot be used today: it is closed, or not yet or no longer valid."
+    ),
 }
 #: A booking may be made for a trip starting at most this long ago (a trip already under way) …
 PAST_TOLERANCE = dt.timedelta(hours=2)
@@ -537,6 +540,10 @@ def _authorize_step_by_step(
                 )
             except ledger.InsufficientFunds:
                 authorization.reason = "insufficient_funds"
+            except ledger.LedgerError as exc:
+                if exc.reason not in {"purse_closed", "not_valid_now"}:
+                    raise
+                authorization.reason = "purse_not_open"
             else:
                 authorization.state, authorization.hold_id, authorization.expires_at = (
                     AuthorizationState.APPROVED,

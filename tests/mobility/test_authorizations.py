@@ -149,6 +149,26 @@ def test_authorize__denied_with_a_specific_reason_and_nothing_held(client, world
     assert not Transfer.objects.filter(ref_type="trip_authorization").exists()
 
 
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param({"closed_at": dt.datetime(2026, 3, 1, tzinfo=dt.UTC)}, id="closed"),
+        pytest.param({"valid_from": dt.date(2026, 4, 1)}, id="not-yet-valid"),
+    ],
+)
+def test_authorize__a_purse_not_in_use_today_is_a_denial_not_an_error(client, world, change):  # noqa: F811
+    """The ledger refuses a hold on a closed purse or one outside its validity today (for example a booking made
+    before the purse of a new decision starts). That was a 500; it is a denial with its reason."""
+    Purse.objects.filter(pk=_purse(world["km"]).pk).update(**change)
+    with clock.pinned(NOW):
+        response = _ask(client, _token(), _body(world["km"].card.number), "not-open-1")
+    assert response.status_code == 201
+    answer = response.json()
+    assert (answer["decision"], answer["reason"], answer["hold"]) == ("denied", "purse_not_open", None)
+    assert answer["reason_text"]
+    assert not Transfer.objects.filter(ref_type="trip_authorization").exists()
+
+
 def test_authorize__bad_input_is_refused_at_its_field(client, world):  # noqa: F811
     token = _token()
     with clock.pinned(NOW):
