@@ -53,27 +53,17 @@ BASELINE_SQL = (
 def build_clients(clients: int, seed: int, today: dt.date) -> dict:
     """The organiser's tariff, users, one decision made through the ORM and ``clients`` clients with decisions,
     lines and entitlements in set-based SQL. Returns what the legs need."""
-    from django.core.management import call_command
     from django.db import connection
 
-    from bench.transport_world import bench_calculation, bench_decision, bench_user
+    from bench.transport_world import bench_calculation, bench_decision, bench_user, county_tariff
     from kukkaro.core import clock
     from kukkaro.core.identifiers import make_hetu
-    from kukkaro.core.models import Municipality, Organiser
+    from kukkaro.core.models import Municipality
     from kukkaro.core.roles import Role
-    from kukkaro.mobility import selectors, tariff_files
-    from kukkaro.mobility import services as mobility
+    from kukkaro.mobility import selectors
     from kukkaro.people.models import Client
 
-    call_command("migrate", verbosity=0)
-    organiser = Organiser.objects.get(code="lansi-uusimaa")
-    tariff_path = ROOT / "kukkaro" / "mobility" / "tariffs" / "lansi-uusimaa.toml"
-    area, _ = mobility.tariffs_load(
-        actor=None,
-        organiser=organiser,
-        document=tariff_files.read_document(tariff_path.read_bytes(), tariff_path.name),
-        source=tariff_path.name,
-    )
+    organiser, area = county_tariff()
     since, until = selectors.comparison_window(months=12, today=today)
     valid_from, valid_until = since.date(), today + dt.timedelta(days=365)
     start = since - dt.timedelta(days=30)

@@ -76,15 +76,11 @@ def bench_decision(
     )
 
 
-def setting(start: dt.datetime) -> Setting:
-    """Migrate, load the county's tariff, and make the decision maker and the payables purses."""
+def county_tariff() -> tuple[Any, Any]:
+    """Migrate the scratch database and load the county's tariff file: (organiser, contract area)."""
     from django.core.management import call_command
 
-    from kukkaro.core import clock
     from kukkaro.core.models import Organiser
-    from kukkaro.core.roles import Role
-    from kukkaro.ledger import services as ledger
-    from kukkaro.ledger.models import SYSTEM_SHARDS, PurseKind, Unit
     from kukkaro.mobility import services as mobility
     from kukkaro.mobility import tariff_files
 
@@ -97,6 +93,17 @@ def setting(start: dt.datetime) -> Setting:
         document=tariff_files.read_document(tariff_path.read_bytes(), tariff_path.name),
         source=tariff_path.name,
     )
+    return organiser, area
+
+
+def setting(start: dt.datetime) -> Setting:
+    """Migrate, load the county's tariff, and make the decision maker and the payables purses."""
+    from kukkaro.core import clock
+    from kukkaro.core.roles import Role
+    from kukkaro.ledger import services as ledger
+    from kukkaro.ledger.models import SYSTEM_SHARDS, PurseKind, Unit
+
+    organiser, area = county_tariff()
     with clock.pinned(start):
         approver = bench_user("bench.decision", Role.DECISION_MAKER, organiser)
         for unit in Unit.values:
