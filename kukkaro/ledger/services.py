@@ -103,6 +103,32 @@ class _Request:
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
+def transfer_fingerprint(
+    *,
+    debit_purse_id: uuid.UUID,
+    credit_purse_id: uuid.UUID,
+    amount: int,
+    code: str,
+    flag: str = TransferFlag.POSTED,
+    ref_type: str = "",
+    ref_id: str = "",
+    memo: str = "",
+) -> str:
+    """The fingerprint the ledger stores with a transfer (a later request with the same id and fingerprint is a
+    retry of it), for code that writes many transfers in one statement."""
+    return _Request(
+        id=uuid.UUID(int=0),
+        debit_purse_id=debit_purse_id,
+        credit_purse_id=credit_purse_id,
+        amount=amount,
+        code=code,
+        flag=flag,
+        ref_type=ref_type,
+        ref_id=ref_id,
+        memo=memo,
+    ).fingerprint()
+
+
 # --- system purses ---------------------------------------------------------------------------------------
 
 

@@ -247,7 +247,8 @@ class TripLeg(models.Model):
     """One row of a trip file and its one outcome. The typed fields are empty where the row could not be read.
 
     A leg is identified by the operator and its trip id: the first row with that identity carries the debit
-    (its transfer id is derived from the identity, so it is debited once whatever happens); a later row with the
+    (one first row per identity, a unique index; ``transfer_id`` names the file's one debit of the purse, or the
+    leg's own transfer when it was accepted in review — ADR 0016); a later row with the
     same content is the same leg again (accepted, no new debit, ``same_as`` points at the first), and one with
     other content is held for review (``resent_changed``)."""
 

@@ -23,8 +23,9 @@ How a row is judged (``judge``), in this order:
    this trip id before with other content).
 3. **Accepted** otherwise, and debited once: a trip from the leisure line (or the work line for work and study
    trips) of a trip quota, the distance in whole metres from a kilometre purse, or the county cost in cents
-   from a euro purse. The transfer id is derived from the operator and its trip id, so no leg is ever debited
-   twice, however often it is sent.
+   from a euro purse. A leg's identity (operator and trip id) has one first leg only (a unique index), so no
+   leg is ever debited twice, however often it is sent. The file debits each purse once, with the sum of its
+   legs (the legs keep the detail and name that transfer; ADR 0016).
 
 A leg sent again with the same content gets the first one's outcome and no second debit. Legs are taken in
 pickup order (then row order) for what depends on order: the purse's money and the monthly cap of work and
@@ -58,7 +59,7 @@ from kukkaro.core.identifiers import business_id_check_digit
 from kukkaro.core.models import Organiser
 from kukkaro.core.permissions import Action, authorize
 from kukkaro.ledger import services as ledger
-from kukkaro.ledger.models import PurseKind, TransferCode, Unit
+from kukkaro.ledger.models import Purse, PurseKind, TransferCode, Unit
 from kukkaro.mobility import pricing
 from kukkaro.mobility.models import (
     AllowedArea,
@@ -481,33 +482,68 @@ def judge(row: Row, context: Context) -> Verdict:
 
 
 def transfer_id_for(operator_id: str, trip_id: str) -> uuid.UUID:
-    """The one transfer a leg may ever be debited with: the MD5 of its identity as a UUID, which PostgreSQL
-    computes the same way (``md5(…)::uuid``) in the set-based path."""
+    """The transfer of a leg accepted on its own, in review: the MD5 of its identity as a UUID."""
     return uuid.UUID(hashlib.md5(f"kukkaro/trip/{operator_id}/{trip_id}".encode(), usedforsecurity=False).hexdigest())
 
 
-def _debit(verdict: Verdict, row: Row, actor: Any) -> bool:
-    """Debit an accepted leg; False when the purse cannot take it (nothing is debited then)."""
-    if not verdict.debit_amount:
-        return True  # a euro purse leg that costs the county nothing
-    purse = verdict.purse
-    try:
-        ledger.transfer_post(
-            transfer_id=transfer_id_for(row.operator_id, row.trip_id),
-            debit=purse,
-            credit=ledger.system_purse(
-                organiser=purse.organiser, unit=purse.unit, kind=PurseKind.PAYABLES, shard=ledger.shard_of(purse.pk)
-            ),
-            amount=verdict.debit_amount,
-            code=TransferCode.USAGE,
-            actor=actor,
-            ref_type="trip",
-            ref_id=f"{row.operator_id}/{row.trip_id}"[:64],
-            memo=f"{row.pickup_at.astimezone(clock.HELSINKI):%Y-%m-%d %H:%M} {row.origin}-{row.destination}",
-        )
-    except ledger.LedgerError:
-        return False
-    return True
+#: The ``ref_type`` of the one debit an import makes from each purse (its ``ref_id`` is the file's SHA-256).
+FILE_REF_TYPE = "trip_file"
+
+
+def file_transfer_id(organiser_id: int, sha256: str, purse_id: uuid.UUID) -> uuid.UUID:
+    """The one debit of a purse for the legs a file took from it. The same file is imported once per organiser,
+    so the id can only ever be used once (ADR 0016)."""
+    return ledger.derived_id("trip-file", organiser_id, sha256, purse_id)
+
+
+def file_memo(filename: str, legs: int) -> str:
+    return f"{filename[:200]}: {legs} legs"
+
+
+class _Debits:
+    """What the file takes from each purse, decided leg by leg in pickup order against the purse's money as it
+    was when the import began (the purse locked), and posted as one transfer per purse at the end."""
+
+    def __init__(self) -> None:
+        self.available: dict[uuid.UUID, int] = {}
+        self.taken: dict[uuid.UUID, int] = {}
+        self.legs: dict[uuid.UUID, int] = {}
+        self.purses: dict[uuid.UUID, Any] = {}
+
+    def take(self, purse: Any, amount: int) -> bool:
+        """Whether the purse can take the leg; False means it (and every later leg of the file) waits."""
+        if purse.pk not in self.available:
+            locked = Purse.objects.select_for_update().get(pk=purse.pk)
+            self.available[purse.pk] = -1 if locked.closed_at is not None else locked.available_now
+            self.taken[purse.pk] = self.legs[purse.pk] = 0
+            self.purses[purse.pk] = locked
+        if self.taken[purse.pk] + amount > self.available[purse.pk]:
+            return False
+        self.taken[purse.pk] += amount
+        self.legs[purse.pk] += 1
+        return True
+
+    def post(self, trip_import: TripImport, actor: Any) -> None:
+        for purse_id in sorted(self.taken):
+            if not self.taken[purse_id]:
+                continue
+            purse = self.purses[purse_id]
+            ledger.transfer_post(
+                transfer_id=file_transfer_id(trip_import.organiser_id, trip_import.sha256, purse_id),
+                debit=purse,
+                credit=ledger.system_purse(
+                    organiser=trip_import.organiser,
+                    unit=purse.unit,
+                    kind=PurseKind.PAYABLES,
+                    shard=ledger.shard_of(purse_id),
+                ),
+                amount=self.taken[purse_id],
+                code=TransferCode.USAGE,
+                actor=actor,
+                ref_type=FILE_REF_TYPE,
+                ref_id=trip_import.sha256,
+                memo=file_memo(trip_import.filename, self.legs[purse_id]),
+            )
 
 
 def _leg(trip_import: TripImport, row: Row, verdict: Verdict) -> TripLeg:
@@ -545,7 +581,7 @@ def _leg(trip_import: TripImport, row: Row, verdict: Verdict) -> TripLeg:
         debit_unit=verdict.debit_unit if verdict.outcome == LegOutcome.ACCEPTED else "",
         debit_amount=verdict.debit_amount if verdict.outcome == LegOutcome.ACCEPTED else None,
         purse=verdict.purse,
-        transfer_id=transfer_id_for(row.operator_id, row.trip_id)
+        transfer_id=file_transfer_id(trip_import.organiser_id, trip_import.sha256, verdict.purse.pk)
         if verdict.outcome == LegOutcome.ACCEPTED and verdict.same_as is None and verdict.debit_amount
         else None,
     )
@@ -593,6 +629,7 @@ def import_trips_rowwise(*, actor: Any, organiser: Organiser, filename: str, con
     _settle_authorizations(organiser, booked, actor)
     context = Context(organiser)
     legs = []
+    debits = _Debits()
     exhausted: set = set()  # purses that could not take a leg of this file: later legs wait too (pickup order)
     for row in sorted(rows, key=_order):
         verdict = judge(row, context)
@@ -601,7 +638,9 @@ def import_trips_rowwise(*, actor: Any, organiser: Organiser, filename: str, con
         if verdict.same_as is None and verdict.outcome != LegOutcome.REJECTED:
             if verdict.reasons:
                 verdict.outcome = LegOutcome.REVIEW
-            elif verdict.debit_amount and (verdict.purse.pk in exhausted or not _debit(verdict, row, actor)):
+            elif verdict.debit_amount and (
+                verdict.purse.pk in exhausted or not debits.take(verdict.purse, verdict.debit_amount)
+            ):
                 exhausted.add(verdict.purse.pk)
                 verdict.outcome, verdict.reasons = LegOutcome.REVIEW, ["insufficient_funds"]
             if verdict.self_share_cents is not None and row.purpose in pricing.WORK_OR_STUDY:
@@ -613,6 +652,7 @@ def import_trips_rowwise(*, actor: Any, organiser: Organiser, filename: str, con
         if verdict.outcome != LegOutcome.REJECTED and verdict.same_as is None:
             context.first_legs[(row.operator_id, row.trip_id)] = leg
         legs.append(leg)
+    debits.post(trip_import, actor)
     counts: dict[str, int] = {}
     for leg in legs:
         counts[leg.outcome] = counts.get(leg.outcome, 0) + 1

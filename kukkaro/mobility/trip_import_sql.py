@@ -21,7 +21,8 @@ statements over the whole file instead of a loop over its rows (issue 6 asks for
    locked, the purse's money (each purse takes legs in pickup order while the running sum fits; the first that
    does not fit and every later one are held for review; only for purses whose total does not fit).
 5. ``legs`` and ``ledger``: the legs are inserted (first legs, then the rows that repeat one), one transfer per
-   debited leg inserted and the purses' counters moved, all in the one transaction that began with the import.
+   purse the file debits (the sum of its accepted legs; each leg names it) inserted and the purses' counters
+   moved, all in the one transaction that began with the import (ADR 0016).
 
 Everything that decides an outcome is written twice, here and in ``trip_files``; ``tests/mobility/
 test_trip_import_sql.py`` runs both on the same generated files and compares every field of every row.
@@ -44,11 +45,21 @@ from kukkaro.core.middleware import current_request_id
 from kukkaro.core.models import Organiser
 from kukkaro.core.permissions import Action, authorize
 from kukkaro.ledger import services as ledger
-from kukkaro.ledger.models import PurseKind
+from kukkaro.ledger.models import PurseKind, TransferCode
 from kukkaro.mobility import pricing
 from kukkaro.mobility.models import TripImport
 from kukkaro.mobility.neighbours import NEIGHBOURS
-from kukkaro.mobility.trip_files import BLANKS, COLUMNS, MAX_BYTES, _Owned, _settle_authorizations, file_text
+from kukkaro.mobility.trip_files import (
+    BLANKS,
+    COLUMNS,
+    FILE_REF_TYPE,
+    MAX_BYTES,
+    _Owned,
+    _settle_authorizations,
+    file_memo,
+    file_text,
+    file_transfer_id,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -653,7 +664,7 @@ FIRST_FIGURES = """
     f.price, CASE WHEN NOT f.is_rejected THEN f.share END, CASE WHEN NOT f.is_rejected THEN f.price - f.share END,
     CASE WHEN f.outcome = 'accepted' THEN f.unit ELSE '' END, CASE WHEN f.outcome = 'accepted' THEN f.amount END,
     CASE WHEN f.is_first AND f.share IS NOT NULL THEN f.purse END,
-    CASE WHEN f.outcome = 'accepted' AND f.amount > 0 THEN md5('kukkaro/trip/' || f.op || '/' || f.trip)::uuid END
+    CASE WHEN f.outcome = 'accepted' AND f.amount > 0 THEN tt.transfer_id END
 """
 
 # The rows that are legs of their own: the rejected ones and the first of each identity. The reasons of an
@@ -676,7 +687,12 @@ WITH legs AS (
                  ELSE 'accepted' END AS outcome
         FROM trip_judged f WHERE f.is_rejected OR f.is_first OFFSET 0
     ) f
-    RETURNING outcome
+    LEFT JOIN trip_transfer tt ON tt.purse_id = f.purse
+    RETURNING outcome, purse_id, debit_amount, transfer_id
+), debits AS (
+    -- What the file takes from each purse: the legs that name its transfer.
+    INSERT INTO trip_debit SELECT purse_id, sum(debit_amount), count(*) FROM legs WHERE transfer_id IS NOT NULL
+    GROUP BY purse_id
 )
 SELECT outcome, count(*) FROM legs GROUP BY outcome
 """
@@ -714,29 +730,14 @@ WITH legs AS (
 SELECT outcome, count(*) FROM legs GROUP BY outcome
 """
 
-# Debit every accepted first leg: one transfer each, its id derived from the leg's identity, and the purses'
-# counters moved by the sums of the transfers the same statement inserted. The transfer's fingerprint is the
-# ledger's own (sha256 of its request as sorted JSON), so a later call of the ledger service with the same id
-# recognises it as the same transfer.
-TRANSFERS_SQL = f"""
+TRANSFERS_SQL = """
 WITH moved AS (
     INSERT INTO ledger_transfer (id, debit_purse_id, credit_purse_id, amount, unit, code, flag, pending_id,
         expires_at, period_start, ref_type, ref_id, memo, actor_id, request_id, fingerprint, created_at)
-    SELECT m.id, m.purse, tp.payables_id, m.amount, m.unit, 'usage', 'posted', NULL, NULL, NULL, 'trip', m.ref_id,
-        m.memo, %(actor)s, %(request)s,
-        encode(sha256(convert_to(
-            '{{"amount": "' || m.amount || '", "code": "usage", "credit_purse_id": "' || tp.payables_id
-            || '", "debit_purse_id": "' || m.purse || '", "expires_at": null, "flag": "posted", "memo": "'
-            || m.memo || '", "pending_id": null, "period_start": null, "ref_id": "' || m.ref_id
-            || '", "ref_type": "trip"}}', 'UTF8')), 'hex'),
-        %(now)s
-    FROM (
-        SELECT md5('kukkaro/trip/' || f.op || '/' || f.trip)::uuid AS id, f.purse, {AMOUNT} AS amount, f.unit,
-            left(f.op || '/' || f.trip, 64) AS ref_id,
-            to_char(f.local, 'YYYY-MM-DD HH24:MI') || ' ' || f.orig || '-' || f.dest AS memo
-        FROM trip_judged f WHERE {CANDIDATE} AND NOT f.short OFFSET 0
-    ) m
-    JOIN trip_payables tp ON tp.purse_id = m.purse
+    SELECT t.id, t.debit, t.credit, t.amount, t.unit, %(code)s, 'posted', NULL, NULL, NULL, %(ref_type)s, %(ref_id)s,
+        t.memo, %(actor)s, %(request)s, t.fingerprint, %(now)s
+    FROM unnest(%(ids)s::uuid[], %(debits)s::uuid[], %(credits)s::uuid[], %(amounts)s::bigint[], %(units)s::text[],
+                %(memos)s::text[], %(fingerprints)s::text[]) AS t(id, debit, credit, amount, unit, memo, fingerprint)
     RETURNING debit_purse_id, credit_purse_id, amount
 ), sums AS (
     SELECT debit_purse_id AS id, sum(amount) AS debits, 0 AS credits FROM moved GROUP BY debit_purse_id
@@ -749,37 +750,66 @@ WHERE p.id = m.id
 """
 
 
-def _post_transfers(cursor: Any, trip_import: TripImport, actor: Any) -> None:
-    """Debit every accepted first leg (one transfer each), crediting the payables shard of the debited purse."""
-    # The purses some candidate of the file debits: every purse whose money sufficed, and of the others those
-    # whose first candidate still fitted.
+def _plan_transfers(cursor: Any, trip_import: TripImport) -> None:
+    """The id of the one debit the file may make from each purse its legs name (ADR 0016), in ``trip_transfer``
+    for the legs to name; the legs' insert sums what each purse takes into ``trip_debit``."""
+    cursor.execute("SELECT purse_id FROM trip_purse ORDER BY purse_id")
+    purses = [row[0] for row in cursor.fetchall()]
+    cursor.execute("CREATE TEMP TABLE trip_transfer (purse_id uuid PRIMARY KEY, transfer_id uuid) ON COMMIT DROP")
+    cursor.execute("CREATE TEMP TABLE trip_debit (purse_id uuid, amount bigint, legs bigint) ON COMMIT DROP")
     cursor.execute(
-        f"""
-        SELECT t.purse_id, p.unit FROM trip_purse t JOIN ledger_purse p ON p.id = t.purse_id
-        WHERE t.total > 0 AND (t.purse_id NOT IN (SELECT f.purse FROM trip_judged f WHERE f.short)
-            OR EXISTS (SELECT 1 FROM trip_judged f WHERE f.purse = t.purse_id AND {CANDIDATE} AND NOT f.short))
-        """
+        "INSERT INTO trip_transfer SELECT * FROM unnest(%s::uuid[], %s::uuid[])",
+        [purses, [file_transfer_id(trip_import.organiser_id, trip_import.sha256, purse) for purse in purses]],
     )
-    units = dict(cursor.fetchall())
-    if not units:
+
+
+def _post_transfers(cursor: Any, trip_import: TripImport, actor: Any) -> None:
+    """Debit each purse once with what the file took from it, crediting the purse's payables shard; the counters
+    move in the same statement."""
+    cursor.execute(
+        "SELECT d.purse_id, p.unit, d.amount, d.legs FROM trip_debit d JOIN ledger_purse p ON p.id = d.purse_id "
+        "ORDER BY d.purse_id"
+    )
+    sums = cursor.fetchall()
+    if not sums:
         return
     # A few payables shards serve all the purses: look each one up once.
-    shards = {(unit, ledger.shard_of(purse_id)) for purse_id, unit in units.items()}
+    shards = {(unit, ledger.shard_of(purse_id)) for purse_id, unit, _amount, _legs in sums}
     payables = {
         (unit, shard): ledger.system_purse(
             organiser=trip_import.organiser, unit=unit, kind=PurseKind.PAYABLES, shard=shard
         ).pk
         for unit, shard in sorted(shards)
     }
-    pairs = [(purse_id, payables[(unit, ledger.shard_of(purse_id))]) for purse_id, unit in units.items()]
-    cursor.execute("CREATE TEMP TABLE trip_payables (purse_id uuid PRIMARY KEY, payables_id uuid) ON COMMIT DROP")
-    cursor.execute(
-        "INSERT INTO trip_payables SELECT * FROM unnest(%s::uuid[], %s::uuid[])",
-        [[p[0] for p in pairs], [p[1] for p in pairs]],
-    )
+    planned = []
+    for purse_id, unit, amount, legs in sums:
+        credit = payables[(unit, ledger.shard_of(purse_id))]
+        memo = file_memo(trip_import.filename, legs)
+        fingerprint = ledger.transfer_fingerprint(
+            debit_purse_id=purse_id,
+            credit_purse_id=credit,
+            amount=amount,
+            code=TransferCode.USAGE,
+            ref_type=FILE_REF_TYPE,
+            ref_id=trip_import.sha256,
+            memo=memo,
+        )
+        transfer_id = file_transfer_id(trip_import.organiser_id, trip_import.sha256, purse_id)
+        planned.append((transfer_id, purse_id, credit, amount, unit, memo, fingerprint))
+    columns = list(zip(*planned, strict=True))
     cursor.execute(
         TRANSFERS_SQL,
         {
+            "ids": list(columns[0]),
+            "debits": list(columns[1]),
+            "credits": list(columns[2]),
+            "amounts": list(columns[3]),
+            "units": list(columns[4]),
+            "memos": list(columns[5]),
+            "fingerprints": list(columns[6]),
+            "code": TransferCode.USAGE.value,
+            "ref_type": FILE_REF_TYPE,
+            "ref_id": trip_import.sha256,
             "actor": getattr(actor, "pk", None),
             "request": current_request_id(),
             "now": clock.now(),
@@ -841,6 +871,7 @@ def import_trips_sql(*, actor: Any, organiser: Organiser, filename: str, content
             cursor.execute(JUDGE_SQL, {"ts": TIMESTAMP})
             steps.done("judge")
             _order(cursor)
+            _plan_transfers(cursor, trip_import)
             steps.done("order")
             counts: dict[str, int] = {}
             for statement in (INSERT_FIRSTS_SQL, INSERT_REPEATS_SQL):
@@ -853,7 +884,7 @@ def import_trips_sql(*, actor: Any, organiser: Organiser, filename: str, content
             # Gone at commit anyway; dropped now so a second import in the same transaction (a test) starts clean.
             cursor.execute(
                 "DROP TABLE IF EXISTS trip_stage, trip_keys, trip_holiday, trip_allowed, trip_operator, trip_card, "
-                "trip_supplement, trip_judged, trip_sums, trip_cap, trip_purse, trip_payables"
+                "trip_supplement, trip_judged, trip_sums, trip_cap, trip_purse, trip_transfer, trip_debit"
             )
         trip_import.counts, trip_import.finished_at = counts, clock.now()
         trip_import.save(update_fields=["counts", "finished_at"])
@@ -864,7 +895,7 @@ def import_trips_sql(*, actor: Any, organiser: Organiser, filename: str, content
             organiser_id=organiser.pk,
             after={"filename": trip_import.filename, "sha256": sha256, "rows": rows, "outcomes": counts},
         )
-    # The deferred foreign-key checks of the transfers run here, and the commit waits for the log to be written.
+    # The commit waits for the log to be written.
     steps.done("commit")
     logger.info("trip import %s: %s rows, %s", trip_import.pk, rows, steps)
     return trip_import

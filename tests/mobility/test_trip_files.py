@@ -174,6 +174,34 @@ def test_import_trips__prices_self_shares_and_debits_to_the_cent(world):
     assert ledger_verify()[1] == []
 
 
+def test_import_trips__debits_each_purse_once_with_the_sum_of_its_legs(world):
+    k = world["km"].card.number
+    distances = ("10.0", "2.5", "7.0")
+    rows = [
+        leg(
+            trip_id=f"K-{n}",
+            client_number=k,
+            distance_km=distance,
+            pickup_at=f"2026-03-0{n + 2}T10:00:00+02:00",
+            dropoff_at=f"2026-03-0{n + 2}T10:25:00+02:00",
+            fare_eur="",
+        )
+        for n, distance in enumerate(distances)
+    ]
+    for row in rows:
+        row["fare_eur"] = _eur(_price(distance_km=Decimal(row["distance_km"])))
+    with clock.pinned(IMPORTED):
+        done = trip_files.import_trips(actor=None, organiser=organiser(), filename="km.csv", content=trip_file(rows))
+    legs = list(done.legs.order_by("row_number"))
+    assert [leg.debit_amount for leg in legs] == [10_000, 2_500, 7_000]
+    (transfer,) = Transfer.objects.filter(ref_type=trip_files.FILE_REF_TYPE)
+    assert (transfer.amount, transfer.ref_id, transfer.memo) == (19_500, done.sha256, "km.csv: 3 legs")
+    assert transfer.debit_purse_id == legs[0].purse_id
+    assert {leg.transfer_id for leg in legs} == {transfer.pk}
+    assert Purse.objects.get(pk=legs[0].purse_id).debits_posted == 19_500
+    assert ledger_verify()[1] == []
+
+
 def test_import_trips__the_same_file_again_and_the_same_legs_in_another_file_change_nothing(world):
     rows = _rows(world)
     with clock.pinned(IMPORTED):

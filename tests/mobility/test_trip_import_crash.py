@@ -71,7 +71,9 @@ def _state() -> dict:
             "row_number", "outcome", "reasons", "price_cents", "self_share_cents", "debit_amount", "transfer_id"
         )
     )
-    transfers = sorted(Transfer.objects.filter(ref_type="trip").values_list("id", "amount", "debit_purse_id"))
+    transfers = sorted(
+        Transfer.objects.filter(ref_type__in=("trip", "trip_file")).values_list("id", "amount", "debit_purse_id")
+    )
     purses = sorted(Purse.objects.values_list("id", "debits_posted", "credits_posted", "debits_pending"))
     return {"imports": TripImport.objects.count(), "legs": legs, "transfers": transfers, "purses": purses}
 

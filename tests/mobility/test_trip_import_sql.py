@@ -135,7 +135,7 @@ def _snapshot(trip_import: TripImport) -> tuple[list, list, list]:
     for row in legs:
         row["same_as"] = rows_by_id.get(row.pop("same_as_id"))
     transfers = sorted(
-        Transfer.objects.filter(ref_type="trip").values_list(
+        Transfer.objects.filter(ref_type__in=("trip", "trip_file")).values_list(
             "id", "debit_purse_id", "credit_purse_id", "amount", "unit", "code", "flag", "ref_id", "memo", "fingerprint"
         )
     )
