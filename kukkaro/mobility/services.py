@@ -66,6 +66,7 @@ def tariffs_load(*, actor: Any, organiser: Organiser, document: dict, source: st
     nothing; a version that overlaps a different stored one is refused. Returns (area, versions added)."""
     if actor is not None:
         authorize(actor, Action.TARIFF_MANAGE, _Owned(organiser.pk))
+    source = source.replace("\x00", "")[:200]  # a file name, as the browser sent it
     codes = set(Municipality.objects.filter(organiser=organiser).values_list("code", flat=True))
     spec = tariff_files.parse_document(document, organiser_municipalities=codes)
     area = ContractArea.objects.select_for_update().filter(code=spec.code).first()
@@ -101,7 +102,7 @@ def tariffs_load(*, actor: Any, organiser: Organiser, document: dict, source: st
                 area=area,
                 valid_from=version.valid_from,
                 valid_until=version.valid_until,
-                source=source[:200],
+                source=source,
                 created_by=actor,
                 created_at=clock.now(),
                 **values,

@@ -30,6 +30,7 @@ import itertools
 import json
 import re
 import tomllib
+import unicodedata
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -69,6 +70,10 @@ class AreaSpec:
     name: str
     municipalities: list[str]
     tariffs: list[TariffSpec] = field(default_factory=list)
+
+
+#: As long as ``ContractArea.name`` may be.
+NAME_MAX_LENGTH = 200
 
 
 class _Problems:
@@ -195,6 +200,10 @@ def parse_document(document: dict[str, Any], *, organiser_municipalities: set[st
     name = document.get("name")
     if not isinstance(name, str) or not name.strip():
         problems.add("name", _("give the area's name"))
+    elif len(name.strip()) > NAME_MAX_LENGTH:
+        problems.add("name", _("at most %(count)s characters") % {"count": NAME_MAX_LENGTH})
+    elif any(unicodedata.category(character) == "Cc" for character in name):
+        problems.add("name", _("remove the control characters (such as tabs, line breaks or NUL)"))
     municipalities = document.get("municipalities")
     if not isinstance(municipalities, list) or not municipalities:
         problems.add("municipalities", _("list the municipalities of the area"))

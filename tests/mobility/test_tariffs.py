@@ -99,6 +99,30 @@ work_study_monthly_cap_eur = "60"
     assert not ContractArea.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [("Länsi\x00Uusimaa", "control characters"), ("Länsi\tUusimaa", "control characters"), ("x" * 201, "200")],
+)
+def test_tariff_file__an_area_name_the_database_cannot_keep_is_refused_with_its_place(name, problem):
+    document = json.loads(PH_FILE.read_text())
+    document["name"] = name
+    parsed = tariff_files.read_document(json.dumps(document).encode(), "ph.json")
+    with translation.override("en"), pytest.raises(ValidationError) as refused:
+        services.tariffs_load(actor=None, organiser=organiser("paijat-hame"), document=parsed, source="ph.json")
+    (message,) = refused.value.message_dict["file"]
+    assert message.startswith("name:") and problem in message
+    assert not ContractArea.objects.exists()
+
+
+def test_tariff_file__a_file_name_with_nul_is_kept_without_it():
+    document = tariff_files.read_document(PH_FILE.read_bytes(), PH_FILE.name)
+    area, added = services.tariffs_load(
+        actor=None, organiser=organiser("paijat-hame"), document=document, source="ph\x00.json"
+    )
+    assert added and {t.source for t in Tariff.objects.filter(area=area)} == {"ph.json"}
+    assert AuditEvent.objects.filter(action="tariff.load").latest("pk").after["source"] == "ph.json"
+
+
 def test_tariff_file__json_numbers_with_a_fraction_are_refused_as_money():
     document = json.loads(PH_FILE.read_text())
     document["tariff"][0]["base_day_eur"] = 7.9
