@@ -195,7 +195,7 @@ SELECT cl.id AS client_id, cl.national_id, m.code AS home,
            SELECT coalesce(sum(leg.self_share_cents), 0) FROM mobility_tripleg leg
            WHERE leg.client_id = cl.id AND leg.purpose IN ('work', 'study') AND leg.same_as_id IS NULL
              AND leg.pickup_at >= %(month_start)s AND leg.pickup_at < %(month_end)s
-             AND leg.self_share_cents IS NOT NULL AND leg.outcome <> 'rejected'
+             AND leg.self_share_cents IS NOT NULL AND leg.outcome <> 'rejected' AND leg.resolved_outcome <> 'rejected'
        ) END AS work_study_paid,
        {", ".join(f"t.{name}" for name in _TARIFF_FIELDS)}
 FROM mobility_transportcard card

@@ -48,7 +48,10 @@ class LegResolveForm(forms.Form):
         label=_("Resolution"),
         choices=[
             (Resolution.ACCEPT, _("accept: the trip is taken from the client's purse and the operator is paid")),
-            (Resolution.REJECT, _("refuse: nothing is taken from the purse and the operator is not paid")),
+            (
+                Resolution.REJECT,
+                _("refuse: nothing is taken from the purse, the operator is not paid and may send the trip again"),
+            ),
         ],
         widget=forms.RadioSelect,
     )

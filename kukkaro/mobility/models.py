@@ -306,7 +306,7 @@ class TripLeg(models.Model):
             # The first row of a leg's identity (the one that may carry a debit); later rows point at it.
             models.UniqueConstraint(
                 fields=["operator_id", "trip_id"],
-                condition=Q(same_as__isnull=True) & ~Q(outcome="rejected"),
+                condition=Q(same_as__isnull=True) & ~Q(outcome="rejected") & ~Q(resolved_outcome="rejected"),
                 name="mobility_leg_identity_once",
             ),
         ]

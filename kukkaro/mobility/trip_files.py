@@ -27,7 +27,8 @@ How a row is judged (``judge``), in this order:
    leg is ever debited twice, however often it is sent. The file debits each purse once, with the sum of its
    legs (the legs keep the detail and name that transfer; ADR 0016).
 
-A leg sent again with the same content gets the first one's outcome and no second debit. Legs are taken in
+A leg sent again with the same content gets the first one's outcome and no second debit. A first leg refused in
+review gives up its identity: the trip sent again under the same id is judged afresh. Legs are taken in
 pickup order (then row order) for what depends on order: the purse's money and the monthly cap of work and
 study self-shares.
 
@@ -375,6 +376,7 @@ class Context:
                     self_share_cents__isnull=False,
                 )
                 .exclude(outcome=LegOutcome.REJECTED)
+                .exclude(resolved_outcome=LegOutcome.REJECTED)
                 .aggregate(total=Sum("self_share_cents"))["total"]
                 or 0
             )
@@ -677,6 +679,7 @@ def _identity(row: Row, verdict: Verdict, context: Context) -> None:
         first = (
             TripLeg.objects.filter(operator_id=row.operator_id, trip_id=row.trip_id, same_as__isnull=True)
             .exclude(outcome=LegOutcome.REJECTED)
+            .exclude(resolved_outcome=LegOutcome.REJECTED)
             .first()
         )
         if first is not None:

@@ -517,7 +517,7 @@ FROM (
     ) j OFFSET 0
 ) p
 LEFT JOIN mobility_tripleg f ON p.readable AND f.operator_id = p.op AND f.trip_id = p.trip
-    AND f.same_as_id IS NULL AND f.outcome <> 'rejected'
+    AND f.same_as_id IS NULL AND f.outcome <> 'rejected' AND f.resolved_outcome <> 'rejected'
 """
 
 # --- what depends on order: only where it can change a figure ---------------------------------------------------
@@ -555,7 +555,8 @@ WITH paid AS (
     SELECT m.client_id, m.month, m.total_share, m.cap, coalesce(sum(l.self_share_cents), 0) AS paid
     FROM trip_sums m
     LEFT JOIN mobility_tripleg l ON l.client_id = m.client_id AND l.purpose IN ('work', 'study')
-        AND l.same_as_id IS NULL AND l.outcome <> 'rejected' AND l.self_share_cents IS NOT NULL
+        AND l.same_as_id IS NULL AND l.outcome <> 'rejected' AND l.resolved_outcome <> 'rejected'
+        AND l.self_share_cents IS NOT NULL
         AND l.pickup_at >= (m.month AT TIME ZONE 'Europe/Helsinki')
         AND l.pickup_at < ((m.month + interval '1 month') AT TIME ZONE 'Europe/Helsinki')
     WHERE NOT m.per_purse AND m.total_share IS NOT NULL

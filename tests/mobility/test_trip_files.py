@@ -248,6 +248,40 @@ def test_import_trips__work_trips_stop_costing_the_client_at_the_monthly_cap(wor
     assert legs["W-1"].purse_id == world["quota"].entitlement.work_line.purse_id
 
 
+def test_import_trips__a_work_trip_refused_in_review_does_not_count_towards_the_cap(world):
+    q = world["quota"].card.number
+
+    def work(n: int, **values: str) -> dict[str, str]:
+        pickup = dt.datetime(2026, 3, n + 1, 7, 30, tzinfo=clock.HELSINKI)
+        return leg(
+            trip_id=f"W-{n}",
+            client_number=q,
+            purpose="work",
+            pickup_at=pickup.isoformat(),
+            dropoff_at=(pickup + dt.timedelta(minutes=25)).isoformat(),
+            fare_eur=values.pop("fare_eur", _eur(_price(pickup_at=pickup))),
+            **values,
+        )
+
+    reviewer = make_user(Role.SOCIAL_WORKER)
+    with clock.pinned(IMPORTED):
+        first = trip_files.import_trips(
+            actor=None, organiser=organiser(), filename="a.csv", content=trip_file([work(1, fare_eur="99.00")])
+        )
+        (held,) = first.legs.all()
+        assert (held.outcome, held.reasons, held.self_share_cents) == ("review", ["fare_mismatch"], 300)
+        services.leg_resolve(actor=reviewer, leg_id=held.pk, resolution="reject", note="Not this client's trip.")
+        done = trip_files.import_trips(
+            actor=None,
+            organiser=organiser(),
+            filename="b.csv",
+            content=trip_file([work(n) for n in range(2, 25)]),
+        )
+    shares = [leg.self_share_cents for leg in done.legs.order_by("pickup_at")]
+    # 2026 cap 69,00 €: the refused trip's 3,00 is not counted, so all 23 trips of the second file cost 3,00.
+    assert shares == [300] * 23
+
+
 def test_import_trips__a_child_pays_the_reduced_self_share(world):
     with clock.pinned(BUILT):
         from kukkaro.core.identifiers import make_hetu

@@ -166,6 +166,31 @@ def test_leg_resolve__an_unknown_client_can_only_be_refused_with_a_reason(client
     assert Transfer.objects.count() == transfers
 
 
+def test_leg_resolve__a_refused_trip_may_be_sent_again_under_its_own_id(client, world, imported, english):  # noqa: F811
+    from tests.mobility.trips import leg as row
+
+    _signed_in(client, Role.SOCIAL_WORKER)
+    refused = _leg("R-5")  # the operator's fare was 5 € off
+    url = reverse("mobility:leg_detail", kwargs={"leg_id": refused.pk})
+    client.post(url, {"resolution": "reject", "note": "Wrong fare; the operator will send the trip again."})
+    purse = Purse.objects.get(pk=world["quota"].entitlement.leisure_line.purse_id)
+    used_before = purse.debits_posted
+    corrected = row(trip_id="R-5", client_number=world["quota"].card.number, fare_eur="43.40")
+    _signed_in(client, Role.FINANCE)
+    assert _upload(client, trip_file([corrected]), name="corrected.csv").status_code == 302
+    (resent,) = TripImport.objects.get(filename="corrected.csv").legs.all()
+    assert (resent.outcome, resent.same_as_id, resent.debit_amount) == ("accepted", None, 1)
+    refused.refresh_from_db()
+    assert (refused.outcome, refused.resolved_outcome) == ("review", "rejected")
+    # The corrected trip is now the leg of its identity: sent once more, it is the same leg and debits nothing.
+    assert _upload(client, trip_file([corrected, row(trip_id="X-1")]), name="again.csv").status_code == 302
+    again = TripImport.objects.get(filename="again.csv").legs.get(trip_id="R-5")
+    assert (again.outcome, again.same_as_id) == ("accepted", resent.pk)
+    purse.refresh_from_db()
+    assert purse.debits_posted == used_before + 1
+    assert ledger_verify()[1] == []
+
+
 def test_leg_resolve__accepting_more_than_the_purse_holds_is_refused_and_changes_nothing(
     client,
     world,  # noqa: F811
