@@ -8,7 +8,7 @@ from django import forms
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
-from kukkaro.mobility.models import CarModification
+from kukkaro.mobility.models import CarModification, ReadingKind
 from kukkaro.mobility.presenters import REASON_TEXTS
 from kukkaro.mobility.selectors import REVIEW_REASONS
 from kukkaro.mobility.services import Resolution
@@ -192,3 +192,18 @@ class LeasingForm(forms.Form):
         data.pop("line"), data.pop("taxi_entitlement")
         data["drivers"] = [name for name in (data.get("drivers") or "").splitlines() if name.strip()]
         return data
+
+
+class OdometerForm(forms.Form):
+    """An odometer reading of a leasing car."""
+
+    kind = forms.ChoiceField(label=_("Reading"), choices=ReadingKind.choices, widget=forms.RadioSelect)
+    read_on = forms.DateField(label=_("Read on"), widget=DATE_INPUT)
+    km = forms.IntegerField(label=_("Odometer (km)"), min_value=0, max_value=2_000_000)
+    note = forms.CharField(
+        label=_("Note"),
+        max_length=500,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("For example who read it, or a photo's reference."),
+    )

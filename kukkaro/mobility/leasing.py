@@ -2,10 +2,15 @@
 decision. The county's monthly cost — the lease, insurance and servicing less the client's own contribution — is
 posted to the ledger once a month (``leasing_post_due``, part of the daily job), so it shows in the purse's
 statement and in reports; each month's transfer id is derived from the contract and the month, so the job can run
-any number of times."""
+any number of times.
+
+The lease includes a number of kilometres a year. Staff record the odometer at delivery, whenever they want to
+follow the pace, and at return (``odometer_record``); the return reading charges the kilometres over the
+allowance, at the contract's price, to the same purse, once."""
 
 import datetime as dt
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -18,7 +23,7 @@ from kukkaro.core.money import format_cents
 from kukkaro.core.permissions import Action, authorize
 from kukkaro.ledger import services as ledger
 from kukkaro.ledger.models import PurseKind, Transfer, TransferCode, Unit
-from kukkaro.mobility.models import CarModification, LeaseState, LeasingContract
+from kukkaro.mobility.models import CarModification, LeaseState, LeasingContract, OdometerReading, ReadingKind
 
 logger = logging.getLogger(__name__)
 
@@ -158,3 +163,203 @@ def leasing_post_due(*, today: dt.date | None = None) -> int:
         if today > contract.ends_on:
             LeasingContract.objects.filter(pk=contract.pk).update(state=LeaseState.ENDED)
     return posted
+
+
+# --- odometer readings and excess kilometres -------------------------------------------------------------------
+
+#: The most an odometer may show (a sanity limit on what people type).
+MAX_ODOMETER_KM = 2_000_000
+#: How long before the first month a car may be delivered, and after the last one returned.
+DELIVERY_MARGIN = dt.timedelta(days=31)
+RETURN_MARGIN = dt.timedelta(days=92)
+
+
+def months_used(contract: LeasingContract, returned_on: dt.date) -> int:
+    """The contract's months up to and including the month the car was returned (all of them at the latest)."""
+    return max(1, min(contract.contract_months, _month_index(returned_on) - _month_index(contract.starts_on) + 1))
+
+
+def allowance_km(contract: LeasingContract, months: int) -> int:
+    """The kilometres included in ``months`` of the contract: the yearly allowance × months / 12, half up."""
+    return (contract.included_km_per_year * months * 2 + 12) // 24
+
+
+@dataclass(frozen=True)
+class LeasePace:
+    """Where a lease stands against its kilometre allowance, from its odometer readings."""
+
+    start: OdometerReading | None
+    latest: OdometerReading | None
+    final: OdometerReading | None
+    contract_allowance_km: int
+    driven_km: int | None = None  # from delivery to the latest reading
+    allowance_to_date_km: int | None = None  # the contract's allowance in proportion to the days so far
+    projected_km: int | None = None  # at this pace, by the end of the contract
+    projected_excess_km: int | None = None
+    projected_excess_cents: int | None = None
+
+
+def lease_pace(contract: LeasingContract) -> LeasePace:
+    """The kilometres driven, what the contract allows so far and, at the pace so far, what it will cost at the
+    end (in whole kilometres, half up). After the return reading, the figures are the ones charged."""
+    readings = list(contract.readings.order_by("read_on", "km"))
+    start = next((r for r in readings if r.kind == ReadingKind.START), None)
+    final = next((r for r in readings if r.kind == ReadingKind.FINAL), None)
+    latest = readings[-1] if readings else None
+    whole = allowance_km(contract, contract.contract_months)
+    if start is None or latest is None or latest.pk == start.pk:
+        return LeasePace(start=start, latest=latest, final=final, contract_allowance_km=whole)
+    driven = latest.km - start.km
+    if final is not None:
+        return LeasePace(
+            start=start,
+            latest=latest,
+            final=final,
+            contract_allowance_km=allowance_km(contract, months_used(contract, final.read_on)),
+            driven_km=driven,
+            projected_excess_km=final.excess_km,
+            projected_excess_cents=final.excess_cents,
+        )
+    days = (latest.read_on - start.read_on).days
+    days_in_contract = max(1, (contract.ends_on - start.read_on).days)
+    so_far = (whole * min(days, days_in_contract) * 2 + days_in_contract) // (2 * days_in_contract)
+    if days <= 0:
+        return LeasePace(start, latest, final, whole, driven, so_far)
+    projected = (driven * days_in_contract * 2 + days) // (2 * days)
+    excess = max(0, projected - whole)
+    return LeasePace(start, latest, final, whole, driven, so_far, projected, excess, excess * contract.excess_km_cents)
+
+
+def _reading_errors(contract: LeasingContract, readings: list, read_on: dt.date, km: int, kind: str) -> dict:
+    errors: dict[str, str] = {}
+    if kind not in ReadingKind.values:
+        errors["kind"] = _("Choose which reading this is.")
+        return errors
+    if not 0 <= km <= MAX_ODOMETER_KM:
+        errors["km"] = _("Give the odometer in whole kilometres, 0–%(most)s.") % {"most": MAX_ODOMETER_KM}
+    if read_on > clock.today():
+        errors["read_on"] = _("A reading cannot be in the future.")
+    elif not contract.starts_on - DELIVERY_MARGIN <= read_on <= contract.ends_on + RETURN_MARGIN:
+        errors["read_on"] = _("The car is read between its delivery and its return: %(first)s–%(last)s.") % {
+            "first": (contract.starts_on - DELIVERY_MARGIN).isoformat(),
+            "last": (contract.ends_on + RETURN_MARGIN).isoformat(),
+        }
+    start = next((r for r in readings if r.kind == ReadingKind.START), None)
+    if any(r.kind == ReadingKind.FINAL for r in readings):
+        errors["kind"] = _("The car has been returned: its readings are complete.")
+    elif kind == ReadingKind.START and start is not None:
+        errors["kind"] = _("The reading at delivery is already recorded.")
+    elif kind != ReadingKind.START and start is None:
+        errors["kind"] = _("Record the reading at delivery first.")
+    if errors or not readings:
+        return errors
+    if kind != ReadingKind.START and start is not None and read_on < start.read_on:
+        errors["read_on"] = _("The car was delivered on %(day)s.") % {"day": start.read_on.isoformat()}
+        return errors
+    if kind == ReadingKind.FINAL and read_on < readings[-1].read_on:
+        errors["read_on"] = _("The return is the last reading: there is one from %(day)s.") % {
+            "day": readings[-1].read_on.isoformat()
+        }
+        return errors
+    before = [r.km for r in readings if r.read_on <= read_on]
+    after = [r.km for r in readings if r.read_on > read_on]
+    if before and km < max(before):
+        errors["km"] = _("An odometer does not go back: it showed %(km)s km on an earlier reading.") % {
+            "km": max(before)
+        }
+    elif after and km > min(after):
+        errors["km"] = _("A later reading shows %(km)s km, less than this.") % {"km": min(after)}
+    return errors
+
+
+@transaction.atomic
+def odometer_record(
+    *, actor: Any, contract: LeasingContract, read_on: dt.date, km: int, kind: str, note: str = ""
+) -> OdometerReading:
+    """Record an odometer reading. The return reading (``final``) charges the kilometres over the allowance of
+    the months used (the yearly allowance × months / 12) at the contract's price per kilometre to the lease's
+    purse, in the same transaction: if the purse cannot pay it, nothing is recorded."""
+    authorize(actor, Action.CASE_EDIT, contract.client)
+    contract = (
+        LeasingContract.objects.select_for_update(of=("self",))
+        .select_related("line__purse__organiser")
+        .get(pk=contract.pk)
+    )
+    readings = list(contract.readings.order_by("read_on", "km"))
+    errors = _reading_errors(contract, readings, read_on, km, kind)
+    if errors:
+        raise ValidationError(errors)
+    reading = OdometerReading(
+        contract=contract,
+        read_on=read_on,
+        km=km,
+        kind=kind,
+        note=(note or "").replace("\x00", "").strip()[:500],
+        entered_by=actor,
+        entered_at=clock.now(),
+    )
+    if kind == ReadingKind.FINAL:
+        start = next(r for r in readings if r.kind == ReadingKind.START)
+        allowed = allowance_km(contract, months_used(contract, read_on))
+        reading.excess_km = max(0, km - start.km - allowed)
+        reading.excess_cents = reading.excess_km * contract.excess_km_cents
+        if reading.excess_cents:
+            _charge_excess(contract, reading, allowed, actor)
+    reading.save()
+    audit_record(
+        action="leasing.odometer",
+        actor=actor,
+        target=contract,
+        organiser_id=contract.organiser_id,
+        data_subject_id=contract.client_id,
+        after={
+            "read_on": read_on,
+            "km": km,
+            "kind": kind,
+            "excess_km": reading.excess_km,
+            "excess_cents": reading.excess_cents,
+        },
+    )
+    return reading
+
+
+def _charge_excess(contract: LeasingContract, reading: OdometerReading, allowed: int, actor: Any) -> None:
+    purse = contract.line.purse
+    if purse is None:
+        raise ValidationError({"kind": _("The lease's line has no purse to charge the excess kilometres to.")})
+    ledger.purse_release_due(purse=purse, today=clock.today())
+    purse.refresh_from_db()
+    try:
+        ledger.transfer_post(
+            transfer_id=ledger.derived_id(contract.pk, "excess-km"),
+            debit=purse,
+            credit=ledger.system_purse(
+                organiser=purse.organiser, unit=Unit.EUR, kind=PurseKind.PAYABLES, shard=ledger.shard_of(purse.pk)
+            ),
+            amount=reading.excess_cents,
+            code=TransferCode.USAGE,
+            actor=actor,
+            ref_type="leasing",
+            ref_id=str(contract.pk),
+            memo=f"{contract.vehicle}: {reading.excess_km} km over {allowed} km",
+        )
+    except ledger.InsufficientFunds as error:
+        raise ValidationError(
+            {
+                "km": _(
+                    "The excess kilometres cost %(cost)s but the lease's purse has %(available)s left. Raise the "
+                    "decision's leasing line first; nothing was recorded."
+                )
+                % {"cost": format_cents(reading.excess_cents), "available": format_cents(purse.available_now)}
+            }
+        ) from error
+    except ledger.LedgerError as error:  # the purse is closed (its decision has ended)
+        raise ValidationError(
+            {
+                "kind": _(
+                    "The lease's purse cannot be charged (%(reason)s). Extend the decision's leasing line first; "
+                    "nothing was recorded."
+                )
+                % {"reason": error}
+            }
+        ) from error

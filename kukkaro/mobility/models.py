@@ -455,3 +455,35 @@ class LeasingContract(models.Model):
         """The last day of the contract's last month."""
         index = self.starts_on.year * 12 + self.starts_on.month - 1 + self.contract_months
         return dt.date(index // 12, index % 12 + 1, 1) - dt.timedelta(days=1)
+
+
+class ReadingKind(models.TextChoices):
+    START = "start", pgettext_lazy("odometer reading", "at delivery")
+    CHECK = "check", pgettext_lazy("odometer reading", "check")
+    FINAL = "final", pgettext_lazy("odometer reading", "at return")
+
+
+class OdometerReading(models.Model):
+    """A leasing car's odometer, read on a day: at delivery, in between (to follow the pace), and at return, when
+    the kilometres over the contract's allowance are charged to the county (``leasing.odometer_record``)."""
+
+    id = models.BigAutoField(primary_key=True)
+    contract = models.ForeignKey(LeasingContract, on_delete=models.PROTECT, related_name="readings")
+    read_on = models.DateField(_("read on"))
+    km = models.PositiveIntegerField(_("odometer (km)"))
+    kind = models.CharField(_("reading"), max_length=8, choices=ReadingKind.choices)
+    note = models.CharField(_("note"), max_length=500, blank=True)
+    excess_km = models.PositiveIntegerField(null=True, blank=True)  # set on the final reading
+    excess_cents = models.BigIntegerField(null=True, blank=True)  # charged with the final reading
+    entered_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    entered_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["contract", "read_on", "km"]
+        constraints = [
+            models.UniqueConstraint(fields=["contract"], condition=Q(kind="start"), name="mobility_reading_one_start"),
+            models.UniqueConstraint(fields=["contract"], condition=Q(kind="final"), name="mobility_reading_one_final"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contract} {self.read_on}: {self.km} km"

@@ -13,6 +13,7 @@ urlpatterns = [
     path("clients/<uuid:client_id>/transport/", views.client_month, name="client_month"),
     path("clients/<uuid:client_id>/transport/models/", views.client_comparison, name="client_comparison"),
     path("clients/<uuid:client_id>/transport/leasing/new/", views.leasing_new, name="leasing_new"),
+    path("clients/<uuid:client_id>/transport/leasing/<uuid:lease_id>/", views.lease_detail, name="lease_detail"),
     path("transport-costs/", views.cohort_comparison, name="cohort_comparison"),
     path("transport-costs.csv", views.cohort_comparison_csv, name="cohort_comparison_csv"),
 ]

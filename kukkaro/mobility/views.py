@@ -8,12 +8,12 @@ import io
 import uuid
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.formats import date_format
+from django.utils.formats import date_format, number_format
 from django.utils.http import urlencode
 from django.utils.text import capfirst
 from django.utils.translation import get_language
@@ -38,10 +38,11 @@ from kukkaro.mobility.forms import (
     LeasingForm,
     LegResolveForm,
     MonthForm,
+    OdometerForm,
     ReviewFilterForm,
     TripUploadForm,
 )
-from kukkaro.mobility.models import CarModification, LegOutcome, TransportEntitlement
+from kukkaro.mobility.models import CarModification, LeasingContract, LegOutcome, ReadingKind, TransportEntitlement
 from kukkaro.people import selectors as people_selectors
 from kukkaro.people.models import Client
 from kukkaro.services.presenters import datetime_text
@@ -301,6 +302,7 @@ def client_month(request: HttpRequest, client_id: uuid.UUID) -> HttpResponse:
     leases = [
         {
             "title": f"{lease.vehicle} {lease.registration}".strip(),
+            "href": reverse("mobility:lease_detail", kwargs={"client_id": client.pk, "lease_id": lease.pk}),
             "facts": [
                 (_("Lessor and contract"), f"{lease.lessor}, {lease.contract_number}"),
                 (_("Contract"), f"{_date(lease.starts_on)}–{_date(lease.ends_on)}"),
@@ -602,5 +604,102 @@ def leasing_new(request: HttpRequest, client_id: uuid.UUID) -> HttpResponse:
                 reverse("mobility:client_month", kwargs={"client_id": client.pk}),
                 _("Back to the client's transport"),
             ),
+        },
+    )
+
+
+def _km(value: int | None) -> str:
+    return "–" if value is None else f"{number_format(value, force_grouping=True)} km"
+
+
+@requires(Action.CASE_VIEW)
+@require_http_methods(["GET", "POST"])
+def lease_detail(request: HttpRequest, client_id: uuid.UUID, lease_id: uuid.UUID) -> HttpResponse:
+    """A leasing car's odometer readings against its kilometre allowance; the readings are recorded here, and the
+    return reading charges the excess kilometres."""
+    client = or_404(
+        lambda: people_selectors.client_get(
+            actor=request.user, client_id=client_id, action=Action.CASE_VIEW, purpose=PURPOSE_TRIPS
+        )
+    )
+    contract = or_404(lambda: LeasingContract.objects.get(client=client, pk=lease_id))
+    may_edit = can(request.user, Action.CASE_EDIT, client)
+    form = OdometerForm(request.POST or None) if may_edit else None
+    if request.method == "POST":
+        if form is None:
+            raise PermissionDenied
+        if form.is_valid():
+            try:
+                leasing.odometer_record(actor=request.user, contract=contract, **form.cleaned_data)
+            except ValidationError as error:
+                add_validation_errors(form, error)
+            else:
+                messages.success(request, _("The reading was recorded."))
+                return redirect("mobility:lease_detail", client_id=client.pk, lease_id=contract.pk)
+    pace = leasing.lease_pace(contract)
+    facts = [
+        (_("Contract"), f"{_date(contract.starts_on)}–{_date(contract.ends_on)}"),
+        (
+            _("Kilometres included"),
+            _("%(year)s a year, %(whole)s for the contract; then %(price)s a kilometre")
+            % {
+                "year": _km(contract.included_km_per_year),
+                "whole": _km(leasing.allowance_km(contract, contract.contract_months)),
+                "price": format_cents(contract.excess_km_cents),
+            },
+        ),
+        (_("Odometer at delivery"), _km(pace.start.km) if pace.start else _("not read yet")),
+        (_("Driven since delivery"), _km(pace.driven_km)),
+    ]
+    if pace.final is not None:
+        facts += [
+            (_("Allowance for the months used"), _km(pace.contract_allowance_km)),
+            (
+                _("Charged at return"),
+                _("%(km)s over the allowance: %(cost)s")
+                % {"km": _km(pace.final.excess_km), "cost": format_cents(pace.final.excess_cents or 0)},
+            ),
+        ]
+    elif pace.allowance_to_date_km is not None:
+        facts.append((_("Allowance so far"), _km(pace.allowance_to_date_km)))
+        if pace.projected_km is not None:
+            facts += [
+                (_("At this pace, by the end of the contract"), _km(pace.projected_km)),
+                (
+                    _("Excess at this pace"),
+                    _("%(km)s, about %(cost)s")
+                    % {"km": _km(pace.projected_excess_km), "cost": format_cents(pace.projected_excess_cents or 0)},
+                ),
+            ]
+    readings = Table(
+        caption=_("Odometer readings"),
+        columns=[_("Read on"), _("Reading"), _("Odometer"), _("Charged at return"), _("Note"), _("Recorded by")],
+        empty_text=_("No reading yet. Record the odometer when the car is delivered."),
+        numeric_columns=frozenset({2, 3}),
+        id="readings",
+    )
+    for reading in contract.readings.select_related("entered_by").order_by("read_on", "km"):
+        readings.add(
+            _date(reading.read_on),
+            ReadingKind(reading.kind).label,
+            Cell(_km(reading.km), numeric=True),
+            Cell(
+                "–" if reading.excess_cents is None else format_cents(reading.excess_cents),
+                numeric=True,
+            ),
+            reading.note or "–",
+            reading.entered_by.get_full_name() or reading.entered_by.username,
+        )
+    return render(
+        request,
+        "mobility/lease_detail.html",
+        {
+            "client": client,
+            "contract": contract,
+            "title": f"{contract.vehicle} {contract.registration}".strip(),
+            "facts": facts,
+            "readings": readings,
+            "form": form,
+            "returned": pace.final is not None,
         },
     )

@@ -43,6 +43,7 @@ def url_parameter_values(world: World, user: User | None, page_name: str = "") -
         "service_code": lambda: world.spending()[0].day_activity.code,
         "import_id": lambda: world.trips().trip_import.pk,
         "leg_id": lambda: world.trips().review_leg.pk,
+        "lease_id": lambda: world.lease().pk,
     }
 
 

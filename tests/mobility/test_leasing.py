@@ -151,3 +151,148 @@ def test_leasing_page__records_a_car_from_the_form_and_shows_it_on_the_month(cli
     assert contract.county_cost_cents == 74_950 and contract.excess_km_cents == 18
     page = month.content.decode()
     assert "Leasing car: Volkswagen Caddy Maxi XYZ-987" in page and "€749.50" in page
+
+
+# --- odometer readings and excess kilometres ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def lease(case):
+    """A ten-month lease (February–November 2026), 15 000 km a year included, 0,15 € for each kilometre more."""
+    with clock.pinned(BUILT):
+        return leasing.leasing_create(
+            actor=case["worker"], decision=case["decision"], line=case["line"], **_terms(contract_months=10)
+        )
+
+
+def _read(lease, day: dt.date, km: int, kind: str, *, actor=None):
+    with clock.pinned(dt.datetime(day.year, day.month, day.day, 12, 0, tzinfo=dt.UTC)):
+        return leasing.odometer_record(
+            actor=actor or lease.created_by, contract=lease, read_on=day, km=km, kind=kind, note="read by the driver"
+        )
+
+
+def test_lease_pace__projects_the_excess_from_the_readings_so_far(lease):
+    _read(lease, dt.date(2026, 1, 28), 120, "start")
+    _read(lease, dt.date(2026, 5, 28), 5_120, "check")
+    pace = leasing.lease_pace(lease)
+    # 10 months of 15 000 km a year: 12 500 km. Delivered 28 January, the contract ends 30 November: 306 days.
+    assert pace.contract_allowance_km == 12_500
+    assert pace.driven_km == 5_000  # in 120 days
+    assert pace.allowance_to_date_km == 4_902  # 12 500 × 120 / 306 = 4 901.96
+    assert pace.projected_km == 12_750  # 5 000 × 306 / 120
+    assert (pace.projected_excess_km, pace.projected_excess_cents) == (250, 3_750)  # 250 km × 0,15 €
+
+
+def test_odometer_record__the_return_charges_the_excess_once_and_ends_the_readings(case, lease):
+    _read(lease, dt.date(2026, 1, 28), 120, "start")
+    purse = Purse.objects.get(pk=case["line"].purse_id)
+    debits_before = purse.debits_posted
+    final = _read(lease, dt.date(2026, 11, 20), 12_720, "final")
+    # Driven 12 600 km; 10 months allow 12 500 km; 100 km × 0,15 € = 15,00 €.
+    assert (final.excess_km, final.excess_cents) == (100, 1_500)
+    purse.refresh_from_db()
+    assert purse.debits_posted == debits_before + 1_500
+    charge = Transfer.objects.get(ref_type="leasing", ref_id=str(lease.pk), amount=1_500)
+    assert charge.memo == "Volkswagen Caddy Maxi, ramp: 100 km over 12500 km"
+    with pytest.raises(ValidationError) as caught:
+        _read(lease, dt.date(2026, 11, 25), 12_800, "check")
+    assert "kind" in caught.value.message_dict
+    from kukkaro.core.models import AuditEvent
+
+    assert AuditEvent.objects.filter(action="leasing.odometer", data_subject_id=case["client"].pk).count() == 2
+    assert ledger_verify()[1] == []
+
+
+def test_odometer_record__an_early_return_allows_only_the_months_used(case):
+    with clock.pinned(BUILT):
+        lease = leasing.leasing_create(
+            actor=case["worker"], decision=case["decision"], line=case["line"], **_terms(contract_months=48)
+        )
+    _read(lease, dt.date(2026, 2, 2), 0, "start")
+    final = _read(lease, dt.date(2026, 6, 30), 6_300, "final")
+    # February–June: 5 months of 15 000 km a year = 6 250 km; 50 km × 0,15 € = 7,50 €.
+    assert (final.excess_km, final.excess_cents) == (50, 750)
+
+
+def test_odometer_record__a_return_the_purse_cannot_pay_records_nothing(case, lease):
+    _read(lease, dt.date(2026, 1, 28), 120, "start")
+    transfers = Transfer.objects.count()
+    with pytest.raises(ValidationError) as caught:
+        _read(lease, dt.date(2026, 11, 20), 1_000_000, "final")  # 987 400 km over: 148 110 €
+    assert "km" in caught.value.message_dict and "nothing was recorded" in caught.value.message_dict["km"][0]
+    assert lease.readings.count() == 1 and Transfer.objects.count() == transfers
+
+
+@pytest.mark.parametrize(
+    ("day", "km", "kind", "field"),
+    [
+        (dt.date(2026, 3, 1), 100, "check", "km"),  # the odometer went back
+        (dt.date(2026, 1, 20), 500, "check", "read_on"),  # before the delivery
+        (dt.date(2026, 3, 1), 500, "start", "kind"),  # a second delivery
+        (dt.date(2026, 3, 1), 3_000_000, "check", "km"),  # not an odometer
+        (dt.date(2026, 3, 1), 500, "rocket", "kind"),
+        (dt.date(2026, 2, 10), 1_500, "final", "read_on"),  # a return before the latest reading
+    ],
+)
+def test_odometer_record__refuses_a_reading_that_cannot_be_at_its_field(lease, day, km, kind, field):
+    _read(lease, dt.date(2026, 1, 28), 120, "start")
+    _read(lease, dt.date(2026, 2, 20), 1_000, "check")
+    with pytest.raises(ValidationError) as caught:
+        _read(lease, day, km, kind)
+    assert field in caught.value.message_dict
+    assert lease.readings.count() == 2
+
+
+def test_odometer_record__refuses_a_reading_in_the_future(lease):
+    with clock.pinned(dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)), pytest.raises(ValidationError) as caught:
+        leasing.odometer_record(
+            actor=lease.created_by, contract=lease, read_on=dt.date(2026, 3, 2), km=10, kind="start"
+        )
+    assert "read_on" in caught.value.message_dict
+
+
+def test_odometer_record__needs_the_delivery_first_and_a_caseworker(case, lease):
+    with pytest.raises(ValidationError) as caught:
+        _read(lease, dt.date(2026, 3, 1), 500, "check")
+    assert "kind" in caught.value.message_dict
+    from django.core.exceptions import PermissionDenied
+
+    with pytest.raises(PermissionDenied):
+        _read(lease, dt.date(2026, 1, 28), 120, "start", actor=make_user(Role.FINANCE))
+
+
+def test_lease_page__records_readings_and_shows_the_pace(client, case, lease):
+    from django.conf import settings
+    from django.urls import reverse
+
+    client.force_login(case["worker"])
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    url = reverse("mobility:lease_detail", kwargs={"client_id": case["client"].pk, "lease_id": lease.pk})
+    month = reverse("mobility:client_month", kwargs={"client_id": case["client"].pk})
+    with clock.pinned(dt.datetime(2026, 5, 28, 12, 0, tzinfo=dt.UTC)):
+        assert url in client.get(month, {"month": "2026-02"}).content.decode()
+        empty = client.get(url).content.decode()
+        assert "No reading yet" in empty and "Record an odometer reading" in empty
+        first = client.post(url, {"kind": "start", "read_on": "2026-01-28", "km": "120", "note": ""})
+        assert first.status_code == 302
+        back = client.post(url, {"kind": "check", "read_on": "2026-05-28", "km": "100", "note": ""})
+        assert back.status_code == 200 and "An odometer does not go back" in back.content.decode()
+        assert client.post(url, {"kind": "check", "read_on": "2026-05-28", "km": "5120"}).status_code == 302
+        page = client.get(url).content.decode()
+    assert "5,000 km" in page  # driven since delivery
+    assert "12,750 km" in page and "€37.50" in page  # at this pace: 250 km over, 0,15 € each
+    assert lease.readings.count() == 2
+
+
+def test_lease_page__another_clients_lease_is_not_found(client, case, lease):
+    from django.urls import reverse
+
+    other = client_in("lansi-uusimaa", first_names="Olli")
+    client.force_login(case["worker"])
+    url = reverse("mobility:lease_detail", kwargs={"client_id": other.pk, "lease_id": lease.pk})
+    assert client.get(url).status_code == 404
+    elsewhere = make_user(Role.SOCIAL_WORKER, organiser_code="paijat-hame")
+    client.force_login(elsewhere)
+    mine = reverse("mobility:lease_detail", kwargs={"client_id": case["client"].pk, "lease_id": lease.pk})
+    assert client.get(mine).status_code == 404
