@@ -202,7 +202,7 @@ def parse_document(document: dict[str, Any], *, organiser_municipalities: set[st
         problems.add("name", _("give the area's name"))
     elif len(name.strip()) > NAME_MAX_LENGTH:
         problems.add("name", _("at most %(count)s characters") % {"count": NAME_MAX_LENGTH})
-    elif any(unicodedata.category(character) == "Cc" for character in name):
+    elif any(unicodedata.category(character) in ("Cc", "Cs") for character in name):
         problems.add("name", _("remove the control characters (such as tabs, line breaks or NUL)"))
     municipalities = document.get("municipalities")
     if not isinstance(municipalities, list) or not municipalities:

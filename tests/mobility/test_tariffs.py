@@ -101,7 +101,12 @@ work_study_monthly_cap_eur = "60"
 
 @pytest.mark.parametrize(
     ("name", "problem"),
-    [("Länsi\x00Uusimaa", "control characters"), ("Länsi\tUusimaa", "control characters"), ("x" * 201, "200")],
+    [
+        ("Länsi\x00Uusimaa", "control characters"),
+        ("Länsi\tUusimaa", "control characters"),
+        ("Länsi\ud800Uusimaa", "control characters"),
+        ("x" * 201, "200"),
+    ],
 )
 def test_tariff_file__an_area_name_the_database_cannot_keep_is_refused_with_its_place(name, problem):
     document = json.loads(PH_FILE.read_text())
