@@ -134,7 +134,7 @@ def leasing_post_due(*, today: dt.date | None = None) -> int:
         if purse is None or not contract.county_cost_cents:
             continue
         ledger.purse_release_due(purse=purse, today=today)
-        last = min(_month_index(today), _month_index(contract.ends_on))
+        last = min(_month_index(today), _month_index(contract.paid_until))
         for index in range(_month_index(contract.starts_on), last + 1):
             month = _month(index)
             transfer_id = ledger.derived_id(contract.pk, "leasing", month)
@@ -160,7 +160,9 @@ def leasing_post_due(*, today: dt.date | None = None) -> int:
                 posted += 1
             except ledger.InsufficientFunds:
                 logger.warning("lease %s: the purse cannot pay %s yet", contract.pk, month)
-        if today > contract.ends_on:
+            except ledger.LedgerError as error:  # the purse closed (the decision ended before the lease)
+                logger.warning("lease %s: %s cannot be paid from its purse: %s", contract.pk, month, error)
+        if today > contract.paid_until:
             LeasingContract.objects.filter(pk=contract.pk).update(state=LeaseState.ENDED)
     return posted
 
@@ -305,6 +307,9 @@ def odometer_record(
         reading.excess_cents = reading.excess_km * contract.excess_km_cents
         if reading.excess_cents:
             _charge_excess(contract, reading, allowed, actor)
+        # The county pays the months up to the return, and no more (leasing_post_due).
+        contract.returned_on = read_on
+        contract.save(update_fields=["returned_on"])
     reading.save()
     audit_record(
         action="leasing.odometer",
@@ -353,13 +358,13 @@ def _charge_excess(contract: LeasingContract, reading: OdometerReading, allowed:
                 % {"cost": format_cents(reading.excess_cents), "available": format_cents(purse.available_now)}
             }
         ) from error
-    except ledger.LedgerError as error:  # the purse is closed (its decision has ended)
+    except ledger.LedgerError as error:  # the purse is closed: its decision ended
         raise ValidationError(
             {
                 "kind": _(
-                    "The lease's purse cannot be charged (%(reason)s). Extend the decision's leasing line first; "
-                    "nothing was recorded."
+                    "The lease's purse is closed: its decision was valid until %(day)s. The excess kilometres "
+                    "cannot be charged to it; nothing was recorded."
                 )
-                % {"reason": error}
+                % {"day": purse.valid_until.isoformat() if purse.valid_until else "–"}
             }
         ) from error

@@ -425,6 +425,7 @@ class LeasingContract(models.Model):
     client_drives = models.BooleanField(_("the client drives"))
     drivers = models.JSONField(_("named drivers"), default=list, blank=True)
     state = models.CharField(max_length=8, choices=LeaseState.choices, default=LeaseState.ACTIVE)
+    returned_on = models.DateField(_("returned on"), null=True, blank=True)  # the odometer's reading at return
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField()
 
@@ -455,6 +456,15 @@ class LeasingContract(models.Model):
         """The last day of the contract's last month."""
         index = self.starts_on.year * 12 + self.starts_on.month - 1 + self.contract_months
         return dt.date(index // 12, index % 12 + 1, 1) - dt.timedelta(days=1)
+
+    @property
+    def paid_until(self) -> dt.date:
+        """The last day the county pays for: the contract's end, or the end of the month the car was returned in
+        when it came back early."""
+        if self.returned_on is None:
+            return self.ends_on
+        following = (self.returned_on.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+        return min(self.ends_on, following - dt.timedelta(days=1))
 
 
 class ReadingKind(models.TextChoices):

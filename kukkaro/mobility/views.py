@@ -628,6 +628,9 @@ def lease_detail(request: HttpRequest, client_id: uuid.UUID, lease_id: uuid.UUID
     if request.method == "POST":
         if form is None:
             raise PermissionDenied
+        if contract.returned_on is not None:
+            messages.error(request, _("The car has been returned: its readings are complete."))
+            return redirect("mobility:lease_detail", client_id=client.pk, lease_id=contract.pk)
         if form.is_valid():
             try:
                 leasing.odometer_record(actor=request.user, contract=contract, **form.cleaned_data)

@@ -5,6 +5,7 @@ import datetime as dt
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import translation
 
 from kukkaro.core import clock
 from kukkaro.core.roles import Role
@@ -204,7 +205,7 @@ def test_odometer_record__the_return_charges_the_excess_once_and_ends_the_readin
     assert ledger_verify()[1] == []
 
 
-def test_odometer_record__an_early_return_allows_only_the_months_used(case):
+def test_odometer_record__an_early_return_allows_and_pays_only_the_months_used(case):
     with clock.pinned(BUILT):
         lease = leasing.leasing_create(
             actor=case["worker"], decision=case["decision"], line=case["line"], **_terms(contract_months=48)
@@ -213,6 +214,36 @@ def test_odometer_record__an_early_return_allows_only_the_months_used(case):
     final = _read(lease, dt.date(2026, 6, 30), 6_300, "final")
     # February–June: 5 months of 15 000 km a year = 6 250 km; 50 km × 0,15 € = 7,50 €.
     assert (final.excess_km, final.excess_cents) == (50, 750)
+    lease.refresh_from_db()
+    assert (lease.returned_on, lease.paid_until) == (dt.date(2026, 6, 30), dt.date(2026, 6, 30))
+    with clock.pinned(dt.datetime(2026, 9, 2, 6, 0, tzinfo=dt.UTC)):
+        assert leasing.leasing_post_due() == 5  # February–June, not July or August
+        assert leasing.leasing_post_due() == 0
+    lease.refresh_from_db()
+    assert lease.state == LeaseState.ENDED
+    assert ledger_verify()[1] == []
+
+
+def test_leasing_post_due__a_lease_that_outlives_its_purse_is_paid_while_the_purse_lasts(case):
+    with clock.pinned(BUILT):
+        lease = leasing.leasing_create(
+            actor=case["worker"], decision=case["decision"], line=case["line"], **_terms(contract_months=48)
+        )
+    with clock.pinned(dt.datetime(2026, 12, 15, 6, 0, tzinfo=dt.UTC)):
+        assert leasing.leasing_post_due() == 11  # February–December 2026
+    with clock.pinned(dt.datetime(2027, 1, 15, 6, 0, tzinfo=dt.UTC)):
+        assert leasing.leasing_post_due() == 0  # the purse closed with its decision: logged, not a crash
+        leasing.odometer_record(actor=case["worker"], contract=lease, read_on=dt.date(2026, 1, 28), km=0, kind="start")
+        with translation.override("en"), pytest.raises(ValidationError) as caught:
+            # 12 months allow 15 000 km: 5 000 km over, 750 €, and no purse to take it from.
+            leasing.odometer_record(
+                actor=case["worker"], contract=lease, read_on=dt.date(2027, 1, 10), km=20_000, kind="final"
+            )
+    assert "purse is closed" in caught.value.message_dict["kind"][0]
+    assert lease.readings.count() == 1
+    lease.refresh_from_db()
+    assert lease.returned_on is None
+    assert ledger_verify()[1] == []
 
 
 def test_odometer_record__a_return_the_purse_cannot_pay_records_nothing(case, lease):
@@ -296,3 +327,20 @@ def test_lease_page__another_clients_lease_is_not_found(client, case, lease):
     client.force_login(elsewhere)
     mine = reverse("mobility:lease_detail", kwargs={"client_id": case["client"].pk, "lease_id": lease.pk})
     assert client.get(mine).status_code == 404
+
+
+def test_lease_page__a_reading_after_the_return_is_refused_with_a_message(client, case, lease):
+    from django.conf import settings
+    from django.urls import reverse
+
+    _read(lease, dt.date(2026, 1, 28), 120, "start")
+    _read(lease, dt.date(2026, 11, 20), 12_000, "final")
+    client.force_login(case["worker"])
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    url = reverse("mobility:lease_detail", kwargs={"client_id": case["client"].pk, "lease_id": lease.pk})
+    with clock.pinned(dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)):
+        page = client.get(url).content.decode()
+        assert "Record an odometer reading" not in page and "Charged at return" in page
+        stale = client.post(url, {"kind": "check", "read_on": "2026-11-24", "km": "12500"}, follow=True)
+    assert "its readings are complete" in stale.content.decode()
+    assert lease.readings.count() == 2
