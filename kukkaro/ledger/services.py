@@ -693,6 +693,87 @@ def hold_void(*, transfer_id: uuid.UUID, hold: Transfer, actor: object | None = 
     )
 
 
+def holds_void_many(
+    *, voids: list[tuple[uuid.UUID, uuid.UUID]], actor: object | None = None, memo: str = ""
+) -> set[uuid.UUID]:
+    """Release many holds in full at once (the bookings a trip file settles): ``voids`` are (transfer id, hold id)
+    pairs. Each void is the transfer ``hold_void`` would write, fingerprint included; all are inserted together
+    and each purse's counters move once, client purses first and in id order (the order every transfer locks
+    them in). A hold that is not open (posted, voided or expired meanwhile) is left alone. Runs in the caller's
+    transaction; returns the ids of the holds it released."""
+    if not voids:
+        return set()
+    transfer_ids = {hold_id: transfer_id for transfer_id, hold_id in voids}
+    actor_id = getattr(actor, "pk", None) if getattr(actor, "is_authenticated", False) else None
+    now, request_id = clock.now(), current_request_id()
+    released: set[uuid.UUID] = set()
+    with transaction.atomic(savepoint=False):
+        ids = sorted(transfer_ids)
+        for start in range(0, len(ids), 5_000):
+            chunk = ids[start : start + 5_000]
+            holds = list(
+                Transfer.objects.filter(pk__in=chunk, flag=TransferFlag.PENDING, resolutions__isnull=True).order_by(
+                    "pk"
+                )
+            )
+            voided = []
+            for hold in holds:
+                request = _Request(
+                    id=transfer_ids[hold.pk],
+                    debit_purse_id=hold.debit_purse_id,
+                    credit_purse_id=hold.credit_purse_id,
+                    amount=hold.amount,
+                    code=TransferCode.VOID,
+                    flag=TransferFlag.VOID_PENDING,
+                    pending_id=hold.pk,
+                    ref_type=hold.ref_type,
+                    ref_id=hold.ref_id,
+                    memo=memo,
+                )
+                voided.append(
+                    Transfer(
+                        id=request.id,
+                        debit_purse_id=hold.debit_purse_id,
+                        credit_purse_id=hold.credit_purse_id,
+                        amount=hold.amount,
+                        unit=hold.unit,
+                        code=request.code,
+                        flag=request.flag,
+                        pending_id=hold.pk,
+                        ref_type=hold.ref_type,
+                        ref_id=hold.ref_id,
+                        memo=memo,
+                        actor_id=actor_id,
+                        request_id=request_id,
+                        fingerprint=request.fingerprint(),
+                        created_at=now,
+                    )
+                )
+            _counters_release(voided)
+            # The holds were read in this transaction; a resolution written meanwhile by another one (the expiry
+            # job) makes this INSERT fail on the one-resolution-per-hold constraint, and the caller's transaction
+            # with it, so nothing is released twice.
+            Transfer.objects.bulk_create(voided)
+            released.update(hold.pk for hold in holds)
+    return released
+
+
+def _counters_release(voids: list[Transfer]) -> None:
+    """Take the voided amounts off the purses' pending counters: one UPDATE per purse, client purses first."""
+    changes: dict[uuid.UUID, list[int]] = {}
+    for void in voids:
+        changes.setdefault(void.debit_purse_id, [0, 0])[0] += void.amount
+        changes.setdefault(void.credit_purse_id, [0, 0])[1] += void.amount
+    kinds = dict(Purse.objects.filter(pk__in=changes).values_list("pk", "kind"))
+    ordered = sorted(changes, key=lambda pk: (kinds[pk] in SYSTEM_KINDS, str(pk)))
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            "UPDATE ledger_purse SET debits_pending = debits_pending - %s, credits_pending = credits_pending - %s "
+            "WHERE id = %s",
+            [(changes[pk][0], changes[pk][1], _uuid_param(pk)) for pk in ordered],
+        )
+
+
 def holds_expire(*, now: dt.datetime | None = None, limit: int = 1000) -> int:
     """Release holds whose time is up (the expiry job). Returns how many were released."""
     now = now or clock.now()

@@ -32,7 +32,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from kukkaro.core import clock
-from kukkaro.core.audit import audit_record
+from kukkaro.core.audit import AuditEntry, audit_record, audit_record_many
 from kukkaro.core.db import prepared_cursor
 from kukkaro.core.identifiers import parse_hetu
 from kukkaro.core.models import Organiser
@@ -656,18 +656,20 @@ def settle_for_trip_file(*, organiser_id: int, references: list[tuple[str, str]]
     settled, so the leg is then debited its actual amount like any other — the difference is released, and a
     leg that costs more than the purse has is held for review. Runs inside the import's transaction, before the
     legs are judged. Returns how many were settled."""
-    wanted: dict[uuid.UUID, str] = {}
+    wanted: dict[uuid.UUID, set[str]] = {}  # the cards of the rows that name each booking
     for text, card in references:
         try:
-            wanted[uuid.UUID(text.strip())] = card.strip()
+            wanted.setdefault(uuid.UUID(text.strip()), set()).add(card.strip())
         except ValueError:
             continue  # not one of ours: the leg is judged as if it had none
     settled = 0
     ids = sorted(wanted)
     now = clock.now()
     for start in range(0, len(ids), 5_000):
-        open_ones = (
-            TripAuthorization.objects.select_for_update()
+        # Locked in id order, as a cancel locks its one row: a cancel of one of these waits, then finds it settled.
+        matched = [
+            authorization
+            for authorization in TripAuthorization.objects.select_for_update()
             .filter(
                 pk__in=ids[start : start + 5_000],
                 organiser_id=organiser_id,
@@ -675,16 +677,30 @@ def settle_for_trip_file(*, organiser_id: int, references: list[tuple[str, str]]
                 closed_at__isnull=True,
             )
             .order_by("pk")
+            if authorization.client_number in wanted[authorization.pk]
+        ]
+        if not matched:
+            continue
+        # Their holds go back to the purses together (a hold released meanwhile is left alone: the money is back
+        # either way), then the rows are closed and audited together.
+        ledger.holds_void_many(
+            voids=[(ledger.derived_id(a.hold_id, "settled"), a.hold_id) for a in matched if a.hold_id is not None],
+            actor=actor,
+            memo="settled by the trip file",
         )
-        for authorization in open_ones:
-            if authorization.client_number != wanted[authorization.pk]:
-                continue
-            _close(
-                authorization,
-                AuthorizationState.SETTLED,
+        TripAuthorization.objects.filter(pk__in=[a.pk for a in matched]).update(
+            state=AuthorizationState.SETTLED, closed_at=now
+        )
+        audit_record_many(
+            AuditEntry(
+                action=CLOSE_ACTIONS[AuthorizationState.SETTLED],
                 actor=actor,
-                at=now,
-                release=("settled", "settled by the trip file"),
+                target=authorization,
+                organiser_id=authorization.organiser_id,
+                data_subject_id=authorization.client_id,
+                after={"state": AuthorizationState.SETTLED},
             )
-            settled += 1
+            for authorization in matched
+        )
+        settled += len(matched)
     return settled

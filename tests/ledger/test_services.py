@@ -94,6 +94,59 @@ def test_hold_void__gives_everything_back():
     assert ledger_verify()[1] == []
 
 
+def _holds_on_three_purses(ref: str) -> list[Transfer]:
+    holds = []
+    for n, amount in enumerate((1_000, 2_500, 400)):
+        purse = open_purse(amount=10_000)
+        for k in range(n + 1):
+            holds.append(
+                services.hold_create(
+                    transfer_id=services.derived_id(ref, n, k),
+                    purse=purse,
+                    amount=amount + k,
+                    expires_at=in_an_hour(),
+                    ref_type="trip_authorization",
+                    ref_id=f"{ref}-{n}-{k}",
+                )
+            )
+    return holds
+
+
+def test_holds_void_many__writes_what_hold_void_would_and_moves_each_counter_once():
+    holds = _holds_on_three_purses("many")
+    pairs = [(services.derived_id(h.pk, "settled"), h.pk) for h in holds]
+    assert services.holds_void_many(voids=pairs, memo="settled") == {h.pk for h in holds}
+    assert all(p.debits_pending == 0 and p.credits_pending == 0 for p in Purse.objects.all())
+    for (transfer_id, _hold_id), hold in zip(pairs, holds, strict=True):
+        void = Transfer.objects.get(pk=transfer_id)
+        assert (void.pending_id, void.amount, void.code, void.flag, void.memo) == (
+            hold.pk,
+            hold.amount,
+            "void",
+            "void_pending",
+            "settled",
+        )
+        assert (void.debit_purse_id, void.credit_purse_id, void.ref_id) == (
+            hold.debit_purse_id,
+            hold.credit_purse_id,
+            hold.ref_id,
+        )
+        # The same void asked for again one by one is recognised as a retry (same fingerprint), not a conflict.
+        assert services.hold_void(transfer_id=transfer_id, hold=hold, memo="settled").pk == transfer_id
+    assert Transfer.objects.filter(code=TransferCode.VOID).count() == len(holds)
+    assert ledger_verify()[1] == []
+
+
+def test_holds_void_many__leaves_a_hold_that_is_not_open_alone():
+    holds = _holds_on_three_purses("left")
+    services.hold_post(transfer_id=uuid.uuid4(), hold=holds[0])
+    services.hold_void(transfer_id=uuid.uuid4(), hold=holds[1])
+    released = services.holds_void_many(voids=[(services.derived_id(h.pk, "x"), h.pk) for h in holds])
+    assert released == {h.pk for h in holds[2:]}
+    assert sum(p.debits_pending for p in Purse.objects.all()) == 0
+    assert ledger_verify()[1] == []
+
+
 def test_holds_expire__releases_only_stale_holds_and_is_repeatable():
     purse = open_purse(amount=10_000)
     stale = services.hold_create(transfer_id=uuid.uuid4(), purse=purse, amount=1_000, expires_at=in_an_hour())

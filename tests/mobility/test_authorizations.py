@@ -371,6 +371,53 @@ def test_trip_file__settles_the_booking_with_the_actual_distance(client, world, 
     assert ledger_verify()[1] == []
 
 
+def test_trip_file__settles_many_bookings_together_and_audits_each(client, world):  # noqa: F811
+    from kukkaro.core.models import AuditEvent
+    from kukkaro.mobility import trip_files
+    from tests.factories import organiser
+    from tests.mobility.test_trip_files import _eur, _price
+    from tests.mobility.trips import leg, trip_file
+
+    token = _token()
+    riders = [world["quota"], world["km"], world["eur"]]
+    booked = []
+    with clock.pinned(NOW):
+        for n, rider in enumerate(riders * 2):
+            pickup = dt.datetime(2026, 3, 10, 14, n, tzinfo=clock.HELSINKI).isoformat()
+            answer = _ask(client, token, _body(rider.card.number, pickup_at=pickup), f"many-{n:04d}").json()
+            assert answer["decision"] == "approved", answer
+            booked.append((rider, pickup, answer["authorization_id"]))
+    held = {rider.card.number: _purse(rider).debits_pending for rider in riders}
+    assert all(held.values())
+    rows = []
+    for n, (rider, pickup, authorization_id) in enumerate(booked):
+        card = rider.card.number
+        rows.append(
+            leg(
+                trip_id=f"MANY-{n}",
+                client_number=card,
+                # The last row names the first booking, with another client's card: that row does not settle it
+                # (the first row does), and the last booking, named by no row, stays open.
+                authorization_id=authorization_id if n < 5 else booked[0][2],
+                pickup_at=pickup,
+                dropoff_at=(dt.datetime.fromisoformat(pickup) + dt.timedelta(minutes=25)).isoformat(),
+                fare_eur=_eur(_price(pickup_at=dt.datetime.fromisoformat(pickup))),
+            )
+        )
+    with clock.pinned(dt.datetime(2026, 4, 3, 6, 0, tzinfo=dt.UTC)):
+        trip_files.import_trips(actor=None, organiser=organiser(), filename="many.csv", content=trip_file(rows))
+    states = [TripAuthorization.objects.get(pk=a).state for _r, _p, a in booked]
+    assert states == [AuthorizationState.SETTLED] * 5 + [AuthorizationState.APPROVED]
+    settled = AuditEvent.objects.filter(action="trips.authorization_settle")
+    assert sorted(settled.values_list("target_id", flat=True)) == sorted(a for _r, _p, a in booked[:5])
+    assert {e.data_subject_id for e in settled} == {r.client.pk for r in riders}
+    # Only the open booking still holds anything.
+    assert (
+        sum(_purse(rider).debits_pending for rider in riders) == TripAuthorization.objects.get(pk=booked[5][2]).amount
+    )
+    assert ledger_verify()[1] == []
+
+
 def test_authorize__a_retry_after_the_pickup_gets_the_first_answer(client, world):  # noqa: F811
     token = _token()
     body = _body(world["quota"].card.number)
