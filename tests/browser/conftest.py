@@ -296,39 +296,14 @@ class World:
 
     def lease(self) -> Any:
         """A leasing car of the portal client, from this month, with its odometer read at delivery."""
-        from kukkaro.core import clock
-        from kukkaro.mobility import leasing
-        from tests.mobility.world import approved_transport_decision
+        from tests.mobility.world import build_lease
 
         if self._lease is None:
-            decision = approved_transport_decision(
+            self._lease = build_lease(
                 self.portal_client,
                 worker=self.caseworker,
                 approver=make_user(Role.DECISION_MAKER, organiser_code=ORGANISER),
-                lines=[{"category": "transport-leasing", "quantity": 900}],
             )
-            first = clock.today().replace(day=1)
-            self._lease = leasing.leasing_create(
-                actor=self.caseworker,
-                decision=decision,
-                line=decision.lines.get(category_code="transport-leasing"),
-                lessor="Esteetön Leasing Oy",
-                contract_number="EL-AXE-1",
-                vehicle="Volkswagen Caddy Maxi",
-                registration="AXE-100",
-                modifications=["ramp"],
-                starts_on=first,
-                contract_months=36,
-                monthly_price_cents=74_000,
-                insurance_cents=8_500,
-                servicing_cents=5_500,
-                client_contribution_cents=15_000,
-                included_km_per_year=15_000,
-                excess_km_cents=15,
-                client_drives=True,
-                drivers=[],
-            )
-            leasing.odometer_record(actor=self.caseworker, contract=self._lease, read_on=first, km=12, kind="start")
         return self._lease
 
     def user_in(self, role: Role) -> User:

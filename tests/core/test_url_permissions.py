@@ -16,7 +16,7 @@ from kukkaro.core.permissions import RULES, Action
 from kukkaro.core.roles import Role
 from tests.cases.world import INDICATIVE_PAGES, build_case
 from tests.factories import client_in, make_user
-from tests.mobility.world import build_trip_activity
+from tests.mobility.world import build_lease, build_trip_activity
 from tests.services.world import add_activity, build_world
 
 ANONYMOUS = "anonymous"
@@ -100,6 +100,7 @@ def _build_world() -> dict:
         "spending": spending,
         "activity": add_activity(spending),
         "trips": build_trip_activity(worker=users[Role.SOCIAL_WORKER], approver=users[Role.DECISION_MAKER]),
+        "lease": build_lease(own, worker=users[Role.SOCIAL_WORKER], approver=users[Role.DECISION_MAKER]),
     }
 
 
@@ -121,6 +122,7 @@ def _url(route: Route, world: dict, *, client_key: str = "own_client") -> str:
         "service_code": spending.day_activity.code,
         "import_id": world["trips"].trip_import.pk,
         "leg_id": world["trips"].review_leg.pk,
+        "lease_id": world["lease"].pk,
     }
     missing = [p for p in route.parameters if p not in parameter_values]
     assert not missing, f"{route.name}: add a value for URL parameter(s) {missing} in this test"

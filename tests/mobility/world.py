@@ -232,3 +232,36 @@ def approved_provider_exists(business_id: str) -> bool:
     from kukkaro.services.models import Provider
 
     return Provider.objects.filter(organiser__code="lansi-uusimaa", business_id=business_id).exists()
+
+
+def build_lease(client: Client, *, worker: User, approver: User, contract_number: str = "EL-TEST-1") -> Any:
+    """A leasing car of ``client`` from this month, paid from a leasing line of a new transport decision, with
+    its odometer read at delivery."""
+    from kukkaro.mobility import leasing
+
+    decision = approved_transport_decision(
+        client, worker=worker, approver=approver, lines=[{"category": "transport-leasing", "quantity": 900}]
+    )
+    first = clock.today().replace(day=1)
+    lease = leasing.leasing_create(
+        actor=worker,
+        decision=decision,
+        line=decision.lines.get(category_code="transport-leasing"),
+        lessor="Esteetön Leasing Oy",
+        contract_number=contract_number,
+        vehicle="Volkswagen Caddy Maxi",
+        registration="AXE-100",
+        modifications=["ramp"],
+        starts_on=first,
+        contract_months=36,
+        monthly_price_cents=74_000,
+        insurance_cents=8_500,
+        servicing_cents=5_500,
+        client_contribution_cents=15_000,
+        included_km_per_year=15_000,
+        excess_km_cents=15,
+        client_drives=True,
+        drivers=[],
+    )
+    leasing.odometer_record(actor=worker, contract=lease, read_on=first, km=12, kind="start")
+    return lease
