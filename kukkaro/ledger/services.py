@@ -18,6 +18,7 @@ Transfers are the ledger's own audit record: immutable at the database level, wi
 references and memo. They are not copied into the audit hash chain (see docs/decisions/0007).
 """
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -697,65 +698,90 @@ def holds_void_many(
     *, voids: list[tuple[uuid.UUID, uuid.UUID]], actor: object | None = None, memo: str = ""
 ) -> set[uuid.UUID]:
     """Release many holds in full at once (the bookings a trip file settles): ``voids`` are (transfer id, hold id)
-    pairs. Each void is the transfer ``hold_void`` would write, fingerprint included; all are inserted together
-    and each purse's counters move once, client purses first and in id order (the order every transfer locks
-    them in). A hold that is not open (posted, voided or expired meanwhile) is left alone. Runs in the caller's
+    pairs. Each void is the transfer ``hold_void`` would write, fingerprint included. The purses involved are
+    locked first, all of them, client purses first and in id order (the order every transfer locks them in);
+    then, 5 000 holds at a time, the voids are inserted together and each purse's counters move once. A hold that
+    is not open (posted, voided or expired meanwhile) is left alone; so is a chunk in which one was resolved by
+    another transaction after it was read: that chunk is voided one hold at a time instead. (A hold on a closed
+    purse is released too: nothing can be spent from a closed purse either way.) Runs in the caller's
     transaction; returns the ids of the holds it released."""
     if not voids:
         return set()
     transfer_ids = {hold_id: transfer_id for transfer_id, hold_id in voids}
-    actor_id = getattr(actor, "pk", None) if getattr(actor, "is_authenticated", False) else None
-    now, request_id = clock.now(), current_request_id()
+    ids = sorted(transfer_ids)
+    chunks = [ids[start : start + 5_000] for start in range(0, len(ids), 5_000)]
     released: set[uuid.UUID] = set()
     with transaction.atomic(savepoint=False):
-        ids = sorted(transfer_ids)
-        for start in range(0, len(ids), 5_000):
-            chunk = ids[start : start + 5_000]
+        purses: set[uuid.UUID] = set()
+        for chunk in chunks:
+            for debit, credit in Transfer.objects.filter(pk__in=chunk, flag=TransferFlag.PENDING).values_list(
+                "debit_purse_id", "credit_purse_id"
+            ):
+                purses.update((debit, credit))
+        _lock_in_order(purses)
+        for chunk in chunks:
             holds = list(
                 Transfer.objects.filter(pk__in=chunk, flag=TransferFlag.PENDING, resolutions__isnull=True).order_by(
                     "pk"
                 )
             )
-            voided = []
-            for hold in holds:
-                request = _Request(
-                    id=transfer_ids[hold.pk],
-                    debit_purse_id=hold.debit_purse_id,
-                    credit_purse_id=hold.credit_purse_id,
-                    amount=hold.amount,
-                    code=TransferCode.VOID,
-                    flag=TransferFlag.VOID_PENDING,
-                    pending_id=hold.pk,
-                    ref_type=hold.ref_type,
-                    ref_id=hold.ref_id,
-                    memo=memo,
-                )
-                voided.append(
-                    Transfer(
-                        id=request.id,
-                        debit_purse_id=hold.debit_purse_id,
-                        credit_purse_id=hold.credit_purse_id,
-                        amount=hold.amount,
-                        unit=hold.unit,
-                        code=request.code,
-                        flag=request.flag,
-                        pending_id=hold.pk,
-                        ref_type=hold.ref_type,
-                        ref_id=hold.ref_id,
-                        memo=memo,
-                        actor_id=actor_id,
-                        request_id=request_id,
-                        fingerprint=request.fingerprint(),
-                        created_at=now,
-                    )
-                )
-            _counters_release(voided)
-            # The holds were read in this transaction; a resolution written meanwhile by another one (the expiry
-            # job) makes this INSERT fail on the one-resolution-per-hold constraint, and the caller's transaction
-            # with it, so nothing is released twice.
-            Transfer.objects.bulk_create(voided)
-            released.update(hold.pk for hold in holds)
+            voided = [_void_of(hold, transfer_ids[hold.pk], actor=actor, memo=memo) for hold in holds]
+            try:
+                with transaction.atomic():
+                    _counters_release(voided)
+                    Transfer.objects.bulk_create(voided)
+                released.update(hold.pk for hold in holds)
+            except IntegrityError:
+                # Another transaction (the expiry job) resolved one of these holds after they were read: the
+                # savepoint undid the chunk, and each hold is now released, or found resolved, on its own.
+                for hold in holds:
+                    with contextlib.suppress(HoldNotOpen):
+                        hold_void(transfer_id=transfer_ids[hold.pk], hold=hold, actor=actor, memo=memo)
+                        released.add(hold.pk)
     return released
+
+
+def _void_of(hold: Transfer, transfer_id: uuid.UUID, *, actor: object | None, memo: str) -> Transfer:
+    """The transfer ``hold_void`` writes for ``hold`` (``_apply``), field by field."""
+    request = _Request(
+        id=transfer_id,
+        debit_purse_id=hold.debit_purse_id,
+        credit_purse_id=hold.credit_purse_id,
+        amount=hold.amount,
+        code=TransferCode.VOID,
+        flag=TransferFlag.VOID_PENDING,
+        pending_id=hold.pk,
+        ref_type=hold.ref_type,
+        ref_id=hold.ref_id,
+        memo=memo,
+    )
+    return Transfer(
+        id=request.id,
+        debit_purse_id=hold.debit_purse_id,
+        credit_purse_id=hold.credit_purse_id,
+        amount=hold.amount,
+        unit=hold.unit,
+        code=request.code,
+        flag=request.flag,
+        pending_id=hold.pk,
+        ref_type=hold.ref_type,
+        ref_id=hold.ref_id,
+        memo=memo,
+        actor_id=getattr(actor, "pk", None) if getattr(actor, "is_authenticated", False) else None,
+        request_id=current_request_id(),
+        fingerprint=request.fingerprint(),
+        created_at=clock.now(),
+    )
+
+
+def _lock_in_order(purse_ids: set[uuid.UUID]) -> None:
+    """Lock purses' rows, client purses first and each group in id order: the order every transfer takes them.
+    (``ORDER BY id … FOR UPDATE`` locks the rows in the order it returns them.)"""
+    kinds = dict(Purse.objects.filter(pk__in=purse_ids).values_list("pk", "kind"))
+    for system in (False, True):
+        group = sorted(pk for pk in purse_ids if (kinds[pk] in SYSTEM_KINDS) == system)
+        for start in range(0, len(group), 5_000):
+            list(Purse.objects.select_for_update().filter(pk__in=group[start : start + 5_000]).order_by("pk"))
 
 
 def _counters_release(voids: list[Transfer]) -> None:

@@ -662,12 +662,12 @@ def settle_for_trip_file(*, organiser_id: int, references: list[tuple[str, str]]
             wanted.setdefault(uuid.UUID(text.strip()), set()).add(card.strip())
         except ValueError:
             continue  # not one of ours: the leg is judged as if it had none
-    settled = 0
     ids = sorted(wanted)
     now = clock.now()
+    matched: list[TripAuthorization] = []
     for start in range(0, len(ids), 5_000):
         # Locked in id order, as a cancel locks its one row: a cancel of one of these waits, then finds it settled.
-        matched = [
+        matched += [
             authorization
             for authorization in TripAuthorization.objects.select_for_update()
             .filter(
@@ -679,16 +679,16 @@ def settle_for_trip_file(*, organiser_id: int, references: list[tuple[str, str]]
             .order_by("pk")
             if authorization.client_number in wanted[authorization.pk]
         ]
-        if not matched:
-            continue
-        # Their holds go back to the purses together (a hold released meanwhile is left alone: the money is back
-        # either way), then the rows are closed and audited together.
-        ledger.holds_void_many(
-            voids=[(ledger.derived_id(a.hold_id, "settled"), a.hold_id) for a in matched if a.hold_id is not None],
-            actor=actor,
-            memo="settled by the trip file",
-        )
-        TripAuthorization.objects.filter(pk__in=[a.pk for a in matched]).update(
+    # Their holds go back to the purses together (a hold released meanwhile is left alone: the money is back either
+    # way), then the rows are closed and audited together, a row each.
+    ledger.holds_void_many(
+        voids=[(ledger.derived_id(a.hold_id, "settled"), a.hold_id) for a in matched if a.hold_id is not None],
+        actor=actor,
+        memo="settled by the trip file",
+    )
+    for start in range(0, len(matched), 5_000):
+        chunk = matched[start : start + 5_000]
+        TripAuthorization.objects.filter(pk__in=[a.pk for a in chunk]).update(
             state=AuthorizationState.SETTLED, closed_at=now
         )
         audit_record_many(
@@ -700,7 +700,6 @@ def settle_for_trip_file(*, organiser_id: int, references: list[tuple[str, str]]
                 data_subject_id=authorization.client_id,
                 after={"state": AuthorizationState.SETTLED},
             )
-            for authorization in matched
+            for authorization in chunk
         )
-        settled += len(matched)
-    return settled
+    return len(matched)

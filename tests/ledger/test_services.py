@@ -147,6 +147,25 @@ def test_holds_void_many__leaves_a_hold_that_is_not_open_alone():
     assert ledger_verify()[1] == []
 
 
+def test_holds_void_many__a_chunk_refused_by_the_database_is_voided_one_hold_at_a_time(monkeypatch):
+    holds = _holds_on_three_purses("fallback")
+    original = services._counters_release
+    calls = []
+
+    def refused_once(voids):
+        calls.append(len(voids))
+        original(voids)  # the counters move, then the chunk fails: the savepoint must undo them
+        if len(calls) == 1:
+            raise IntegrityError("ledger_hold_resolved_once")
+
+    monkeypatch.setattr(services, "_counters_release", refused_once)
+    released = services.holds_void_many(voids=[(services.derived_id(h.pk, "f"), h.pk) for h in holds])
+    assert released == {h.pk for h in holds} and calls == [len(holds)]
+    assert Transfer.objects.filter(code=TransferCode.VOID).count() == len(holds)
+    assert all(p.debits_pending == 0 and p.credits_pending == 0 for p in Purse.objects.all())
+    assert ledger_verify()[1] == []
+
+
 def test_holds_expire__releases_only_stale_holds_and_is_repeatable():
     purse = open_purse(amount=10_000)
     stale = services.hold_create(transfer_id=uuid.uuid4(), purse=purse, amount=1_000, expires_at=in_an_hour())
