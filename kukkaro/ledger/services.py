@@ -138,6 +138,13 @@ def shard_of(key: object) -> int:
     return zlib.crc32(str(key).encode()) % SYSTEM_SHARDS
 
 
+def payables_of(purse: Purse) -> Purse:
+    """The payables purse a client purse's spending is credited to: its organiser's, in its unit, on its shard."""
+    return system_purse(
+        organiser=Organiser(pk=purse.organiser_id), unit=purse.unit, kind=PurseKind.PAYABLES, shard=shard_of(purse.pk)
+    )
+
+
 _system_purse_ids: dict[tuple, uuid.UUID] = {}
 
 

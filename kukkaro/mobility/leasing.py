@@ -22,7 +22,7 @@ from kukkaro.core.audit import audit_record
 from kukkaro.core.money import format_cents
 from kukkaro.core.permissions import Action, authorize
 from kukkaro.ledger import services as ledger
-from kukkaro.ledger.models import PurseKind, Transfer, TransferCode, Unit
+from kukkaro.ledger.models import Transfer, TransferCode, Unit
 from kukkaro.mobility.models import CarModification, LeaseState, LeasingContract, OdometerReading, ReadingKind
 
 logger = logging.getLogger(__name__)
@@ -145,12 +145,7 @@ def leasing_post_due(*, today: dt.date | None = None) -> int:
                     ledger.transfer_post(
                         transfer_id=transfer_id,
                         debit=purse,
-                        credit=ledger.system_purse(
-                            organiser=purse.organiser,
-                            unit=Unit.EUR,
-                            kind=PurseKind.PAYABLES,
-                            shard=ledger.shard_of(purse.pk),
-                        ),
+                        credit=ledger.payables_of(purse),
                         amount=contract.county_cost_cents,
                         code=TransferCode.USAGE,
                         ref_type="leasing",
@@ -338,9 +333,7 @@ def _charge_excess(contract: LeasingContract, reading: OdometerReading, allowed:
         ledger.transfer_post(
             transfer_id=ledger.derived_id(contract.pk, "excess-km"),
             debit=purse,
-            credit=ledger.system_purse(
-                organiser=purse.organiser, unit=Unit.EUR, kind=PurseKind.PAYABLES, shard=ledger.shard_of(purse.pk)
-            ),
+            credit=ledger.payables_of(purse),
             amount=reading.excess_cents,
             code=TransferCode.USAGE,
             actor=actor,

@@ -17,7 +17,7 @@ from kukkaro.core.models import Municipality, Organiser
 from kukkaro.core.money import format_cents
 from kukkaro.core.permissions import Action, authorize
 from kukkaro.ledger import services as ledger
-from kukkaro.ledger.models import PeriodKind, Purse, PurseKind, TransferCode, Unit
+from kukkaro.ledger.models import PeriodKind, Purse, TransferCode, Unit
 from kukkaro.mobility import pricing, tariff_files
 from kukkaro.mobility.models import (
     AllowedArea,
@@ -401,12 +401,7 @@ def leg_resolve(*, actor: Any, leg_id: int, resolution: str, note: str) -> Any:
                 transfer = ledger.transfer_post(
                     transfer_id=transfer_id_for(leg.operator_id, leg.trip_id),
                     debit=purse,
-                    credit=ledger.system_purse(
-                        organiser=purse.organiser,
-                        unit=purse.unit,
-                        kind=PurseKind.PAYABLES,
-                        shard=ledger.shard_of(purse.pk),
-                    ),
+                    credit=ledger.payables_of(purse),
                     amount=amount,
                     code=TransferCode.USAGE,
                     actor=actor,

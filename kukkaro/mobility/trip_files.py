@@ -60,7 +60,7 @@ from kukkaro.core.identifiers import business_id_check_digit
 from kukkaro.core.models import Organiser
 from kukkaro.core.permissions import Action, authorize
 from kukkaro.ledger import services as ledger
-from kukkaro.ledger.models import Purse, PurseKind, TransferCode, Unit
+from kukkaro.ledger.models import Purse, TransferCode, Unit
 from kukkaro.mobility import pricing
 from kukkaro.mobility.models import (
     AllowedArea,
@@ -533,12 +533,7 @@ class _Debits:
             ledger.transfer_post(
                 transfer_id=file_transfer_id(trip_import.organiser_id, trip_import.sha256, purse_id),
                 debit=purse,
-                credit=ledger.system_purse(
-                    organiser=trip_import.organiser,
-                    unit=purse.unit,
-                    kind=PurseKind.PAYABLES,
-                    shard=ledger.shard_of(purse_id),
-                ),
+                credit=ledger.payables_of(purse),
                 amount=self.taken[purse_id],
                 code=TransferCode.USAGE,
                 actor=actor,
