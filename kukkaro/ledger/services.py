@@ -456,23 +456,14 @@ def _refusal(purse_id: uuid.UUID, request: _Request, today) -> LedgerError:
     )
 
 
-def _apply(request: _Request, *, actor: object | None) -> Transfer:
-    """The hot path: no reads but the cached static data; one INSERT and two conditional UPDATEs. A post or void
-    is checked against the stored hold inside its INSERT, and the counters move by the stored held amount."""
-    metas = _meta([request.debit_purse_id, request.credit_purse_id])
-    debit, credit = metas[request.debit_purse_id], metas[request.credit_purse_id]
-    if debit.unit != credit.unit:
-        raise LedgerError(f"units differ: {debit.unit} and {credit.unit}", reason="unit_mismatch")
-    if debit.organiser_id != credit.organiser_id:
-        raise LedgerError("purses belong to different organisers", reason="organiser_mismatch")
-    if request.code == TransferCode.HOLD and debit.kind != PurseKind.CLIENT:
-        raise LedgerError("holds are placed on client purses only", reason="not_client_purse")
-    transfer = Transfer(
+def _transfer_of(request: _Request, *, unit: str, actor: object | None) -> Transfer:
+    """The row a request writes (not yet saved)."""
+    return Transfer(
         id=request.id,
         debit_purse_id=request.debit_purse_id,
         credit_purse_id=request.credit_purse_id,
         amount=request.amount,
-        unit=debit.unit,
+        unit=unit,
         code=request.code,
         flag=request.flag,
         pending_id=request.pending_id,
@@ -486,6 +477,20 @@ def _apply(request: _Request, *, actor: object | None) -> Transfer:
         fingerprint=request.fingerprint(),
         created_at=clock.now(),
     )
+
+
+def _apply(request: _Request, *, actor: object | None) -> Transfer:
+    """The hot path: no reads but the cached static data; one INSERT and two conditional UPDATEs. A post or void
+    is checked against the stored hold inside its INSERT, and the counters move by the stored held amount."""
+    metas = _meta([request.debit_purse_id, request.credit_purse_id])
+    debit, credit = metas[request.debit_purse_id], metas[request.credit_purse_id]
+    if debit.unit != credit.unit:
+        raise LedgerError(f"units differ: {debit.unit} and {credit.unit}", reason="unit_mismatch")
+    if debit.organiser_id != credit.organiser_id:
+        raise LedgerError("purses belong to different organisers", reason="organiser_mismatch")
+    if request.code == TransferCode.HOLD and debit.kind != PurseKind.CLIENT:
+        raise LedgerError("holds are placed on client purses only", reason="not_client_purse")
+    transfer = _transfer_of(request, unit=debit.unit, actor=actor)
     today = clock.today()
     updates = [
         (request.debit_purse_id, debit, *_debit_changes(request)),
@@ -648,23 +653,27 @@ def hold_create(
     )
 
 
+def _resolution(*, transfer_id: uuid.UUID, hold: Transfer, amount: int, flag: str, code: str, memo: str) -> _Request:
+    """The request that posts or voids ``hold``."""
+    return _Request(
+        id=transfer_id,
+        debit_purse_id=hold.debit_purse_id,
+        credit_purse_id=hold.credit_purse_id,
+        amount=amount,
+        code=code,
+        flag=flag,
+        pending_id=hold.pk,
+        ref_type=hold.ref_type,
+        ref_id=hold.ref_id,
+        memo=memo,
+    )
+
+
 def _resolve(
     *, transfer_id: uuid.UUID, hold: Transfer, amount: int, flag: str, code: str, actor: object | None, memo: str
 ) -> Transfer:
     return _execute(
-        _Request(
-            id=transfer_id,
-            debit_purse_id=hold.debit_purse_id,
-            credit_purse_id=hold.credit_purse_id,
-            amount=amount,
-            code=code,
-            flag=flag,
-            pending_id=hold.pk,
-            ref_type=hold.ref_type,
-            ref_id=hold.ref_id,
-            memo=memo,
-        ),
-        actor=actor,
+        _resolution(transfer_id=transfer_id, hold=hold, amount=amount, flag=flag, code=code, memo=memo), actor=actor
     )
 
 
@@ -749,36 +758,16 @@ def holds_void_many(
 
 
 def _void_of(hold: Transfer, transfer_id: uuid.UUID, *, actor: object | None, memo: str) -> Transfer:
-    """The transfer ``hold_void`` writes for ``hold`` (``_apply``), field by field."""
-    request = _Request(
-        id=transfer_id,
-        debit_purse_id=hold.debit_purse_id,
-        credit_purse_id=hold.credit_purse_id,
+    """The transfer ``hold_void`` writes for ``hold``."""
+    request = _resolution(
+        transfer_id=transfer_id,
+        hold=hold,
         amount=hold.amount,
-        code=TransferCode.VOID,
         flag=TransferFlag.VOID_PENDING,
-        pending_id=hold.pk,
-        ref_type=hold.ref_type,
-        ref_id=hold.ref_id,
+        code=TransferCode.VOID,
         memo=memo,
     )
-    return Transfer(
-        id=request.id,
-        debit_purse_id=hold.debit_purse_id,
-        credit_purse_id=hold.credit_purse_id,
-        amount=hold.amount,
-        unit=hold.unit,
-        code=request.code,
-        flag=request.flag,
-        pending_id=hold.pk,
-        ref_type=hold.ref_type,
-        ref_id=hold.ref_id,
-        memo=memo,
-        actor_id=getattr(actor, "pk", None) if getattr(actor, "is_authenticated", False) else None,
-        request_id=current_request_id(),
-        fingerprint=request.fingerprint(),
-        created_at=clock.now(),
-    )
+    return _transfer_of(request, unit=hold.unit, actor=actor)
 
 
 def _lock_in_order(purse_ids: set[uuid.UUID]) -> None:
