@@ -610,13 +610,18 @@ def _close(
         authorization.available_after = Purse.objects.get(pk=authorization.purse_id).available_now
         fields.append("available_after")
     authorization.save(update_fields=fields)
-    audit_record(
+    audit_record_many([_closed_entry(authorization, state, actor=actor)])
+
+
+def _closed_entry(authorization: TripAuthorization, state: str, *, actor: Any) -> AuditEntry:
+    """The audit row of an authorisation closed in ``state``."""
+    return AuditEntry(
         action=CLOSE_ACTIONS[state],
         actor=actor,
         target=authorization,
         organiser_id=authorization.organiser_id,
         data_subject_id=authorization.client_id,
-        after={"state": authorization.state},
+        after={"state": state},
     )
 
 
@@ -691,15 +696,5 @@ def settle_for_trip_file(*, organiser_id: int, references: list[tuple[str, str]]
         TripAuthorization.objects.filter(pk__in=[a.pk for a in chunk]).update(
             state=AuthorizationState.SETTLED, closed_at=now
         )
-        audit_record_many(
-            AuditEntry(
-                action=CLOSE_ACTIONS[AuthorizationState.SETTLED],
-                actor=actor,
-                target=authorization,
-                organiser_id=authorization.organiser_id,
-                data_subject_id=authorization.client_id,
-                after={"state": AuthorizationState.SETTLED},
-            )
-            for authorization in chunk
-        )
+        audit_record_many(_closed_entry(a, AuthorizationState.SETTLED, actor=actor) for a in chunk)
     return len(matched)
