@@ -9,6 +9,9 @@
 3. Baseline: ``COPY`` of the file into a plain table with one text column per field (best of three).
 4. The import: ``kukkaro.mobility.trip_files.import_trips`` (the set-based path on PostgreSQL), timed from the
    bytes in memory to the commit, once.
+5. The floor under any import that keeps a row per leg, nothing judged: ``COPY`` of the file into typed columns
+   (timestamps and numbers), then its rows written as legs into a table shaped like ``mobility_tripleg``, once
+   without indexes and once with the leg table's own indexes (each in one transaction, with its commit).
 
 Results go to bench/results/trips.json and the trip section of docs/performance.md.
 """
@@ -167,6 +170,64 @@ def generate(people: list[tuple[str, str, str]], legs: int, seed: int) -> bytes:
     return out.getvalue().encode()
 
 
+TYPED = {
+    "pickup_at": "timestamptz",
+    "dropoff_at": "timestamptz",
+    "distance_km": "numeric",
+    "duration_min": "numeric",
+    "waiting_min": "numeric",
+    "escort": "smallint",
+    "fare_eur": "numeric",
+    "self_share_eur": "numeric",
+}
+
+# The typed rows written as legs: every value the import writes from the file, and constants where it judges.
+FLOOR_INSERT = """
+INSERT INTO floor_legs (trip_import_id, row_number, outcome, reasons, operator_id, trip_id, content_sha256,
+    client_id, client_number, authorization_id, pickup_at, dropoff_at, origin_municipality, destination_municipality,
+    distance_m, duration_min, waiting_min, vehicle_class, purpose, escort, supplements, shared_ride_id, fare_cents,
+    self_share_collected_cents, debit_unit, resolved_outcome, resolution_note)
+SELECT %s, row_number() OVER (), 'accepted', '[]'::jsonb, operator_id, trip_id, '', md5(client_number)::uuid,
+    client_number, coalesce(authorization_id, ''), pickup_at, dropoff_at, origin_municipality,
+    destination_municipality, round(distance_km * 1000)::bigint, duration_min, coalesce(waiting_min, 0),
+    vehicle_class, purpose, escort = 1, '[]'::jsonb, coalesce(shared_ride_id, ''), round(fare_eur * 100)::bigint,
+    round(self_share_eur * 100)::bigint, 'EUR', '', ''
+FROM floor_typed
+"""
+
+
+def measure_floor(content: bytes) -> dict[str, float]:
+    """What PostgreSQL itself needs to read the file typed and to write a row per leg, with nothing judged: the
+    least any import that keeps the legs could take (it does this and more). Scratch tables, dropped after."""
+    from django.db import connection, transaction
+
+    from kukkaro.mobility.trip_files import COLUMNS
+
+    seconds: dict[str, float] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE TABLE floor_typed ({', '.join(f'{c} {TYPED.get(c, "text")}' for c in COLUMNS)})")
+        cursor.execute("CHECKPOINT")
+        started = time.perf_counter()
+        with cursor.cursor.copy("COPY floor_typed FROM STDIN WITH (FORMAT csv, HEADER true)") as copy:
+            copy.write(content)
+        seconds["typed_copy"] = time.perf_counter() - started
+        cursor.execute("SELECT id FROM mobility_tripimport LIMIT 1")
+        import_id = cursor.fetchone()[0]
+        for key, like in (
+            ("legs_no_index", "INCLUDING DEFAULTS INCLUDING IDENTITY"),
+            ("legs_indexed", "INCLUDING ALL"),
+        ):
+            cursor.execute(f"CREATE TABLE floor_legs (LIKE mobility_tripleg {like})")
+            cursor.execute("CHECKPOINT")
+            started = time.perf_counter()
+            with transaction.atomic():
+                cursor.execute(FLOOR_INSERT, [import_id])
+            seconds[key] = time.perf_counter() - started
+            cursor.execute("DROP TABLE floor_legs")
+        cursor.execute("DROP TABLE floor_typed")
+    return seconds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--legs", type=int, default=1_000_000)
@@ -212,6 +273,7 @@ def main() -> None:
     for _round in range(3):
         with connection.cursor() as cursor:
             cursor.execute("TRUNCATE copy_baseline")
+            cursor.execute("CHECKPOINT")
             started = time.perf_counter()
             with cursor.cursor.copy("COPY copy_baseline FROM STDIN WITH (FORMAT csv, HEADER true)") as copy:
                 copy.write(content)
@@ -219,12 +281,20 @@ def main() -> None:
         print(f"  COPY: {copies[-1]:.2f} s", flush=True)
     baseline = min(copies)
     print("importing …", flush=True)
+    with connection.cursor() as cursor:
+        cursor.execute("CHECKPOINT")
     started = time.perf_counter()
     done = import_trips(
         actor=None, organiser=Organiser.objects.get(code="lansi-uusimaa"), filename="bench.csv", content=content
     )
     elapsed = time.perf_counter() - started
     print(f"  import: {elapsed:.2f} s — {done.counts}", flush=True)
+    floor = measure_floor(content)
+    print(
+        f"  floor: typed COPY {floor['typed_copy']:.2f} s, legs without indexes {floor['legs_no_index']:.2f} s, "
+        f"with the leg table's indexes {floor['legs_indexed']:.2f} s",
+        flush=True,
+    )
     started = time.perf_counter()
     again = import_trips(
         actor=None, organiser=Organiser.objects.get(code="lansi-uusimaa"), filename="bench.csv", content=content
@@ -247,6 +317,8 @@ def main() -> None:
         "import_seconds": round(elapsed, 3),
         "reimport_seconds": round(again_s, 3),
         "ratio": elapsed / baseline,
+        "floor_seconds": {key: round(value, 3) for key, value in floor.items()},
+        "floor_ratios": {key: value / baseline for key, value in floor.items()},
         "legs_per_second": args.legs / elapsed,
         "outcomes": done.counts,
         "ledger_verify_problems": len(problems),
@@ -269,6 +341,7 @@ def _thousands(value: float) -> str:
 
 def write_report(result: dict, path: Path) -> None:
     outcomes = ", ".join(f"{k} {_thousands(v)}" for k, v in sorted(result["outcomes"].items()))
+    floor, ratios = result["floor_seconds"], result["floor_ratios"]
     section = f"""<!-- trips-bench:start -->
 ## Trip files: a million legs against COPY
 
@@ -281,6 +354,9 @@ Measured {result["when"]} on {result["machine"]} ({result["cpus"]} CPUs), Postgr
 | `COPY` of the file into a plain table (three runs) | {", ".join(f"{s:.2f} s" for s in result["copy_seconds"])} |
 | the import (read, judge, price, debit, commit) | {result["import_seconds"]:.2f} s |
 | **ratio import / fastest COPY** | **{result["ratio"]:.2f}** (target ≤ 3) |
+| floor, nothing judged: `COPY` of the file into typed columns | {floor["typed_copy"]:.2f} s ({ratios["typed_copy"]:.2f} × `COPY`) |
+| floor: its rows written as legs, table without indexes | {floor["legs_no_index"]:.2f} s ({ratios["legs_no_index"]:.2f} × `COPY`) |
+| floor: its rows written as legs, table with the leg table's indexes | {floor["legs_indexed"]:.2f} s ({ratios["legs_indexed"]:.2f} × `COPY`) |
 | legs per second | {_thousands(result["legs_per_second"])} |
 | outcomes | {outcomes} |
 | the same file again | {result["reimport_seconds"]:.2f} s, nothing changed |
