@@ -653,7 +653,9 @@ def hold_create(
     )
 
 
-def _resolution(*, transfer_id: uuid.UUID, hold: Transfer, amount: int, flag: str, code: str, memo: str) -> _Request:
+def _resolution(
+    *, transfer_id: uuid.UUID, hold: "Transfer | _HeldValues", amount: int, flag: str, code: str, memo: str
+) -> _Request:
     """The request that posts or voids ``hold``."""
     return _Request(
         id=transfer_id,
@@ -716,11 +718,12 @@ def holds_void_many(
     """Release many holds in full at once (the bookings a trip file settles): ``voids`` are (transfer id, hold id)
     pairs. Each void is the transfer ``hold_void`` would write, fingerprint included. The purses involved are
     locked first, all of them, client purses first and in id order (the order every transfer locks them in);
-    then, 5 000 holds at a time, the voids are inserted together and each purse's counters move once. A hold that
-    is not open (posted, voided or expired meanwhile) is left alone; so is a chunk in which one was resolved by
-    another transaction after it was read: that chunk is voided one hold at a time instead. (A hold on a closed
-    purse is released too: nothing can be spent from a closed purse either way.) Runs in the caller's
-    transaction; returns the ids of the holds it released."""
+    then, 5 000 holds at a time, the voids are inserted together and each purse's counters move once (on
+    PostgreSQL in one statement, from the holds' values rather than model instances: a trip file can settle
+    a booking per leg). A hold that is not open (posted, voided or expired meanwhile) is left alone; so is a chunk
+    in which one was resolved by another transaction after it was read: that chunk is voided one hold at a time
+    instead. (A hold on a closed purse is released too: nothing can be spent from a closed purse either way.)
+    Runs in the caller's transaction; returns the ids of the holds it released."""
     if not voids:
         return set()
     transfer_ids = {hold_id: transfer_id for transfer_id, hold_id in voids}
@@ -737,29 +740,43 @@ def holds_void_many(
         _lock_in_order(purses)
         for chunk in chunks:
             holds = list(
-                Transfer.objects.filter(pk__in=chunk, flag=TransferFlag.PENDING, resolutions__isnull=True).order_by(
-                    "pk"
-                )
+                Transfer.objects.filter(pk__in=chunk, flag=TransferFlag.PENDING, resolutions__isnull=True)
+                .order_by("pk")
+                .values_list(*_HOLD_VALUES)
             )
-            voided = [_void_of(hold, transfer_ids[hold.pk], actor=actor, memo=memo) for hold in holds]
+            requests = [(_void_request(_HeldValues(*hold), transfer_ids[hold[0]], memo), hold[4]) for hold in holds]
             try:
                 with transaction.atomic():
-                    _counters_release(voided)
-                    Transfer.objects.bulk_create(voided)
-                released.update(hold.pk for hold in holds)
+                    _write_voids(requests, actor=actor)
+                released.update(hold[0] for hold in holds)
             except IntegrityError:
                 # Another transaction (the expiry job) resolved one of these holds after they were read: the
                 # savepoint undid the chunk, and each hold is now released, or found resolved, on its own.
-                for hold in holds:
+                for hold in Transfer.objects.filter(pk__in=[h[0] for h in holds]).order_by("pk"):
                     with contextlib.suppress(HoldNotOpen):
                         hold_void(transfer_id=transfer_ids[hold.pk], hold=hold, actor=actor, memo=memo)
                         released.add(hold.pk)
     return released
 
 
-def _void_of(hold: Transfer, transfer_id: uuid.UUID, *, actor: object | None, memo: str) -> Transfer:
-    """The transfer ``hold_void`` writes for ``hold``."""
-    request = _resolution(
+#: What a void needs of its hold, read as values.
+_HOLD_VALUES = ("pk", "debit_purse_id", "credit_purse_id", "amount", "unit", "ref_type", "ref_id")
+
+
+@dataclass(frozen=True)
+class _HeldValues:
+    pk: uuid.UUID
+    debit_purse_id: uuid.UUID
+    credit_purse_id: uuid.UUID
+    amount: int
+    unit: str
+    ref_type: str
+    ref_id: str
+
+
+def _void_request(hold: "Transfer | _HeldValues", transfer_id: uuid.UUID, memo: str) -> _Request:
+    """The request ``hold_void`` makes for ``hold`` (a Transfer or its values)."""
+    return _resolution(
         transfer_id=transfer_id,
         hold=hold,
         amount=hold.amount,
@@ -767,7 +784,63 @@ def _void_of(hold: Transfer, transfer_id: uuid.UUID, *, actor: object | None, me
         code=TransferCode.VOID,
         memo=memo,
     )
-    return _transfer_of(request, unit=hold.unit, actor=actor)
+
+
+_VOIDS_SQL = """
+WITH moved AS (
+    INSERT INTO ledger_transfer (id, debit_purse_id, credit_purse_id, amount, unit, code, flag, pending_id,
+        expires_at, period_start, ref_type, ref_id, memo, actor_id, request_id, fingerprint, created_at)
+    SELECT t.id, t.debit, t.credit, t.amount, t.unit, %(code)s, %(flag)s, t.pending, NULL, NULL, t.ref_type, t.ref_id,
+        %(memo)s, %(actor)s, %(request)s, t.fingerprint, %(now)s
+    FROM unnest(%(ids)s::uuid[], %(debits)s::uuid[], %(credits)s::uuid[], %(amounts)s::bigint[], %(units)s::text[],
+                %(pendings)s::uuid[], %(ref_types)s::text[], %(ref_ids)s::text[], %(fingerprints)s::text[])
+        AS t(id, debit, credit, amount, unit, pending, ref_type, ref_id, fingerprint)
+    RETURNING debit_purse_id, credit_purse_id, amount
+), sums AS (
+    SELECT debit_purse_id AS id, sum(amount) AS debits, 0 AS credits FROM moved GROUP BY debit_purse_id
+    UNION ALL
+    SELECT credit_purse_id, 0, sum(amount) FROM moved GROUP BY credit_purse_id
+)
+UPDATE ledger_purse p SET debits_pending = p.debits_pending - m.debits,
+    credits_pending = p.credits_pending - m.credits
+FROM (SELECT id, sum(debits) AS debits, sum(credits) AS credits FROM sums GROUP BY id) m
+WHERE p.id = m.id
+"""
+
+
+def _write_voids(requests: list[tuple[_Request, str]], *, actor: object | None) -> None:
+    """Insert the voids (request, unit) and take their amounts off the purses' pending counters. The purses are
+    locked already."""
+    if not requests:
+        return
+    if not _on_postgresql():
+        voided = [_transfer_of(request, unit=unit, actor=actor) for request, unit in requests]
+        _counters_release(voided)
+        Transfer.objects.bulk_create(voided)
+        return
+    first = requests[0][0]
+    assert all((r.code, r.flag, r.memo) == (first.code, first.flag, first.memo) for r, _unit in requests)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _VOIDS_SQL,
+            {
+                "ids": [r.id for r, _unit in requests],
+                "debits": [r.debit_purse_id for r, _unit in requests],
+                "credits": [r.credit_purse_id for r, _unit in requests],
+                "amounts": [r.amount for r, _unit in requests],
+                "units": [unit for _r, unit in requests],
+                "pendings": [r.pending_id for r, _unit in requests],
+                "ref_types": [r.ref_type for r, _unit in requests],
+                "ref_ids": [r.ref_id for r, _unit in requests],
+                "fingerprints": [r.fingerprint() for r, _unit in requests],
+                "code": first.code,
+                "flag": first.flag,
+                "memo": first.memo,
+                "actor": getattr(actor, "pk", None) if getattr(actor, "is_authenticated", False) else None,
+                "request": current_request_id(),
+                "now": clock.now(),
+            },
+        )
 
 
 def _lock_in_order(purse_ids: set[uuid.UUID]) -> None:
@@ -777,7 +850,12 @@ def _lock_in_order(purse_ids: set[uuid.UUID]) -> None:
     for system in (False, True):
         group = sorted(pk for pk in purse_ids if (kinds[pk] in SYSTEM_KINDS) == system)
         for start in range(0, len(group), 5_000):
-            list(Purse.objects.select_for_update().filter(pk__in=group[start : start + 5_000]).order_by("pk"))
+            list(
+                Purse.objects.select_for_update()
+                .filter(pk__in=group[start : start + 5_000])
+                .order_by("pk")
+                .values_list("pk", flat=True)
+            )
 
 
 def _counters_release(voids: list[Transfer]) -> None:

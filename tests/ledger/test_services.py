@@ -6,11 +6,12 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 
 from kukkaro.core import clock
 from kukkaro.core.models import Organiser
+from kukkaro.core.roles import Role
 from kukkaro.ledger import services
 from kukkaro.ledger.models import PeriodKind, Purse, PurseKind, RolloverRule, Transfer, TransferCode, Unit
 from kukkaro.ledger.selectors import system_total
 from kukkaro.ledger.verification import ledger_verify
-from tests.factories import client_in
+from tests.factories import client_in, make_user
 from tests.ledger.factories import NOW, in_an_hour, open_purse
 
 pytestmark = pytest.mark.django_db
@@ -114,8 +115,12 @@ def _holds_on_three_purses(ref: str) -> list[Transfer]:
 
 def test_holds_void_many__writes_what_hold_void_would_and_moves_each_counter_once():
     holds = _holds_on_three_purses("many")
+    staff = make_user(Role.FINANCE)
     pairs = [(services.derived_id(h.pk, "settled"), h.pk) for h in holds]
-    assert services.holds_void_many(voids=pairs, memo="settled") == {h.pk for h in holds}
+    assert services.holds_void_many(voids=pairs, actor=staff, memo="settled") == {h.pk for h in holds}
+    assert set(Transfer.objects.filter(code=TransferCode.VOID).values_list("actor_id", "unit", "created_at")) == {
+        (staff.pk, holds[0].unit, NOW)
+    }
     assert all(p.debits_pending == 0 and p.credits_pending == 0 for p in Purse.objects.all())
     for (transfer_id, _hold_id), hold in zip(pairs, holds, strict=True):
         void = Transfer.objects.get(pk=transfer_id)
@@ -149,16 +154,16 @@ def test_holds_void_many__leaves_a_hold_that_is_not_open_alone():
 
 def test_holds_void_many__a_chunk_refused_by_the_database_is_voided_one_hold_at_a_time(monkeypatch):
     holds = _holds_on_three_purses("fallback")
-    original = services._counters_release
+    original = services._write_voids
     calls = []
 
-    def refused_once(voids):
-        calls.append(len(voids))
-        original(voids)  # the counters move, then the chunk fails: the savepoint must undo them
+    def refused_once(requests, *, actor):
+        calls.append(len(requests))
+        original(requests, actor=actor)  # the voids and counters are written, then the chunk fails: all undone
         if len(calls) == 1:
             raise IntegrityError("ledger_hold_resolved_once")
 
-    monkeypatch.setattr(services, "_counters_release", refused_once)
+    monkeypatch.setattr(services, "_write_voids", refused_once)
     released = services.holds_void_many(voids=[(services.derived_id(h.pk, "f"), h.pk) for h in holds])
     assert released == {h.pk for h in holds} and calls == [len(holds)]
     assert Transfer.objects.filter(code=TransferCode.VOID).count() == len(holds)
