@@ -610,17 +610,30 @@ def _close(
         authorization.available_after = Purse.objects.get(pk=authorization.purse_id).available_now
         fields.append("available_after")
     authorization.save(update_fields=fields)
-    audit_record_many([_closed_entry(authorization, state, actor=actor)])
+    audit_record_many(
+        [
+            _closed_entry(
+                authorization.pk,
+                state,
+                organiser_id=authorization.organiser_id,
+                client_id=authorization.client_id,
+                actor=actor,
+            )
+        ]
+    )
 
 
-def _closed_entry(authorization: TripAuthorization, state: str, *, actor: Any) -> AuditEntry:
-    """The audit row of an authorisation closed in ``state``."""
+def _closed_entry(
+    authorization_id: uuid.UUID, state: str, *, organiser_id: int, client_id: uuid.UUID | None, actor: Any
+) -> AuditEntry:
+    """The audit row of an authorisation closed in ``state`` (from values: a trip file closes many at once)."""
     return AuditEntry(
         action=CLOSE_ACTIONS[state],
         actor=actor,
-        target=authorization,
-        organiser_id=authorization.organiser_id,
-        data_subject_id=authorization.client_id,
+        target_type=TripAuthorization._meta.label_lower,
+        target_id=str(authorization_id),
+        organiser_id=organiser_id,
+        data_subject_id=client_id,
         after={"state": state},
     )
 
@@ -669,12 +682,13 @@ def settle_for_trip_file(*, organiser_id: int, references: list[tuple[str, str]]
             continue  # not one of ours: the leg is judged as if it had none
     ids = sorted(wanted)
     now = clock.now()
-    matched: list[TripAuthorization] = []
+    # Values, not model instances: a file can settle a booking per leg.
+    matched: list[tuple[uuid.UUID, uuid.UUID | None, uuid.UUID | None]] = []  # (id, hold, client)
     for start in range(0, len(ids), 5_000):
         # Locked in id order, as a cancel locks its one row: a cancel of one of these waits, then finds it settled.
         matched += [
-            authorization
-            for authorization in TripAuthorization.objects.select_for_update()
+            (pk, hold_id, client_id)
+            for pk, hold_id, client_id, card in TripAuthorization.objects.select_for_update()
             .filter(
                 pk__in=ids[start : start + 5_000],
                 organiser_id=organiser_id,
@@ -682,19 +696,23 @@ def settle_for_trip_file(*, organiser_id: int, references: list[tuple[str, str]]
                 closed_at__isnull=True,
             )
             .order_by("pk")
-            if authorization.client_number in wanted[authorization.pk]
+            .values_list("pk", "hold_id", "client_id", "client_number")
+            if card in wanted[pk]
         ]
     # Their holds go back to the purses together (a hold released meanwhile is left alone: the money is back either
     # way), then the rows are closed and audited together, a row each.
     ledger.holds_void_many(
-        voids=[(ledger.derived_id(a.hold_id, "settled"), a.hold_id) for a in matched if a.hold_id is not None],
+        voids=[(ledger.derived_id(hold_id, "settled"), hold_id) for _pk, hold_id, _client in matched if hold_id],
         actor=actor,
         memo="settled by the trip file",
     )
     for start in range(0, len(matched), 5_000):
         chunk = matched[start : start + 5_000]
-        TripAuthorization.objects.filter(pk__in=[a.pk for a in chunk]).update(
+        TripAuthorization.objects.filter(pk__in=[pk for pk, _hold, _client in chunk]).update(
             state=AuthorizationState.SETTLED, closed_at=now
         )
-        audit_record_many(_closed_entry(a, AuthorizationState.SETTLED, actor=actor) for a in chunk)
+        audit_record_many(
+            _closed_entry(pk, AuthorizationState.SETTLED, organiser_id=organiser_id, client_id=client_id, actor=actor)
+            for pk, _hold, client_id in chunk
+        )
     return len(matched)
