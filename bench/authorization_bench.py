@@ -219,7 +219,7 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_server(*, database_url: str, workers: int, port: int, log: Path) -> subprocess.Popen:
+def start_server(*, database_url: str, workers: int, threads: int, port: int, log: Path) -> subprocess.Popen:
     env = {
         **os.environ,
         "KUKKARO_ENV": "test",
@@ -234,6 +234,7 @@ def start_server(*, database_url: str, workers: int, port: int, log: Path) -> su
         "config.wsgi",
         "--workers",
         str(workers),
+        *(["--threads", str(threads)] if threads > 1 else []),
         "--bind",
         f"127.0.0.1:{port}",
         "--log-level",
@@ -331,6 +332,9 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16, help="wrk connections and pgbench clients")
     parser.add_argument("--clients", type=int, default=3000, help="clients (cards) in the scratch database")
     parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1), help="gunicorn workers")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="threads per gunicorn worker (more than 1: gthread, keep-alive)"
+    )
     parser.add_argument("--scale", type=int, default=10, help="pgbench scale factor")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; the median ratio is reported")
     parser.add_argument("--seed", type=int, default=20261201)
@@ -367,7 +371,7 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="kukkaro-bench-auth-"))
     log = workdir / "gunicorn.log"
     port = free_port()
-    server = start_server(database_url=bench_url, workers=args.workers, port=port, log=log)
+    server = start_server(database_url=bench_url, workers=args.workers, threads=args.threads, port=port, log=log)
     rounds = []
     try:
         wait_for_server(port, token, server, log)
