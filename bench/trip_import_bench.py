@@ -103,8 +103,10 @@ NEIGHBOURS_OK = {
 }
 
 
-def generate(people: list[tuple[str, str, str]], legs: int, seed: int) -> bytes:
-    """A year of legs, round-robin over the clients, priced with the tariff; about 1 % of rows bad."""
+def generate(people: list[tuple[str, str, str]], legs: int, seed: int, booked: int = 0) -> bytes:
+    """A year of legs, round-robin over the clients, priced with the tariff; about 1 % of rows bad. ``booked``
+    good legs, spread over the file, were booked first through the dispatch centre's authorisation (the real
+    service, the clock set to an hour before the pickup) and carry the authorisation's id."""
     from kukkaro.mobility import pricing
     from kukkaro.mobility.models import Tariff
     from kukkaro.mobility.trip_files import COLUMNS
@@ -116,6 +118,8 @@ def generate(people: list[tuple[str, str, str]], legs: int, seed: int) -> bytes:
     year_minutes = 365 * 24 * 60
     start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     kms = [Decimal(k) for k in ("2.4", "5.1", "7.75", "10.0", "12.345", "18.2", "25.0")]
+    book = _booker() if booked else None
+    every = max(1, legs // booked) if booked else 0
     for n in range(legs):
         card, _model, home = people[n % len(people)]
         pickup = start + dt.timedelta(minutes=rng.randrange(year_minutes))
@@ -160,6 +164,8 @@ def generate(people: list[tuple[str, str, str]], legs: int, seed: int) -> bytes:
             "3.00",
         ]
         bad = n % 97
+        if book is not None and n % every == 0 and bad > 2:
+            row[3] = book(n, row, km, minutes, pickup)
         if bad == 0:
             row[5] = (pickup - dt.timedelta(minutes=5)).isoformat()  # drop-off before pickup
         elif bad == 1:
@@ -168,6 +174,43 @@ def generate(people: list[tuple[str, str, str]], legs: int, seed: int) -> bytes:
             row[16] = f"{price // 100 + 9}.00"  # fare off
         out.write(",".join(row) + "\r\n")
     return out.getvalue().encode()
+
+
+def _booker():
+    """Book a leg as the dispatch centre would have, before the trip: returns the authorisation's id."""
+    from kukkaro.core import clock
+    from kukkaro.core.models import Organiser
+    from kukkaro.core.roles import Role
+    from kukkaro.mobility.authorizations import TripRequest, trip_authorize
+    from kukkaro.people.services import user_create
+
+    dispatcher = user_create(
+        actor=None,
+        username="bench.dispatch",
+        role=Role.DISPATCH,
+        first_name="B",
+        last_name="Dispatch",
+        organiser=Organiser.objects.get(code="lansi-uusimaa"),
+        password=transport_world.PASSWORD,
+    )
+
+    def book(n: int, row: list[str], km: Decimal, minutes: Decimal, pickup: dt.datetime) -> str:
+        request = TripRequest(
+            client_number=row[2],
+            pickup_at=pickup,
+            distance_km=km,
+            duration_min=minutes,
+            vehicle_class=row[11],
+            purpose=row[12],
+            origin_municipality=row[6],
+            destination_municipality=row[7],
+            supplements=(row[14],) if row[14] else (),
+        )
+        with clock.pinned(pickup - dt.timedelta(hours=1)):
+            authorization, _created = trip_authorize(actor=dispatcher, idempotency_key=f"bench-{n}", request=request)
+        return str(authorization.pk)
+
+    return book
 
 
 TYPED = {
@@ -234,6 +277,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=5000)
     parser.add_argument("--seed", type=int, default=20261201)
     parser.add_argument(
+        "--booked", type=int, default=10_000, help="legs booked through the authorisation API first (they settle)"
+    )
+    parser.add_argument(
         "--no-report", action="store_true", help="print only; leave docs/performance.md and bench/results alone"
     )
     parser.add_argument(
@@ -254,18 +300,27 @@ def main() -> None:
     import logging
 
     logging.basicConfig(level=logging.INFO)  # the import logs how long each of its steps took
+    logged: list[str] = []
+
+    class Steps(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            logged.append(record.getMessage())
+
+    logging.getLogger("kukkaro.mobility.trip_import_sql").addHandler(Steps())
     from django.db import connection
+    from django.db.models import Count
 
     from kukkaro.core.models import Organiser
     from kukkaro.ledger.verification import ledger_verify
+    from kukkaro.mobility.models import TripAuthorization
     from kukkaro.mobility.trip_files import COLUMNS, import_trips
 
     began = time.perf_counter()
     print(f"building {args.clients} clients …", flush=True)
     people = build_world(args.clients, args.seed)
     print(f"  {time.perf_counter() - began:.0f} s; generating {args.legs} legs …", flush=True)
-    content = generate(people, args.legs, args.seed)
-    print(f"  {len(content) / 1e6:.0f} MB", flush=True)
+    content = generate(people, args.legs, args.seed, booked=args.booked)
+    print(f"  {len(content) / 1e6:.0f} MB, {time.perf_counter() - began:.0f} s so far", flush=True)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
         cursor.execute(f"CREATE TABLE copy_baseline ({', '.join(f'{c} text' for c in COLUMNS)})")
@@ -289,6 +344,10 @@ def main() -> None:
     )
     elapsed = time.perf_counter() - started
     print(f"  import: {elapsed:.2f} s — {done.counts}", flush=True)
+    # "trip import <id>: <rows> rows, stage 1.23 s, keys …": the seconds of each step.
+    steps = {
+        name: float(seconds) for name, seconds in re.findall(r"(\w+) (\d+\.\d+) s", logged[-1].split(" rows, ", 1)[-1])
+    }
     floor = measure_floor(content)
     print(
         f"  floor: typed COPY {floor['typed_copy']:.2f} s, legs without indexes {floor['legs_no_index']:.2f} s, "
@@ -302,6 +361,10 @@ def main() -> None:
     again_s = time.perf_counter() - started
     assert again.pk == done.pk
     _count, problems = ledger_verify()
+    authorizations = dict(
+        TripAuthorization.objects.values_list("state").annotate(n=Count("pk")).values_list("state", "n")
+    )
+    print(f"  bookings after the import: {authorizations}", flush=True)
     with connection.cursor() as cursor:
         cursor.execute("SHOW server_version")
         server = cursor.fetchone()[0]
@@ -321,6 +384,9 @@ def main() -> None:
         "floor_ratios": {key: value / baseline for key, value in floor.items()},
         "legs_per_second": args.legs / elapsed,
         "outcomes": done.counts,
+        "booked": args.booked,
+        "authorizations": authorizations,
+        "steps": steps,
         "ledger_verify_problems": len(problems),
     }
     if not args.no_report:
@@ -342,6 +408,8 @@ def _thousands(value: float) -> str:
 def write_report(result: dict, path: Path) -> None:
     outcomes = ", ".join(f"{k} {_thousands(v)}" for k, v in sorted(result["outcomes"].items()))
     floor, ratios = result["floor_seconds"], result["floor_ratios"]
+    bookings = ", ".join(f"{k} {_thousands(v)}" for k, v in sorted(result["authorizations"].items())) or "none"
+    steps = ", ".join(f"{k} {v:.2f}" for k, v in result["steps"].items())
     section = f"""<!-- trips-bench:start -->
 ## Trip files: a million legs against COPY
 
@@ -359,6 +427,8 @@ Measured {result["when"]} on {result["machine"]} ({result["cpus"]} CPUs), Postgr
 | floor: its rows written as legs, table with the leg table's indexes | {floor["legs_indexed"]:.2f} s ({ratios["legs_indexed"]:.2f} × `COPY`) |
 | legs per second | {_thousands(result["legs_per_second"])} |
 | outcomes | {outcomes} |
+| legs booked through the authorisation API before the file; their authorisations afterwards | {_thousands(result["booked"])}; {bookings} |
+| the import's steps (s) | {steps} |
 | the same file again | {result["reimport_seconds"]:.2f} s, nothing changed |
 | `ledger_verify` problems afterwards | {result["ledger_verify_problems"]} |
 <!-- trips-bench:end -->"""
