@@ -56,7 +56,7 @@ def build_world(clients: int, seed: int) -> tuple[list[tuple[str, str]], str]:
     30 days ahead) is inside. Returns (card number, home municipality) per client, and the token."""
     from kukkaro.core import clock
     from kukkaro.core.roles import Role
-    from kukkaro.people.services import api_token_create, user_create
+    from kukkaro.people.services import api_token_create
 
     today = clock.today()
     start = clock.now() - dt.timedelta(days=31)
@@ -72,15 +72,7 @@ def build_world(clients: int, seed: int) -> tuple[list[tuple[str, str]], str]:
         amount_for=lambda index, model: AMOUNTS[model][1 if index % 10 == 0 else 0],
         prefix="02",
     )
-    dispatcher = user_create(
-        actor=None,
-        username="bench.dispatch",
-        role=Role.DISPATCH,
-        first_name="B",
-        last_name="Dispatch",
-        organiser=where.organiser,
-        password=transport_world.PASSWORD,
-    )
+    dispatcher = transport_world.bench_user("bench.dispatch", Role.DISPATCH, where.organiser)
     _row, token = api_token_create(actor=None, user=dispatcher, name="bench dispatch centre")
     return [(r.card, r.home) for r in made], token
 

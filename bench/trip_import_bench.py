@@ -182,16 +182,9 @@ def _booker():
     from kukkaro.core.models import Organiser
     from kukkaro.core.roles import Role
     from kukkaro.mobility.authorizations import TripRequest, trip_authorize
-    from kukkaro.people.services import user_create
 
-    dispatcher = user_create(
-        actor=None,
-        username="bench.dispatch",
-        role=Role.DISPATCH,
-        first_name="B",
-        last_name="Dispatch",
-        organiser=Organiser.objects.get(code="lansi-uusimaa"),
-        password=transport_world.PASSWORD,
+    dispatcher = transport_world.bench_user(
+        "bench.dispatch", Role.DISPATCH, Organiser.objects.get(code="lansi-uusimaa")
     )
 
     def book(n: int, row: list[str], km: Decimal, minutes: Decimal, pickup: dt.datetime) -> str:
