@@ -29,7 +29,7 @@ from urllib.parse import urlparse
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.common import psql_admin  # noqa: E402 - after the path is set
+from bench.common import pgbench_connection, pgbench_init, psql_admin  # noqa: E402 - after the path is set
 
 
 def _with_database(url: str, name: str) -> str:
@@ -38,12 +38,11 @@ def _with_database(url: str, name: str) -> str:
 
 
 def run_pgbench(url: str, *, clients: int, seconds: int, scale: int) -> dict:
-    parsed = urlparse(url)
     database = "kukkaro_bench_pgbench"
     psql_admin(url, f"DROP DATABASE IF EXISTS {database}")
     psql_admin(url, f"CREATE DATABASE {database}")
-    common = ["-h", parsed.hostname or "127.0.0.1", "-p", str(parsed.port or 5432), "-U", parsed.username or "postgres"]
-    subprocess.run(["pgbench", *common, "-i", "-q", "-s", str(scale), database], check=True, capture_output=True)  # noqa: S603,S607
+    common = pgbench_connection(url)
+    pgbench_init(url, database, scale=scale)
     result = subprocess.run(  # noqa: S603
         [
             "pgbench",
