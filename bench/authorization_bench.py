@@ -11,7 +11,11 @@
 3. Rounds alternate the baseline and the load, so a noisy neighbour hits both alike:
    - baseline: ``pgbench -b tpcb-like`` (its own scratch database) with ``--connections`` clients;
    - load: ``wrk`` with ``--connections`` connections for the same time, each request a booking of a random card
-     (seeded per thread) for a pickup between two hours and 30 days ahead, with its own ``Idempotency-Key``.
+     (seeded per thread) for a pickup between two hours and 30 days ahead, with its own ``Idempotency-Key``;
+   - the floor (unless ``--no-floor``): the same load against a second gunicorn, same workers and settings but for
+     one bench-only endpoint (``bench/authorization_floor.py``) that authenticates, parses and answers like the
+     booking but does one pgbench ``tpcb-like`` transaction instead: the most a booking endpoint on this stack
+     could reach on the machine.
 4. Afterwards ``ledger_verify`` and a check that no client purse has more debits than credits; the answers are
    counted from the database as well as from the responses.
 
@@ -41,11 +45,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench import transport_world  # noqa: E402 - after the path is set
-from bench.common import psql_admin  # noqa: E402
+from bench.common import pgbench_init, psql_admin  # noqa: E402
 from bench.ledger_bench import run_pgbench  # noqa: E402
 
 DATABASE = "kukkaro_bench_authorizations"
 PATH = "/api/v1/dispatch/authorizations"
+FLOOR_PATH = "/bench-floor/authorizations"  # bench/authorization_floor.py
 #: A purse that covers every request of a run, and one that covers about one trip (every tenth client).
 AMOUNTS = {"trip_quota": (400, 1), "km_purse": (4_000_000, 14_000), "eur_purse": (2_000_000, 3_500)}
 
@@ -168,7 +173,9 @@ end
 """
 
 
-def write_lua(path: Path, *, cards: list[tuple[str, str]], token: str, prefix: str, seed: int) -> None:
+def write_lua(
+    path: Path, *, cards: list[tuple[str, str]], token: str, prefix: str, seed: int, url_path: str = PATH
+) -> None:
     from kukkaro.mobility.neighbours import allowed_municipalities
 
     homes = sorted({home for _card, home in cards})
@@ -185,7 +192,7 @@ def write_lua(path: Path, *, cards: list[tuple[str, str]], token: str, prefix: s
             "base": int(time.time()),
             "cards": ",\n".join(f'  {{"{number}", "{home}"}}' for number, home in cards),
             "places": places,
-            "path": PATH,
+            "path": url_path,
         }
     )
 
@@ -211,9 +218,12 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_server(*, database_url: str, workers: int, threads: int, port: int, log: Path) -> subprocess.Popen:
+def start_server(
+    *, database_url: str, workers: int, threads: int, port: int, log: Path, settings: str = "config.settings"
+) -> subprocess.Popen:
     env = {
         **os.environ,
+        "DJANGO_SETTINGS_MODULE": settings,
         "KUKKARO_ENV": "test",
         "DEBUG": "false",
         "DATABASE_URL": database_url,
@@ -255,7 +265,9 @@ def wait_for_server(port: int, token: str, server: subprocess.Popen, log: Path) 
     raise SystemExit(f"gunicorn did not answer in 60 s:\n{log.read_text()[-3000:]}")
 
 
-def run_wrk(wrk: str, *, lua: Path, port: int, connections: int, threads: int, seconds: int) -> dict:
+def run_wrk(
+    wrk: str, *, lua: Path, port: int, connections: int, threads: int, seconds: int, url_path: str = PATH
+) -> dict:
     result = subprocess.run(  # noqa: S603
         [
             wrk,
@@ -270,7 +282,7 @@ def run_wrk(wrk: str, *, lua: Path, port: int, connections: int, threads: int, s
             "10s",
             "-s",
             str(lua),
-            f"http://127.0.0.1:{port}{PATH}",
+            f"http://127.0.0.1:{port}{url_path}",
         ],
         check=True,
         capture_output=True,
@@ -282,6 +294,47 @@ def run_wrk(wrk: str, *, lua: Path, port: int, connections: int, threads: int, s
     figures["wrk_requests_per_second"] = float(re.search(r"Requests/sec:\s+([\d.]+)", result.stdout).group(1))
     figures["statuses"] = {str(k): v for k, v in sorted(figures["statuses"].items())}
     return figures
+
+
+class Served:
+    """One gunicorn serving the application (or the floor's settings) on its own port, and its load."""
+
+    def __init__(self, workdir: Path, name: str, url_path: str, settings: str = "config.settings") -> None:
+        self.name, self.url_path, self.settings = name, url_path, settings
+        self.log = workdir / f"gunicorn-{name}.log"
+        self.lua = workdir / f"{name}.lua"
+        self.port = free_port()
+        self.server: subprocess.Popen | None = None
+        self.warm_up: dict = {}
+
+    def start(self, *, database_url: str, workers: int, threads: int) -> None:
+        self.server = start_server(
+            database_url=database_url,
+            workers=workers,
+            threads=threads,
+            port=self.port,
+            log=self.log,
+            settings=self.settings,
+        )
+
+    def wait(self, token: str) -> None:
+        wait_for_server(self.port, token, self.server, self.log)
+
+    def write_lua(self, **options: object) -> None:
+        write_lua(self.lua, url_path=self.url_path, **options)
+
+    def load(self, wrk: str, **options: int) -> dict:
+        return run_wrk(wrk, lua=self.lua, port=self.port, url_path=self.url_path, **options)
+
+    def stop(self) -> None:
+        if self.server is None:
+            return
+        self.server.send_signal(signal.SIGTERM)
+        try:
+            self.server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.server.kill()
+            self.server.wait()
 
 
 def database_checks() -> dict:
@@ -334,6 +387,11 @@ def main() -> None:
         "--no-report", action="store_true", help="print only; leave docs/performance.md and bench/results alone"
     )
     parser.add_argument("--keep", action="store_true", help=f"keep the scratch database {DATABASE} afterwards")
+    parser.add_argument(
+        "--no-floor",
+        action="store_true",
+        help="skip the floor's load (bench/authorization_floor.py: the same framework doing one pgbench transaction)",
+    )
     args = parser.parse_args()
     base_url = os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/postgres"
     if not base_url.startswith("postgres"):
@@ -353,6 +411,8 @@ def main() -> None:
     began = time.perf_counter()
     print(f"building {args.clients} clients …", flush=True)
     cards, token = build_world(args.clients, args.seed)
+    if not args.no_floor:
+        pgbench_init(bench_url, DATABASE, scale=args.scale)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
         cursor.execute("SHOW server_version")
@@ -361,41 +421,48 @@ def main() -> None:
     print(f"  {time.perf_counter() - began:.0f} s", flush=True)
 
     workdir = Path(tempfile.mkdtemp(prefix="kukkaro-bench-auth-"))
-    log = workdir / "gunicorn.log"
-    port = free_port()
-    server = start_server(database_url=bench_url, workers=args.workers, threads=args.threads, port=port, log=log)
+    booking = Served(workdir, "bookings", PATH)
+    floor = None if args.no_floor else Served(workdir, "floor", FLOOR_PATH, "bench.authorization_floor_settings")
+    served = [booking] if floor is None else [booking, floor]
     rounds = []
     try:
-        wait_for_server(port, token, server, log)
+        for target in served:
+            target.start(database_url=bench_url, workers=args.workers, threads=args.threads)
         threads = min(args.connections, 2)
-        warm = workdir / "warm.lua"
-        write_lua(warm, cards=cards, token=token, prefix="bench-warm", seed=args.seed)
-        print("warming up the server's workers (3 s) …", flush=True)
-        warm_up = run_wrk(wrk, lua=warm, port=port, connections=args.connections, threads=threads, seconds=3)
+        load_options = {"connections": args.connections, "threads": threads}
+        for target in served:
+            target.wait(token)
+            target.write_lua(cards=cards, token=token, prefix=f"bench-warm-{target.name}", seed=args.seed)
+            print(f"warming up the server of the {target.name} (3 s) …", flush=True)
+            target.warm_up = target.load(wrk, **load_options, seconds=3)
         for round_index in range(args.rounds):
             print(f"round {round_index + 1}: pgbench tpcb-like, {args.connections} clients, {args.seconds} s …")
             pgbench = run_pgbench(base_url, clients=args.connections, seconds=args.seconds, scale=args.scale)
             print(f"  {pgbench['tps']:.0f} tps", flush=True)
-            lua = workdir / f"round{round_index}.lua"
-            write_lua(
-                lua, cards=cards, token=token, prefix=f"bench-r{round_index}", seed=args.seed + 1000 * round_index
-            )
-            print(f"round {round_index + 1}: wrk, {args.connections} connections, {args.seconds} s …", flush=True)
-            load = run_wrk(wrk, lua=lua, port=port, connections=args.connections, threads=threads, seconds=args.seconds)
-            print(
-                f"  {load['requests_per_second']:.0f} requests/s, p50 {load['p50_us'] / 1000:.1f} ms, "
-                f"p99 {load['p99_us'] / 1000:.1f} ms, statuses {load['statuses']}",
-                flush=True,
-            )
-            rounds.append({"ratio": load["requests_per_second"] / pgbench["tps"], "pgbench": pgbench, "wrk": load})
+            this_round: dict = {"pgbench": pgbench}
+            for target in served:
+                seed = args.seed + 1000 * round_index
+                target.write_lua(cards=cards, token=token, prefix=f"bench-r{round_index}-{target.name}", seed=seed)
+                print(f"round {round_index + 1}: wrk on the {target.name}, {args.connections} connections …")
+                load = target.load(wrk, **load_options, seconds=args.seconds)
+                print(
+                    f"  {load['requests_per_second']:.0f} requests/s, p50 {load['p50_us'] / 1000:.1f} ms, "
+                    f"p99 {load['p99_us'] / 1000:.1f} ms, statuses {load['statuses']}",
+                    flush=True,
+                )
+                key = "wrk" if target is booking else "floor"
+                this_round[key] = load
+                this_round["ratio" if target is booking else "floor_ratio"] = (
+                    load["requests_per_second"] / pgbench["tps"]
+                )
+            rounds.append(this_round)
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-    server_errors = [row for row in log.read_text().splitlines() if "Traceback" in row or "ERROR" in row]
+        for target in served:
+            target.stop()
+    warm_up = booking.warm_up
+    server_errors = [
+        row for target in served for row in target.log.read_text().splitlines() if "Traceback" in row or "ERROR" in row
+    ]
 
     checks = database_checks()
     connection.close()
@@ -419,6 +486,7 @@ def main() -> None:
         "p99_ms": middle["wrk"]["p99_us"] / 1000,
         "rounds": rounds,
         "warm_up": {"requests": warm_up["requests"], "statuses": warm_up["statuses"]},
+        "floor": _floor_summary(rounds),
         "server_error_lines": len(server_errors),
         **checks,
     }
@@ -438,6 +506,7 @@ def main() -> None:
         f"ratio {result['ratio']:.3f} of pgbench (rounds {result['round_ratios']}), p50 {result['p50_ms']:.1f} ms, "
         f"p99 {result['p99_ms']:.1f} ms, overdrawn {checks['overdrawn_purses']}, "
         f"ledger_verify problems {checks['ledger_verify_problems']}"
+        + (f"; floor {result['floor']['ratio']:.3f} of pgbench" if result["floor"] else "")
         + ("" if args.no_report else " — written to docs/performance.md")
     )
     if server_errors:
@@ -446,12 +515,39 @@ def main() -> None:
         raise SystemExit("the ledger is not clean after the run")
 
 
+def _floor_summary(rounds: list[dict]) -> dict | None:
+    """The floor's figures: the round with its median ratio to pgbench, and every round's ratios."""
+    if not rounds or "floor" not in rounds[0]:
+        return None
+    middle = sorted(rounds, key=lambda r: r["floor_ratio"])[len(rounds) // 2]
+    non_2xx = sum(n for status, n in middle["floor"]["statuses"].items() if not status.startswith("2"))
+    return {
+        "ratio": middle["floor_ratio"],
+        "round_ratios": [round(r["floor_ratio"], 3) for r in rounds],
+        "bookings_per_floor_request": [
+            round(r["wrk"]["requests_per_second"] / r["floor"]["requests_per_second"], 3) for r in rounds
+        ],
+        "wrk": middle["floor"],
+        "pgbench_tps": middle["pgbench"]["tps"],
+        "non_2xx": non_2xx,
+    }
+
+
+def _floor_rows(floor: dict) -> str:
+    load = floor["wrk"]
+    return f"""| **floor**: the same framework, token, body and answer, with one pgbench `tpcb-like` transaction instead of the booking (`{FLOOR_PATH}`), requests/s | {load["requests_per_second"]:.0f} (pgbench in its round: {floor["pgbench_tps"]:.0f}) |
+| **floor's ratio to pgbench** (median of {len(floor["round_ratios"])} rounds; every round) | **{floor["ratio"]:.3f}** ({", ".join(f"{r:.3f}" for r in floor["round_ratios"])}) |
+| floor's latency p50 / p99; not 2xx | {load["p50_us"] / 1000:.1f} / {load["p99_us"] / 1000:.1f} ms; {floor["non_2xx"]} |
+| bookings per floor request, each round | {", ".join(f"{r:.2f}" for r in floor["bookings_per_floor_request"])} |
+"""
+
+
 def _thousands(value: float) -> str:
     return f"{value:,.0f}".replace(",", "\u202f")
 
 
 def write_report(result: dict, path: Path) -> None:
-    load, base = result["wrk"], result["pgbench"]
+    load, base, floor = result["wrk"], result["pgbench"], result.get("floor")
     statuses = ", ".join(f"{status}: {_thousands(n)}" for status, n in load["statuses"].items())
     reasons = ", ".join(f"{reason} {_thousands(n)}" for reason, n in sorted(load["reasons"].items())) or "none"
     answers = ", ".join(f"{key} {_thousands(n)}" for key, n in result["answers_in_database"].items())
@@ -480,7 +576,7 @@ and database share the machine.
 | every authorisation in the database (all rounds and the warm-up) | {answers} |
 | client purses used up / overdrawn | {_thousands(result["purses_used_up"])} / **{result["overdrawn_purses"]}** (target 0) |
 | `ledger_verify` problems afterwards | {result["ledger_verify_problems"]} |
-
+{_floor_rows(floor) if floor else ""}
 pgbench's average latency in the same round: {base["latency_avg_ms"]:.2f} ms. Targets: {met}.
 <!-- authorizations-bench:end -->"""
     text = path.read_text()
