@@ -448,18 +448,18 @@ def main() -> None:
             for target in served if round_index % 2 == 0 else served[::-1]:
                 seed = args.seed + 1000 * round_index
                 target.write_lua(cards=cards, token=token, prefix=f"bench-r{round_index}-{target.name}", seed=seed)
-                print(f"round {round_index + 1}: wrk on the {target.name}, {args.connections} connections …")
+                print(
+                    f"round {round_index + 1}: wrk on the {target.name}, {args.connections} connections …", flush=True
+                )
                 load = target.load(wrk, **load_options, seconds=args.seconds)
                 print(
                     f"  {load['requests_per_second']:.0f} requests/s, p50 {load['p50_us'] / 1000:.1f} ms, "
                     f"p99 {load['p99_us'] / 1000:.1f} ms, statuses {load['statuses']}",
                     flush=True,
                 )
-                key = "wrk" if target is booking else "floor"
-                this_round[key] = load
-                this_round["ratio" if target is booking else "floor_ratio"] = (
-                    load["requests_per_second"] / pgbench["tps"]
-                )
+                load_key, ratio_key = ("wrk", "ratio") if target is booking else ("floor", "floor_ratio")
+                this_round[load_key] = load
+                this_round[ratio_key] = load["requests_per_second"] / pgbench["tps"]
             rounds.append(this_round)
     finally:
         for target in served:
