@@ -32,8 +32,6 @@ from kukkaro.api.auth import TokenAuth
 from kukkaro.api.dispatch import TripRequestIn
 from kukkaro.core.permissions import Action, authorize
 
-PATH = "/bench-floor/authorizations"
-
 #: pgbench's tpcb-like transaction as one function, so the endpoint needs one round trip for it.
 FUNCTION_SQL = """
 CREATE OR REPLACE FUNCTION bench_floor_tpcb(p_aid integer, p_bid integer, p_tid integer, p_delta integer)
