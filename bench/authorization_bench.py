@@ -241,6 +241,9 @@ def start_server(
         f"127.0.0.1:{port}",
         "--log-level",
         "warning",
+        # Two servers run side by side (bookings and floor); neither needs gunicorn's control socket, whose one
+        # default path they would race for.
+        "--no-control-socket",
     ]
     with log.open("w") as output:
         return subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)  # noqa: S603
