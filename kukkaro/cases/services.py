@@ -327,6 +327,13 @@ def _totals(snapshots: list[dict[str, Any]]) -> dict[str, int]:
     return totals
 
 
+#: The audit code of each stage, written out so that ``check_translations`` can see every code.
+CALCULATION_ACTIONS = {
+    CalculationStage.INDICATIVE: "calculation.indicative",
+    CalculationStage.FINAL: "calculation.final",
+}
+
+
 def _create_calculation(
     *,
     actor: User,
@@ -370,7 +377,7 @@ def _create_calculation(
     calculation.save()
     BudgetLine.objects.bulk_create(lines)
     audit_record(
-        action=f"calculation.{stage}",
+        action=CALCULATION_ACTIONS[stage],
         actor=actor,
         target=calculation,
         organiser_id=client.organiser_id,
