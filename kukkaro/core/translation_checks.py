@@ -68,7 +68,7 @@ class _ModuleConstants:
             elif isinstance(value, ast.Dict) and all(
                 isinstance(v, ast.Constant) and isinstance(v.value, str) for v in value.values
             ):
-                self.values[target] = [v.value for v in value.values]  # type: ignore[union-attr]
+                self.values[target] = [str(v.value) for v in value.values if isinstance(v, ast.Constant)]
 
 
 def _parents(tree: ast.AST) -> dict[ast.AST, ast.AST]:
@@ -85,10 +85,10 @@ def _parameter_default(node: ast.Name, parents: dict[ast.AST, ast.AST]) -> tuple
     arguments = scope.args
     positional = [*arguments.posonlyargs, *arguments.args]
     defaults: dict[str, ast.expr | None] = dict.fromkeys(a.arg for a in positional)
-    for arg, default in zip(positional[len(positional) - len(arguments.defaults) :], arguments.defaults, strict=True):
-        defaults[arg.arg] = default
-    for arg, default in zip(arguments.kwonlyargs, arguments.kw_defaults, strict=True):
-        defaults[arg.arg] = default
+    for arg, given in zip(positional[len(positional) - len(arguments.defaults) :], arguments.defaults, strict=True):
+        defaults[arg.arg] = given
+    for arg, maybe in zip(arguments.kwonlyargs, arguments.kw_defaults, strict=True):
+        defaults[arg.arg] = maybe
     if node.id not in defaults:
         return False, []
     default = defaults[node.id]

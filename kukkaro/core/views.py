@@ -79,9 +79,9 @@ def audit_log(request: HttpRequest) -> HttpResponse:
         numeric_columns=frozenset({0}),
         id="audit-events",
     )
-    events = list(page)
-    affiliations = audit_words.actor_affiliations(event.actor_id for event in events)
-    for event in events:
+    shown: list[AuditEvent] = list(page)
+    affiliations = audit_words.actor_affiliations(event.actor_id for event in shown)
+    for event in shown:
         table.add(
             Cell(event.seq, numeric=True),
             date_format(localtime(event.occurred_at), "SHORT_DATETIME_FORMAT"),
