@@ -37,7 +37,8 @@ class CodeUse:
 
 def _python_files(root: Path) -> Iterator[Path]:
     for path in sorted(root.rglob("*.py")):
-        if "migrations" not in path.parts:
+        # makemessages leaves "<template>.html.py" beside a template while it runs; those are not code.
+        if "migrations" not in path.parts and "templates" not in path.parts:
             yield path
 
 
