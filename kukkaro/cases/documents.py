@@ -234,7 +234,8 @@ def _context(decision: Decision, snapshot: dict[str, Any], language: str) -> dic
         "estimated_cost": format_cents(totals["estimated_cost_cents"]),
         "per_period": words["period"].get(calculation["period_kind"], ("", ""))[1],
         "reasons": snapshot["reasons"],
-        "rate_table": calculation["rate_table"]["name"],
+        # Snapshots made before rate tables had Swedish and English names hold only the Finnish one.
+        "rate_table": calculation["rate_table"].get(f"name_{language}") or calculation["rate_table"]["name"],
         "rate_table_from": _date(calculation["rate_table"]["valid_from"]),
         "has_vouchers": any(line["instrument"] == "voucher" for line in snapshot["lines"]),
         "replaces": snapshot.get("replaces"),

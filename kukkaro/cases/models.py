@@ -145,7 +145,9 @@ class RateTable(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     organiser = models.ForeignKey(Organiser, on_delete=models.PROTECT, related_name="rate_tables")
-    name = models.CharField(_("name"), max_length=200)
+    name = models.CharField(_("name"), max_length=200)  # in Finnish
+    name_sv = models.CharField(_("name in Swedish"), max_length=200, blank=True)
+    name_en = models.CharField(_("name in English"), max_length=200, blank=True)
     valid_from = models.DateField(_("valid from"))
     valid_until = models.DateField(_("valid until"), null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
@@ -164,6 +166,10 @@ class RateTable(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def name_in(self, language: str) -> str:
+        """The name in ``language``, or the Finnish name where the table has none in it."""
+        return {"sv": self.name_sv, "en": self.name_en}.get(language) or self.name
 
 
 class RateCategory(models.Model):

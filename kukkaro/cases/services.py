@@ -169,6 +169,8 @@ def rate_table_create(
     valid_from: dt.date,
     valid_until: dt.date | None,
     categories: list[dict[str, Any]],
+    name_sv: str = "",
+    name_en: str = "",
 ) -> RateTable:
     """A new version of an organiser's unit costs. Versions of one organiser never overlap in time."""
     far = dt.date.max
@@ -180,6 +182,8 @@ def rate_table_create(
     table = RateTable(
         organiser=organiser,
         name=name,
+        name_sv=name_sv,
+        name_en=name_en,
         valid_from=valid_from,
         valid_until=valid_until,
         created_by=actor,
@@ -327,6 +331,13 @@ def _totals(snapshots: list[dict[str, Any]]) -> dict[str, int]:
     return totals
 
 
+#: The audit code of each stage, written out so that ``check_translations`` can see every code.
+CALCULATION_ACTIONS = {
+    CalculationStage.INDICATIVE: "calculation.indicative",
+    CalculationStage.FINAL: "calculation.final",
+}
+
+
 def _create_calculation(
     *,
     actor: User,
@@ -359,6 +370,8 @@ def _create_calculation(
         "rate_table": {
             "id": str(table.pk),
             "name": table.name,
+            "name_sv": table.name_sv,
+            "name_en": table.name_en,
             "valid_from": table.valid_from.isoformat(),
             "valid_until": table.valid_until.isoformat() if table.valid_until else None,
         },
@@ -370,7 +383,7 @@ def _create_calculation(
     calculation.save()
     BudgetLine.objects.bulk_create(lines)
     audit_record(
-        action=f"calculation.{stage}",
+        action=CALCULATION_ACTIONS[stage],
         actor=actor,
         target=calculation,
         organiser_id=client.organiser_id,

@@ -3,10 +3,13 @@
 An *action* names something a user wants to do. ``RULES`` maps each action to the roles that may do it and,
 where the action concerns one object, a rule about that object (same organiser, own record…). Views declare
 their action with ``@requires(Action.X)`` (or ``@public``); the API uses ``can()`` the same way; selectors
-scope their querysets to the actor so that a missed check still cannot reveal another organiser's data.
+scope their querysets to the actor so that a missed check still cannot reveal another organiser's data. Pages
+build their links with ``allowed_url``, which reads the target view's action, so nobody is shown a link that
+would answer 403.
 
 ``tests/core/test_url_permissions.py`` walks every URL pattern for every role against this table: a URL
-whose view declares neither ``requires`` nor ``public`` fails that test.
+whose view declares neither ``requires`` nor ``public`` fails that test; it also follows, for every role, each link
+on the pages that role can open and fails on any that does not open.
 """
 
 from collections.abc import Callable
@@ -17,6 +20,7 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied
+from django.urls import resolve, reverse
 
 from kukkaro.core.roles import Role
 
@@ -126,6 +130,22 @@ def authorize(user: Any, action: Action, obj: Any = None) -> None:
     """Raise PermissionDenied unless ``can``."""
     if not can(user, action, obj):
         raise PermissionDenied(action)
+
+
+def allowed_url(user: Any, url_name: str, *, obj: Any = None, query: str = "", **kwargs: Any) -> str:
+    """The URL of ``url_name`` if ``user`` may open it, else "" — so a page shows only links its reader can follow.
+
+    Who may open it is read from the target view itself (its ``@requires(Action.X)`` and ``RULES``), never
+    restated at the link; given ``obj``, the action's object rule (same organiser…) is checked on it too.
+    Templates use ``{% allowed_url "name" key=value as href %}{% if href %}<a href="{{ href }}">…{% endif %}``.
+    """
+    url = reverse(url_name, kwargs=kwargs or None)
+    view = resolve(url).func
+    if not getattr(view, "kukkaro_public", False):
+        action = getattr(view, "kukkaro_action", None)
+        if action is None or not can(user, action, obj):
+            return ""
+    return f"{url}?{query}" if query else url
 
 
 def requires(action: Action) -> Callable:

@@ -7,9 +7,9 @@ from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from kukkaro.core import selectors
+from kukkaro.core import audit_words, selectors
 from kukkaro.core.models import AuditEvent
-from kukkaro.core.permissions import Action, can, public, requires
+from kukkaro.core.permissions import Action, allowed_url, can, public, requires
 from kukkaro.core.tables import Cell, Table
 
 PAGE_SIZE = 25
@@ -32,23 +32,17 @@ def home(request: HttpRequest) -> HttpResponse:
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
     user = request.user
-    tasks = []
-    if can(user, Action.CLIENT_SEARCH):
-        tasks.append(("people:client_list", _("Clients"), _("Find a client by name or personal identity code.")))
-    if can(user, Action.PROVIDER_SELF):
-        tasks.append(("provider:home", _("Our organisation"), _("Your details, prices, agreements and claims.")))
-    if can(user, Action.CLAIM_REVIEW):
-        tasks.append(("services:claim_queue", _("Claims"), _("Disputed, waiting and rejected claims of providers.")))
-    if can(user, Action.PROVIDER_LIST):
-        tasks.append(("services:provider_list", _("Providers"), _("Applications, approved providers and prices.")))
-    if can(user, Action.PAYMENT_MANAGE):
-        tasks.append(("services:payment_batch_list", _("Payments"), _("Pay approved claims in monthly bank files.")))
-    if can(user, Action.CATALOGUE_VIEW):
-        tasks.append(("services:catalogue", _("Catalogue"), _("Services and the county's price caps.")))
-    if can(user, Action.USER_LIST):
-        tasks.append(("people:user_list", _("Users"), _("See the accounts of your organisation.")))
-    if can(user, Action.AUDIT_LOG_VIEW):
-        tasks.append(("core:audit_log", _("Audit log"), _("Follow sign-ins, and changes to and views of client data.")))
+    entries = [
+        ("people:client_list", _("Clients"), _("Find a client by name or personal identity code.")),
+        ("provider:home", _("Our organisation"), _("Your details, prices, agreements and claims.")),
+        ("services:claim_queue", _("Claims"), _("Disputed, waiting and rejected claims of providers.")),
+        ("services:provider_list", _("Providers"), _("Applications, approved providers and prices.")),
+        ("services:payment_batch_list", _("Payments"), _("Pay approved claims in monthly bank files.")),
+        ("services:catalogue", _("Catalogue"), _("Services and the county's price caps.")),
+        ("people:user_list", _("Users"), _("See the accounts of your organisation.")),
+        ("core:audit_log", _("Audit log"), _("Follow sign-ins, and changes to and views of client data.")),
+    ]
+    tasks = [(href, title, text) for url_name, title, text in entries if (href := allowed_url(user, url_name))]
     return render(request, "core/dashboard.html", {"tasks": tasks})
 
 
@@ -76,7 +70,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     kind = request.GET.get("kind", "")
     if kind not in AuditEvent.Kind.values:
         kind = ""
-    events = selectors.audit_events_for_organiser(actor=request.user, kind=kind)
+    events = selectors.audit_events_for_organiser(actor=request.user, kind=kind).select_related("organiser")
     page = Paginator(events, PAGE_SIZE).get_page(request.GET.get("page"))
     table = Table(
         caption=_("Audit events, newest first"),
@@ -85,15 +79,17 @@ def audit_log(request: HttpRequest) -> HttpResponse:
         numeric_columns=frozenset({0}),
         id="audit-events",
     )
-    for event in page:
+    shown: list[AuditEvent] = list(page)
+    affiliations = audit_words.actor_affiliations(event.actor_id for event in shown)
+    for event in shown:
         table.add(
             Cell(event.seq, numeric=True),
             date_format(localtime(event.occurred_at), "SHORT_DATETIME_FORMAT"),
             _kind_label(event.kind),
-            event.action,
-            event.actor_label or _("(not signed in)"),
-            f"{event.target_type} {event.target_id}".strip(),
-            event.purpose,
+            audit_words.action_text(event.action),
+            audit_words.actor_text(event, affiliations) if event.actor_label else _("(not signed in)"),
+            audit_words.target_text(event.target_type),
+            audit_words.purpose_text(event.purpose),
         )
     return render(
         request,

@@ -331,6 +331,8 @@ def _rate_table(organiser, admin) -> RateTable:
             actor=admin,
             organiser=organiser,
             name=f"Yksikkökustannukset {year}",
+            name_sv=f"Enhetskostnader {year}",
+            name_en=f"Unit costs {year}",
             valid_from=dt.date(year - 1, 1, 1),  # the demo's transport decisions begin a year before today
             valid_until=None,
             categories=[

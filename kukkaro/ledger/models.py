@@ -121,7 +121,11 @@ class Purse(models.Model):
         indexes = [models.Index(fields=["client", "unit"], name="ledger_purse_client_unit")]
 
     def __str__(self) -> str:
-        return self.label or f"{self.get_kind_display()} {self.unit}"
+        label = self.label or f"{self.get_kind_display()} {self.get_unit_display()}"
+        if self.kind == PurseKind.SCHEDULED:
+            # Worded when shown, in the reader's language; the stored label is the same as the client purse's.
+            return str(_("%(purse)s (not yet released)") % {"purse": label})
+        return label
 
     @property
     def balance_posted(self) -> int:

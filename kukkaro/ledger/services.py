@@ -979,7 +979,7 @@ def client_purse_open(
         kind=PurseKind.SCHEDULED,
         client=client,
         funding_ref=funding_ref,
-        label=f"{label} (not yet released)".strip(),
+        label=label,  # shown with "not yet released" in the reader's language (Purse.__str__)
         valid_from=valid_from,
         valid_until=valid_until,
         debits_must_not_exceed_credits=True,

@@ -215,6 +215,8 @@ class TripImport(models.Model):
     finished_at = models.DateTimeField()
 
     class Meta:
+        verbose_name = _("trip file")
+        verbose_name_plural = _("trip files")
         ordering = ["-started_at"]
         constraints = [
             models.UniqueConstraint(fields=["organiser", "sha256"], name="mobility_import_file_once"),
@@ -300,6 +302,8 @@ class TripLeg(models.Model):
     resolved_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("trip")
+        verbose_name_plural = _("trips")
         ordering = ["trip_import", "row_number"]
         constraints = [
             models.UniqueConstraint(fields=["trip_import", "row_number"], name="mobility_one_outcome_per_row"),
@@ -367,6 +371,8 @@ class TripAuthorization(models.Model):
     closed_at = models.DateTimeField(null=True, blank=True)  # cancelled, expired or settled
 
     class Meta:
+        verbose_name = _("trip authorisation")
+        verbose_name_plural = _("trip authorisations")
         ordering = ["-created_at"]
         constraints = [
             models.UniqueConstraint(fields=["organiser", "idempotency_key"], name="mobility_authorization_key_once"),
@@ -430,6 +436,8 @@ class LeasingContract(models.Model):
     created_at = models.DateTimeField()
 
     class Meta:
+        verbose_name = _("leasing car contract")
+        verbose_name_plural = _("leasing car contracts")
         ordering = ["-starts_on"]
         constraints = [
             models.UniqueConstraint(fields=["organiser", "contract_number"], name="mobility_lease_number_once"),
@@ -489,6 +497,8 @@ class OdometerReading(models.Model):
     entered_at = models.DateTimeField()
 
     class Meta:
+        verbose_name = _("odometer reading")
+        verbose_name_plural = _("odometer readings")
         ordering = ["contract", "read_on", "km"]
         constraints = [
             models.UniqueConstraint(fields=["contract"], condition=Q(kind="start"), name="mobility_reading_one_start"),

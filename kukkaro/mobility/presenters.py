@@ -8,6 +8,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from kukkaro.core.money import format_cents
+from kukkaro.core.permissions import allowed_url
 from kukkaro.core.tables import Cell, Table
 from kukkaro.ledger.models import Unit
 from kukkaro.mobility.models import LegOutcome
@@ -116,7 +117,7 @@ def review_table(legs: list[Any], *, caption: str) -> Table:
     return table
 
 
-def import_rows_table(legs: list[Any], *, caption: str) -> Table:
+def import_rows_table(legs: list[Any], *, caption: str, user: Any) -> Table:
     table = Table(
         caption=caption,
         columns=[_("Row"), _("Trip id"), _("Result"), _("Reasons"), _("Price"), _("Self-share"), _("Debit")],
@@ -125,9 +126,8 @@ def import_rows_table(legs: list[Any], *, caption: str) -> Table:
         id="rows",
     )
     for leg in legs:
-        first = Cell(leg.trip_id or "–")
-        if leg.outcome == LegOutcome.REVIEW:
-            first = Cell(leg.trip_id or "–", href=reverse("mobility:leg_detail", kwargs={"leg_id": leg.pk}))
+        href = allowed_url(user, "mobility:leg_detail", leg_id=leg.pk) if leg.outcome == LegOutcome.REVIEW else ""
+        first = Cell(leg.trip_id or "–", href=href)
         table.add(
             Cell(leg.row_number, numeric=True),
             first,
@@ -140,7 +140,7 @@ def import_rows_table(legs: list[Any], *, caption: str) -> Table:
     return table
 
 
-def month_legs_table(legs: list[Any], *, caption: str, staff: bool) -> Table:
+def month_legs_table(legs: list[Any], *, caption: str, user: Any) -> Table:
     table = Table(
         caption=caption,
         columns=[
@@ -159,7 +159,7 @@ def month_legs_table(legs: list[Any], *, caption: str, staff: bool) -> Table:
         id="month-legs",
     )
     for leg in legs:
-        href = reverse("mobility:leg_detail", kwargs={"leg_id": leg.pk}) if staff else ""
+        href = allowed_url(user, "mobility:leg_detail", leg_id=leg.pk)
         table.add(
             Cell(datetime_text(leg.pickup_at), href=href),
             route_text(leg),

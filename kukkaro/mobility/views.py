@@ -27,7 +27,7 @@ from kukkaro.core.charts import horizontal_bars
 from kukkaro.core.forms import add_validation_errors
 from kukkaro.core.models import AuditEvent, Municipality
 from kukkaro.core.money import format_cents
-from kukkaro.core.permissions import Action, can, not_html, requires
+from kukkaro.core.permissions import Action, allowed_url, can, not_html, requires
 from kukkaro.core.shortcuts import or_404
 from kukkaro.core.tables import Cell, Table
 from kukkaro.mobility import comparison, leasing, presenters, selectors, services, trip_files
@@ -128,7 +128,7 @@ def trip_import_detail(request: HttpRequest, import_id: uuid.UUID) -> HttpRespon
             "trip_import": trip_import,
             "tabs": tabs,
             "outcome": outcome,
-            "table": presenters.import_rows_table(list(page), caption=_("Result of each row")),
+            "table": presenters.import_rows_table(list(page), caption=_("Result of each row"), user=request.user),
             "page_obj": page,
         },
     )
@@ -232,10 +232,11 @@ def leg_detail(request: HttpRequest, leg_id: int) -> HttpResponse:
     statement_href = ""
     if leg.client_id and leg.pickup_at:
         local = leg.pickup_at.astimezone(clock.HELSINKI)
-        statement_href = (
-            reverse("mobility:client_month", kwargs={"client_id": leg.client_id})
-            + "?"
-            + urlencode({"month": f"{local:%Y-%m}"})
+        statement_href = allowed_url(
+            request.user,
+            "mobility:client_month",
+            client_id=leg.client_id,
+            query=urlencode({"month": f"{local:%Y-%m}"}),
         )
     return render(
         request,
@@ -332,7 +333,7 @@ def client_month(request: HttpRequest, client_id: uuid.UUID) -> HttpResponse:
             "totals": totals,
             "purses": purses,
             "legs": presenters.month_legs_table(
-                statement.legs, caption=_("Trips in %(month)s") % {"month": _month_label(month)}, staff=True
+                statement.legs, caption=_("Trips in %(month)s") % {"month": _month_label(month)}, user=request.user
             ),
             "previous": ("?" + urlencode({"month": f"{previous:%Y-%m}"}), _month_label(previous)),
             "following": ("?" + urlencode({"month": f"{following:%Y-%m}"}), _month_label(following)),

@@ -164,6 +164,8 @@ class ProviderStateChange(models.Model):
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+")
 
     class Meta:
+        verbose_name = _("change of a provider's approval")
+        verbose_name_plural = _("changes of providers' approval")
         ordering = ["effective_at", "pk"]
 
     def __str__(self) -> str:
@@ -175,6 +177,10 @@ class ProviderUser(models.Model):
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="provider_link")
     provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="users")
+
+    class Meta:
+        verbose_name = _("provider's user")
+        verbose_name_plural = _("providers' users")
 
     def __str__(self) -> str:
         return f"{self.user} @ {self.provider}"
@@ -295,6 +301,8 @@ class StandingHold(models.Model):
     remaining_cents = models.BigIntegerField(default=0)
 
     class Meta:
+        verbose_name = _("standing hold")
+        verbose_name_plural = _("standing holds")
         constraints = [models.UniqueConstraint(fields=["agreement", "month"], name="services_standing_hold_month")]
 
     def __str__(self) -> str:
@@ -339,6 +347,8 @@ class ClaimUpload(models.Model):
     uploaded_at = models.DateTimeField()
 
     class Meta:
+        verbose_name = _("file of claims")
+        verbose_name_plural = _("files of claims")
         ordering = ["-uploaded_at"]
 
     def __str__(self) -> str:
@@ -414,6 +424,8 @@ class ClaimUploadRow(models.Model):
     reasons = models.JSONField(default=list)  # [{"field": …, "code": …, "message": …}]
 
     class Meta:
+        verbose_name = _("row of a claim file")
+        verbose_name_plural = _("rows of claim files")
         ordering = ["row_number"]
         constraints = [models.UniqueConstraint(fields=["upload", "row_number"], name="services_one_result_per_row")]
 
@@ -467,6 +479,8 @@ class PaymentBatchLine(models.Model):
     end_to_end_id = models.CharField(max_length=35)
 
     class Meta:
+        verbose_name = _("payment")
+        verbose_name_plural = _("payments")
         constraints = [
             models.UniqueConstraint(fields=["batch", "provider"], name="services_one_payment_per_provider"),
             models.CheckConstraint(condition=Q(amount_cents__gt=0), name="services_payment_positive"),

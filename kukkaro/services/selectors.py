@@ -7,6 +7,7 @@ import uuid
 from dataclasses import dataclass
 
 from django.db.models import Count, Q, QuerySet
+from django.utils.translation import get_language
 
 from kukkaro.core import clock
 from kukkaro.core.audit import PURPOSE_CASEWORK, PURPOSE_CLAIMS
@@ -122,10 +123,11 @@ def budget_categories(*, organiser_id: int) -> list[tuple[str, str]]:
     paid from."""
     from kukkaro.cases.models import RateCategory
 
+    language = (get_language() or "fi")[:2]
     seen: dict[str, str] = {}
-    for code, name in RateCategory.objects.filter(rate_table__organiser_id=organiser_id).values_list("code", "name_fi"):
-        seen.setdefault(code, name)
-    return sorted(seen.items())
+    for category in RateCategory.objects.filter(rate_table__organiser_id=organiser_id).order_by("code"):
+        seen.setdefault(category.code, category.name_in(language))
+    return sorted(seen.items(), key=lambda item: item[1])
 
 
 def caps_of(*, organiser_id: int) -> QuerySet[PriceCap]:

@@ -454,6 +454,9 @@ def claim_detail(request: HttpRequest, claim_id: uuid.UUID) -> HttpResponse:
         "services/claim_detail.html",
         {
             "claim": claim,
+            # Back to the claim's own queue where it has one (an approved or paid claim is in none).
+            "queue_href": reverse("services:claim_queue")
+            + (f"?status={claim.status}" if claim.status in selectors.CLAIM_QUEUES else ""),
             "facts": presenters.claim_facts(claim, staff=True),
             "resolve_form": ClaimDecisionForm() if claim.status == ClaimStatus.DISPUTED else None,
         },

@@ -55,6 +55,8 @@ def rate_table(organiser_code: str = "lansi-uusimaa", *, valid_from=dt.date(2026
         actor=make_user(Role.ADMIN, organiser_code=organiser_code),
         organiser=organiser(organiser_code),
         name=f"Yksikkökustannukset {valid_from.year}",
+        name_sv=f"Enhetskostnader {valid_from.year}",
+        name_en=f"Unit costs {valid_from.year}",
         valid_from=valid_from,
         valid_until=valid_until,
         categories=CATEGORIES,

@@ -119,6 +119,9 @@ def test_document__swedish(people):
     assert re.search(r"Dagverksamhet\s+784,00 €\s+månad\s+servicesedel", text)
     assert re.search(r"Färdtjänstresor\s+18 resor\s+månad\s+köpt tjänst", text)
     assert "8 dagar × 98,00 € = 784,00 € per månad" in flat
+    # The rate table by its Swedish name, not the Finnish one.
+    assert "enhetskostnader: Enhetskostnader 2026, gällande från och med" in flat
+    assert "Yksikkökustannukset" not in text
     assert "1.3.2026–31.12.2026" in text
     assert "Lag om funktionshinderservice (675/2023)" in flat
     assert "Förvaltningslag (434/2003)" in flat

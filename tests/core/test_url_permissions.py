@@ -5,12 +5,18 @@ without saying who may see it. URL parameters are filled from ``PARAMETER_VALUES
 until it is given a value.
 """
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from html.parser import HTMLParser
+from importlib import import_module
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.db import transaction
-from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
+from django.utils import translation
 
 from kukkaro.core.permissions import RULES, Action
 from kukkaro.core.roles import Role
@@ -172,3 +178,140 @@ def test_client_url__other_organiser__leaves_no_read_in_the_clients_log(client, 
     client.force_login(world["users"][Role.SOCIAL_WORKER])
     client.get(reverse("people:client_detail", kwargs={"client_id": world["other_client"].pk}))
     assert not AuditEvent.objects.filter(data_subject_id=world["other_client"].pk, kind="read").exists()
+
+
+# --- What each role sees on its pages ---------------------------------------------------------------------
+#
+# The walk above asks "does each URL answer each role as the table says?". The crawl below asks what a person
+# meets on the pages they can open: every link they are shown must open for them (no link leads to a 403), and
+# the text they read holds no UUID and no code (audit action codes, enum values, catalogue codes).
+
+#: Links that rightly answer with a redirect rather than a page: URL name → why.
+REDIRECTING_LINKS = {
+    "core:home": "the front door sends a signed-in person to their own front page",
+}
+UUID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.IGNORECASE)
+
+
+class _PageReader(HTMLParser):
+    """The internal links of a page and the text a person reads on it (not scripts, styles or attributes)."""
+
+    SKIPPED = frozenset({"script", "style", "template"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.links: list[str] = []
+        self.text: list[str] = []
+        self._skipping = 0
+
+    def handle_starttag(self, tag, attrs):
+        if tag in self.SKIPPED:
+            self._skipping += 1
+        if tag == "a":
+            href = dict(attrs).get("href") or ""
+            if href.startswith("/") and not href.startswith("//"):
+                self.links.append(href.split("#", 1)[0])
+
+    def handle_endtag(self, tag):
+        if tag in self.SKIPPED and self._skipping:
+            self._skipping -= 1
+
+    def handle_data(self, data):
+        if not self._skipping:
+            self.text.append(data)
+
+
+def _read(response) -> _PageReader:
+    reader = _PageReader()
+    reader.feed(response.content.decode())
+    return reader
+
+
+def _pages_of(role, world, client) -> Iterator[tuple[str, object]]:
+    """Every page ``role`` may open, as (url, response)."""
+    for route in WEB_ROUTES:
+        if route.public or role not in RULES[route.action].roles:
+            continue
+        if getattr(route.callback, "kukkaro_post_only", False) or getattr(route.callback, "kukkaro_not_html", False):
+            continue
+        url = _url(route, world)
+        response = client.get(url)
+        if response.status_code == 200 and response["Content-Type"].startswith("text/html"):
+            yield url, response
+
+
+def _machine_words() -> dict[str, str]:
+    """Codes nobody should read, each with what it is: every audit action code, every enum value that looks
+    made for machines (an underscore, hyphen or dot in it, or an English word where Finnish is read), and the
+    catalogue's and rate tables' category codes."""
+    from kukkaro.cases.models import RateCategory
+    from kukkaro.core import audit_words
+    from kukkaro.core.translation_checks import choices_classes
+    from kukkaro.services.models import ServiceType
+
+    words = dict.fromkeys(audit_words.described_actions(), "an audit action code")
+    for module, qualname in choices_classes(Path(settings.BASE_DIR) / "kukkaro"):
+        choices = import_module(module)
+        for part in qualname.split("."):
+            choices = getattr(choices, part)
+        for member in choices:
+            value = str(member.value)
+            with translation.override("fi"):
+                label = str(member.label)
+            if re.search(r"[_.\-]", value) or (len(value) > 3 and value.isalpha() and value != label):
+                words.setdefault(value, f"the value of {qualname}.{member.name}")
+    # A service's code is shown in the catalogue on purpose: providers write it in their claim files.
+    file_codes = set(ServiceType.objects.values_list("code", flat=True))
+    for code in set(RateCategory.objects.values_list("code", flat=True)) - file_codes:
+        if re.search(r"[_\-]", code):
+            words.setdefault(code, "a rate category code")
+    return words
+
+
+def _codes_in(text: str, words: dict[str, str]) -> list[str]:
+    found = [f"a UUID ({m})" for m in UUID.findall(text)]
+    for token in set(re.findall(r"(?<![\w@/.-])[a-z][a-z0-9]*(?:[._-][a-z0-9]+)*(?![\w/@-])", text)):
+        if token in words:
+            found.append(f"{words[token]} ({token!r})")
+    return found
+
+
+#: How many pages of one URL pattern the crawl reads per role (links on all of them are still followed).
+PAGES_PER_PATTERN = 3
+
+
+def _view_name(path: str) -> str:
+    return resolve(path.split("?", 1)[0]).view_name
+
+
+@pytest.mark.parametrize("role", list(Role), ids=str)
+def test_pages__role__every_link_it_sees_opens_and_no_code_shows(client, world, role):
+    """From every page ``role`` can open (in Finnish, the default language), and on from the pages its links lead
+    to (up to ``PAGES_PER_PATTERN`` pages of one URL pattern): each internal link answers 200 for that role (or a
+    redirect listed in ``REDIRECTING_LINKS``), and no page's text holds a UUID or a code."""
+    client.force_login(world["users"][role])
+    words = _machine_words()
+    followed: dict[str, object] = {}
+    read_per_pattern: dict[str, int] = {}
+    broken: list[str] = []
+    codes: list[str] = []
+    queue = list(_pages_of(role, world, client))
+    while queue:
+        url, response = queue.pop(0)
+        reader = _read(response)
+        codes += [f"{url}: {found}" for found in _codes_in(" ".join(reader.text), words)]
+        for link in dict.fromkeys(reader.links):
+            if link.startswith(settings.STATIC_URL) or link.startswith("/api/") or link in followed:
+                continue
+            followed[link] = answer = client.get(link)
+            name = _view_name(link)
+            if answer.status_code == 200:
+                if answer["Content-Type"].startswith("text/html") and read_per_pattern.get(name, 0) < PAGES_PER_PATTERN:
+                    read_per_pattern[name] = read_per_pattern.get(name, 0) + 1
+                    queue.append((link, answer))
+                continue
+            if answer.status_code == 302 and name in REDIRECTING_LINKS:
+                continue
+            broken.append(f"{url} links to {link} ({name}), which answers {role} with {answer.status_code}")
+    assert not broken, f"{role} is shown links it cannot follow:\n  " + "\n  ".join(broken)
+    assert not codes, f"{role} reads codes on its pages:\n  " + "\n  ".join(sorted(set(codes)))

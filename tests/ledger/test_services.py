@@ -3,6 +3,7 @@ import uuid
 
 import pytest
 from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.utils import translation
 
 from kukkaro.core import clock
 from kukkaro.core.models import Organiser
@@ -34,6 +35,19 @@ def test_client_purse_open__once__allocates_and_releases_everything():
     funding = system_total(organiser_id=purse.organiser_id, unit=Unit.EUR, kind=PurseKind.FUNDING)
     assert funding["balance_posted"] == -100_000
     assert ledger_verify()[1] == []
+
+
+def test_client_purse_open__not_yet_released_purse__is_named_in_the_readers_language():
+    purse = open_purse(amount=100_000)
+    scheduled = _fresh(purse.scheduled)
+    assert scheduled.label == purse.label == "test purse"
+    with translation.override("fi"):
+        assert str(scheduled) == "test purse (ei vielä vapautettu)"
+    with translation.override("sv"):
+        assert str(scheduled) == "test purse (ännu inte frigjord)"
+    with translation.override("en"):
+        assert str(scheduled) == "test purse (not yet released)"
+        assert str(purse) == "test purse"
 
 
 def test_client_purse_open__monthly__releases_only_begun_periods():

@@ -6,6 +6,8 @@
 - ``{% pagination page_obj %}``: page links that keep the current query string.
 - ``{% notice "info" text %}``: a status message (info, success, warning, error).
 - ``{{ cents|money }}``: integer cents as "1 234,56 €" in the current language.
+- ``{% allowed_url "app:name" key=value as href %}``: the URL, or "" when the signed-in user may not open it
+  (``kukkaro.core.permissions.allowed_url``); wrap the link in ``{% if href %}``.
 """
 
 from typing import Any
@@ -13,9 +15,15 @@ from typing import Any
 from django import template
 from django.http import QueryDict
 
+from kukkaro.core import permissions
 from kukkaro.core.money import format_cents
 
 register = template.Library()
+
+
+@register.simple_tag(takes_context=True, name="allowed_url")
+def allowed_url_tag(context: Any, url_name: str, *, obj: Any = None, query: str = "", **kwargs: Any) -> str:
+    return permissions.allowed_url(context["request"].user, url_name, obj=obj, query=query, **kwargs)
 
 
 @register.inclusion_tag("components/field.html")

@@ -1,4 +1,6 @@
-"""Fail when any UI string lacks a translation, or a translation is fuzzy, in fi, sv or en.
+"""Fail when any UI string lacks a translation, or a translation is fuzzy, in fi, sv or en; when an audit action
+code has no words in ``kukkaro.core.audit_words``; or when an enum member's label is missing or untranslated
+(``kukkaro.core.translation_checks``).
 
 Runs makemessages first, so a string added in code but never put into the catalogues shows up as untranslated.
 """
@@ -10,6 +12,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
+
+from kukkaro.core import audit_words, translation_checks
 
 LANGUAGES = ("fi", "sv", "en")
 _STATS = re.compile(r"(\d+) (translated|fuzzy|untranslated)")
@@ -46,6 +50,11 @@ class Command(BaseCommand):
             for kind in ("fuzzy", "untranslated"):
                 if counts.get(kind):
                     problems.append(f"{language}: {counts[kind]} {kind}")
+        code_root = Path(settings.BASE_DIR) / "kukkaro"
+        problems += translation_checks.audit_action_problems(code_root, set(audit_words.described_actions()))
+        problems += translation_checks.choices_problems(code_root)
         if problems:
             raise CommandError("Translations are incomplete:\n  " + "\n  ".join(problems))
-        self.stdout.write(self.style.SUCCESS("All UI strings are translated in fi, sv and en."))
+        self.stdout.write(
+            self.style.SUCCESS("All UI strings, audit actions and enum labels are translated in fi, sv and en.")
+        )
