@@ -195,7 +195,11 @@ def prices(request: HttpRequest) -> HttpResponse:
     provider = _provider(request)
     if provider is None:
         return _not_yet(request, _("Prices"))
-    form = ProviderPriceForm(request.POST or None, initial={"valid_from": clock.today()})
+    form = ProviderPriceForm(
+        request.POST or None,
+        initial={"valid_from": clock.today()},
+        service_types=selectors.service_type_list(organiser_id=provider.organiser_id),
+    )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
