@@ -8,10 +8,8 @@ The life of a claim:
 Approving posts the hold; rejecting a held claim voids it; paying moves the amount from payables to paid.
 """
 
-import csv
 import datetime as dt
 import hashlib
-import io
 from decimal import Decimal
 from typing import Any
 
@@ -22,7 +20,7 @@ from django.utils.translation import gettext as _
 from schwifty import BIC, IBAN
 from schwifty.exceptions import SchwiftyException
 
-from kukkaro.core import clock
+from kukkaro.core import clock, exports
 from kukkaro.core.audit import audit_record
 from kukkaro.core.identifiers import IdentifierError, parse_business_id
 from kukkaro.core.models import Municipality, Organiser
@@ -1096,9 +1094,7 @@ def _batch_number(organiser: Organiser, day: dt.date) -> str:
 
 def _accounting_csv(batch: PaymentBatch, claims: list[Claim], lines: dict[int, PaymentBatchLine]) -> bytes:
     """One row per claim for the county's accounting system (semicolons, decimal comma, UTF-8 with BOM)."""
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
-    writer.writerow(
+    return exports.csv_bytes(
         [
             "batch",
             "payment_reference",
@@ -1112,27 +1108,27 @@ def _accounting_csv(batch: PaymentBatch, claims: list[Claim], lines: dict[int, P
             "quantity",
             "amount_eur",
             "municipality",
-        ]
-    )
-    for claim in claims:
-        line = lines[claim.provider_id]
-        writer.writerow(
+        ],
+        (
             [
                 batch.number,
-                line.reference,
+                lines[claim.provider_id].reference,
                 claim.provider.business_id,
                 claim.provider.name,
                 claim.invoice_number,
                 str(claim.pk),
                 claim.agreement.number,
                 claim.agreement.service_type.code,
-                claim.service_date.isoformat(),
-                f"{Decimal(claim.quantity_hundredths) / 100:.2f}".replace(".", ","),
-                f"{Decimal(claim.amount_cents) / 100:.2f}".replace(".", ","),
+                claim.service_date,
+                Decimal(claim.quantity_hundredths) / 100,
+                Decimal(claim.amount_cents) / 100,
                 claim.client.municipality.code,
             ]
-        )
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+            for claim in claims
+        ),
+        delimiter=";",
+        decimal_separator=",",
+    )
 
 
 @transaction.atomic

@@ -2,15 +2,24 @@
 CSV or XLSX the system hands out goes through it. The second half feeds each export the values of issue 16
 (formula-like provider names, invoice numbers and trip ids) and reads the file back as a spreadsheet would."""
 
+import ast
 import csv
 import datetime as dt
 import io
 import re
 import zipfile
 from decimal import Decimal
+from pathlib import Path
 
 import openpyxl
 import pytest
+from django.urls import reverse
+
+from kukkaro.core import clock
+from kukkaro.core.roles import Role
+from tests.factories import make_user, organiser
+
+KUKKARO = Path(__file__).resolve().parents[2] / "kukkaro"
 
 #: What a spreadsheet takes for the start of a formula (OWASP), with full-width forms; written out here rather
 #: than taken from the code under test.
@@ -140,3 +149,213 @@ def test_safe_filename__keeps_letters_digits_and_dashes_only(name, expected):
     from kukkaro.core import exports
 
     assert exports.safe_filename(name, extension="csv") == expected
+
+
+# --- one writer for every export -----------------------------------------------------------------------------
+
+#: Every function that writes a spreadsheet file, and the test below that feeds it hostile values. A new export
+#: fails ``test_every_export__uses_the_shared_writer_and_is_tested_here`` until it is added here and tested.
+EXPORTS = {
+    ("services/services.py", "_accounting_csv"): "test_accounting_csv__hostile_provider_and_invoices",
+    ("services/provider_views.py", "upload_results_csv"): "test_provider_results_csv__hostile_invoices",
+    ("mobility/trip_files.py", "results_csv"): "test_trip_results_csv__hostile_trip_ids",
+    ("mobility/views.py", "_cohort_export"): "test_cohort_comparison__csv__hostile_text",
+}
+#: Files that write CSV that is *input* for Kukkaro's own importers (the demo's claim and trip files), not a file
+#: people open: they may use the csv module directly.
+INPUT_WRITERS = {"demo/services_data.py", "demo/mobility_data.py"}
+SHARED = "core/exports.py"
+
+
+def _sources():
+    for path in sorted(KUKKARO.rglob("*.py")):
+        relative = path.relative_to(KUKKARO).as_posix()
+        if "/migrations/" not in f"/{relative}":
+            yield relative, ast.parse(path.read_text(encoding="utf-8"))
+
+
+def _enclosing_functions(tree: ast.AST) -> dict[ast.AST, str]:
+    """The name of the innermost function around each node (``ast.walk`` visits outer functions first)."""
+    owner = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            for inner in ast.walk(node):
+                if inner is not node:
+                    owner[inner] = node.name
+    return owner
+
+
+def test_every_export__uses_the_shared_writer_and_is_tested_here():
+    raw_writers, spreadsheet_libraries, exporters = [], [], set()
+    for relative, tree in _sources():
+        owner = _enclosing_functions(tree)
+        for node in ast.walk(tree):
+            csv_writer = (
+                isinstance(node, ast.Attribute)
+                and node.attr in {"writer", "DictWriter"}
+                and isinstance(node.value, ast.Name)
+                and node.value.id == "csv"
+            )
+            imported_writer = (
+                isinstance(node, ast.ImportFrom)
+                and node.module == "csv"
+                and bool({a.name for a in node.names} & {"writer", "DictWriter"})
+            )
+            if csv_writer or imported_writer:
+                raw_writers.append(f"{relative}:{node.lineno}")
+            modules = []
+            if isinstance(node, ast.Import):
+                modules = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                modules = [node.module or ""]
+            if any(m.split(".")[0] in {"openpyxl", "xlsxwriter", "xlwt"} for m in modules):
+                spreadsheet_libraries.append(f"{relative}:{node.lineno}")
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                target = node.func
+                if target.attr in {"csv_bytes", "xlsx_bytes"} and getattr(target.value, "id", "") == "exports":
+                    exporters.add((relative, owner.get(node, "<module>")))
+    outside = [w for w in raw_writers if w.split(":")[0] not in {SHARED, *INPUT_WRITERS}]
+    assert outside == [], f"write CSV through kukkaro.core.exports: {outside}"
+    assert all(s.startswith(SHARED) for s in spreadsheet_libraries), spreadsheet_libraries
+    assert exporters == set(EXPORTS), "a new export? add it to EXPORTS and feed it hostile values below"
+    assert set(EXPORTS.values()) <= set(globals())
+
+
+# --- every export, fed the values of issue 16 ----------------------------------------------------------------
+
+MARCH = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def _march():
+    with clock.pinned(MARCH):
+        yield
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("_march")
+def test_accounting_csv__hostile_provider_and_invoices(client):
+    from kukkaro.services import services
+    from kukkaro.services.models import Provider
+    from tests.services.world import build_world
+
+    world = build_world()
+    Provider.objects.filter(pk=world.provider.pk).update(name=HOSTILE[0])
+    invoices = ["INV-OK", *HOSTILE[1:]]
+    for invoice in invoices:
+        services.claim_submit(
+            actor=world.provider_user,
+            provider=world.provider,
+            agreement_number=world.agreement.number,
+            service_code="day-activity",
+            service_date=clock.today(),
+            quantity_hundredths=50,
+            unit_price_cents=world.agreement.agreed_price_cents,
+            invoice_number=invoice,
+        )
+    batch = services.payment_batch_create(
+        actor=world.finance,
+        organiser=world.client.organiser,
+        approved_until=clock.today(),
+        execution_date=clock.today(),
+    )
+    client.force_login(world.finance)
+    response = client.get(reverse("services:payment_batch_csv", kwargs={"batch_id": batch.pk}))
+    assert response.status_code == 200 and response.content == bytes(batch.accounting_csv)
+    _assert_attachment(response, r"PB[0-9]+\.csv")
+    assert response.content.startswith("\ufeff".encode())
+    header, *rows = _assert_safe_csv(response.content, delimiter=";")
+    assert header[3:5] == ["provider", "invoice_number"]
+    assert {row[3] for row in rows} == {"'" + HOSTILE[0]}
+    assert {row[4] for row in rows} == {"INV-OK"} | {"'" + invoice.strip() for invoice in HOSTILE[1:]}
+    assert {(row[0], row[2], row[9], row[10]) for row in rows} == {
+        (batch.number, world.provider.business_id, "0,50", "45,00")
+    }
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("_march")
+def test_provider_results_csv__hostile_invoices(client):
+    from kukkaro.services.claim_files import claims_upload
+    from tests.services.world import build_world
+
+    world = build_world()
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";")
+    writer.writerow(["agreement", "service", "service_date", "quantity", "unit_price", "invoice_number"])
+    invoices = [
+        "INV-OK",
+        "+1+1",
+        "@SUM(A1)",
+        "-2+3",
+        "\t=1",
+        "\r=2",
+        "＝1+1",
+        "  =2+2",
+        '=HYPERLINK("http://x.example","a")',
+    ]
+    for invoice in invoices:
+        writer.writerow([world.agreement.number, "day-activity", "2026-03-02", "1", "90,00", invoice])
+    upload = claims_upload(
+        actor=world.provider_user, provider=world.provider, filename="claims.csv", content=out.getvalue().encode()
+    )
+    client.force_login(world.provider_user)
+    response = client.get(reverse("provider:upload_results_csv", kwargs={"upload_id": upload.pk}))
+    assert response.status_code == 200
+    _assert_attachment(response, rf"results-{upload.pk}\.csv")
+    header, *rows = _assert_safe_csv(response.content, delimiter=";")
+    assert header[2] == "invoice_number"
+    assert [row[2] for row in rows] == ["INV-OK"] + ["'" + invoice.strip() for invoice in invoices[1:]]
+    assert rows[0][1] in {"approved", "waiting"} and rows[0][4] == "90,00"
+
+
+@pytest.mark.django_db
+def test_trip_results_csv__hostile_trip_ids(client):
+    from kukkaro.mobility import trip_files
+    from tests.mobility.trips import leg, trip_file
+
+    trip_ids = ["T-OK", "@SUM(A1)", "-2+3", "=1+1", "+1", "\t=3", "\r=4", "＝5", "  =6"]
+    with clock.pinned(dt.datetime(2026, 4, 2, 9, 0, tzinfo=dt.UTC)):
+        imported = trip_files.import_trips(
+            actor=None,
+            organiser=organiser(),
+            filename='=maalis";kuu.csv',
+            content=trip_file([leg(trip_id=trip_id) for trip_id in trip_ids]),
+        )
+    client.force_login(make_user(Role.FINANCE))
+    response = client.get(reverse("mobility:trip_import_results", kwargs={"import_id": imported.pk}))
+    assert response.status_code == 200 and response.content == trip_files.results_csv(imported)
+    _assert_attachment(response, r"maalis-kuu\.results\.csv")
+    header, *rows = _assert_safe_csv(response.content, delimiter=",")
+    assert header == list(trip_files.RESULT_COLUMNS)
+    assert [row[1] for row in rows] == ["T-OK"] + ["'" + trip_id.strip(" \t\r\n") for trip_id in trip_ids[1:]]
+    assert all(row[2] == "rejected" for row in rows[1:])
+
+
+@pytest.mark.django_db
+def test_cohort_comparison__csv__hostile_text(client, monkeypatch):
+    """The cohort's text columns are codes Kukkaro writes itself; the test puts hostile text in them to see that
+    the export would still write it as data."""
+    from kukkaro.mobility import views
+    from kukkaro.mobility.selectors import CohortRow
+
+    rows = [
+        CohortRow(f"client-{i}", text, "trip_quota", 10_000, text, 12_500, -2_500) for i, text in enumerate(HOSTILE)
+    ]
+    rows.append(CohortRow("client-ok", "049", "trip_quota", 10_000, "km_purse", 8_000, 2_000))
+    totals = {"clients": len(rows), "current_cents": 0, "recommended_cents": 0, "saving_cents": 0, "changing": 0}
+    monkeypatch.setattr(views.selectors, "cohort", lambda **kwargs: (rows, {**totals, "leased": 0}))
+    client.force_login(make_user(Role.FINANCE))
+
+    response = client.get(reverse("mobility:cohort_comparison_csv"))
+    assert response.status_code == 200
+    _assert_attachment(response, r"transport-comparison-[0-9-]+\.csv")
+    _header, *lines = _assert_safe_csv(response.content, delimiter=",")
+    assert [line[2] for line in lines] == ["'" + text for text in HOSTILE] + ["049"]
+    assert {line[7] for line in lines[:-1]} == {"-2500"} and lines[-1][3:] == [
+        "trip_quota",
+        "10000",
+        "km_purse",
+        "8000",
+        "2000",
+    ]
