@@ -549,6 +549,8 @@ def _cohort_export(request: HttpRequest, *, extension: str) -> HttpResponse:
         after={"clients": totals["clients"], "query": request.GET.urlencode(), "format": extension},
     )
     name = f"transport-comparison-{clock.today():%Y-%m-%d}"
+    if extension == "xlsx":
+        return exports.xlsx_response(exports.xlsx_bytes(COHORT_COLUMNS, cells, sheet=name[:31]), name=name)
     return exports.csv_response(
         exports.csv_bytes(COHORT_COLUMNS, cells, delimiter=",", decimal_separator=".", bom=False), name=name
     )
@@ -560,6 +562,14 @@ def _cohort_export(request: HttpRequest, *, extension: str) -> HttpResponse:
 def cohort_comparison_csv(request: HttpRequest) -> HttpResponse:
     """The whole ranking as CSV (UTF-8, commas)."""
     return _cohort_export(request, extension="csv")
+
+
+@not_html
+@requires(Action.TRANSPORT_COMPARE)
+@require_GET
+def cohort_comparison_xlsx(request: HttpRequest) -> HttpResponse:
+    """The whole ranking as an Excel workbook, for the county's analysts."""
+    return _cohort_export(request, extension="xlsx")
 
 
 # --- leasing cars --------------------------------------------------------------------------------------------

@@ -159,7 +159,7 @@ EXPORTS = {
     ("services/services.py", "_accounting_csv"): "test_accounting_csv__hostile_provider_and_invoices",
     ("services/provider_views.py", "upload_results_csv"): "test_provider_results_csv__hostile_invoices",
     ("mobility/trip_files.py", "results_csv"): "test_trip_results_csv__hostile_trip_ids",
-    ("mobility/views.py", "_cohort_export"): "test_cohort_comparison__csv__hostile_text",
+    ("mobility/views.py", "_cohort_export"): "test_cohort_comparison__csv_and_xlsx__hostile_text",
 }
 #: Files that write CSV that is *input* for Kukkaro's own importers (the demo's claim and trip files), not a file
 #: people open: they may use the csv module directly.
@@ -333,7 +333,7 @@ def test_trip_results_csv__hostile_trip_ids(client):
 
 
 @pytest.mark.django_db
-def test_cohort_comparison__csv__hostile_text(client, monkeypatch):
+def test_cohort_comparison__csv_and_xlsx__hostile_text(client, monkeypatch):
     """The cohort's text columns are codes Kukkaro writes itself; the test puts hostile text in them to see that
     the export would still write it as data."""
     from kukkaro.mobility import views
@@ -359,3 +359,15 @@ def test_cohort_comparison__csv__hostile_text(client, monkeypatch):
         "8000",
         "2000",
     ]
+
+    response = client.get(reverse("mobility:cohort_comparison_xlsx"))
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    _assert_attachment(response, r"transport-comparison-[0-9-]+\.xlsx")
+    sheet = openpyxl.load_workbook(io.BytesIO(response.content)).active
+    cells = list(sheet.iter_rows(min_row=2))
+    assert [row[2].value for row in cells] == [*HOSTILE, "049"]
+    assert all(row[2].data_type == "s" and row[5].data_type == "s" for row in cells)
+    assert all(row[2].quotePrefix for row in cells[:-1]) and not cells[-1][2].quotePrefix
+    assert [(row[7].value, row[7].data_type) for row in cells[:2]] == [(-2500, "n"), (-2500, "n")]
+    assert not any(cell.data_type == "f" for row in sheet.iter_rows() for cell in row)
