@@ -3,8 +3,10 @@ from django.db import transaction
 
 from kukkaro.core.audit import audit_verify
 from kukkaro.core.identifiers import parse_hetu
+from kukkaro.core.models import AuditEvent
 from kukkaro.core.roles import Role
 from kukkaro.demo.data import CLIENT_COUNT, build_demo
+from kukkaro.demo.services_data import SERVICE_TYPES
 from kukkaro.ledger.verification import ledger_verify
 from kukkaro.people.models import Client, User
 from kukkaro.services.models import (
@@ -16,10 +18,13 @@ from kukkaro.services.models import (
     ClaimUploadRow,
     PaymentBatch,
     PaymentBatchState,
+    PriceCap,
     Provider,
+    ProviderPrice,
     ProviderState,
     RejectReason,
     ServiceAgreement,
+    ServiceType,
 )
 from kukkaro.services.payment_files import validate_pain001
 from kukkaro.services.services import provider_of
@@ -206,3 +211,21 @@ def test_build_demo__leasing_cars_authorisations_and_heavy_users_for_whom_leasin
     recommended = [comparison.compare(p, current="trip_quota").recommended for p in patterns.values()]
     assert recommended.count(comparison.LEASING) >= 2
     assert ledger_verify()[1] == []
+
+
+def test_build_demo__each_county_has_its_own_catalogue_built_by_its_own_staff(demo):
+    for code in ORGANISERS:
+        types = ServiceType.objects.filter(organiser__code=code)
+        assert set(types.values_list("code", flat=True)) == {row[0] for row in SERVICE_TYPES}, code
+        created = AuditEvent.objects.filter(
+            action="service_type.create", target_id__in=[str(pk) for pk in types.values_list("pk", flat=True)]
+        )
+        assert created.count() == len(SERVICE_TYPES)
+        assert set(created.values_list("organiser__code", flat=True)) == {code}
+    for rows in (
+        PriceCap.objects.values_list("organiser_id", "service_type__organiser_id"),
+        ProviderPrice.objects.values_list("provider__organiser_id", "service_type__organiser_id"),
+        ServiceAgreement.objects.values_list("organiser_id", "service_type__organiser_id"),
+        Claim.objects.filter(service_type__isnull=False).values_list("organiser_id", "service_type__organiser_id"),
+    ):
+        assert rows and all(own == of_service for own, of_service in rows)

@@ -375,7 +375,7 @@ def provider_price_set(request: HttpRequest, payload: PriceIn) -> tuple[int, Pri
     """A new price from ``valid_from`` (today or later, by date of service); an open-ended earlier version ends
     the day before. Agreements already made keep their agreed price."""
     provider = _own_provider(request, Action.PROVIDER_SELF)
-    service_type = selectors.service_type_list().filter(code=payload.service).first()
+    service_type = selectors.service_type_list(organiser_id=provider.organiser_id).filter(code=payload.service).first()
     if service_type is None:
         raise ValidationError({"service": _("There is no such service in the catalogue.")})
     price = services.provider_price_set(

@@ -605,7 +605,7 @@ class _Story:
         self.organisers = {o.code: o for o in Organiser.objects.all()}
         self.municipalities = {m.code: m for m in Municipality.objects.all()}
         self.specs = {spec.slug: spec for spec in PROVIDERS}
-        self.types: dict[str, ServiceType] = {}
+        self.types: dict[tuple[str, str], ServiceType] = {}  # (organiser, code): each county its own catalogue
         self.providers: dict[str, Provider] = {}
         self.users: dict[str, User] = {}
         self.agreements: dict[str, ServiceAgreement] = {}
@@ -697,7 +697,7 @@ class _Story:
                 lambda slug=slug, service=service, price=price: services.provider_price_set(
                     actor=self.users[slug],
                     provider=self.providers[slug],
-                    service_type=self.types[service],
+                    service_type=self.types[self.specs[slug].organiser, service],
                     price_cents=price,
                     valid_from=t.months[3],
                 ),
@@ -708,7 +708,7 @@ class _Story:
                 lambda code=code, service=service, cap=cap: services.price_cap_set(
                     actor=self.staff(code, "admin"),
                     organiser=self.organisers[code],
-                    service_type=self.types[service],
+                    service_type=self.types[code, service],
                     cap_cents=cap,
                     valid_from=t.months[3],
                 ),
@@ -1099,18 +1099,19 @@ class _Story:
     # --- steps ----------------------------------------------------------------------------------------------
 
     def catalogue(self) -> None:
-        for code, fi, sv, en, unit, category in SERVICE_TYPES:
-            self.types[code], _created = ServiceType.objects.get_or_create(
-                code=code,
-                defaults={
-                    "name": fi,
-                    "name_fi": fi,
-                    "name_sv": sv,
-                    "name_en": en,
-                    "unit": unit,
-                    "category_code": category,
-                },
-            )
+        """Each county's finance person builds that county's own catalogue (the same services in both)."""
+        for organiser in sorted(self.organisers):
+            for code, fi, sv, en, unit, category in SERVICE_TYPES:
+                self.types[organiser, code] = services.service_type_save(
+                    actor=self.staff(organiser, "finance"),
+                    organiser=self.organisers[organiser],
+                    code=code,
+                    name_fi=fi,
+                    name_sv=sv,
+                    name_en=en,
+                    unit=unit,
+                    category_code=category,
+                )
 
     def setup(self, code: str) -> None:
         organiser = self.organisers[code]
@@ -1130,7 +1131,7 @@ class _Story:
             services.price_cap_set(
                 actor=self.staff(code, "admin"),
                 organiser=organiser,
-                service_type=self.types[service],
+                service_type=self.types[code, service],
                 cap_cents=cap,
                 valid_from=self.timeline.valid_from,
             )
@@ -1170,7 +1171,7 @@ class _Story:
             services.provider_price_set(
                 actor=self.users[spec.slug],
                 provider=self.providers[spec.slug],
-                service_type=self.types[service],
+                service_type=self.types[spec.organiser, service],
                 price_cents=price,
                 valid_from=clock.today(),
             )
@@ -1199,7 +1200,7 @@ class _Story:
             actor=self.staff(plan.organiser, "social"),
             line=line,
             provider=self.providers[plan.provider],
-            service_type=self.types[plan.service],
+            service_type=self.types[plan.organiser, plan.service],
             quantity_hundredths=plan.quantity,
             valid_from=plan.valid_from,
             valid_until=line.valid_until,

@@ -54,7 +54,7 @@ from django.db.models import Sum
 from django.utils.translation import gettext as _
 from stdnum import luhn
 
-from kukkaro.core import clock
+from kukkaro.core import clock, exports
 from kukkaro.core.audit import audit_record
 from kukkaro.core.identifiers import business_id_check_digit
 from kukkaro.core.models import Organiser
@@ -701,29 +701,32 @@ class _Owned:
 RESULT_COLUMNS = ("row", "trip_id", "outcome", "reasons", "price_eur", "self_share_eur", "debit", "debit_unit")
 
 
-def _money(cents: int | None) -> str:
-    return "" if cents is None else f"{cents // 100}.{cents % 100:02d}"
+def _cents_as_euros(cents: int | None) -> Decimal | None:
+    return None if cents is None else Decimal(cents) / 100
 
 
 def results_csv(trip_import: TripImport) -> bytes:
-    """The result file: one line per row of the file, with its outcome, reasons, price, self-share and debit."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(RESULT_COLUMNS)
-    for leg in trip_import.legs.order_by("row_number").iterator():
-        writer.writerow(
+    """The result file: one line per row of the file, with its outcome, reasons, price, self-share and debit
+    (commas and a decimal point, like the dispatch centre's own file)."""
+    return exports.csv_bytes(
+        RESULT_COLUMNS,
+        (
             [
                 leg.row_number,
                 leg.trip_id,
                 leg.outcome,
                 ";".join(leg.reasons),
-                _money(leg.price_cents),
-                _money(leg.self_share_cents),
-                "" if leg.debit_amount is None else leg.debit_amount,
+                _cents_as_euros(leg.price_cents),
+                _cents_as_euros(leg.self_share_cents),
+                leg.debit_amount,
                 leg.debit_unit,
             ]
-        )
-    return out.getvalue().encode()
+            for leg in trip_import.legs.order_by("row_number").iterator()
+        ),
+        delimiter=",",
+        decimal_separator=".",
+        bom=False,
+    )
 
 
 def import_trips(*, actor: Any, organiser: Organiser, filename: str, content: bytes) -> TripImport:

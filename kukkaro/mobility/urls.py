@@ -16,4 +16,5 @@ urlpatterns = [
     path("clients/<uuid:client_id>/transport/leasing/<uuid:lease_id>/", views.lease_detail, name="lease_detail"),
     path("transport-costs/", views.cohort_comparison, name="cohort_comparison"),
     path("transport-costs.csv", views.cohort_comparison_csv, name="cohort_comparison_csv"),
+    path("transport-costs.xlsx", views.cohort_comparison_xlsx, name="cohort_comparison_xlsx"),
 ]

@@ -2,9 +2,7 @@
 transport. Thin: load through selectors (scoped to the organiser; clients shown are logged), act through services,
 show errors at the fields they concern."""
 
-import csv
 import datetime as dt
-import io
 import uuid
 
 from django.contrib import messages
@@ -21,7 +19,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from kukkaro.cases.models import DecisionLine
-from kukkaro.core import clock
+from kukkaro.core import clock, exports
 from kukkaro.core.audit import PURPOSE_TRIPS, audit_record
 from kukkaro.core.charts import horizontal_bars
 from kukkaro.core.forms import add_validation_errors
@@ -140,10 +138,8 @@ def trip_import_detail(request: HttpRequest, import_id: uuid.UUID) -> HttpRespon
 def trip_import_results(request: HttpRequest, import_id: uuid.UUID) -> HttpResponse:
     """The result file: row, trip id, outcome, reasons, price, self-share and debit of every row."""
     trip_import = or_404(lambda: selectors.trip_import_get(actor=request.user, import_id=import_id))
-    response = HttpResponse(trip_files.results_csv(trip_import), content_type="text/csv; charset=utf-8")
     name = trip_import.filename.rsplit(".", 1)[0] or "trips"
-    response["Content-Disposition"] = f'attachment; filename="{name}.results.csv"'
-    return response
+    return exports.csv_response(trip_files.results_csv(trip_import), name=f"{name}.results")
 
 
 # --- review --------------------------------------------------------------------------------------------------
@@ -516,51 +512,65 @@ def cohort_comparison(request: HttpRequest) -> HttpResponse:
     )
 
 
-@not_html
-@requires(Action.TRANSPORT_COMPARE)
-@require_GET
-def cohort_comparison_csv(request: HttpRequest) -> HttpResponse:
-    """The whole ranking as CSV (UTF-8, commas, cents as integers). Clients appear by their Kukkaro id only; the
-    export is logged as one event."""
+COHORT_COLUMNS = (
+    "rank",
+    "client_id",
+    "municipality",
+    "model_now",
+    "county_cents_now",
+    "recommended",
+    "county_cents_recommended",
+    "saving_cents",
+)
+
+
+def _cohort_export(request: HttpRequest, *, extension: str) -> HttpResponse:
+    """The whole ranking as a file, cents as integers. Clients appear by their Kukkaro id only; the export is
+    logged as one event."""
     _form, rows, totals = _cohort(request)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(
+    cells = [
         [
-            "rank",
-            "client_id",
-            "municipality",
-            "model_now",
-            "county_cents_now",
-            "recommended",
-            "county_cents_recommended",
-            "saving_cents",
+            rank,
+            str(row.client_id),
+            row.municipality,
+            row.current,
+            row.current_cents,
+            row.recommended,
+            row.recommended_cents,
+            row.saving_cents,
         ]
-    )
-    for rank, row in enumerate(rows, start=1):
-        writer.writerow(
-            [
-                rank,
-                row.client_id,
-                row.municipality,
-                row.current,
-                row.current_cents,
-                row.recommended,
-                row.recommended_cents,
-                row.saving_cents,
-            ]
-        )
+        for rank, row in enumerate(rows, start=1)
+    ]
     audit_record(
         action="transport.comparison_export",
         actor=request.user,
         kind=AuditEvent.Kind.READ,
         organiser_id=request.user.organiser_id,
         purpose=PURPOSE_TRIPS,
-        after={"clients": totals["clients"], "query": request.GET.urlencode()},
+        after={"clients": totals["clients"], "query": request.GET.urlencode(), "format": extension},
     )
-    response = HttpResponse(out.getvalue().encode(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="transport-comparison-{clock.today():%Y-%m-%d}.csv"'
-    return response
+    name = f"transport-comparison-{clock.today():%Y-%m-%d}"
+    if extension == "xlsx":
+        return exports.xlsx_response(exports.xlsx_bytes(COHORT_COLUMNS, cells, sheet=name[:31]), name=name)
+    return exports.csv_response(
+        exports.csv_bytes(COHORT_COLUMNS, cells, delimiter=",", decimal_separator=".", bom=False), name=name
+    )
+
+
+@not_html
+@requires(Action.TRANSPORT_COMPARE)
+@require_GET
+def cohort_comparison_csv(request: HttpRequest) -> HttpResponse:
+    """The whole ranking as CSV (UTF-8, commas)."""
+    return _cohort_export(request, extension="csv")
+
+
+@not_html
+@requires(Action.TRANSPORT_COMPARE)
+@require_GET
+def cohort_comparison_xlsx(request: HttpRequest) -> HttpResponse:
+    """The whole ranking as an Excel workbook, for the county's analysts."""
+    return _cohort_export(request, extension="xlsx")
 
 
 # --- leasing cars --------------------------------------------------------------------------------------------

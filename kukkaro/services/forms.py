@@ -5,6 +5,7 @@ import datetime as dt
 from decimal import Decimal
 
 from django import forms
+from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from kukkaro.core.models import Municipality, Organiser
@@ -141,13 +142,18 @@ class ProviderSearchForm(forms.Form):
 
 
 class _VersionForm(forms.Form):
-    service_type = forms.ModelChoiceField(
-        label=_("Service"), queryset=ServiceType.objects.order_by("code"), empty_label=None
-    )
+    """A new version of a cap or price for a service of one organiser's catalogue (``service_types``): a service
+    of another organiser is not a valid choice."""
+
+    service_type = forms.ModelChoiceField(label=_("Service"), queryset=ServiceType.objects.none(), empty_label=None)
     valid_from = forms.DateField(label=_("Valid from"), widget=DATE_INPUT)
     valid_until = forms.DateField(
         label=_("Valid until"), widget=DATE_INPUT, required=False, help_text=_("Leave empty if it stays in force.")
     )
+
+    def __init__(self, *args, service_types: QuerySet[ServiceType], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["service_type"].queryset = service_types
 
 
 class PriceCapForm(_VersionForm):

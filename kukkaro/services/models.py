@@ -24,9 +24,13 @@ class ServiceUnit(models.TextChoices):
 
 
 class ServiceType(models.Model):
-    """A kind of service on the catalogue, paid from budget lines of one rate category (``category_code``)."""
+    """A kind of service on one organiser's catalogue, paid from budget lines of one of that organiser's rate
+    categories (``category_code``). Each organiser owns its catalogue: the same code in two counties is two rows,
+    so renaming one county's service changes nothing of another's (ADR 0022). Caps, prices, agreements and claims
+    refer only to service types of their own organiser."""
 
-    code = models.SlugField(_("code"), max_length=40, unique=True)
+    organiser = models.ForeignKey(Organiser, on_delete=models.PROTECT, related_name="service_types")
+    code = models.SlugField(_("code"), max_length=40)
     name = models.CharField(_("name"), max_length=200)  # fi/sv/en through modeltranslation
     unit = models.CharField(_("unit"), max_length=8, choices=ServiceUnit.choices)
     category_code = models.SlugField(_("budget line category"), max_length=40)
@@ -35,6 +39,9 @@ class ServiceType(models.Model):
         verbose_name = _("service type")
         verbose_name_plural = _("service types")
         ordering = ["code"]
+        constraints = [
+            models.UniqueConstraint(fields=["organiser", "code"], name="services_service_code_per_organiser")
+        ]
 
     def __str__(self) -> str:
         return self.name

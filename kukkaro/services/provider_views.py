@@ -2,9 +2,8 @@
 delivered services by form or CSV file, and follow each claim's result. A provider user sees only its own
 provider; a user who has not applied yet is shown how to apply on every page (never someone else's data)."""
 
-import csv
-import io
 import uuid
+from decimal import Decimal
 from typing import Any
 
 from django.contrib import messages
@@ -16,7 +15,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
-from kukkaro.core import clock
+from kukkaro.core import clock, exports
 from kukkaro.core.forms import add_validation_errors
 from kukkaro.core.permissions import Action, not_html, requires
 from kukkaro.core.shortcuts import or_404
@@ -195,7 +194,11 @@ def prices(request: HttpRequest) -> HttpResponse:
     provider = _provider(request)
     if provider is None:
         return _not_yet(request, _("Prices"))
-    form = ProviderPriceForm(request.POST or None, initial={"valid_from": clock.today()})
+    form = ProviderPriceForm(
+        request.POST or None,
+        initial={"valid_from": clock.today()},
+        service_types=selectors.service_type_list(organiser_id=provider.organiser_id),
+    )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -413,23 +416,22 @@ def upload_results_csv(request: HttpRequest, upload_id: uuid.UUID) -> HttpRespon
     if provider is None:
         raise Http404
     upload = or_404(lambda: selectors.upload_get(provider=provider, upload_id=upload_id))
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
-    writer.writerow(["row", "outcome", "invoice_number", "claim_id", "amount_eur", "fields", "reason_codes", "reasons"])
-    for row in _result_rows(upload):
-        claim = row["claim"]
-        writer.writerow(
+    content = exports.csv_bytes(
+        ["row", "outcome", "invoice_number", "claim_id", "amount_eur", "fields", "reason_codes", "reasons"],
+        (
             [
                 row["row"],
                 row["outcome_code"],
                 row["invoice"],
-                str(claim.pk) if claim else "",
-                f"{claim.amount_cents // 100},{claim.amount_cents % 100:02d}" if claim else "",
+                str(row["claim"].pk) if row["claim"] else "",
+                Decimal(row["claim"].amount_cents) / 100 if row["claim"] else None,
                 "|".join(row["fields"]),
                 "|".join(row["codes"]),
                 " | ".join(str(r) for r in row["reasons"]),
             ]
-        )
-    response = HttpResponse(("\ufeff" + out.getvalue()).encode("utf-8"), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="results-{upload.pk}.csv"'
-    return response
+            for row in _result_rows(upload)
+        ),
+        delimiter=";",
+        decimal_separator=",",
+    )
+    return exports.csv_response(content, name=f"results-{upload.pk}")

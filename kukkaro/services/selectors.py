@@ -114,8 +114,27 @@ def provider_bank_changes(*, provider: Provider) -> QuerySet[BankAccountChange]:
 # --- catalogue and prices ------------------------------------------------------------------------------------
 
 
-def service_type_list() -> QuerySet[ServiceType]:
-    return ServiceType.objects.order_by("code")
+def catalogue_organiser_id(*, actor: User) -> int | None:
+    """Whose catalogue the actor works with: staff their own organiser's, a provider user the organiser its
+    provider is registered with; nobody else any."""
+    if actor.role == Role.PROVIDER:
+        provider = own_provider(actor=actor)
+        return provider.organiser_id if provider else None
+    return actor.organiser_id
+
+
+def service_type_list(*, organiser_id: int | None) -> QuerySet[ServiceType]:
+    """One organiser's catalogue (each organiser owns its own, ADR 0022); no organiser, no services."""
+    if organiser_id is None:
+        return ServiceType.objects.none()
+    return ServiceType.objects.filter(organiser_id=organiser_id).order_by("code")
+
+
+def service_type_get(*, actor: User, code: str) -> ServiceType:
+    """A service of the actor's own catalogue by its code (else ServiceType.DoesNotExist: another organiser's
+    service looks like none)."""
+    authorize(actor, Action.CATALOGUE_VIEW)
+    return service_type_list(organiser_id=catalogue_organiser_id(actor=actor)).get(code=code)
 
 
 def budget_categories(*, organiser_id: int) -> list[tuple[str, str]]:
@@ -152,7 +171,7 @@ def catalogue(*, organiser_id: int, day: dt.date | None = None) -> list[Catalogu
     for cap in caps_of(organiser_id=organiser_id):
         caps.setdefault(cap.service_type_id, []).append(cap)
     rows = []
-    for service_type in service_type_list():
+    for service_type in service_type_list(organiser_id=organiser_id):
         versions = caps.get(service_type.pk, [])
         current = next(
             (c for c in versions if c.valid_from <= day and (c.valid_until is None or c.valid_until >= day)), None
@@ -216,7 +235,7 @@ def choice_options(*, line, day: dt.date | None = None, order: str = "own_share"
     ``day``: price, the county's cap, and the client's own share per unit. Cheapest for the client first."""
     client = line.client
     day = day or max(clock.today(), line.valid_from)
-    types = list(ServiceType.objects.filter(category_code=line.category_code))
+    types = list(service_type_list(organiser_id=client.organiser_id).filter(category_code=line.category_code))
     if not types:
         return []
     caps = {

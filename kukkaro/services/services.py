@@ -8,10 +8,8 @@ The life of a claim:
 Approving posts the hold; rejecting a held claim voids it; paying moves the amount from payables to paid.
 """
 
-import csv
 import datetime as dt
 import hashlib
-import io
 from decimal import Decimal
 from typing import Any
 
@@ -22,7 +20,7 @@ from django.utils.translation import gettext as _
 from schwifty import BIC, IBAN
 from schwifty.exceptions import SchwiftyException
 
-from kukkaro.core import clock
+from kukkaro.core import clock, exports
 from kukkaro.core.audit import audit_record
 from kukkaro.core.identifiers import IdentifierError, parse_business_id
 from kukkaro.core.models import Municipality, Organiser
@@ -373,6 +371,7 @@ def _close_open_version(queryset: Any, valid_from: dt.date) -> None:
 def service_type_save(
     *,
     actor: User,
+    organiser: Organiser,
     code: str,
     name_fi: str,
     name_sv: str,
@@ -380,9 +379,10 @@ def service_type_save(
     unit: str,
     category_code: str,
 ) -> ServiceType:
-    """Add a service to the catalogue, or rename one (its code, unit and budget line category stay once claims
-    or prices may refer to it)."""
-    authorize(actor, Action.CATALOGUE_MANAGE)
+    """Add a service to the organiser's catalogue, or rename one of it (its code, unit and budget line category
+    stay once claims or prices may refer to it). Only that organiser's row changes, and the audit row is that
+    organiser's: each organiser owns its catalogue (ADR 0022)."""
+    authorize(actor, Action.CATALOGUE_MANAGE, _Owned(organiser.pk))
     code = (code or "").strip()
     names = {"name_fi": name_fi.strip(), "name_sv": name_sv.strip(), "name_en": name_en.strip()}
     errors = {field: _("Give the name in every language.") for field, value in names.items() if not value}
@@ -390,10 +390,12 @@ def service_type_save(
         errors["unit"] = _("Choose the unit.")
     if errors:
         raise ValidationError(errors)
-    service_type = ServiceType.objects.select_for_update().filter(code=code).first()
+    service_type = ServiceType.objects.select_for_update().filter(organiser=organiser, code=code).first()
     before = None
     if service_type is None:
-        service_type = ServiceType(code=code, unit=unit, category_code=(category_code or "").strip())
+        service_type = ServiceType(
+            organiser=organiser, code=code, unit=unit, category_code=(category_code or "").strip()
+        )
     else:
         before = {**{f: getattr(service_type, f) for f in names}, "unit": service_type.unit}
         if (unit, category_code.strip()) != (service_type.unit, service_type.category_code):
@@ -406,7 +408,7 @@ def service_type_save(
         action="service_type.create" if before is None else "service_type.rename",
         actor=actor,
         target=service_type,
-        organiser_id=actor.organiser_id,
+        organiser_id=service_type.organiser_id,
         before=before,
         after={**names, "code": code, "unit": unit, "category_code": service_type.category_code},
     )
@@ -425,6 +427,8 @@ def price_cap_set(
 ) -> PriceCap:
     """A new version of the county's price cap for a service type (from ``valid_from`` by date of service)."""
     authorize(actor, Action.CATALOGUE_MANAGE, _Owned(organiser.pk))
+    if service_type.organiser_id != organiser.pk:
+        raise PermissionDenied("another organiser's service")
     Organiser.objects.select_for_update().get(pk=organiser.pk)  # one version change at a time
     if not isinstance(cap_cents, int) or cap_cents <= 0:
         raise ValidationError({"cap_cents": _("Give a price above zero.")})
@@ -465,6 +469,8 @@ def provider_price_set(
     """A provider publishes a new version of its price for a service type (by date of service)."""
     if provider_of(actor).pk != provider.pk:
         raise PermissionDenied("another provider")
+    if service_type.organiser_id != provider.organiser_id:
+        raise PermissionDenied("another organiser's service")
     provider = Provider.objects.select_for_update().get(pk=provider.pk)
     if not isinstance(price_cents, int) or price_cents <= 0:
         raise ValidationError({"price_cents": _("Give a price above zero.")})
@@ -541,6 +547,8 @@ def agreement_create(
         errors["line"] = _("The budget line is not in force.")
     elif line.purse_unit != Unit.EUR:
         errors["line"] = _("Services are paid from euro budgets only.")
+    if service_type.organiser_id != client.organiser_id:
+        raise PermissionDenied("another organiser's service")
     if service_type.category_code != line.category_code:
         errors["service_type"] = _("This service is not paid from this budget line.")
     if provider.organiser_id != client.organiser_id or provider.state != ProviderState.APPROVED:
@@ -830,7 +838,9 @@ def claim_submit(
         .filter(provider=provider, number=(agreement_number or "").strip())
         .first()
     )
-    service_type = ServiceType.objects.filter(code=(service_code or "").strip()).first()
+    service_type = ServiceType.objects.filter(
+        organiser_id=provider.organiser_id, code=(service_code or "").strip()
+    ).first()
     reasons, cap = _claim_checks(
         provider=provider,
         agreement=agreement,
@@ -1084,9 +1094,7 @@ def _batch_number(organiser: Organiser, day: dt.date) -> str:
 
 def _accounting_csv(batch: PaymentBatch, claims: list[Claim], lines: dict[int, PaymentBatchLine]) -> bytes:
     """One row per claim for the county's accounting system (semicolons, decimal comma, UTF-8 with BOM)."""
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
-    writer.writerow(
+    return exports.csv_bytes(
         [
             "batch",
             "payment_reference",
@@ -1100,27 +1108,27 @@ def _accounting_csv(batch: PaymentBatch, claims: list[Claim], lines: dict[int, P
             "quantity",
             "amount_eur",
             "municipality",
-        ]
-    )
-    for claim in claims:
-        line = lines[claim.provider_id]
-        writer.writerow(
+        ],
+        (
             [
                 batch.number,
-                line.reference,
+                lines[claim.provider_id].reference,
                 claim.provider.business_id,
                 claim.provider.name,
                 claim.invoice_number,
                 str(claim.pk),
                 claim.agreement.number,
                 claim.agreement.service_type.code,
-                claim.service_date.isoformat(),
-                f"{Decimal(claim.quantity_hundredths) / 100:.2f}".replace(".", ","),
-                f"{Decimal(claim.amount_cents) / 100:.2f}".replace(".", ","),
+                claim.service_date,
+                Decimal(claim.quantity_hundredths) / 100,
+                Decimal(claim.amount_cents) / 100,
                 claim.client.municipality.code,
             ]
-        )
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+            for claim in claims
+        ),
+        delimiter=";",
+        decimal_separator=",",
+    )
 
 
 @transaction.atomic

@@ -170,11 +170,7 @@ def bank_change_decide(request: HttpRequest, change_id: int) -> HttpResponse:
 @requires(Action.CATALOGUE_VIEW)
 @require_GET
 def catalogue(request: HttpRequest) -> HttpResponse:
-    organiser_id = request.user.organiser_id
-    provider = None
-    if organiser_id is None:  # a provider user sees its own organiser's catalogue
-        provider = selectors.own_provider(actor=request.user)
-        organiser_id = provider.organiser_id if provider else None
+    organiser_id = selectors.catalogue_organiser_id(actor=request.user)  # a provider: its organiser's catalogue
     rows = selectors.catalogue(organiser_id=organiser_id) if organiser_id else []
     return render(
         request,
@@ -190,7 +186,11 @@ def catalogue(request: HttpRequest) -> HttpResponse:
 @requires(Action.CATALOGUE_MANAGE)
 @require_http_methods(["GET", "POST"])
 def cap_new(request: HttpRequest) -> HttpResponse:
-    form = PriceCapForm(request.POST or None, initial={"valid_from": clock.today()})
+    form = PriceCapForm(
+        request.POST or None,
+        initial={"valid_from": clock.today()},
+        service_types=selectors.service_type_list(organiser_id=request.user.organiser_id),
+    )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -226,7 +226,9 @@ def cap_new(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def service_type_edit(request: HttpRequest, service_code: str = "") -> HttpResponse:
     """Add a service to the catalogue (no code in the URL) or rename one."""
-    existing = or_404(lambda: selectors.service_type_list().get(code=service_code)) if service_code else None
+    existing = (
+        or_404(lambda: selectors.service_type_get(actor=request.user, code=service_code)) if service_code else None
+    )
     categories = selectors.budget_categories(organiser_id=request.user.organiser_id)
     if existing is not None and existing.category_code not in dict(categories):
         categories.append((existing.category_code, existing.category_code))
@@ -237,7 +239,7 @@ def service_type_edit(request: HttpRequest, service_code: str = "") -> HttpRespo
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            services.service_type_save(actor=request.user, **data)
+            services.service_type_save(actor=request.user, organiser=request.user.organiser, **data)
         except ValidationError as error:
             add_validation_errors(form, error)
         else:

@@ -17,9 +17,11 @@ from kukkaro.services.models import (
     Claim,
     ClaimStatus,
     PaymentBatchState,
+    PriceCap,
     Provider,
     ProviderState,
     RejectReason,
+    ServiceType,
     StandingHold,
 )
 from kukkaro.services.payment_files import validate_pain001
@@ -181,9 +183,7 @@ def test_agreement__price_above_cap__records_the_clients_own_share():
 def test_agreement__refused_for_wrong_service_unapproved_provider_or_outside_the_line():
     world = build_world()
     types = {t.code: t for t in [world.day_activity]}
-    from kukkaro.services.models import ServiceType
-
-    assistance = ServiceType.objects.get(code="personal-assistance")
+    assistance = ServiceType.objects.get(organiser=world.client.organiser, code="personal-assistance")
     cases = [
         ({"service_type": assistance}, "service_type"),
         ({"valid_until": world.line.valid_until + dt.timedelta(days=1)}, "valid_until"),
@@ -509,8 +509,10 @@ def test_claim__reservation_past_its_time_but_not_yet_expired_by_the_job__is_rel
 
 def test_service_type_save__creates_renames_and_keeps_unit_and_line_fixed():
     admin = make_user(Role.ADMIN)
+    county = organiser("lansi-uusimaa")
     made = services.service_type_save(
         actor=admin,
+        organiser=county,
         code="music-therapy",
         name_fi="Musiikkiterapia",
         name_sv="Musikterapi",
@@ -521,6 +523,7 @@ def test_service_type_save__creates_renames_and_keeps_unit_and_line_fixed():
     assert (made.name_sv, made.unit) == ("Musikterapi", "hour")
     renamed = services.service_type_save(
         actor=admin,
+        organiser=county,
         code="music-therapy",
         name_fi="Musiikkiterapia (yksilö)",
         name_sv="Musikterapi (individuell)",
@@ -532,6 +535,7 @@ def test_service_type_save__creates_renames_and_keeps_unit_and_line_fixed():
     with pytest.raises(ValidationError) as refused:
         services.service_type_save(
             actor=admin,
+            organiser=county,
             code="music-therapy",
             name_fi="x",
             name_sv="x",
@@ -542,12 +546,20 @@ def test_service_type_save__creates_renames_and_keeps_unit_and_line_fixed():
     assert "unit" in refused.value.message_dict
     with pytest.raises(ValidationError) as blank:
         services.service_type_save(
-            actor=admin, code="x-y", name_fi="X", name_sv="", name_en="", unit="hour", category_code="c"
+            actor=admin,
+            organiser=county,
+            code="x-y",
+            name_fi="X",
+            name_sv="",
+            name_en="",
+            unit="hour",
+            category_code="c",
         )
     assert set(blank.value.message_dict) == {"name_sv", "name_en"}
     with pytest.raises(PermissionDenied):
         services.service_type_save(
             actor=make_user(Role.SOCIAL_WORKER),
+            organiser=county,
             code="z",
             name_fi="Z",
             name_sv="Z",
@@ -556,6 +568,87 @@ def test_service_type_save__creates_renames_and_keeps_unit_and_line_fixed():
             category_code="c",
         )
     assert AuditEvent.objects.filter(action__startswith="service_type.").count() == 2
+
+
+def _service(actor, county, **changes) -> ServiceType:
+    data = {
+        "code": "home-help",
+        "name_fi": "Kotiin annettava apu",
+        "name_sv": "Hjälp i hemmet",
+        "name_en": "Help at home",
+        "unit": "visit",
+        "category_code": "personal-assistance",
+    }
+    return services.service_type_save(actor=actor, organiser=county, **{**data, **changes})
+
+
+def test_service_type_save__same_code_in_two_counties__is_two_services_each_audited_in_its_own():
+    lu, ph = organiser("lansi-uusimaa"), organiser("paijat-hame")
+    lu_finance, ph_finance = make_user(Role.FINANCE), make_user(Role.FINANCE, organiser_code="paijat-hame")
+    lu_help, ph_help = _service(lu_finance, lu), _service(ph_finance, ph)
+    assert lu_help.pk != ph_help.pk and (lu_help.organiser_id, ph_help.organiser_id) == (lu.pk, ph.pk)
+    _service(lu_finance, lu, name_en="Home care")
+    ph_help.refresh_from_db()
+    assert ph_help.name_en == "Help at home"
+    assert ServiceType.objects.get(pk=lu_help.pk).name_en == "Home care"
+    events = {
+        (e.action, e.target_id): e.organiser_id for e in AuditEvent.objects.filter(action__startswith="service_type.")
+    }
+    assert events == {
+        ("service_type.create", str(lu_help.pk)): lu.pk,
+        ("service_type.create", str(ph_help.pk)): ph.pk,
+        ("service_type.rename", str(lu_help.pk)): lu.pk,
+    }
+    with pytest.raises(PermissionDenied):  # a county's finance person edits its own catalogue only
+        _service(lu_finance, ph, name_en="Renamed by Länsi-Uusimaa")
+    ph_help.refresh_from_db()
+    assert ph_help.name_en == "Help at home"
+
+
+def test_catalogue_writes__with_another_countys_service__are_refused():
+    world = build_world()
+    ph = organiser("paijat-hame")
+    ph_day = ServiceType.objects.create(
+        organiser=ph,
+        code="day-activity",
+        name="Päivätoiminta",
+        name_fi="Päivätoiminta",
+        name_sv="Dagverksamhet",
+        name_en="Day activity",
+        unit="day",
+        category_code="day-activity",
+    )
+    lu_admin = make_user(Role.ADMIN)
+    with pytest.raises(PermissionDenied):
+        services.price_cap_set(
+            actor=lu_admin, organiser=world.client.organiser, service_type=ph_day, cap_cents=1, valid_from=clock.today()
+        )
+    with pytest.raises(PermissionDenied):
+        services.provider_price_set(
+            actor=world.provider_user,
+            provider=world.provider,
+            service_type=ph_day,
+            price_cents=1,
+            valid_from=clock.today(),
+        )
+    with pytest.raises(PermissionDenied):
+        services.agreement_create(
+            actor=world.worker,
+            line=world.line,
+            provider=world.provider,
+            service_type=ph_day,
+            quantity_hundredths=100,
+            valid_from=clock.today(),
+            valid_until=world.line.valid_until,
+        )
+    assert not PriceCap.objects.filter(service_type=ph_day).exists()
+    # A claim's service code is looked up in the provider's own county's catalogue, never in another's.
+    claim, _created = _claim(world, invoice="OWN-1")
+    assert claim.status == ClaimStatus.APPROVED and claim.service_type == world.day_activity
+    ph_day.code = "ph-only"
+    ph_day.save(update_fields=["code"])
+    claim, _created = _claim(world, invoice="FOREIGN-1", service="ph-only")
+    assert claim.service_type is None and RejectReason.WRONG_SERVICE in claim.reasons
 
 
 def test_agreements_reserve_month__reserves_each_standing_agreement_once_a_month():

@@ -523,3 +523,121 @@ def test_service_type__added_and_renamed_through_the_catalogue_pages(client):
     assert (respite.name_en, respite.unit, respite.category_code) == ("Short-term care", "day", "day-activity")
     client.force_login(world.worker)
     assert client.get(new).status_code == 403
+
+
+# --- each county its own catalogue -------------------------------------------------------------------------------
+
+HOME_HELP = {
+    "code": "home-help",
+    "name_fi": "Kotiin annettava apu",
+    "name_sv": "Hjälp i hemmet",
+    "name_en": "Help at home",
+    "unit": "visit",
+    "category_code": "personal-assistance",
+}
+RENAMED = {**HOME_HELP, "name_fi": "Kotipalvelu", "name_sv": "Hemtjänst", "name_en": "Home care"}
+COUNTIES = {"lansi-uusimaa": ("049", BUSINESS_IDS[0]), "paijat-hame": ("398", BUSINESS_IDS[3])}
+
+
+def _county(code: str, client) -> dict:
+    """A county with a rate table, a finance person, an administrator and an approved provider with an API token,
+    which adds home-help to its catalogue through the pages and sets a cap for it."""
+    from kukkaro.cases.models import RateTable
+    from kukkaro.people import services as people_services
+    from tests.cases.factories import rate_table
+
+    if not RateTable.objects.filter(organiser__code=code).exists():
+        rate_table(code, valid_from=dt.date(2020, 1, 1))
+    municipality_code, business_id = COUNTIES[code]
+    finance = make_user(Role.FINANCE, organiser_code=code)
+    _provider, provider_user = approved_provider(
+        organiser=organiser(code),
+        decision_maker=make_user(Role.DECISION_MAKER, organiser_code=code),
+        business_id=business_id,
+        name=f"Kotiapu {code} Oy",
+        municipality_codes=(municipality_code,),
+    )
+    client.force_login(finance)
+    assert client.post(reverse("services:service_type_new"), HOME_HELP).status_code == 302
+    home_help = client.get(reverse("services:cap_new")).context["form"].fields["service_type"].queryset.get()
+    client.post(reverse("services:cap_new"), {"service_type": home_help.pk, "cap": "46,00", "valid_from": "2026-03-01"})
+    _row, token = people_services.api_token_create(actor=None, user=provider_user, name="test")
+    return {
+        "finance": finance,
+        "admin": make_user(Role.ADMIN, organiser_code=code),
+        "provider_user": provider_user,
+        "token": {"Authorization": f"Bearer {token}", "Accept-Language": "en"},
+        "home_help": home_help,
+    }
+
+
+def _names_seen(client, county: dict) -> dict:
+    """home-help's names as the county's staff page and its provider's API show them."""
+    client.force_login(county["finance"])
+    page = client.get(reverse("services:catalogue")).text
+    client.force_login(county["provider_user"])
+    provider_page = client.get(reverse("services:catalogue")).text
+    api = client.get("/api/v1/provider/catalogue", headers=county["token"]).json()
+    row = next(r for r in api if r["code"] == "home-help")
+    return {
+        "staff page": [name for name in ("Help at home", "Home care") if name in page],
+        "provider page": [name for name in ("Help at home", "Home care") if name in provider_page],
+        "api": (row["name_fi"], row["name_sv"], row["name_en"], row["cap_cents"]),
+    }
+
+
+@pytest.mark.parametrize(("editor", "other"), [("lansi-uusimaa", "paijat-hame"), ("paijat-hame", "lansi-uusimaa")])
+def test_service_type_rename__by_one_county__changes_only_its_own_catalogue_and_audits_it_there(client, editor, other):
+    counties = {code: _county(code, client) for code in (editor, other)}
+    before = _names_seen(client, counties[other])
+    assert before["api"] == ("Kotiin annettava apu", "Hjälp i hemmet", "Help at home", 4_600)
+
+    client.force_login(counties[editor]["finance"])
+    edit = reverse("services:service_type_edit", kwargs={"service_code": "home-help"})
+    assert client.post(edit, RENAMED).status_code == 302
+
+    assert _names_seen(client, counties[other]) == before  # the other county's pages and API are unchanged
+    renamed = _names_seen(client, counties[editor])
+    assert renamed["staff page"] == ["Home care"] and renamed["provider page"] == ["Home care"]
+    assert renamed["api"] == ("Kotipalvelu", "Hemtjänst", "Home care", 4_600)
+    rename = AuditEvent.objects.get(action="service_type.rename")
+    assert rename.organiser_id == organiser(editor).pk
+    assert rename.target_id == str(counties[editor]["home_help"].pk)
+    client.force_login(counties[other]["admin"])
+    assert "service_type.rename" not in client.get(reverse("core:audit_log")).text
+    client.force_login(counties[editor]["admin"])
+    assert "service_type.rename" in client.get(reverse("core:audit_log")).text
+
+
+def test_catalogue__another_countys_service__cannot_be_renamed_capped_or_priced(client):
+    lu, ph = _county("lansi-uusimaa", client), _county("paijat-hame", client)
+    client.force_login(ph["finance"])
+    client.post(reverse("services:service_type_new"), {**HOME_HELP, "code": "ph-only", "name_en": "Only in PH"})
+    ph_only = ph["home_help"].__class__.objects.get(code="ph-only")
+
+    client.force_login(lu["finance"])
+    foreign = reverse("services:service_type_edit", kwargs={"service_code": "ph-only"})
+    assert client.get(foreign).status_code == 404
+    assert client.post(foreign, {**HOME_HELP, "code": "ph-only", "name_en": "Renamed by LU"}).status_code == 404
+    ph_only.refresh_from_db()
+    assert ph_only.name_en == "Only in PH"
+    crafted = client.post(
+        reverse("services:cap_new"), {"service_type": ph["home_help"].pk, "cap": "1,00", "valid_from": "2026-04-01"}
+    )
+    assert crafted.status_code == 200 and "id_service_type-error" in crafted.text
+    assert not PriceCap.objects.filter(cap_cents=100).exists()
+
+    client.force_login(lu["provider_user"])
+    crafted = client.post(
+        reverse("provider:prices"), {"service_type": ph_only.pk, "price": "1,00", "valid_from": "2026-04-01"}
+    )
+    assert crafted.status_code == 200 and "id_service_type-error" in crafted.text
+    api = client.post(
+        "/api/v1/provider/prices",
+        {"service": "ph-only", "price_cents": 100, "valid_from": "2026-04-01"},
+        content_type="application/json",
+        headers=lu["token"],
+    )
+    assert api.status_code == 422
+    assert not ph_only.__class__.objects.filter(organiser__code="lansi-uusimaa", code="ph-only").exists()
+    assert "Only in PH" not in client.get(reverse("services:catalogue")).text

@@ -36,7 +36,8 @@ class World:
     agreement: ServiceAgreement | None = None
 
 
-def service_types() -> dict[str, ServiceType]:
+def service_types(organiser) -> dict[str, ServiceType]:
+    """The organiser's own catalogue (each organiser owns its service types)."""
     made = {}
     for code, fi, sv, en, unit, category in [
         ("day-activity", "Päivätoiminta", "Dagverksamhet", "Day activity", "day", "day-activity"),
@@ -50,6 +51,7 @@ def service_types() -> dict[str, ServiceType]:
         ),
     ]:
         made[code], _created = ServiceType.objects.get_or_create(
+            organiser=organiser,
             code=code,
             defaults={"name_fi": fi, "name_sv": sv, "name_en": en, "name": fi, "unit": unit, "category_code": category},
         )
@@ -95,7 +97,7 @@ def build_world(*, endorsed: bool = True, standing_hold: bool = False, price_cen
     case = build_case(client, worker=worker)
     decision = case_services.decision_approve(actor=decision_maker, decision=case.decision)
     line = decision.lines.get(category_code="day-activity")
-    types = service_types()
+    types = service_types(organiser)
     admin = make_user(Role.ADMIN)
     for service_type in types.values():
         services.price_cap_set(
