@@ -224,6 +224,8 @@ def test_client_month__shows_trips_money_self_shares_and_what_is_left(client, wo
     assert "€43.40" in page and "€3.00" in page and "€40.40" in page
     assert "3 trips of this month are still held for review" in page
     assert "53 trips" in page  # January to March released at approval (3 × 18), one used
+    # Trips by pickup date and the ledger's debits by posting date, each under its own label.
+    assert "Trips picked up this month" in page and "Taken from the purse this month" in page
     assert AuditEvent.objects.filter(data_subject_id=quota.pk, purpose="trips", kind="read").exists()
     bad = client.get(url, {"month": "March"})
     assert bad.status_code == 200 and "for example 2026-03" in bad.content.decode()
