@@ -56,6 +56,7 @@ from stdnum import luhn
 
 from kukkaro.core import clock
 from kukkaro.core.audit import audit_record
+from kukkaro.core.db import retry_on_lock_conflict
 from kukkaro.core.identifiers import business_id_check_digit
 from kukkaro.core.models import Organiser
 from kukkaro.core.permissions import Action, authorize
@@ -515,7 +516,7 @@ class _Debits:
     def take(self, purse: Any, amount: int) -> bool:
         """Whether the purse can take the leg; False means it (and every later leg of the file) waits."""
         if purse.pk not in self.available:
-            locked = Purse.objects.select_for_update().get(pk=purse.pk)
+            locked = Purse.objects.select_for_update(no_key=True).get(pk=purse.pk)  # locked up front already
             self.available[purse.pk] = -1 if locked.closed_at is not None else locked.available_now
             self.taken[purse.pk] = self.legs[purse.pk] = 0
             self.purses[purse.pk] = locked
@@ -584,13 +585,50 @@ def _leg(trip_import: TripImport, row: Row, verdict: Verdict) -> TripLeg:
     )
 
 
-def _settle_authorizations(organiser: Organiser, references: list[tuple[str, str]], actor: Any) -> None:
-    """The holds of the bookings the file's legs settle go back to their purses before the legs are debited."""
+def _settlement_lock(organiser: Organiser, references: list[tuple[str, str]]) -> Any:
+    """Lock the bookings the file's legs settle (the lock order's second step, after the organiser)."""
     # Imported here: the authorisations judge a booking with this module's lookups.
-    from kukkaro.mobility.authorizations import settle_for_trip_file
+    from kukkaro.mobility.authorizations import settlement_lock
 
-    if references:
-        settle_for_trip_file(organiser_id=organiser.pk, references=references, actor=actor)
+    return settlement_lock(organiser_id=organiser.pk, references=references)
+
+
+def lock_and_settle(settlement: Any, purse_ids: set, actor: Any) -> None:
+    """Lock every purse the import may touch — the settled bookings' and the legs' client purses in id order,
+    then their payables shards — and only then release the settled bookings' holds, so that the import never
+    waits for a client purse while it holds a system purse (docs/mobility.md, "Locks"). Both paths call this
+    before the purses' money is read."""
+    from kukkaro.mobility.authorizations import settlement_release
+
+    ledger.purses_lock(purse_ids=set(purse_ids) | settlement.purse_ids, with_payables=True)
+    settlement_release(settlement, actor=actor)
+
+
+def _settlement_audit(settlement: Any, actor: Any) -> None:
+    from kukkaro.mobility.authorizations import settlement_audit
+
+    settlement_audit(settlement, actor=actor)
+
+
+def _candidate_purses(rows: list[Row], context: Context) -> set:
+    """The client purses the file's readable legs could be debited from: both lines of the entitlement in force
+    for the card's client on the pickup date (the same lookups the judgement makes, cached for it)."""
+    purses = set()
+    for row in rows:
+        if row.reasons:
+            continue
+        client = context.client_for(row.client_number, row.pickup_at)
+        entitlement = None if client is None else context.entitlement_for(client, _helsinki_day(row.pickup_at))
+        if entitlement is None:
+            continue
+        for line in (entitlement.leisure_line, entitlement.work_line):
+            if line is not None and line.purse_id is not None:
+                purses.add(line.purse_id)
+    return purses
+
+
+def _helsinki_day(moment: dt.datetime) -> dt.date:
+    return moment.astimezone(clock.HELSINKI).date()
 
 
 def _order(row: Row) -> tuple:
@@ -607,7 +645,9 @@ def import_trips_rowwise(*, actor: Any, organiser: Organiser, filename: str, con
     if actor is not None:
         authorize(actor, Action.TRIP_IMPORT, _Owned(organiser.pk))
     sha256 = hashlib.sha256(content).hexdigest()
-    Organiser.objects.select_for_update().get(pk=organiser.pk)  # one import of an organiser at a time
+    # One import of an organiser at a time. FOR NO KEY UPDATE, not FOR UPDATE: a booking or a cancel that commits
+    # meanwhile checks its rows' foreign keys to the organiser (FOR KEY SHARE), and must not wait for the import.
+    Organiser.objects.select_for_update(no_key=True).get(pk=organiser.pk)
     existing = TripImport.objects.filter(organiser=organiser, sha256=sha256).first()
     if existing is not None:
         return existing
@@ -622,9 +662,13 @@ def import_trips_rowwise(*, actor: Any, organiser: Organiser, filename: str, con
         started_at=started,
         finished_at=started,
     )
-    booked = [(r.authorization_id, r.client_number) for r in rows if r.authorization_id]
-    _settle_authorizations(organiser, booked, actor)
+    # The lock order (docs/mobility.md, "Locks"): the bookings the file settles, then every purse it may touch,
+    # client purses before system purses; the audit chain last, when everything else is done.
+    settlement = _settlement_lock(
+        organiser, [(r.authorization_id, r.client_number) for r in rows if r.authorization_id]
+    )
     context = Context(organiser)
+    lock_and_settle(settlement, _candidate_purses(rows, context), actor)
     legs = []
     debits = _Debits()
     exhausted: set = set()  # purses that could not take a leg of this file: later legs wait too (pickup order)
@@ -655,6 +699,7 @@ def import_trips_rowwise(*, actor: Any, organiser: Organiser, filename: str, con
         counts[leg.outcome] = counts.get(leg.outcome, 0) + 1
     trip_import.counts, trip_import.finished_at = counts, clock.now()
     trip_import.save(update_fields=["counts", "finished_at"])
+    _settlement_audit(settlement, actor)
     audit_record(
         action="trips.import",
         actor=actor,
@@ -727,11 +772,17 @@ def results_csv(trip_import: TripImport) -> bytes:
 
 
 def import_trips(*, actor: Any, organiser: Organiser, filename: str, content: bytes) -> TripImport:
-    """Import a trip file: set-based on PostgreSQL, a row at a time elsewhere (the demo's SQLite)."""
+    """Import a trip file: set-based on PostgreSQL, a row at a time elsewhere (the demo's SQLite). An import that
+    PostgreSQL aborted for a lock conflict is run again (it is all or nothing, and the same bytes are the same
+    import), a few times; then ``LockConflict`` says it may be sent again later."""
     from django.db import connection
 
     if connection.vendor == "postgresql":
         from kukkaro.mobility.trip_import_sql import import_trips_sql
 
-        return import_trips_sql(actor=actor, organiser=organiser, filename=filename, content=content)
-    return import_trips_rowwise(actor=actor, organiser=organiser, filename=filename, content=content)
+        importer = import_trips_sql
+    else:
+        importer = import_trips_rowwise
+    return retry_on_lock_conflict(
+        "trip import", lambda: importer(actor=actor, organiser=organiser, filename=filename, content=content)
+    )

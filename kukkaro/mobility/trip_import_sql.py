@@ -55,10 +55,12 @@ from kukkaro.mobility.trip_files import (
     FILE_REF_TYPE,
     MAX_BYTES,
     _Owned,
-    _settle_authorizations,
+    _settlement_audit,
+    _settlement_lock,
     file_memo,
     file_text,
     file_transfer_id,
+    lock_and_settle,
 )
 
 logger = logging.getLogger(__name__)
@@ -622,8 +624,10 @@ WHERE t.total > CASE WHEN p.closed_at IS NULL THEN p.credits_posted - p.debits_p
 """
 
 
-def _order(cursor: Any) -> None:
-    """Rank repeated identities, cap work and study self-shares, and hold what a purse cannot take."""
+def _order(cursor: Any, lock_and_settle: Any) -> None:
+    """Rank repeated identities, cap work and study self-shares, and hold what a purse cannot take. Before the
+    purses' money is read, ``lock_and_settle`` locks them (with the settled bookings' purses, in the lock order)
+    and releases the settled bookings' holds."""
     cursor.execute("SELECT EXISTS (SELECT 1 FROM trip_keys WHERE kind = 'twice')")
     if cursor.fetchone()[0]:
         cursor.execute(RANK_SQL)
@@ -633,7 +637,8 @@ def _order(cursor: Any) -> None:
     cursor.execute("SELECT EXISTS (SELECT 1 FROM trip_cap)")
     if cursor.fetchone()[0]:
         cursor.execute(CAPPED_SQL)
-    cursor.execute("SELECT id FROM ledger_purse WHERE id IN (SELECT purse_id FROM trip_purse) ORDER BY id FOR UPDATE")
+    cursor.execute("SELECT purse_id FROM trip_purse")
+    lock_and_settle({row[0] for row in cursor.fetchall()})
     cursor.execute(SHORT_PURSES_SQL)
     short = [row[0] for row in cursor.fetchall()]
     if short:
@@ -839,7 +844,8 @@ def import_trips_sql(*, actor: Any, organiser: Organiser, filename: str, content
     steps = Steps()
     sha256 = hashlib.sha256(content).hexdigest()
     with transaction.atomic():
-        Organiser.objects.select_for_update().get(pk=organiser.pk)
+        # One import of an organiser at a time, without making others' foreign-key checks wait (trip_files).
+        Organiser.objects.select_for_update(no_key=True).get(pk=organiser.pk)
         existing = TripImport.objects.filter(organiser=organiser, sha256=sha256).first()
         if existing is not None:
             return existing
@@ -860,18 +866,19 @@ def import_trips_sql(*, actor: Any, organiser: Organiser, filename: str, content
                 started_at=started,
                 finished_at=started,
             )
-            # Bookings the dispatch centre authorised: their holds go back to the purses before the legs are judged.
+            # Bookings the dispatch centre authorised, locked now (the lock order, docs/mobility.md "Locks"); their
+            # holds go back to the purses once the purses are locked, before their money is read.
             cursor.execute(
                 f"SELECT DISTINCT {_t('authorization_id')}, {_t('client_number')} FROM trip_stage "
                 f"WHERE {_t('authorization_id')} <> ''"
             )
-            _settle_authorizations(organiser, cursor.fetchall(), actor)
+            settlement = _settlement_lock(organiser, cursor.fetchall())
             steps.done("stage")
             _prepare_reference_tables(cursor, organiser.pk)
             steps.done("keys")
             cursor.execute(JUDGE_SQL, {"ts": TIMESTAMP})
             steps.done("judge")
-            _order(cursor)
+            _order(cursor, lambda purses: lock_and_settle(settlement, purses, actor))
             _plan_transfers(cursor, trip_import)
             steps.done("order")
             counts: dict[str, int] = {}
@@ -889,6 +896,7 @@ def import_trips_sql(*, actor: Any, organiser: Organiser, filename: str, content
             )
         trip_import.counts, trip_import.finished_at = counts, clock.now()
         trip_import.save(update_fields=["counts", "finished_at"])
+        _settlement_audit(settlement, actor)
         audit_record(
             action="trips.import",
             actor=actor,

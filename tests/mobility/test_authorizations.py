@@ -233,6 +233,35 @@ def test_cancel__releases_the_hold_and_cancelling_again_answers_the_same(client,
     assert ledger_verify()[1] == []
 
 
+def test_cancel__a_lock_conflict_answers_503_to_send_again_never_500_and_changes_nothing(
+    client,
+    world,  # noqa: F811
+    monkeypatch,
+):
+    import psycopg.errors
+    from django.db import OperationalError
+
+    token = _token()
+    with clock.pinned(NOW):
+        approved = _ask(client, token, _body(world["km"].card.number), "cancel-busy-1").json()
+
+    def deadlocked(**_kwargs):
+        raise OperationalError("deadlock detected") from psycopg.errors.DeadlockDetected("deadlock detected")
+
+    monkeypatch.setattr(authorizations, "_cancel", deadlocked)
+    with clock.pinned(NOW):
+        busy = client.post(f"{URL}/{approved['authorization_id']}/cancel", headers={"Authorization": f"Bearer {token}"})
+    assert busy.status_code == 503 and busy["Retry-After"] == "1"
+    assert "send the same request again" in busy.json()["detail"]
+    assert TripAuthorization.objects.get(pk=approved["authorization_id"]).state == AuthorizationState.APPROVED
+    monkeypatch.undo()
+    with clock.pinned(NOW):
+        again = client.post(
+            f"{URL}/{approved['authorization_id']}/cancel", headers={"Authorization": f"Bearer {token}"}
+        )
+    assert again.status_code == 200 and again.json()["state"] == "cancelled"
+
+
 def test_expiry__an_unused_hold_lapses_after_its_time(client, world):  # noqa: F811
     token = _token()
     purse = _purse(world["quota"])
