@@ -39,7 +39,7 @@ from kukkaro.core.models import Organiser
 from kukkaro.core.permissions import Action, authorize
 from kukkaro.ledger import services as ledger
 from kukkaro.ledger.models import Purse, Transfer, TransferFlag
-from kukkaro.mobility import pricing
+from kukkaro.mobility import plausibility, pricing
 from kukkaro.mobility.models import (
     AuthorizationState,
     Tariff,
@@ -56,6 +56,9 @@ DENIAL_TEXTS = {
     "outside_area": gettext_lazy("The trip goes outside the area the client's decision allows."),
     "no_tariff": gettext_lazy("There is no taxi tariff in force on the day of the trip."),
     "unknown_supplement": gettext_lazy("A supplement code is not in the tariff."),
+    "impossible_speed": gettext_lazy(
+        "The distance cannot be driven in the duration given: the average speed would be above the tariff's limit."
+    ),
     "insufficient_funds": gettext_lazy("The client's purse does not cover this trip."),
     "purse_not_open": gettext_lazy(
         "The client's purse cannot be used today: it is closed, or not yet or no longer valid."
@@ -169,11 +172,29 @@ def _judge(request: TripRequest, organiser: Any) -> _Judgement:
     if tariff is None:
         result.reason = "no_tariff"
         return result
-    if any(code not in tariff.supplements_cents for code in request.supplements):
-        result.reason = "unknown_supplement"
+    result.reason = _refusal_by_tariff(request, tariff)
+    if result.reason:
         return result
     _price_and_debit(request, context, client=result.client, entitlement=entitlement, tariff=tariff, result=result)
     return result
+
+
+def _refusal_by_tariff(request: TripRequest, tariff: Any) -> str:
+    """Why the tariff refuses the trip as asked, or '': a trip that cannot be made (by the tariff's limits, as the
+    trip file judges its leg; a booking has no drop-off, so only its speed is judged), or a supplement the tariff
+    does not know."""
+    impossible = plausibility.impossible(
+        distance_km=request.distance_km,
+        ride_minutes=request.duration_min,
+        waiting_minutes=Decimal(0),
+        span=None,
+        limits=plausibility.limits_of(tariff),
+    )
+    if impossible:
+        return impossible[0]
+    if any(code not in tariff.supplements_cents for code in request.supplements):
+        return "unknown_supplement"
+    return ""
 
 
 _TARIFF_FIELDS = [field.attname for field in Tariff._meta.concrete_fields]
@@ -295,8 +316,8 @@ def _judge_in_one_query(request: TripRequest, organiser: Any) -> _Judgement:
         for field, value in zip(Tariff._meta.concrete_fields, row[len(row) - len(_TARIFF_FIELDS) :], strict=True)
     ]
     tariff = Tariff.from_db(connection.alias, _TARIFF_FIELDS, values)
-    if any(code not in tariff.supplements_cents for code in request.supplements):
-        result.reason = "unknown_supplement"
+    result.reason = _refusal_by_tariff(request, tariff)
+    if result.reason:
         return result
     context = Context(organiser)
     if record["work_study_paid"] is not None:

@@ -3,7 +3,8 @@
 from typing import Any
 
 from django.urls import reverse
-from django.utils.formats import number_format
+from django.utils.formats import date_format, number_format
+from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
@@ -43,6 +44,12 @@ REASON_TEXTS = {
     "unknown_purpose": gettext_lazy("unknown purpose of the trip"),
     "escort_invalid": gettext_lazy("the escort value is not 0 or 1"),
     "unknown_supplement": gettext_lazy("unknown supplement code"),
+    "impossible_speed": gettext_lazy(
+        "the distance cannot have been driven in the ride minutes billed (faster than the tariff's limit)"
+    ),
+    "impossible_duration": gettext_lazy(
+        "more ride and waiting minutes were billed than fit between the pickup and the drop-off"
+    ),
     "fare_invalid": gettext_lazy("the fare is not an amount in euros"),
     "fare_absurd": gettext_lazy("the fare is over 2,000 euros"),
     "self_share_invalid": gettext_lazy("the self-share is not an amount in euros"),

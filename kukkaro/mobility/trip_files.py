@@ -13,7 +13,9 @@ How a row is judged (``judge``), in this order:
 
 1. **Rejected** when it cannot be read or cannot be true: a malformed business ID, card number (Luhn), time,
    municipality code, number or amount; drop-off before pickup; a distance over 1 000 km, a ride over 24 h, a
-   wait over 10 h or a fare over 2 000 €; an unknown vehicle class, purpose or supplement code.
+   wait over 10 h or a fare over 2 000 €; an unknown vehicle class, purpose or supplement code; a leg that
+   cannot have happened as billed (``impossible_speed``, ``impossible_duration``: ``plausibility``, by the
+   limits of the tariff, checked once the client, decision and tariff are looked up).
 2. **Held for review** with every reason that applies: ``unknown_client`` (no card with that number at the
    pickup time), ``no_decision`` (no entitlement in force on the pickup date), ``no_tariff``,
    ``operator_not_approved`` (the operator is not a provider of the county approved on the pickup date),
@@ -62,7 +64,7 @@ from kukkaro.core.models import Organiser
 from kukkaro.core.permissions import Action, authorize
 from kukkaro.ledger import services as ledger
 from kukkaro.ledger.models import Purse, TransferCode, Unit
-from kukkaro.mobility import pricing
+from kukkaro.mobility import plausibility, pricing
 from kukkaro.mobility.models import (
     AllowedArea,
     EntitlementModel,
@@ -243,7 +245,9 @@ def read_row(number: int, raw: dict[str, str]) -> Row:
 
 def file_text(content: bytes) -> str:
     """A trip file's text. A NUL character, which PostgreSQL cannot store, becomes U+FFFD, which no column's
-    pattern accepts: its row is rejected for that column on either database, instead of the import failing."""
+    pattern accepts: its row is rejected for that column on either database, instead of the import failing. A
+    file that is not UTF-8 is refused whole, naming the first byte that is not, where it is and what the file
+    looks like instead."""
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -476,9 +480,20 @@ def judge(row: Row, context: Context) -> Verdict:
         return Verdict(outcome=LegOutcome.REJECTED, reasons=list(row.reasons))
     verdict = Verdict(outcome=LegOutcome.ACCEPTED, reasons=[])
     tariff = _lookups(row, context, verdict)
+    # What cannot have happened as billed, by the tariff's limits (the defaults without a tariff), and a
+    # supplement the tariff does not know: rejected, with the client found.
+    rejection = plausibility.impossible(
+        distance_km=row.distance_km,
+        ride_minutes=row.duration_min,
+        waiting_minutes=row.waiting_min,
+        span=row.dropoff_at - row.pickup_at,
+        limits=plausibility.limits_of(tariff),
+    )
+    if tariff is not None and any(code not in tariff.supplements_cents for code in row.supplements):
+        rejection.append("unknown_supplement")
+    if rejection:
+        return Verdict(outcome=LegOutcome.REJECTED, reasons=rejection, client=verdict.client)
     if tariff is not None:
-        if any(code not in tariff.supplements_cents for code in row.supplements):
-            return Verdict(outcome=LegOutcome.REJECTED, reasons=["unknown_supplement"], client=verdict.client)
         _price(row, context, verdict, tariff)
         _debit_target(row, verdict)
     return verdict

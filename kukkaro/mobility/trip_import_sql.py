@@ -46,7 +46,7 @@ from kukkaro.core.models import Organiser
 from kukkaro.core.permissions import Action, authorize
 from kukkaro.ledger import services as ledger
 from kukkaro.ledger.models import PurseKind, TransferCode
-from kukkaro.mobility import pricing
+from kukkaro.mobility import plausibility, pricing
 from kukkaro.mobility.models import TripImport
 from kukkaro.mobility.neighbours import NEIGHBOURS
 from kukkaro.mobility.trip_files import (
@@ -276,7 +276,8 @@ WITH cards AS (
     SELECT r.*, e.id AS entitlement_id, e.model, e.allowed_area, lp.purse_id AS leisure_purse,
         wp.purse_id AS work_purse, t.id AS tariff_id, t.base_day_cents, t.base_other_cents, t.per_minute_cents,
         t.waiting_per_hour_cents, t.shared_discount_bp, t.self_share_adult_cents, t.self_share_child_cents,
-        t.work_study_monthly_cap_cents, t.fare_tolerance_cents, t.per_km_car_cents, t.per_km_van_cents,
+        t.work_study_monthly_cap_cents, t.fare_tolerance_cents, t.max_speed_kmh, t.billed_minutes_slack_min,
+        t.per_km_car_cents, t.per_km_van_cents,
         t.per_km_wheelchair_cents, t.per_km_stretcher_cents
     FROM ranges r
     LEFT JOIN LATERAL (
@@ -297,6 +298,7 @@ SELECT c.*, coalesce(r.from_day, '-infinity') AS from_day, coalesce(r.until_day,
     r.entitlement_id, r.model, r.allowed_area, r.leisure_purse, r.work_purse, r.tariff_id, r.base_day_cents,
     r.base_other_cents, r.per_minute_cents, r.waiting_per_hour_cents, r.shared_discount_bp,
     r.self_share_adult_cents, r.self_share_child_cents, r.work_study_monthly_cap_cents, r.fare_tolerance_cents,
+    r.max_speed_kmh, r.billed_minutes_slack_min,
     r.per_km_car_cents, r.per_km_van_cents, r.per_km_wheelchair_cents, r.per_km_stretcher_cents
 FROM cards c LEFT JOIN ruled r ON r.client_id = c.client_id
 """
@@ -355,6 +357,11 @@ CLIENT_FOUND = (
     "AND (a.closed_at IS NULL OR a.closed_at > a.pickup))"
 )
 
+TOO_FAST = plausibility.sql_too_fast("c.km", "c.dur", plausibility.sql_max_speed("c.max_speed_kmh"))
+TOO_LONG = plausibility.sql_too_long(
+    "c.dur", "c.wait", "c.pickup", "c.dropoff", plausibility.sql_slack("c.billed_minutes_slack_min")
+)
+
 # The judgement of every row in one statement. Each level is a subquery with OFFSET 0, which PostgreSQL does not
 # flatten: a value is computed once and passed up (an inlined subquery computes it again wherever it is used; a
 # MATERIALIZED CTE writes every row to a tuple store). Read from the innermost level out.
@@ -383,9 +390,12 @@ FROM (
     -- The outcome's ingredients: rejected (unreadable, or an unknown supplement), the standard self-share, and
     -- the review reasons (none, without building an array, when every lookup succeeded and the fare fits).
     SELECT j.*,
-        NOT j.readable OR (j.tariff_id IS NOT NULL AND j.unknown) AS is_rejected,
+        NOT j.readable OR (j.tariff_id IS NOT NULL AND j.unknown) OR j.too_fast OR j.too_long AS is_rejected,
         CASE WHEN NOT j.readable THEN j.rejected
-             WHEN j.tariff_id IS NOT NULL AND j.unknown THEN ARRAY['unknown_supplement']
+             WHEN j.too_fast OR j.too_long OR (j.tariff_id IS NOT NULL AND j.unknown) THEN array_remove(ARRAY[
+                CASE WHEN j.too_fast THEN '{plausibility.IMPOSSIBLE_SPEED}' END,
+                CASE WHEN j.too_long THEN '{plausibility.IMPOSSIBLE_DURATION}' END,
+                CASE WHEN j.tariff_id IS NOT NULL AND j.unknown THEN 'unknown_supplement' END], NULL)
              ELSE ARRAY[]::text[] END AS rejection,
         CASE WHEN j.price IS NOT NULL THEN least(CASE WHEN j.day < j.adult_from
             THEN j.self_share_child_cents ELSE j.self_share_adult_cents END, j.price) END AS std_share,
@@ -401,8 +411,11 @@ FROM (
                 CASE WHEN abs(j.fare - j.price) > j.fare_tolerance_cents THEN 'fare_mismatch' END
              ], NULL) END AS reasons
     FROM (
-        -- Supplements and price (numeric, rounded once); the allowed area; an identity the file holds twice.
+        -- Supplements and price (numeric, rounded once); the allowed area; an identity the file holds twice; what
+        -- cannot have happened as billed, by the tariff's limits or the defaults (plausibility).
         SELECT c.*, sp.supps_json, sp.unknown,
+            coalesce(c.readable AND {TOO_FAST}, false) AS too_fast,
+            coalesce(c.readable AND {TOO_LONG}, false) AS too_long,
             CASE WHEN c.tariff_id IS NOT NULL THEN round((
                 (CASE WHEN extract(isodow FROM c.local) <= 5 AND c.local::time >= '06:00' AND c.local::time < '20:00'
                       AND NOT EXISTS (SELECT 1 FROM trip_holiday h WHERE h.day = c.day)
@@ -429,6 +442,9 @@ FROM (
                 CASE WHEN {CLIENT_FOUND} THEN a.card_client END AS client_id,
                 CASE WHEN {CLIENT_FOUND} THEN a.entitlement_id END AS entitlement_id,
                 CASE WHEN {CLIENT_FOUND} AND a.entitlement_id IS NOT NULL THEN a.tariff_id END AS tariff_id,
+                CASE WHEN {CLIENT_FOUND} AND a.entitlement_id IS NOT NULL THEN a.max_speed_kmh END AS max_speed_kmh,
+                CASE WHEN {CLIENT_FOUND} AND a.entitlement_id IS NOT NULL THEN a.billed_minutes_slack_min END
+                    AS billed_minutes_slack_min,
                 CASE WHEN NOT a.readable THEN array_remove(ARRAY[
                     CASE WHEN NOT a.op_ok THEN 'operator_id_invalid' END,
                     CASE WHEN NOT a.trip_ok THEN 'trip_id_invalid' END,
@@ -458,7 +474,8 @@ FROM (
                     k.model, k.allowed_area, k.leisure_purse, k.work_purse, k.tariff_id, k.base_day_cents,
                     k.base_other_cents, k.per_minute_cents, k.waiting_per_hour_cents, k.shared_discount_bp,
                     k.self_share_adult_cents, k.self_share_child_cents, k.work_study_monthly_cap_cents,
-                    k.fare_tolerance_cents, k.per_km_car_cents, k.per_km_van_cents, k.per_km_wheelchair_cents,
+                    k.fare_tolerance_cents, k.max_speed_kmh, k.billed_minutes_slack_min, k.per_km_car_cents,
+                    k.per_km_van_cents, k.per_km_wheelchair_cents,
                     k.per_km_stretcher_cents,
                     coalesce(o.op_ok AND l.trip_ok AND k.card_ok AND l.auth_ok AND l.shared_ok
                         AND l.pickup IS NOT NULL AND l.dropoff IS NOT NULL AND NOT l.dropoff < l.pickup

@@ -108,6 +108,7 @@ def _rows(w) -> list[dict[str, str]]:
             client_number=k,
             distance_km="900",
             duration_min="600",
+            dropoff_at="2026-03-04T20:05:00+02:00",
             fare_eur=_eur(far),
         ),
         leg(trip_id="B-7", client_number=q, operator_id="1234567-0"),  # 19: a malformed business ID
