@@ -45,7 +45,8 @@ def import_legs(*, trip_import: TripImport, outcome: str = "") -> QuerySet[TripL
     legs = TripLeg.objects.filter(trip_import=trip_import)
     if outcome:
         legs = legs.filter(outcome=outcome)
-    return legs.order_by("row_number")
+    # A duplicate names its first row and that row's import (presenters.duplicate_text).
+    return legs.select_related("same_as__trip_import").order_by("row_number")
 
 
 def _legs_of_organiser(actor: User) -> QuerySet[TripLeg]:
@@ -76,7 +77,7 @@ def leg_get(*, actor: User, leg_id: int) -> TripLeg:
     authorize(actor, Action.TRIP_REVIEW)
     return (
         _legs_of_organiser(actor)
-        .select_related("trip_import", "client", "entitlement", "provider", "resolved_by", "same_as")
+        .select_related("trip_import", "client", "entitlement", "provider", "resolved_by", "same_as__trip_import")
         .get(pk=leg_id)
     )
 

@@ -42,6 +42,7 @@ page both call it.
 
 import csv
 import datetime as dt
+import difflib
 import hashlib
 import io
 import re
@@ -251,8 +252,102 @@ def file_text(content: bytes) -> str:
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise ValidationError({"file": _("The file is not UTF-8 text.")}) from exc
+        raise ValidationError({"file": not_utf8_message(content, exc.start)}) from exc
     return text.replace("\x00", "\ufffd")
+
+
+def not_utf8_message(content: bytes, start: int) -> str:
+    """Where a file stops being UTF-8 (line, byte of the file counting from 1, the byte's value) and what it
+    probably is: UTF-16 (a byte-order mark, or NULs between letters), or Windows-1252/Latin-1 (what Excel saves
+    as "CSV" on a Finnish Windows: ä and ö as one byte each)."""
+    line = content.count(b"\n", 0, start) + 1
+    value = content[start]
+    where = {"line": line, "byte": start + 1, "value": f"0x{value:02X}"}
+    if content[:2] in (b"\xff\xfe", b"\xfe\xff") or content[:200].count(b"\x00") > len(content[:200]) // 4:
+        return (
+            _(
+                "The file is not UTF-8 text: line %(line)s, byte %(byte)s of the file (%(value)s) is not UTF-8. "
+                "It looks like UTF-16. Save the file as UTF-8 (in Excel: CSV UTF-8) and send it again."
+            )
+            % where
+        )
+    try:
+        seen = content[start : start + 1].decode("cp1252")
+    except UnicodeDecodeError:
+        seen = ""
+    if seen and seen.isprintable():
+        return _(
+            "The file is not UTF-8 text: line %(line)s, byte %(byte)s of the file (%(value)s) is not UTF-8. "
+            "It looks like Windows-1252 or Latin-1, where that byte is “%(character)s”. Save the file as "
+            "UTF-8 (in Excel: CSV UTF-8) and send it again."
+        ) % {**where, "character": seen}
+    return (
+        _(
+            "The file is not UTF-8 text: line %(line)s, byte %(byte)s of the file (%(value)s) is not UTF-8. "
+            "Save the file as UTF-8 and send it again."
+        )
+        % where
+    )
+
+
+def header_problem(header: list[str]) -> str | None:
+    """What is wrong with a trip file's header row, in one message that names the likely cause (semicolons or
+    tabs for commas, a byte-order mark read as text, upper-case names, a column twice, columns missing — by
+    name, with the unknown ones that are probably them misspelt), or None when every column is there."""
+    names = [name.strip(BLANKS) for name in header]
+    if not any(names):
+        return _("The file is empty.")
+    return _shape_problem(names) or _missing_problem(names)
+
+
+def _shape_problem(names: list[str]) -> str | None:
+    first = names[0]
+    if len(names) == 1 and (";" in first or "\t" in first):
+        separator = _("semicolons (;)") if ";" in first else _("tabs")
+        return _(
+            "The header row is separated by %(separator)s, not commas. Save the file as CSV with commas (in "
+            "Excel: CSV UTF-8, comma delimited) and send it again."
+        ) % {"separator": separator}
+    if first.startswith(("\ufeff", "ï»¿")):
+        return _(
+            "The header row starts with a byte-order mark that was saved as text (the file was converted to "
+            "UTF-8 twice). Save the file once as UTF-8 and send it again."
+        )
+    upper = [name for name in names if name != name.lower() and name.lower() in COLUMNS]
+    if upper:
+        return _("Column names are written in lower case: %(names)s.") % {
+            "names": ", ".join(f"{name} → {name.lower()}" for name in upper)
+        }
+    twice = sorted({name for name in names if name and names.count(name) > 1})
+    if twice:
+        return _("The header row names these columns twice: %(columns)s.") % {"columns": ", ".join(twice)}
+    return None
+
+
+def _missing_problem(names: list[str]) -> str | None:
+    missing = [c for c in COLUMNS if c not in names]
+    if not missing:
+        return None
+    message = _("The header row lacks the columns: %(columns)s.") % {"columns": ", ".join(missing)}
+    unknown = [name for name in names if name not in COLUMNS]
+    if unknown:
+        guesses = []
+        for name in unknown:
+            close = difflib.get_close_matches(name.lower(), missing, n=1, cutoff=0.6)
+            shown = name or "''"
+            guesses.append(_("%(name)s (perhaps %(column)s)") % {"name": shown, "column": close[0]} if close else shown)
+        message += " " + _("It has columns that are not in the contract: %(columns)s.") % {
+            "columns": ", ".join(guesses)
+        }
+    return message
+
+
+def check_header(header: list[str]) -> list[str]:
+    """The header's names, trimmed; a header that does not match the contract refuses the file whole."""
+    problem = header_problem(header)
+    if problem:
+        raise ValidationError({"file": problem})
+    return [name.strip(BLANKS) for name in header]
 
 
 def read_file(content: bytes) -> list[Row]:
@@ -262,14 +357,9 @@ def read_file(content: bytes) -> list[Row]:
     text = file_text(content)
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
-        header = [h.strip(BLANKS) for h in next(reader)]
+        header = check_header(next(reader))
     except StopIteration as exc:
         raise ValidationError({"file": _("The file is empty.")}) from exc
-    missing = [c for c in COLUMNS if c not in header]
-    if missing:
-        raise ValidationError(
-            {"file": _("The header row lacks the columns: %(columns)s.") % {"columns": ", ".join(missing)}}
-        )
     rows = []
     for values in reader:
         if not any(v.strip(BLANKS) for v in values):
@@ -770,17 +860,22 @@ def results_csv(trip_import: TripImport) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(RESULT_COLUMNS)
-    for leg in trip_import.legs.order_by("row_number").iterator():
+    from kukkaro.mobility.presenters import duplicate_text, is_duplicate
+
+    for leg in trip_import.legs.select_related("same_as__trip_import").order_by("row_number").iterator():
+        # A duplicate reads as what it is — which row it repeats, already debited there — not "accepted" with
+        # a debit it did not make.
+        duplicate = is_duplicate(leg)
         writer.writerow(
             [
                 leg.row_number,
                 leg.trip_id,
-                leg.outcome,
+                duplicate_text(leg) if duplicate else leg.outcome,
                 ";".join(leg.reasons),
                 _money(leg.price_cents),
                 _money(leg.self_share_cents),
-                "" if leg.debit_amount is None else leg.debit_amount,
-                leg.debit_unit,
+                "" if leg.debit_amount is None or duplicate else leg.debit_amount,
+                "" if duplicate else leg.debit_unit,
             ]
         )
     return out.getvalue().encode()

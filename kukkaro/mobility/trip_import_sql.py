@@ -57,6 +57,7 @@ from kukkaro.mobility.trip_files import (
     _Owned,
     _settlement_audit,
     _settlement_lock,
+    check_header,
     file_memo,
     file_text,
     file_transfer_id,
@@ -150,14 +151,7 @@ def _stage(cursor: Any, content: bytes) -> None:
     )
     text = file_text(content)
     first_line = text.split("\n", 1)[0]
-    header = [h.strip(BLANKS) for h in next(csv.reader([first_line]), [])]
-    if not header or not any(header):
-        raise ValidationError({"file": _("The file is empty.")})
-    missing = [c for c in COLUMNS if c not in header]
-    if missing:
-        raise ValidationError(
-            {"file": _("The header row lacks the columns: %(columns)s.") % {"columns": ", ".join(missing)}}
-        )
+    header = check_header(next(csv.reader([first_line]), []))
     raw = cursor.cursor if hasattr(cursor, "cursor") else cursor
     if len(set(header)) == len(header) and set(header) <= set(COLUMNS):
         try:
