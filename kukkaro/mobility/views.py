@@ -24,6 +24,7 @@ from kukkaro.cases.models import DecisionLine
 from kukkaro.core import clock
 from kukkaro.core.audit import PURPOSE_TRIPS, audit_record
 from kukkaro.core.charts import horizontal_bars
+from kukkaro.core.db import LockConflict
 from kukkaro.core.forms import add_validation_errors
 from kukkaro.core.models import AuditEvent, Municipality
 from kukkaro.core.money import format_cents
@@ -70,6 +71,11 @@ def trip_imports(request: HttpRequest) -> HttpResponse:
             )
         except ValidationError as error:
             add_validation_errors(form, error)
+        except LockConflict:
+            # Retried already: nothing was stored, and the same file may simply be sent again.
+            form.add_error(
+                "file", _("The database was busy and nothing was imported. Send the same file again in a moment.")
+            )
         else:
             messages.success(request, _("The file was imported. Every row has its result below."))
             return redirect("mobility:trip_import_detail", import_id=trip_import.pk)

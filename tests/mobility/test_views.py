@@ -119,6 +119,25 @@ def test_upload_page__a_file_without_the_columns_is_refused_at_the_field_and_sto
     assert TripImport.objects.count() == 0 and TripLeg.objects.count() == 0
 
 
+def test_upload_page__a_database_that_stays_busy_asks_to_send_the_file_again(
+    client,
+    world,  # noqa: F811
+    english,
+    monkeypatch,
+):
+    from kukkaro.core.db import LockConflict
+
+    def busy(**_kwargs):
+        raise LockConflict("trip import")
+
+    _signed_in(client, Role.FINANCE)
+    monkeypatch.setattr(trip_files, "import_trips", busy)
+    response = _upload(client, trip_file(_rows(world)))
+    assert response.status_code == 200
+    assert "The database was busy and nothing was imported" in response.content.decode()
+    assert TripImport.objects.count() == 0
+
+
 def test_trip_files__another_organisers_import_is_not_found(client, world, imported):  # noqa: F811
     _signed_in(client, Role.FINANCE, organiser_code="paijat-hame")
     response = client.get(reverse("mobility:trip_import_detail", kwargs={"import_id": imported.pk}))
