@@ -869,13 +869,18 @@ def purses_lock(*, purse_ids: set[uuid.UUID], with_payables: bool = False) -> No
     transaction; the locks are held until it ends."""
     ids = set(purse_ids)
     if with_payables:
-        for pk, organiser_id, unit, kind in Purse.objects.filter(pk__in=purse_ids).values_list(
-            "pk", "organiser_id", "unit", "kind"
-        ):
-            if kind not in SYSTEM_KINDS:
-                ids.add(
-                    system_purse_id(organiser_id=organiser_id, unit=unit, kind=PurseKind.PAYABLES, shard=shard_of(pk))
-                )
+        # A few shards serve all the purses: each is looked up once.
+        shards = {
+            (organiser_id, unit, shard_of(pk))
+            for pk, organiser_id, unit, kind in Purse.objects.filter(pk__in=purse_ids).values_list(
+                "pk", "organiser_id", "unit", "kind"
+            )
+            if kind not in SYSTEM_KINDS
+        }
+        ids.update(
+            system_purse_id(organiser_id=organiser_id, unit=unit, kind=PurseKind.PAYABLES, shard=shard)
+            for organiser_id, unit, shard in sorted(shards)
+        )
     _lock_in_order(ids)
 
 
