@@ -52,11 +52,12 @@ class LockConflict(Exception):
 def is_lock_conflict(exc: BaseException) -> bool:
     """Did PostgreSQL abort the transaction to break a deadlock or a serialisation conflict?"""
     seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        if getattr(exc, "sqlstate", None) in RETRYABLE_SQLSTATES:
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if getattr(current, "sqlstate", None) in RETRYABLE_SQLSTATES:
             return True
-        exc = exc.__cause__ or exc.__context__
+        current = current.__cause__ or current.__context__
     return False
 
 
