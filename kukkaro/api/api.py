@@ -4,6 +4,7 @@ web pages, return schemas."""
 from typing import Any
 
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
+from django.db import OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI, Schema
@@ -14,6 +15,7 @@ from kukkaro.api.dispatch import router as dispatch_router
 from kukkaro.api.providers import router as provider_router
 from kukkaro.api.schemas import ErrorOut
 from kukkaro.core import selectors
+from kukkaro.core.db import LockConflict, is_lock_conflict
 from kukkaro.core.permissions import Action, authorize
 
 api = NinjaAPI(
@@ -96,6 +98,33 @@ def _service_invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse
         for message in messages
     ]
     return api.create_response(request, {"detail": detail}, status=422)
+
+
+def _busy(request: HttpRequest) -> HttpResponse:
+    response = api.create_response(
+        request,
+        {"detail": _("The service is busy right now. Nothing was changed; send the same request again.")},
+        status=503,
+    )
+    response["Retry-After"] = "1"
+    return response
+
+
+@api.exception_handler(LockConflict)
+def _lock_conflict(request: HttpRequest, exc: LockConflict) -> HttpResponse:
+    """The database kept aborting the request's transaction for a lock conflict (retried already): nothing was
+    changed, and the same request may be sent again (the Idempotency-Key makes that safe) — 503 with
+    Retry-After, never a 500."""
+    return _busy(request)
+
+
+@api.exception_handler(OperationalError)
+def _database_aborted(request: HttpRequest, exc: OperationalError) -> HttpResponse:
+    """A deadlock or serialisation failure that could not be retried where it happened: 503 as above. Any other
+    database error is a fault, and stays one."""
+    if is_lock_conflict(exc):
+        return _busy(request)
+    raise exc
 
 
 api.add_router("/provider", provider_router)

@@ -4,7 +4,9 @@ organiser; an authorisation of another organiser answers 404 exactly like one th
 Conventions: money in integer cents (``*_cents``), distances in kilometres as a decimal string or number in the
 request and in the purse's unit in the answer (``TRIP`` count, ``KM`` metres, ``EUR`` cents), times in ISO 8601
 with an offset. Every authorisation request carries an ``Idempotency-Key`` header: the same key with the same
-request returns the first answer (200) and never holds twice; with another request it is refused (409).
+request returns the first answer (200) and never holds twice; with another request it is refused (409). A
+request the database kept aborting for a lock conflict (retried already) answers 503 with ``Retry-After``:
+nothing was changed, and the same request may be sent again.
 
 ``kukkaro.api.api`` mounts this router at ``/dispatch``."""
 

@@ -502,7 +502,10 @@ class _Story:
             ride = f"S-{a['pickup']:%y%m}-{n:04d}"
             for row in (a, b):
                 row["shared_ride_id"] = ride
-            b["pickup"], b["pickup_at"], b["dropoff_at"] = a["pickup"], a["pickup_at"], a["dropoff_at"]
+            # Picked up together; each is dropped off after its own ride (a leg's billed minutes fit its span).
+            b["pickup"], b["pickup_at"] = a["pickup"], a["pickup_at"]
+            minutes = int(Decimal(b["duration_min"])) + int(Decimal(b["waiting_min"] or 0))
+            b["dropoff_at"] = (a["pickup"] + dt.timedelta(minutes=minutes)).isoformat()
             b["operator_id"] = a["operator_id"]
         for row in rows:
             self.price(row)

@@ -845,17 +845,43 @@ def _write_voids(requests: list[tuple[_Request, str]], *, actor: object | None) 
 
 def _lock_in_order(purse_ids: set[uuid.UUID]) -> None:
     """Lock purses' rows, client purses first and each group in id order: the order every transfer takes them.
-    (``ORDER BY id … FOR UPDATE`` locks the rows in the order it returns them.)"""
+    (``ORDER BY id … FOR NO KEY UPDATE`` locks the rows in the order it returns them.) ``FOR NO KEY UPDATE`` is
+    the lock the counters' own UPDATE takes: it keeps other writers of the row out, but not another transaction's
+    foreign-key check of a row that references the purse (``FOR KEY SHARE``, at its commit), which ``FOR UPDATE``
+    would make wait for this whole transaction."""
     kinds = dict(Purse.objects.filter(pk__in=purse_ids).values_list("pk", "kind"))
     for system in (False, True):
-        group = sorted(pk for pk in purse_ids if (kinds[pk] in SYSTEM_KINDS) == system)
+        group = sorted(pk for pk in purse_ids if pk in kinds and (kinds[pk] in SYSTEM_KINDS) == system)
         for start in range(0, len(group), 5_000):
             list(
-                Purse.objects.select_for_update()
+                Purse.objects.select_for_update(no_key=True)
                 .filter(pk__in=group[start : start + 5_000])
                 .order_by("pk")
                 .values_list("pk", flat=True)
             )
+
+
+def purses_lock(*, purse_ids: set[uuid.UUID], with_payables: bool = False) -> None:
+    """Lock purses up front, in the ledger's lock order (client purses in id order, then system purses in id
+    order; docs/ledger.md), for work that moves many purses in one transaction (a trip file): it then never waits
+    for a client purse while it holds a system purse. With ``with_payables`` the payables shard each client purse
+    pays into is locked too (created if it does not exist yet), with the system purses. Runs in the caller's
+    transaction; the locks are held until it ends."""
+    ids = set(purse_ids)
+    if with_payables:
+        # A few shards serve all the purses: each is looked up once.
+        shards = {
+            (organiser_id, unit, shard_of(pk))
+            for pk, organiser_id, unit, kind in Purse.objects.filter(pk__in=purse_ids).values_list(
+                "pk", "organiser_id", "unit", "kind"
+            )
+            if kind not in SYSTEM_KINDS
+        }
+        ids.update(
+            system_purse_id(organiser_id=organiser_id, unit=unit, kind=PurseKind.PAYABLES, shard=shard)
+            for organiser_id, unit, shard in sorted(shards)
+        )
+    _lock_in_order(ids)
 
 
 def _counters_release(voids: list[Transfer]) -> None:

@@ -33,13 +33,13 @@ from django.utils.translation import gettext_lazy
 
 from kukkaro.core import clock
 from kukkaro.core.audit import AuditEntry, audit_record, audit_record_many
-from kukkaro.core.db import prepared_cursor
+from kukkaro.core.db import prepared_cursor, retry_on_lock_conflict
 from kukkaro.core.identifiers import parse_hetu
 from kukkaro.core.models import Organiser
 from kukkaro.core.permissions import Action, authorize
 from kukkaro.ledger import services as ledger
 from kukkaro.ledger.models import Purse, Transfer, TransferFlag
-from kukkaro.mobility import pricing
+from kukkaro.mobility import plausibility, pricing
 from kukkaro.mobility.models import (
     AuthorizationState,
     Tariff,
@@ -56,6 +56,9 @@ DENIAL_TEXTS = {
     "outside_area": gettext_lazy("The trip goes outside the area the client's decision allows."),
     "no_tariff": gettext_lazy("There is no taxi tariff in force on the day of the trip."),
     "unknown_supplement": gettext_lazy("A supplement code is not in the tariff."),
+    "impossible_speed": gettext_lazy(
+        "The distance cannot be driven in the duration given: the average speed would be above the tariff's limit."
+    ),
     "insufficient_funds": gettext_lazy("The client's purse does not cover this trip."),
     "purse_not_open": gettext_lazy(
         "The client's purse cannot be used today: it is closed, or not yet or no longer valid."
@@ -169,11 +172,29 @@ def _judge(request: TripRequest, organiser: Any) -> _Judgement:
     if tariff is None:
         result.reason = "no_tariff"
         return result
-    if any(code not in tariff.supplements_cents for code in request.supplements):
-        result.reason = "unknown_supplement"
+    result.reason = _refusal_by_tariff(request, tariff)
+    if result.reason:
         return result
     _price_and_debit(request, context, client=result.client, entitlement=entitlement, tariff=tariff, result=result)
     return result
+
+
+def _refusal_by_tariff(request: TripRequest, tariff: Any) -> str:
+    """Why the tariff refuses the trip as asked, or '': a trip that cannot be made (by the tariff's limits, as the
+    trip file judges its leg; a booking has no drop-off, so only its speed is judged), or a supplement the tariff
+    does not know."""
+    impossible = plausibility.impossible(
+        distance_km=request.distance_km,
+        ride_minutes=request.duration_min,
+        waiting_minutes=Decimal(0),
+        span=None,
+        limits=plausibility.limits_of(tariff),
+    )
+    if impossible:
+        return impossible[0]
+    if any(code not in tariff.supplements_cents for code in request.supplements):
+        return "unknown_supplement"
+    return ""
 
 
 _TARIFF_FIELDS = [field.attname for field in Tariff._meta.concrete_fields]
@@ -295,8 +316,8 @@ def _judge_in_one_query(request: TripRequest, organiser: Any) -> _Judgement:
         for field, value in zip(Tariff._meta.concrete_fields, row[len(row) - len(_TARIFF_FIELDS) :], strict=True)
     ]
     tariff = Tariff.from_db(connection.alias, _TARIFF_FIELDS, values)
-    if any(code not in tariff.supplements_cents for code in request.supplements):
-        result.reason = "unknown_supplement"
+    result.reason = _refusal_by_tariff(request, tariff)
+    if result.reason:
         return result
     context = Context(organiser)
     if record["work_study_paid"] is not None:
@@ -352,8 +373,16 @@ class _AlreadyAsked(Exception):
 
 def trip_authorize(*, actor: Any, idempotency_key: str, request: TripRequest) -> tuple[TripAuthorization, bool]:
     """Approve (holding the amount) or deny a booking. Returns the authorisation and whether it is new; a retry
-    with the same key and request returns the first answer, with another request raises IdempotencyConflict."""
+    with the same key and request returns the first answer, with another request raises IdempotencyConflict.
+    A booking PostgreSQL aborted for a lock conflict is asked again under its key (it cannot hold twice);
+    ``LockConflict`` if it keeps failing."""
     authorize(actor, Action.TRIP_AUTHORIZE, _Organiser(actor.organiser_id))
+    return retry_on_lock_conflict(
+        "trip authorisation", lambda: _authorize(actor=actor, idempotency_key=idempotency_key, request=request)
+    )
+
+
+def _authorize(*, actor: Any, idempotency_key: str, request: TripRequest) -> tuple[TripAuthorization, bool]:
     try:
         _check(request, idempotency_key)
     except ValidationError:
@@ -566,11 +595,20 @@ def _hold(authorization: TripAuthorization) -> Transfer | None:
     return Transfer.objects.filter(pk=authorization.hold_id, flag=TransferFlag.PENDING).first()
 
 
-@transaction.atomic
 def trip_authorization_cancel(*, actor: Any, authorization_id: uuid.UUID) -> TripAuthorization:
     """The booking was cancelled: void the hold. Cancelling twice answers the same; a settled or expired
-    authorisation cannot be cancelled."""
+    authorisation cannot be cancelled. Locks the authorisation, then its purse (through the void), then the
+    audit chain: the lock order of docs/mobility.md. A cancel PostgreSQL aborted for a lock conflict is asked
+    again (the void's id is derived from the hold, so it cannot release twice); ``LockConflict`` if it keeps
+    failing."""
     authorize(actor, Action.TRIP_AUTHORIZE, _Organiser(actor.organiser_id))
+    return retry_on_lock_conflict(
+        "trip authorisation cancel", lambda: _cancel(actor=actor, authorization_id=authorization_id)
+    )
+
+
+@transaction.atomic
+def _cancel(*, actor: Any, authorization_id: uuid.UUID) -> TripAuthorization:
     authorization = TripAuthorization.objects.select_for_update().get(
         pk=authorization_id, organiser_id=actor.organiser_id
     )
@@ -648,32 +686,48 @@ def authorizations_expire(*, now: dt.datetime | None = None) -> int:
         state=AuthorizationState.APPROVED, closed_at__isnull=True, expires_at__lte=now
     ).values_list("pk", flat=True)
     for pk in list(stale):
-        with transaction.atomic():
-            authorization = TripAuthorization.objects.select_for_update().get(pk=pk)
-            if authorization.state != AuthorizationState.APPROVED or authorization.closed_at is not None:
-                continue
-            # The hold was normally released by holds_expire above.
-            _close(
-                authorization,
-                AuthorizationState.EXPIRED,
-                actor=None,
-                at=now,
-                release=("authorization-expired", "authorisation expired"),
-            )
-            count += 1
+        count += retry_on_lock_conflict("trip authorisation expiry", lambda pk=pk: _expire(pk, now))
     return count
+
+
+@transaction.atomic
+def _expire(pk: uuid.UUID, now: dt.datetime) -> int:
+    """One authorisation expired (1), or found closed meanwhile (0): the authorisation locked first, then its purse
+    through the void, as a cancel does."""
+    authorization = TripAuthorization.objects.select_for_update().get(pk=pk)
+    if authorization.state != AuthorizationState.APPROVED or authorization.closed_at is not None:
+        return 0
+    # The hold was normally released by holds_expire above.
+    _close(
+        authorization,
+        AuthorizationState.EXPIRED,
+        actor=None,
+        at=now,
+        release=("authorization-expired", "authorisation expired"),
+    )
+    return 1
 
 
 def denial_text(reason: str) -> str:
     return str(DENIAL_TEXTS.get(reason, reason))
 
 
-def settle_for_trip_file(*, organiser_id: int, references: list[tuple[str, str]], actor: Any = None) -> int:
-    """Settle the authorisations a trip file's legs carry (``references``: authorization_id and client_number of
-    each row that has one): each open one of the organiser whose card matches releases its hold and is marked
-    settled, so the leg is then debited its actual amount like any other — the difference is released, and a
-    leg that costs more than the purse has is held for review. Runs inside the import's transaction, before the
-    legs are judged. Returns how many were settled."""
+@dataclass
+class Settlement:
+    """The bookings a trip file settles, locked (``settlement_lock``), then released (``settlement_release``) once
+    the import has locked every purse it touches, and audited (``settlement_audit``) at the end of the import."""
+
+    organiser_id: int
+    matched: list[tuple[uuid.UUID, uuid.UUID | None, uuid.UUID | None]]  # (id, hold, client)
+    purse_ids: set[uuid.UUID]  # the client purses their open holds are on
+
+
+def settlement_lock(*, organiser_id: int, references: list[tuple[str, str]]) -> Settlement:
+    """Lock the authorisations a trip file's legs carry (``references``: authorization_id and client_number of
+    each row that has one) that are open, of the organiser, and named with their own card — in id order, the
+    second step of the lock order (docs/mobility.md, "Locks"): a cancel of one of these waits, then finds it
+    settled; one the cancel took first is cancelled already and is left alone. Runs inside the import's
+    transaction, before the legs are judged."""
     wanted: dict[uuid.UUID, set[str]] = {}  # the cards of the rows that name each booking
     for text, card in references:
         try:
@@ -681,11 +735,9 @@ def settle_for_trip_file(*, organiser_id: int, references: list[tuple[str, str]]
         except ValueError:
             continue  # not one of ours: the leg is judged as if it had none
     ids = sorted(wanted)
-    now = clock.now()
     # Values, not model instances: a file can settle a booking per leg.
-    matched: list[tuple[uuid.UUID, uuid.UUID | None, uuid.UUID | None]] = []  # (id, hold, client)
+    matched: list[tuple[uuid.UUID, uuid.UUID | None, uuid.UUID | None]] = []
     for start in range(0, len(ids), 5_000):
-        # Locked in id order, as a cancel locks its one row: a cancel of one of these waits, then finds it settled.
         matched += [
             (pk, hold_id, client_id)
             for pk, hold_id, client_id, card in TripAuthorization.objects.select_for_update()
@@ -699,20 +751,45 @@ def settle_for_trip_file(*, organiser_id: int, references: list[tuple[str, str]]
             .values_list("pk", "hold_id", "client_id", "client_number")
             if card in wanted[pk]
         ]
-    # Their holds go back to the purses together (a hold released meanwhile is left alone: the money is back either
-    # way), then the rows are closed and audited together, a row each.
+    holds = [hold_id for _pk, hold_id, _client in matched if hold_id]
+    purse_ids: set[uuid.UUID] = set()
+    for start in range(0, len(holds), 5_000):
+        purse_ids.update(
+            Transfer.objects.filter(pk__in=holds[start : start + 5_000], flag=TransferFlag.PENDING).values_list(
+                "debit_purse_id", flat=True
+            )
+        )
+    return Settlement(organiser_id=organiser_id, matched=matched, purse_ids=purse_ids)
+
+
+def settlement_release(settlement: Settlement, *, actor: Any = None) -> int:
+    """Release the settled bookings' holds and mark them settled, so each leg is then debited its actual amount
+    like any other — the difference is released, and a leg that costs more than the purse has is held for review.
+    The caller has locked the purses (client purses before system purses). A hold released meanwhile (the expiry
+    job) is left alone: the money is back either way. Returns how many were settled."""
     ledger.holds_void_many(
-        voids=[(ledger.derived_id(hold_id, "settled"), hold_id) for _pk, hold_id, _client in matched if hold_id],
+        voids=[
+            (ledger.derived_id(hold_id, "settled"), hold_id) for _pk, hold_id, _client in settlement.matched if hold_id
+        ],
         actor=actor,
         memo="settled by the trip file",
     )
-    for start in range(0, len(matched), 5_000):
-        chunk = matched[start : start + 5_000]
+    now = clock.now()
+    for start in range(0, len(settlement.matched), 5_000):
+        chunk = settlement.matched[start : start + 5_000]
         TripAuthorization.objects.filter(pk__in=[pk for pk, _hold, _client in chunk]).update(
             state=AuthorizationState.SETTLED, closed_at=now
         )
+    return len(settlement.matched)
+
+
+def settlement_audit(settlement: Settlement, *, actor: Any = None) -> None:
+    """An audit row for each settled booking. Written at the end of the import, with its own: the audit chain's
+    lock is the last lock a transaction takes (docs/mobility.md, "Locks")."""
+    for start in range(0, len(settlement.matched), 5_000):
         audit_record_many(
-            _closed_entry(pk, AuthorizationState.SETTLED, organiser_id=organiser_id, client_id=client_id, actor=actor)
-            for pk, _hold, client_id in chunk
+            _closed_entry(
+                pk, AuthorizationState.SETTLED, organiser_id=settlement.organiser_id, client_id=client_id, actor=actor
+            )
+            for pk, _hold, client_id in settlement.matched[start : start + 5_000]
         )
-    return len(matched)

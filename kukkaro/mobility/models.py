@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from kukkaro.core.models import Municipality, Organiser
+from kukkaro.mobility import plausibility
 from kukkaro.mobility.pricing import TariffTerms
 from kukkaro.people.models import Client
 
@@ -68,6 +69,15 @@ class Tariff(models.Model):
     self_share_child_cents = models.BigIntegerField(_("self-share per trip, under 18"))
     work_study_monthly_cap_cents = models.BigIntegerField(_("monthly cap of self-shares for work and study"))
     fare_tolerance_cents = models.BigIntegerField(_("tolerance between the operator's fare and the price"), default=100)
+    # What a leg can have been (kukkaro.mobility.plausibility): faster than this over its ride minutes, or more
+    # minutes billed than fit between its pickup and drop-off with this slack, and it is rejected.
+    max_speed_kmh = models.PositiveIntegerField(
+        _("highest possible average speed (km/h)"), default=plausibility.DEFAULT_MAX_SPEED_KMH
+    )
+    billed_minutes_slack_min = models.PositiveIntegerField(
+        _("minutes billed beyond the pickup-to-drop-off time that are still possible"),
+        default=plausibility.DEFAULT_BILLED_MINUTES_SLACK_MIN,
+    )
     source = models.CharField(_("source"), max_length=200, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
@@ -98,6 +108,11 @@ class Tariff(models.Model):
                 & Q(fare_tolerance_cents__gte=0)
                 & Q(shared_discount_bp__lte=10_000),
                 name="mobility_tariff_amounts_sane",
+            ),
+            models.CheckConstraint(
+                condition=Q(max_speed_kmh__range=plausibility.MAX_SPEED_RANGE)
+                & Q(billed_minutes_slack_min__range=plausibility.SLACK_RANGE),
+                name="mobility_tariff_limits_sane",
             ),
         ]
 

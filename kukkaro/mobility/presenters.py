@@ -3,7 +3,8 @@
 from typing import Any
 
 from django.urls import reverse
-from django.utils.formats import number_format
+from django.utils.formats import date_format, number_format
+from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
@@ -44,6 +45,12 @@ REASON_TEXTS = {
     "unknown_purpose": gettext_lazy("unknown purpose of the trip"),
     "escort_invalid": gettext_lazy("the escort value is not 0 or 1"),
     "unknown_supplement": gettext_lazy("unknown supplement code"),
+    "impossible_speed": gettext_lazy(
+        "the distance cannot have been driven in the ride minutes billed (faster than the tariff's limit)"
+    ),
+    "impossible_duration": gettext_lazy(
+        "more ride and waiting minutes were billed than fit between the pickup and the drop-off"
+    ),
     "fare_invalid": gettext_lazy("the fare is not an amount in euros"),
     "fare_absurd": gettext_lazy("the fare is over 2,000 euros"),
     "self_share_invalid": gettext_lazy("the self-share is not an amount in euros"),
@@ -84,8 +91,46 @@ def money_text(cents: int | None) -> str:
     return "–" if cents is None else format_cents(cents)
 
 
+def is_duplicate(leg: Any) -> bool:
+    """Is the row a trip sent again with the same content: the same leg as an earlier row, which it takes its
+    outcome from, debited (if at all) only there."""
+    return leg.same_as_id is not None and leg.same_as.content_sha256 == leg.content_sha256
+
+
+def duplicate_text(leg: Any) -> str:
+    """A duplicate's outcome in words: which row of which import (by file name and date) it repeats, and what
+    became of that row — never "accepted" with a debit, which it does not make."""
+    first = leg.same_as
+    if first.trip_import_id == leg.trip_import_id:
+        where = _("row %(row)s of this file") % {"row": first.row_number}
+    else:
+        imported = first.trip_import
+        where = _("row %(row)s of the file %(file)s imported on %(date)s") % {
+            "row": first.row_number,
+            "file": imported.filename,
+            "date": date_format(localtime(imported.started_at), "SHORT_DATE_FORMAT"),
+        }
+    if first.resolved_outcome == LegOutcome.ACCEPTED or (first.outcome == LegOutcome.ACCEPTED and first.debit_amount):
+        return _("duplicate of %(where)s, already debited") % {"where": where}
+    if first.outcome == LegOutcome.ACCEPTED:
+        return _("duplicate of %(where)s, already accepted (nothing to debit)") % {"where": where}
+    if first.resolved_outcome == LegOutcome.REJECTED:
+        return _("duplicate of %(where)s, which was refused in review") % {"where": where}
+    return _("duplicate of %(where)s, which is held for review") % {"where": where}
+
+
+def debit_text(leg: Any) -> str:
+    """What this row took from the purse: nothing for a duplicate (its first row did)."""
+    if not leg.debit_unit or is_duplicate(leg):
+        return "–"
+    return amount_text(leg.debit_amount, leg.debit_unit)
+
+
 def leg_state_text(leg: Any) -> str:
-    """The leg's outcome, and a person's resolution of it where there is one."""
+    """The leg's outcome, and a person's resolution of it where there is one; a duplicate says which row it
+    repeats."""
+    if is_duplicate(leg):
+        return duplicate_text(leg)
     if leg.resolved_outcome == LegOutcome.ACCEPTED:
         return _("accepted in review")
     if leg.resolved_outcome == LegOutcome.REJECTED:
@@ -135,7 +180,7 @@ def import_rows_table(legs: list[Any], *, caption: str, user: Any) -> Table:
             reasons_text(leg.reasons),
             Cell(money_text(leg.price_cents), numeric=True),
             Cell(money_text(leg.self_share_cents), numeric=True),
-            Cell(amount_text(leg.debit_amount, leg.debit_unit) if leg.debit_unit else "–", numeric=True),
+            Cell(debit_text(leg), numeric=True),
         )
     return table
 

@@ -45,7 +45,8 @@ def import_legs(*, trip_import: TripImport, outcome: str = "") -> QuerySet[TripL
     legs = TripLeg.objects.filter(trip_import=trip_import)
     if outcome:
         legs = legs.filter(outcome=outcome)
-    return legs.order_by("row_number")
+    # A duplicate names its first row and that row's import (presenters.duplicate_text).
+    return legs.select_related("same_as__trip_import").order_by("row_number")
 
 
 def _legs_of_organiser(actor: User) -> QuerySet[TripLeg]:
@@ -76,7 +77,7 @@ def leg_get(*, actor: User, leg_id: int) -> TripLeg:
     authorize(actor, Action.TRIP_REVIEW)
     return (
         _legs_of_organiser(actor)
-        .select_related("trip_import", "client", "entitlement", "provider", "resolved_by", "same_as")
+        .select_related("trip_import", "client", "entitlement", "provider", "resolved_by", "same_as__trip_import")
         .get(pk=leg_id)
     )
 
@@ -92,10 +93,15 @@ def legs_log_reads(*, actor: User, legs: list[TripLeg]) -> None:
 
 @dataclass
 class PurseMonth:
+    """One purse in a month. ``trips_used`` is what the month's trips took from it, by pickup date, the same legs
+    the month lists and counts; ``debited`` is what left the purse in the month by the ledger's posting date (a
+    month's trip file is posted early the next month), the basis of the opening and closing balances."""
+
     purse: Purse
     label: str
     opening: int
-    used: int
+    trips_used: int
+    debited: int
     added: int
     closing: int
     available_now: int
@@ -133,8 +139,10 @@ def _counts(leg: TripLeg) -> bool:
 
 
 def client_month(*, client: Client, month: dt.date, language: str) -> MonthStatement:
-    """The client's transport in one calendar month: every leg (a leg repeated in a later file once), what the
-    trips cost and what the client paid, and each transport purse's opening balance, use and what is left.
+    """The client's transport in one calendar month: every leg picked up in the month (a leg repeated in a later
+    file once), what the trips cost and what the client paid, and each transport purse's opening balance, what the
+    month's trips took from it (by pickup date, like everything else here), what left it in the month by the
+    ledger's posting date, and what is left.
     The caller has fetched ``client`` through ``client_get`` (scoped and logged)."""
     start, end, last_day = month_bounds(month)
     entitlements = list(
@@ -150,6 +158,25 @@ def client_month(*, client: Client, month: dt.date, language: str) -> MonthState
         .select_related("line__purse")
         .order_by("starts_on")
     )
+    legs = list(
+        TripLeg.objects.filter(client=client, pickup_at__gte=start, pickup_at__lt=end, same_as__isnull=True)
+        .exclude(outcome=LegOutcome.REJECTED)
+        .order_by("pickup_at", "pk")
+    )
+    statement.legs = legs
+    trips_used: dict[Any, int] = {}
+    for leg in legs:
+        if leg.outcome == LegOutcome.REVIEW and not leg.resolved_outcome:
+            statement.waiting += 1
+        if not _counts(leg):
+            continue
+        statement.trips += 1
+        statement.metres += leg.distance_m or 0
+        statement.price_cents += leg.price_cents or 0
+        statement.self_share_cents += leg.self_share_cents or 0
+        statement.county_cost_cents += leg.county_cost_cents or 0
+        if leg.purse_id is not None:
+            trips_used[leg.purse_id] = trips_used.get(leg.purse_id, 0) + (leg.debit_amount or 0)
     seen: set = set()
     lines = [line for e in entitlements for line in (e.leisure_line, e.work_line)]
     lines += [lease.line for lease in statement.leases if lease.ends_on >= month.replace(day=1)]
@@ -163,28 +190,13 @@ def client_month(*, client: Client, month: dt.date, language: str) -> MonthState
                 purse=line.purse,
                 label=line.name_in(language),
                 opening=period.opening_balance,
-                used=period.debits,
+                trips_used=trips_used.get(line.purse.pk, 0),
+                debited=period.debits,
                 added=period.credits,
                 closing=period.closing_balance,
                 available_now=line.purse.available_now,
             )
         )
-    legs = list(
-        TripLeg.objects.filter(client=client, pickup_at__gte=start, pickup_at__lt=end, same_as__isnull=True)
-        .exclude(outcome=LegOutcome.REJECTED)
-        .order_by("pickup_at", "pk")
-    )
-    statement.legs = legs
-    for leg in legs:
-        if leg.outcome == LegOutcome.REVIEW and not leg.resolved_outcome:
-            statement.waiting += 1
-        if not _counts(leg):
-            continue
-        statement.trips += 1
-        statement.metres += leg.distance_m or 0
-        statement.price_cents += leg.price_cents or 0
-        statement.self_share_cents += leg.self_share_cents or 0
-        statement.county_cost_cents += leg.county_cost_cents or 0
     return statement
 
 

@@ -87,6 +87,7 @@ def tariffs_load(*, actor: Any, organiser: Organiser, document: dict, source: st
             **version.cents,
             "supplements_cents": version.supplements_cents,
             "shared_discount_bp": version.shared_discount_bp,
+            **version.limits,
         }
         existing = area.tariffs.filter(valid_from=version.valid_from, valid_until=version.valid_until).first()
         if existing is not None and all(getattr(existing, k) == v for k, v in values.items()):

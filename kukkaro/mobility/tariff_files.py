@@ -20,9 +20,15 @@ One file describes one contract area and any number of tariff versions, each by 
     self_share_child_eur = "1.45"            # under 18 on the pickup date
     work_study_monthly_cap_eur = "67.10"     # season ticket: after this, work and study trips cost nothing
     fare_tolerance_eur = "1.00"              # the operator's fare may differ this much from the price
+    max_speed_kmh = 150                      # optional: a leg faster than this over its ride minutes is rejected
+    billed_minutes_slack_min = 5             # optional: ride + waiting minutes may pass pickup-to-drop-off by this
 
 Amounts are **strings** of euros with at most two decimals (money never passes through floats); a number in
 the file is refused. Every problem is reported with its place in the file (``tariff[2].per_km_eur.van``).
+
+The two limits of what a leg can have been (``kukkaro.mobility.plausibility``) are whole numbers, and optional:
+left out, ``max_speed_kmh`` is 150 (above any legal average speed on Finnish roads, with room for rounded
+minutes; 10–300) and ``billed_minutes_slack_min`` is 5 (meters round minutes up; 0–120).
 """
 
 import datetime as dt
@@ -38,6 +44,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
+from kukkaro.mobility import plausibility
 from kukkaro.mobility.pricing import VEHICLE_CLASSES
 
 _AREA_CODE = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
@@ -54,6 +61,12 @@ AMOUNT_FIELDS = (
     "work_study_monthly_cap_eur",
 )
 
+#: The limits of what a leg can have been: (default, allowed range) of each.
+LIMITS = {
+    "max_speed_kmh": (plausibility.DEFAULT_MAX_SPEED_KMH, plausibility.MAX_SPEED_RANGE),
+    "billed_minutes_slack_min": (plausibility.DEFAULT_BILLED_MINUTES_SLACK_MIN, plausibility.SLACK_RANGE),
+}
+
 
 @dataclass
 class TariffSpec:
@@ -62,6 +75,7 @@ class TariffSpec:
     cents: dict[str, int]  # model field name -> cents
     supplements_cents: dict[str, int]
     shared_discount_bp: int
+    limits: dict[str, int] = field(default_factory=dict)  # model field name -> value (plausibility)
 
 
 @dataclass
@@ -135,7 +149,7 @@ def _parse_version(version: Any, where: str, problems: _Problems) -> TariffSpec 
     if not isinstance(version, dict):
         problems.add(where, _("a tariff version is a table of values"))
         return None
-    known = {"valid_from", "valid_until", "per_km_eur", "supplements_eur", "shared_ride_discount_percent"}
+    known = {"valid_from", "valid_until", "per_km_eur", "supplements_eur", "shared_ride_discount_percent", *LIMITS}
     for unknown in sorted(set(version) - known - {"fare_tolerance_eur", *AMOUNT_FIELDS}):
         problems.add(f"{where}.{unknown}", _("unknown field"))
     valid_from = _date(version.get("valid_from"), f"{where}.valid_from", problems, required=True)
@@ -165,6 +179,10 @@ def _parse_version(version: Any, where: str, problems: _Problems) -> TariffSpec 
         problems.add(f"{where}.shared_ride_discount_percent", _('give a percentage 0–100 as text, e.g. "20"'))
     else:
         discount_bp = int(Decimal(discount) * 100)
+    limits = {
+        name: _whole(version.get(name, default), f"{where}.{name}", bounds, problems)
+        for name, (default, bounds) in LIMITS.items()
+    }
     if valid_from is None:
         return None
     return TariffSpec(
@@ -173,7 +191,16 @@ def _parse_version(version: Any, where: str, problems: _Problems) -> TariffSpec 
         cents=cents,
         supplements_cents=supplements,
         shared_discount_bp=discount_bp,
+        limits={name: value for name, value in limits.items() if value is not None},
     )
+
+
+def _whole(value: Any, where: str, bounds: tuple[int, int], problems: _Problems) -> int | None:
+    low, high = bounds
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        problems.add(where, _("give a whole number from %(low)s to %(high)s") % {"low": low, "high": high})
+        return None
+    return value
 
 
 def _supplements(value: Any, where: str, problems: _Problems) -> dict[str, int]:

@@ -13,7 +13,9 @@ How a row is judged (``judge``), in this order:
 
 1. **Rejected** when it cannot be read or cannot be true: a malformed business ID, card number (Luhn), time,
    municipality code, number or amount; drop-off before pickup; a distance over 1 000 km, a ride over 24 h, a
-   wait over 10 h or a fare over 2 000 €; an unknown vehicle class, purpose or supplement code.
+   wait over 10 h or a fare over 2 000 €; an unknown vehicle class, purpose or supplement code; a leg that
+   cannot have happened as billed (``impossible_speed``, ``impossible_duration``: ``plausibility``, by the
+   limits of the tariff, checked once the client, decision and tariff are looked up).
 2. **Held for review** with every reason that applies: ``unknown_client`` (no card with that number at the
    pickup time), ``no_decision`` (no entitlement in force on the pickup date), ``no_tariff``,
    ``operator_not_approved`` (the operator is not a provider of the county approved on the pickup date),
@@ -40,6 +42,7 @@ page both call it.
 
 import csv
 import datetime as dt
+import difflib
 import hashlib
 import io
 import re
@@ -56,12 +59,13 @@ from stdnum import luhn
 
 from kukkaro.core import clock, exports
 from kukkaro.core.audit import audit_record
+from kukkaro.core.db import retry_on_lock_conflict
 from kukkaro.core.identifiers import business_id_check_digit
 from kukkaro.core.models import Organiser
 from kukkaro.core.permissions import Action, authorize
 from kukkaro.ledger import services as ledger
 from kukkaro.ledger.models import Purse, TransferCode, Unit
-from kukkaro.mobility import pricing
+from kukkaro.mobility import plausibility, pricing
 from kukkaro.mobility.models import (
     AllowedArea,
     EntitlementModel,
@@ -242,12 +246,108 @@ def read_row(number: int, raw: dict[str, str]) -> Row:
 
 def file_text(content: bytes) -> str:
     """A trip file's text. A NUL character, which PostgreSQL cannot store, becomes U+FFFD, which no column's
-    pattern accepts: its row is rejected for that column on either database, instead of the import failing."""
+    pattern accepts: its row is rejected for that column on either database, instead of the import failing. A
+    file that is not UTF-8 is refused whole, naming the first byte that is not, where it is and what the file
+    looks like instead."""
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise ValidationError({"file": _("The file is not UTF-8 text.")}) from exc
+        raise ValidationError({"file": not_utf8_message(content, exc.start)}) from exc
     return text.replace("\x00", "\ufffd")
+
+
+def not_utf8_message(content: bytes, start: int) -> str:
+    """Where a file stops being UTF-8 (line, byte of the file counting from 1, the byte's value) and what it
+    probably is: UTF-16 (a byte-order mark, or NULs between letters), or Windows-1252/Latin-1 (what Excel saves
+    as "CSV" on a Finnish Windows: ä and ö as one byte each)."""
+    line = content.count(b"\n", 0, start) + 1
+    value = content[start]
+    where = {"line": line, "byte": start + 1, "value": f"0x{value:02X}"}
+    if content[:2] in (b"\xff\xfe", b"\xfe\xff") or content[:200].count(b"\x00") > len(content[:200]) // 4:
+        return (
+            _(
+                "The file is not UTF-8 text: line %(line)s, byte %(byte)s of the file (%(value)s) is not UTF-8. "
+                "It looks like UTF-16. Save the file as UTF-8 (in Excel: CSV UTF-8) and send it again."
+            )
+            % where
+        )
+    try:
+        seen = content[start : start + 1].decode("cp1252")
+    except UnicodeDecodeError:
+        seen = ""
+    if seen and seen.isprintable():
+        return _(
+            "The file is not UTF-8 text: line %(line)s, byte %(byte)s of the file (%(value)s) is not UTF-8. "
+            "It looks like Windows-1252 or Latin-1, where that byte is “%(character)s”. Save the file as "
+            "UTF-8 (in Excel: CSV UTF-8) and send it again."
+        ) % {**where, "character": seen}
+    return (
+        _(
+            "The file is not UTF-8 text: line %(line)s, byte %(byte)s of the file (%(value)s) is not UTF-8. "
+            "Save the file as UTF-8 and send it again."
+        )
+        % where
+    )
+
+
+def header_problem(header: list[str]) -> str | None:
+    """What is wrong with a trip file's header row, in one message that names the likely cause (semicolons or
+    tabs for commas, a byte-order mark read as text, upper-case names, a column twice, columns missing — by
+    name, with the unknown ones that are probably them misspelt), or None when every column is there."""
+    names = [name.strip(BLANKS) for name in header]
+    if not any(names):
+        return _("The file is empty.")
+    return _shape_problem(names) or _missing_problem(names)
+
+
+def _shape_problem(names: list[str]) -> str | None:
+    first = names[0]
+    if len(names) == 1 and (";" in first or "\t" in first):
+        separator = _("semicolons (;)") if ";" in first else _("tabs")
+        return _(
+            "The header row is separated by %(separator)s, not commas. Save the file as CSV with commas (in "
+            "Excel: CSV UTF-8, comma delimited) and send it again."
+        ) % {"separator": separator}
+    if first.startswith(("\ufeff", "ï»¿")):
+        return _(
+            "The header row starts with a byte-order mark that was saved as text (the file was converted to "
+            "UTF-8 twice). Save the file once as UTF-8 and send it again."
+        )
+    upper = [name for name in names if name != name.lower() and name.lower() in COLUMNS]
+    if upper:
+        return _("Column names are written in lower case: %(names)s.") % {
+            "names": ", ".join(f"{name} → {name.lower()}" for name in upper)
+        }
+    twice = sorted({name for name in names if name and names.count(name) > 1})
+    if twice:
+        return _("The header row names these columns twice: %(columns)s.") % {"columns": ", ".join(twice)}
+    return None
+
+
+def _missing_problem(names: list[str]) -> str | None:
+    missing = [c for c in COLUMNS if c not in names]
+    if not missing:
+        return None
+    message = _("The header row lacks the columns: %(columns)s.") % {"columns": ", ".join(missing)}
+    unknown = [name for name in names if name not in COLUMNS]
+    if unknown:
+        guesses = []
+        for name in unknown:
+            close = difflib.get_close_matches(name.lower(), missing, n=1, cutoff=0.6)
+            shown = name or "''"
+            guesses.append(_("%(name)s (perhaps %(column)s)") % {"name": shown, "column": close[0]} if close else shown)
+        message += " " + _("It has columns that are not in the contract: %(columns)s.") % {
+            "columns": ", ".join(guesses)
+        }
+    return message
+
+
+def check_header(header: list[str]) -> list[str]:
+    """The header's names, trimmed; a header that does not match the contract refuses the file whole."""
+    problem = header_problem(header)
+    if problem:
+        raise ValidationError({"file": problem})
+    return [name.strip(BLANKS) for name in header]
 
 
 def read_file(content: bytes) -> list[Row]:
@@ -257,14 +357,9 @@ def read_file(content: bytes) -> list[Row]:
     text = file_text(content)
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
-        header = [h.strip(BLANKS) for h in next(reader)]
+        header = check_header(next(reader))
     except StopIteration as exc:
         raise ValidationError({"file": _("The file is empty.")}) from exc
-    missing = [c for c in COLUMNS if c not in header]
-    if missing:
-        raise ValidationError(
-            {"file": _("The header row lacks the columns: %(columns)s.") % {"columns": ", ".join(missing)}}
-        )
     rows = []
     for values in reader:
         if not any(v.strip(BLANKS) for v in values):
@@ -475,9 +570,20 @@ def judge(row: Row, context: Context) -> Verdict:
         return Verdict(outcome=LegOutcome.REJECTED, reasons=list(row.reasons))
     verdict = Verdict(outcome=LegOutcome.ACCEPTED, reasons=[])
     tariff = _lookups(row, context, verdict)
+    # What cannot have happened as billed, by the tariff's limits (the defaults without a tariff), and a
+    # supplement the tariff does not know: rejected, with the client found.
+    rejection = plausibility.impossible(
+        distance_km=row.distance_km,
+        ride_minutes=row.duration_min,
+        waiting_minutes=row.waiting_min,
+        span=row.dropoff_at - row.pickup_at,
+        limits=plausibility.limits_of(tariff),
+    )
+    if tariff is not None and any(code not in tariff.supplements_cents for code in row.supplements):
+        rejection.append("unknown_supplement")
+    if rejection:
+        return Verdict(outcome=LegOutcome.REJECTED, reasons=rejection, client=verdict.client)
     if tariff is not None:
-        if any(code not in tariff.supplements_cents for code in row.supplements):
-            return Verdict(outcome=LegOutcome.REJECTED, reasons=["unknown_supplement"], client=verdict.client)
         _price(row, context, verdict, tariff)
         _debit_target(row, verdict)
     return verdict
@@ -515,7 +621,7 @@ class _Debits:
     def take(self, purse: Any, amount: int) -> bool:
         """Whether the purse can take the leg; False means it (and every later leg of the file) waits."""
         if purse.pk not in self.available:
-            locked = Purse.objects.select_for_update().get(pk=purse.pk)
+            locked = Purse.objects.select_for_update(no_key=True).get(pk=purse.pk)  # locked up front already
             self.available[purse.pk] = -1 if locked.closed_at is not None else locked.available_now
             self.taken[purse.pk] = self.legs[purse.pk] = 0
             self.purses[purse.pk] = locked
@@ -584,13 +690,50 @@ def _leg(trip_import: TripImport, row: Row, verdict: Verdict) -> TripLeg:
     )
 
 
-def _settle_authorizations(organiser: Organiser, references: list[tuple[str, str]], actor: Any) -> None:
-    """The holds of the bookings the file's legs settle go back to their purses before the legs are debited."""
+def _settlement_lock(organiser: Organiser, references: list[tuple[str, str]]) -> Any:
+    """Lock the bookings the file's legs settle (the lock order's second step, after the organiser)."""
     # Imported here: the authorisations judge a booking with this module's lookups.
-    from kukkaro.mobility.authorizations import settle_for_trip_file
+    from kukkaro.mobility.authorizations import settlement_lock
 
-    if references:
-        settle_for_trip_file(organiser_id=organiser.pk, references=references, actor=actor)
+    return settlement_lock(organiser_id=organiser.pk, references=references)
+
+
+def lock_and_settle(settlement: Any, purse_ids: set, actor: Any) -> None:
+    """Lock every purse the import may touch — the settled bookings' and the legs' client purses in id order,
+    then their payables shards — and only then release the settled bookings' holds, so that the import never
+    waits for a client purse while it holds a system purse (docs/mobility.md, "Locks"). Both paths call this
+    before the purses' money is read."""
+    from kukkaro.mobility.authorizations import settlement_release
+
+    ledger.purses_lock(purse_ids=set(purse_ids) | settlement.purse_ids, with_payables=True)
+    settlement_release(settlement, actor=actor)
+
+
+def _settlement_audit(settlement: Any, actor: Any) -> None:
+    from kukkaro.mobility.authorizations import settlement_audit
+
+    settlement_audit(settlement, actor=actor)
+
+
+def _candidate_purses(rows: list[Row], context: Context) -> set:
+    """The client purses the file's readable legs could be debited from: both lines of the entitlement in force
+    for the card's client on the pickup date (the same lookups the judgement makes, cached for it)."""
+    purses = set()
+    for row in rows:
+        if row.reasons:
+            continue
+        client = context.client_for(row.client_number, row.pickup_at)
+        entitlement = None if client is None else context.entitlement_for(client, _helsinki_day(row.pickup_at))
+        if entitlement is None:
+            continue
+        for line in (entitlement.leisure_line, entitlement.work_line):
+            if line is not None and line.purse_id is not None:
+                purses.add(line.purse_id)
+    return purses
+
+
+def _helsinki_day(moment: dt.datetime) -> dt.date:
+    return moment.astimezone(clock.HELSINKI).date()
 
 
 def _order(row: Row) -> tuple:
@@ -607,7 +750,9 @@ def import_trips_rowwise(*, actor: Any, organiser: Organiser, filename: str, con
     if actor is not None:
         authorize(actor, Action.TRIP_IMPORT, _Owned(organiser.pk))
     sha256 = hashlib.sha256(content).hexdigest()
-    Organiser.objects.select_for_update().get(pk=organiser.pk)  # one import of an organiser at a time
+    # One import of an organiser at a time. FOR NO KEY UPDATE, not FOR UPDATE: a booking or a cancel that commits
+    # meanwhile checks its rows' foreign keys to the organiser (FOR KEY SHARE), and must not wait for the import.
+    Organiser.objects.select_for_update(no_key=True).get(pk=organiser.pk)
     existing = TripImport.objects.filter(organiser=organiser, sha256=sha256).first()
     if existing is not None:
         return existing
@@ -622,9 +767,13 @@ def import_trips_rowwise(*, actor: Any, organiser: Organiser, filename: str, con
         started_at=started,
         finished_at=started,
     )
-    booked = [(r.authorization_id, r.client_number) for r in rows if r.authorization_id]
-    _settle_authorizations(organiser, booked, actor)
+    # The lock order (docs/mobility.md, "Locks"): the bookings the file settles, then every purse it may touch,
+    # client purses before system purses; the audit chain last, when everything else is done.
+    settlement = _settlement_lock(
+        organiser, [(r.authorization_id, r.client_number) for r in rows if r.authorization_id]
+    )
     context = Context(organiser)
+    lock_and_settle(settlement, _candidate_purses(rows, context), actor)
     legs = []
     debits = _Debits()
     exhausted: set = set()  # purses that could not take a leg of this file: later legs wait too (pickup order)
@@ -655,6 +804,7 @@ def import_trips_rowwise(*, actor: Any, organiser: Organiser, filename: str, con
         counts[leg.outcome] = counts.get(leg.outcome, 0) + 1
     trip_import.counts, trip_import.finished_at = counts, clock.now()
     trip_import.save(update_fields=["counts", "finished_at"])
+    _settlement_audit(settlement, actor)
     audit_record(
         action="trips.import",
         actor=actor,
@@ -707,22 +857,27 @@ def _cents_as_euros(cents: int | None) -> Decimal | None:
 
 def results_csv(trip_import: TripImport) -> bytes:
     """The result file: one line per row of the file, with its outcome, reasons, price, self-share and debit
-    (commas and a decimal point, like the dispatch centre's own file)."""
+    (commas and a decimal point, like the dispatch centre's own file). A duplicate reads as what it is — which
+    row it repeats, already debited there — not "accepted" with a debit it did not make."""
+    from kukkaro.mobility.presenters import duplicate_text, is_duplicate
+
+    def row(leg: TripLeg) -> list:
+        duplicate = is_duplicate(leg)
+        return [
+            leg.row_number,
+            leg.trip_id,
+            duplicate_text(leg) if duplicate else leg.outcome,
+            ";".join(leg.reasons),
+            _cents_as_euros(leg.price_cents),
+            _cents_as_euros(leg.self_share_cents),
+            None if duplicate else leg.debit_amount,
+            "" if duplicate else leg.debit_unit,
+        ]
+
+    legs = trip_import.legs.select_related("same_as__trip_import").order_by("row_number").iterator()
     return exports.csv_bytes(
         RESULT_COLUMNS,
-        (
-            [
-                leg.row_number,
-                leg.trip_id,
-                leg.outcome,
-                ";".join(leg.reasons),
-                _cents_as_euros(leg.price_cents),
-                _cents_as_euros(leg.self_share_cents),
-                leg.debit_amount,
-                leg.debit_unit,
-            ]
-            for leg in trip_import.legs.order_by("row_number").iterator()
-        ),
+        (row(leg) for leg in legs),
         delimiter=",",
         decimal_separator=".",
         bom=False,
@@ -730,11 +885,17 @@ def results_csv(trip_import: TripImport) -> bytes:
 
 
 def import_trips(*, actor: Any, organiser: Organiser, filename: str, content: bytes) -> TripImport:
-    """Import a trip file: set-based on PostgreSQL, a row at a time elsewhere (the demo's SQLite)."""
+    """Import a trip file: set-based on PostgreSQL, a row at a time elsewhere (the demo's SQLite). An import that
+    PostgreSQL aborted for a lock conflict is run again (it is all or nothing, and the same bytes are the same
+    import), a few times; then ``LockConflict`` says it may be sent again later."""
     from django.db import connection
 
     if connection.vendor == "postgresql":
         from kukkaro.mobility.trip_import_sql import import_trips_sql
 
-        return import_trips_sql(actor=actor, organiser=organiser, filename=filename, content=content)
-    return import_trips_rowwise(actor=actor, organiser=organiser, filename=filename, content=content)
+        importer = import_trips_sql
+    else:
+        importer = import_trips_rowwise
+    return retry_on_lock_conflict(
+        "trip import", lambda: importer(actor=actor, organiser=organiser, filename=filename, content=content)
+    )

@@ -46,7 +46,7 @@ from kukkaro.core.models import Organiser
 from kukkaro.core.permissions import Action, authorize
 from kukkaro.ledger import services as ledger
 from kukkaro.ledger.models import PurseKind, TransferCode
-from kukkaro.mobility import pricing
+from kukkaro.mobility import plausibility, pricing
 from kukkaro.mobility.models import TripImport
 from kukkaro.mobility.neighbours import NEIGHBOURS
 from kukkaro.mobility.trip_files import (
@@ -55,10 +55,13 @@ from kukkaro.mobility.trip_files import (
     FILE_REF_TYPE,
     MAX_BYTES,
     _Owned,
-    _settle_authorizations,
+    _settlement_audit,
+    _settlement_lock,
+    check_header,
     file_memo,
     file_text,
     file_transfer_id,
+    lock_and_settle,
 )
 
 logger = logging.getLogger(__name__)
@@ -148,14 +151,7 @@ def _stage(cursor: Any, content: bytes) -> None:
     )
     text = file_text(content)
     first_line = text.split("\n", 1)[0]
-    header = [h.strip(BLANKS) for h in next(csv.reader([first_line]), [])]
-    if not header or not any(header):
-        raise ValidationError({"file": _("The file is empty.")})
-    missing = [c for c in COLUMNS if c not in header]
-    if missing:
-        raise ValidationError(
-            {"file": _("The header row lacks the columns: %(columns)s.") % {"columns": ", ".join(missing)}}
-        )
+    header = check_header(next(csv.reader([first_line]), []))
     raw = cursor.cursor if hasattr(cursor, "cursor") else cursor
     if len(set(header)) == len(header) and set(header) <= set(COLUMNS):
         try:
@@ -274,7 +270,8 @@ WITH cards AS (
     SELECT r.*, e.id AS entitlement_id, e.model, e.allowed_area, lp.purse_id AS leisure_purse,
         wp.purse_id AS work_purse, t.id AS tariff_id, t.base_day_cents, t.base_other_cents, t.per_minute_cents,
         t.waiting_per_hour_cents, t.shared_discount_bp, t.self_share_adult_cents, t.self_share_child_cents,
-        t.work_study_monthly_cap_cents, t.fare_tolerance_cents, t.per_km_car_cents, t.per_km_van_cents,
+        t.work_study_monthly_cap_cents, t.fare_tolerance_cents, t.max_speed_kmh, t.billed_minutes_slack_min,
+        t.per_km_car_cents, t.per_km_van_cents,
         t.per_km_wheelchair_cents, t.per_km_stretcher_cents
     FROM ranges r
     LEFT JOIN LATERAL (
@@ -295,6 +292,7 @@ SELECT c.*, coalesce(r.from_day, '-infinity') AS from_day, coalesce(r.until_day,
     r.entitlement_id, r.model, r.allowed_area, r.leisure_purse, r.work_purse, r.tariff_id, r.base_day_cents,
     r.base_other_cents, r.per_minute_cents, r.waiting_per_hour_cents, r.shared_discount_bp,
     r.self_share_adult_cents, r.self_share_child_cents, r.work_study_monthly_cap_cents, r.fare_tolerance_cents,
+    r.max_speed_kmh, r.billed_minutes_slack_min,
     r.per_km_car_cents, r.per_km_van_cents, r.per_km_wheelchair_cents, r.per_km_stretcher_cents
 FROM cards c LEFT JOIN ruled r ON r.client_id = c.client_id
 """
@@ -353,6 +351,11 @@ CLIENT_FOUND = (
     "AND (a.closed_at IS NULL OR a.closed_at > a.pickup))"
 )
 
+TOO_FAST = plausibility.sql_too_fast("c.km", "c.dur", plausibility.sql_max_speed("c.max_speed_kmh"))
+TOO_LONG = plausibility.sql_too_long(
+    "c.dur", "c.wait", "c.pickup", "c.dropoff", plausibility.sql_slack("c.billed_minutes_slack_min")
+)
+
 # The judgement of every row in one statement. Each level is a subquery with OFFSET 0, which PostgreSQL does not
 # flatten: a value is computed once and passed up (an inlined subquery computes it again wherever it is used; a
 # MATERIALIZED CTE writes every row to a tuple store). Read from the innermost level out.
@@ -381,9 +384,12 @@ FROM (
     -- The outcome's ingredients: rejected (unreadable, or an unknown supplement), the standard self-share, and
     -- the review reasons (none, without building an array, when every lookup succeeded and the fare fits).
     SELECT j.*,
-        NOT j.readable OR (j.tariff_id IS NOT NULL AND j.unknown) AS is_rejected,
+        NOT j.readable OR (j.tariff_id IS NOT NULL AND j.unknown) OR j.too_fast OR j.too_long AS is_rejected,
         CASE WHEN NOT j.readable THEN j.rejected
-             WHEN j.tariff_id IS NOT NULL AND j.unknown THEN ARRAY['unknown_supplement']
+             WHEN j.too_fast OR j.too_long OR (j.tariff_id IS NOT NULL AND j.unknown) THEN array_remove(ARRAY[
+                CASE WHEN j.too_fast THEN '{plausibility.IMPOSSIBLE_SPEED}' END,
+                CASE WHEN j.too_long THEN '{plausibility.IMPOSSIBLE_DURATION}' END,
+                CASE WHEN j.tariff_id IS NOT NULL AND j.unknown THEN 'unknown_supplement' END], NULL)
              ELSE ARRAY[]::text[] END AS rejection,
         CASE WHEN j.price IS NOT NULL THEN least(CASE WHEN j.day < j.adult_from
             THEN j.self_share_child_cents ELSE j.self_share_adult_cents END, j.price) END AS std_share,
@@ -399,8 +405,11 @@ FROM (
                 CASE WHEN abs(j.fare - j.price) > j.fare_tolerance_cents THEN 'fare_mismatch' END
              ], NULL) END AS reasons
     FROM (
-        -- Supplements and price (numeric, rounded once); the allowed area; an identity the file holds twice.
+        -- Supplements and price (numeric, rounded once); the allowed area; an identity the file holds twice; what
+        -- cannot have happened as billed, by the tariff's limits or the defaults (plausibility).
         SELECT c.*, sp.supps_json, sp.unknown,
+            coalesce(c.readable AND {TOO_FAST}, false) AS too_fast,
+            coalesce(c.readable AND {TOO_LONG}, false) AS too_long,
             CASE WHEN c.tariff_id IS NOT NULL THEN round((
                 (CASE WHEN extract(isodow FROM c.local) <= 5 AND c.local::time >= '06:00' AND c.local::time < '20:00'
                       AND NOT EXISTS (SELECT 1 FROM trip_holiday h WHERE h.day = c.day)
@@ -427,6 +436,9 @@ FROM (
                 CASE WHEN {CLIENT_FOUND} THEN a.card_client END AS client_id,
                 CASE WHEN {CLIENT_FOUND} THEN a.entitlement_id END AS entitlement_id,
                 CASE WHEN {CLIENT_FOUND} AND a.entitlement_id IS NOT NULL THEN a.tariff_id END AS tariff_id,
+                CASE WHEN {CLIENT_FOUND} AND a.entitlement_id IS NOT NULL THEN a.max_speed_kmh END AS max_speed_kmh,
+                CASE WHEN {CLIENT_FOUND} AND a.entitlement_id IS NOT NULL THEN a.billed_minutes_slack_min END
+                    AS billed_minutes_slack_min,
                 CASE WHEN NOT a.readable THEN array_remove(ARRAY[
                     CASE WHEN NOT a.op_ok THEN 'operator_id_invalid' END,
                     CASE WHEN NOT a.trip_ok THEN 'trip_id_invalid' END,
@@ -456,7 +468,8 @@ FROM (
                     k.model, k.allowed_area, k.leisure_purse, k.work_purse, k.tariff_id, k.base_day_cents,
                     k.base_other_cents, k.per_minute_cents, k.waiting_per_hour_cents, k.shared_discount_bp,
                     k.self_share_adult_cents, k.self_share_child_cents, k.work_study_monthly_cap_cents,
-                    k.fare_tolerance_cents, k.per_km_car_cents, k.per_km_van_cents, k.per_km_wheelchair_cents,
+                    k.fare_tolerance_cents, k.max_speed_kmh, k.billed_minutes_slack_min, k.per_km_car_cents,
+                    k.per_km_van_cents, k.per_km_wheelchair_cents,
                     k.per_km_stretcher_cents,
                     coalesce(o.op_ok AND l.trip_ok AND k.card_ok AND l.auth_ok AND l.shared_ok
                         AND l.pickup IS NOT NULL AND l.dropoff IS NOT NULL AND NOT l.dropoff < l.pickup
@@ -622,8 +635,10 @@ WHERE t.total > CASE WHEN p.closed_at IS NULL THEN p.credits_posted - p.debits_p
 """
 
 
-def _order(cursor: Any) -> None:
-    """Rank repeated identities, cap work and study self-shares, and hold what a purse cannot take."""
+def _order(cursor: Any, lock_and_settle: Any) -> None:
+    """Rank repeated identities, cap work and study self-shares, and hold what a purse cannot take. Before the
+    purses' money is read, ``lock_and_settle`` locks them (with the settled bookings' purses, in the lock order)
+    and releases the settled bookings' holds."""
     cursor.execute("SELECT EXISTS (SELECT 1 FROM trip_keys WHERE kind = 'twice')")
     if cursor.fetchone()[0]:
         cursor.execute(RANK_SQL)
@@ -633,7 +648,8 @@ def _order(cursor: Any) -> None:
     cursor.execute("SELECT EXISTS (SELECT 1 FROM trip_cap)")
     if cursor.fetchone()[0]:
         cursor.execute(CAPPED_SQL)
-    cursor.execute("SELECT id FROM ledger_purse WHERE id IN (SELECT purse_id FROM trip_purse) ORDER BY id FOR UPDATE")
+    cursor.execute("SELECT purse_id FROM trip_purse")
+    lock_and_settle({row[0] for row in cursor.fetchall()})
     cursor.execute(SHORT_PURSES_SQL)
     short = [row[0] for row in cursor.fetchall()]
     if short:
@@ -839,7 +855,8 @@ def import_trips_sql(*, actor: Any, organiser: Organiser, filename: str, content
     steps = Steps()
     sha256 = hashlib.sha256(content).hexdigest()
     with transaction.atomic():
-        Organiser.objects.select_for_update().get(pk=organiser.pk)
+        # One import of an organiser at a time, without making others' foreign-key checks wait (trip_files).
+        Organiser.objects.select_for_update(no_key=True).get(pk=organiser.pk)
         existing = TripImport.objects.filter(organiser=organiser, sha256=sha256).first()
         if existing is not None:
             return existing
@@ -860,18 +877,19 @@ def import_trips_sql(*, actor: Any, organiser: Organiser, filename: str, content
                 started_at=started,
                 finished_at=started,
             )
-            # Bookings the dispatch centre authorised: their holds go back to the purses before the legs are judged.
+            # Bookings the dispatch centre authorised, locked now (the lock order, docs/mobility.md "Locks"); their
+            # holds go back to the purses once the purses are locked, before their money is read.
             cursor.execute(
                 f"SELECT DISTINCT {_t('authorization_id')}, {_t('client_number')} FROM trip_stage "
                 f"WHERE {_t('authorization_id')} <> ''"
             )
-            _settle_authorizations(organiser, cursor.fetchall(), actor)
+            settlement = _settlement_lock(organiser, cursor.fetchall())
             steps.done("stage")
             _prepare_reference_tables(cursor, organiser.pk)
             steps.done("keys")
             cursor.execute(JUDGE_SQL, {"ts": TIMESTAMP})
             steps.done("judge")
-            _order(cursor)
+            _order(cursor, lambda purses: lock_and_settle(settlement, purses, actor))
             _plan_transfers(cursor, trip_import)
             steps.done("order")
             counts: dict[str, int] = {}
@@ -889,6 +907,7 @@ def import_trips_sql(*, actor: Any, organiser: Organiser, filename: str, content
             )
         trip_import.counts, trip_import.finished_at = counts, clock.now()
         trip_import.save(update_fields=["counts", "finished_at"])
+        _settlement_audit(settlement, actor)
         audit_record(
             action="trips.import",
             actor=actor,

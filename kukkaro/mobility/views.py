@@ -22,6 +22,7 @@ from kukkaro.cases.models import DecisionLine
 from kukkaro.core import clock, exports
 from kukkaro.core.audit import PURPOSE_TRIPS, audit_record
 from kukkaro.core.charts import horizontal_bars
+from kukkaro.core.db import LockConflict
 from kukkaro.core.forms import add_validation_errors
 from kukkaro.core.models import AuditEvent, Municipality
 from kukkaro.core.money import format_cents
@@ -68,6 +69,11 @@ def trip_imports(request: HttpRequest) -> HttpResponse:
             )
         except ValidationError as error:
             add_validation_errors(form, error)
+        except LockConflict:
+            # Retried already: nothing was stored, and the same file may simply be sent again.
+            form.add_error(
+                "file", _("The database was busy and nothing was imported. Send the same file again in a moment.")
+            )
         else:
             messages.success(request, _("The file was imported. Every row has its result below."))
             return redirect("mobility:trip_import_detail", import_id=trip_import.pk)
@@ -275,9 +281,17 @@ def client_month(request: HttpRequest, client_id: uuid.UUID) -> HttpResponse:
     following = (month + dt.timedelta(days=32)).replace(day=1)
     purses = Table(
         caption=_("Purses in %(month)s") % {"month": _month_label(month)},
-        columns=[_("Purse"), _("At the start"), _("Added"), _("Used"), _("At the end"), _("Available now")],
+        columns=[
+            _("Purse"),
+            _("At the start"),
+            _("Added"),
+            _("Trips picked up this month"),
+            _("Taken from the purse this month"),
+            _("At the end"),
+            _("Available now"),
+        ],
         empty_text=_("No transport purse in this month."),
-        numeric_columns=frozenset({1, 2, 3, 4, 5}),
+        numeric_columns=frozenset({1, 2, 3, 4, 5, 6}),
         id="purses",
     )
     for row in statement.purses:
@@ -286,11 +300,11 @@ def client_month(request: HttpRequest, client_id: uuid.UUID) -> HttpResponse:
             row.label,
             *(
                 Cell(presenters.amount_text(value, unit), numeric=True)
-                for value in (row.opening, row.added, row.used, row.closing, row.available_now)
+                for value in (row.opening, row.added, row.trips_used, row.debited, row.closing, row.available_now)
             ),
         )
     totals = [
-        (_("Trips"), str(statement.trips)),
+        (_("Trips picked up this month"), str(statement.trips)),
         (_("Kilometres"), presenters.km_text(statement.metres)),
         (_("Price of the trips"), format_cents(statement.price_cents)),
         (_("Self-shares paid"), format_cents(statement.self_share_cents)),

@@ -490,3 +490,43 @@ def test_database__transfer_indexes_are_the_ones_the_ledger_relies_on():
         and info["columns"] in (["debit_purse_id"], ["credit_purse_id"], ["pending_id"], ["actor_id"])
     }
     assert single_fk_indexes == set()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_purses_lock__holds_writers_off_the_purses_and_their_payables_but_not_foreign_key_checks(on_postgres):
+    """The lock order's up-front lock (docs/mobility.md, "Locks"): another writer of a locked purse waits, but
+    another transaction's foreign-key check of a row referencing it (FOR KEY SHARE, at its commit) does not —
+    FOR UPDATE made a cancel's commit wait for a whole trip import."""
+    if not on_postgres:
+        pytest.skip("row lock modes are PostgreSQL's; SQLite locks the whole database for a writer")
+    import threading
+
+    purse = open_purse(amount=1_000)
+    payables = services.payables_of(purse)
+    locked, release, errors = threading.Event(), threading.Event(), []
+
+    def hold_the_locks() -> None:
+        try:
+            with transaction.atomic():
+                services.purses_lock(purse_ids={purse.pk}, with_payables=True)
+                locked.set()
+                release.wait(30)
+        except Exception as exc:
+            errors.append(repr(exc))
+        finally:
+            connection.close()
+
+    other = threading.Thread(target=hold_the_locks)
+    other.start()
+    try:
+        assert locked.wait(30)
+        with connection.cursor() as cursor:
+            for pk in (purse.pk, payables.pk):
+                with transaction.atomic():
+                    cursor.execute("SELECT 1 FROM ledger_purse WHERE id = %s FOR KEY SHARE NOWAIT", [pk])
+                with pytest.raises(DatabaseError), transaction.atomic():
+                    cursor.execute("SELECT 1 FROM ledger_purse WHERE id = %s FOR NO KEY UPDATE NOWAIT", [pk])
+    finally:
+        release.set()
+        other.join(30)
+    assert errors == []

@@ -233,6 +233,57 @@ def test_cancel__releases_the_hold_and_cancelling_again_answers_the_same(client,
     assert ledger_verify()[1] == []
 
 
+def test_cancel__a_lock_conflict_answers_503_to_send_again_never_500_and_changes_nothing(
+    client,
+    world,  # noqa: F811
+    monkeypatch,
+):
+    import psycopg.errors
+    from django.db import OperationalError
+
+    token = _token()
+    with clock.pinned(NOW):
+        approved = _ask(client, token, _body(world["km"].card.number), "cancel-busy-1").json()
+
+    def deadlocked(**_kwargs):
+        raise OperationalError("deadlock detected") from psycopg.errors.DeadlockDetected("deadlock detected")
+
+    monkeypatch.setattr(authorizations, "_cancel", deadlocked)
+    with clock.pinned(NOW):
+        busy = client.post(
+            f"{URL}/{approved['authorization_id']}/cancel",
+            headers={"Authorization": f"Bearer {token}", "Accept-Language": "en"},
+        )
+    assert busy.status_code == 503 and busy["Retry-After"] == "1"
+    assert "send the same request again" in busy.json()["detail"]
+    assert TripAuthorization.objects.get(pk=approved["authorization_id"]).state == AuthorizationState.APPROVED
+    monkeypatch.undo()
+    with clock.pinned(NOW):
+        again = client.post(
+            f"{URL}/{approved['authorization_id']}/cancel", headers={"Authorization": f"Bearer {token}"}
+        )
+    assert again.status_code == 200 and again.json()["state"] == "cancelled"
+
+
+def test_authorize__a_trip_faster_than_the_tariffs_limit_is_denied_in_words(client, world):  # noqa: F811
+    token = _token()
+    card = world["km"].card.number
+    purse = _purse(world["km"])
+    before = purse.available_now
+    with clock.pinned(NOW):
+        # 150 km/h over 20 minutes is 50 km: at the limit, and just above it.
+        at = _ask(client, token, _body(card, distance_km="50", duration_min="20"), "speed-at-01")
+        above = _ask(client, token, _body(card, distance_km="50.001", duration_min="20"), "speed-above-01")
+        flying = _ask(client, token, _body(card, distance_km="90", duration_min="1"), "speed-90-in-1")
+    assert at.json()["decision"] == "approved"
+    for answer in (above.json(), flying.json()):
+        assert (answer["decision"], answer["reason"]) == ("denied", "impossible_speed")
+        assert answer["hold"] is None
+        assert "average speed would be above the tariff's limit" in answer["reason_text"]
+    purse.refresh_from_db()
+    assert purse.available_now == before - 50_000
+
+
 def test_expiry__an_unused_hold_lapses_after_its_time(client, world):  # noqa: F811
     token = _token()
     purse = _purse(world["quota"])
@@ -330,7 +381,7 @@ def _file_leg(card: str, authorization_id: str, **values) -> bytes:
         client_number=card,
         authorization_id=authorization_id,
         pickup_at=PICKUP,
-        dropoff_at="2026-03-10T14:30:00+02:00",
+        dropoff_at=(dt.datetime.fromisoformat(PICKUP) + dt.timedelta(minutes=int(minutes) + 5)).isoformat(),
         fare_eur=_eur(fare),
         **values,
     )
@@ -521,6 +572,8 @@ def test_judge__the_one_query_agrees_with_the_lookups_one_by_one(world, on_postg
         {"destination_municipality": "837"},
         {"supplements": ("no-such-code",)},
         {"distance_km": Decimal(900), "duration_min": Decimal(600)},
+        {"distance_km": Decimal("50.001"), "duration_min": Decimal(20)},  # just above 150 km/h
+        {"distance_km": Decimal(50), "duration_min": Decimal(20)},  # at it
     ]
     compared = set()
     for card in cards:
@@ -542,4 +595,4 @@ def test_judge__the_one_query_agrees_with_the_lookups_one_by_one(world, on_postg
             compared.add(one_by_one.reason)
             if card == world["km"].card.number and values == {"purpose": "work"}:
                 assert one_by_one.self_share_cents == 100  # only what the cap leaves
-    assert compared == {"", "unknown_client", "no_decision", "outside_area", "unknown_supplement"}
+    assert compared == {"", "unknown_client", "no_decision", "outside_area", "unknown_supplement", "impossible_speed"}

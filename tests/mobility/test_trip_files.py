@@ -108,6 +108,7 @@ def _rows(w) -> list[dict[str, str]]:
             client_number=k,
             distance_km="900",
             duration_min="600",
+            dropoff_at="2026-03-04T20:05:00+02:00",
             fare_eur=_eur(far),
         ),
         leg(trip_id="B-7", client_number=q, operator_id="1234567-0"),  # 19: a malformed business ID
@@ -354,3 +355,52 @@ def test_import__a_nul_character_rejects_its_row_and_the_rest_is_imported(world)
         (4, "rejected", ["pickup_at_invalid"]),
         (5, "accepted", []),
     ]
+
+
+# --- a file that is not a trip file: one clear message, nothing stored (issue 16, item 8) ---------------------
+
+
+def _refused(content: bytes) -> str:
+    from django.utils import translation
+
+    with clock.pinned(IMPORTED), translation.override("en"), pytest.raises(ValidationError) as refused:
+        trip_files.import_trips(actor=None, organiser=organiser(), filename="x.csv", content=content)
+    assert not TripImport.objects.exists() and not TripLeg.objects.exists()
+    (message,) = refused.value.message_dict["file"]
+    return message
+
+
+def test_import__a_windows_1252_file_is_refused_naming_the_line_the_byte_and_what_it_looks_like(world):
+    rows = [leg(trip_id="E-1"), leg(trip_id="E-2", supplements="avustaja")]
+    content = trip_file(rows).replace(b"avustaja", "avustaja-ä".encode("cp1252"))
+    message = _refused(content)
+    offset = content.index(b"\xe4")
+    assert f"line 3, byte {offset + 1} of the file (0xE4) is not UTF-8" in message
+    assert "Windows-1252 or Latin-1" in message and "“ä”" in message
+
+
+def test_import__a_utf16_file_is_refused_as_utf16(world):
+    message = _refused(trip_file([leg()]).decode().encode("utf-16"))
+    assert "line 1, byte 1 of the file (0xFF) is not UTF-8" in message and "UTF-16" in message
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (";".join(trip_files.COLUMNS), "separated by semicolons (;), not commas"),
+        ("\t".join(trip_files.COLUMNS), "separated by tabs, not commas"),
+        (",".join(c.upper() if c in ("trip_id", "fare_eur") else c for c in trip_files.COLUMNS), "TRIP_ID → trip_id"),
+        ("\u00ef\u00bb\u00bf" + ",".join(trip_files.COLUMNS), "byte-order mark that was saved as text"),
+        (",".join((*trip_files.COLUMNS, "trip_id")), "names these columns twice: trip_id"),
+        (
+            ",".join(c.replace("distance_km", "distance") for c in trip_files.COLUMNS if c != "fare_eur"),
+            "lacks the columns: distance_km, fare_eur. It has columns that are not in the contract: "
+            "distance (perhaps distance_km).",
+        ),
+    ],
+    ids=["semicolons", "tabs", "upper-case", "bom-as-text", "twice", "missing-and-unknown"],
+)
+def test_import__a_header_that_does_not_match_names_the_likely_cause(world, header, expected):
+    values = ",".join(leg().values())
+    message = _refused(f"{header}\r\n{values}\r\n".encode())
+    assert expected in message, message

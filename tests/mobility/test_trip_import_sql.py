@@ -69,7 +69,7 @@ def _random_rows(rng: random.Random, w) -> list[dict[str, str]]:
             "trip_id": f"T-{n}",
             "client_number": rng.choice(cards[:3] * 4 + cards[3:]),
             "pickup_at": pickup.isoformat(),
-            "dropoff_at": (pickup + dt.timedelta(minutes=30)).isoformat(),
+            "dropoff_at": (pickup + dt.timedelta(minutes=75)).isoformat(),
             "origin_municipality": rng.choice(["049", "049", "235", "257", "091", "837"]),
             "destination_municipality": rng.choice(["049", "049", "927", "092"]),
             "distance_km": rng.choice(["3.2", "10", "12.3455", "0.5", "48.75", "150", "7.0005"]),
@@ -109,7 +109,7 @@ def _random_rows(rng: random.Random, w) -> list[dict[str, str]]:
     rows += [dict(rows[i]) for i in rng.sample(range(len(rows)), 12)]
     for i in rng.sample(range(len(rows) - 12), 6):
         changed = dict(rows[i])
-        changed["distance_km"] = "99.9"
+        changed["distance_km"] = "9.9"
         rows.append(changed)
     # Work trips of one client past the monthly cap, priced so that the fare matches.
     for n in range(26):
@@ -121,6 +121,34 @@ def _random_rows(rng: random.Random, w) -> list[dict[str, str]]:
                 purpose="work",
                 pickup_at=pickup.isoformat(),
                 dropoff_at=(pickup + dt.timedelta(minutes=25)).isoformat(),
+            )
+        )
+    # Legs that cannot have happened as billed (plausibility): at, just below and just above each default limit,
+    # for a client with a tariff and for a card nobody has (no tariff: the defaults).
+    start = dt.datetime(2026, 3, 9, 10, 0, tzinfo=clock.HELSINKI)
+    cases = [
+        ("50", "20", "", 25),  # 150 km/h: at the speed limit
+        ("49.999", "20", "", 25),
+        ("50.001", "20", "", 25),
+        ("3", "0", "", 25),  # a distance in no ride time
+        ("10", "30", "", 25),  # 30 minutes in 25 + 5: at the limit
+        ("10", "20", "10.01", 25),
+        ("10", "30.01", "", 25),
+        ("90", "1", "", 1),  # 90 km in a minute
+        ("100", "300", "", 20),  # 300 minutes in 20, and 20 km/h: the duration only
+        ("200", "60", "", 40),  # both
+    ]
+    for n, (km, ride, waiting, span) in enumerate(cases * 2):
+        pickup = start + dt.timedelta(hours=n)
+        rows.append(
+            leg(
+                trip_id=f"I-{n}",
+                client_number=(w["km"].card.number, NOBODY)[n // len(cases)],
+                pickup_at=pickup.isoformat(),
+                dropoff_at=(pickup + dt.timedelta(minutes=span)).isoformat(),
+                distance_km=km,
+                duration_min=ride,
+                waiting_min=waiting,
             )
         )
     rng.shuffle(rows)
@@ -175,6 +203,8 @@ def test_sql_import__gives_every_row_what_the_row_by_row_import_gives_it(world, 
     assert outcomes == {"accepted", "rejected", "review"}
     reasons = {r for row in py_legs for r in row["reasons"]}
     assert {"fare_mismatch", "unknown_client", "resent_changed", "outside_area", "pickup_at_invalid"} <= reasons
+    assert {"impossible_speed", "impossible_duration", "unknown_supplement"} <= reasons
+    assert any(row["reasons"] == ["impossible_speed", "impossible_duration"] for row in py_legs)
     for py_row, sql_row in zip(py_legs, sql_legs, strict=True):
         assert py_row == sql_row, f"row {py_row['row_number']} differs"
     assert py_transfers == sql_transfers

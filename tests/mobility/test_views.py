@@ -83,7 +83,28 @@ def test_results_download__is_the_result_file_with_one_line_per_row(client, worl
     assert response.content == trip_files.results_csv(imported)
     lines = list(csv.DictReader(io.StringIO(response.content.decode())))
     assert [int(line["row"]) for line in lines] == list(range(2, 20))
-    assert {line["outcome"] for line in lines} == {"accepted", "rejected", "review"}
+    # Row 17 is row 3 sent again: it says so, and that it took nothing from the purse itself.
+    again = lines[15]
+    assert (again["row"], again["outcome"]) == ("17", "duplicate of row 3 of this file, already debited")
+    assert (again["debit"], again["debit_unit"]) == ("", "")
+    assert {line["outcome"] for line in lines if line is not again} == {"accepted", "rejected", "review"}
+
+
+def test_import_page__a_duplicate_names_the_row_and_the_file_it_repeats(client, world, imported, english):  # noqa: F811
+    url = reverse("mobility:trip_import_detail", kwargs={"import_id": imported.pk})
+    text = client.get(url).content.decode()
+    assert "duplicate of row 3 of this file, already debited" in text
+    # The same legs in a later file: duplicates of rows of the first file, by its name and date.
+    later = _upload(client, trip_file(_rows(world)[:2]), name="april.csv")
+    assert later.status_code == 302
+    second = TripImport.objects.get(filename="april.csv")
+    text = client.get(reverse("mobility:trip_import_detail", kwargs={"import_id": second.pk})).content.decode()
+    day = imported.started_at.astimezone(clock.HELSINKI)
+    expected = f"duplicate of row 2 of the file march.csv imported on {day.day}.{day.month}.{day.year}, already debited"
+    assert expected in text
+    lines = list(csv.DictReader(io.StringIO(trip_files.results_csv(second).decode())))
+    assert lines[0]["outcome"] == expected
+    assert str(imported.pk) not in text
 
 
 def test_upload_page__a_file_without_the_columns_is_refused_at_the_field_and_stores_nothing(
@@ -96,6 +117,25 @@ def test_upload_page__a_file_without_the_columns_is_refused_at_the_field_and_sto
     assert response.status_code == 200
     assert "The header row lacks the columns" in response.content.decode()
     assert TripImport.objects.count() == 0 and TripLeg.objects.count() == 0
+
+
+def test_upload_page__a_database_that_stays_busy_asks_to_send_the_file_again(
+    client,
+    world,  # noqa: F811
+    english,
+    monkeypatch,
+):
+    from kukkaro.core.db import LockConflict
+
+    def busy(**_kwargs):
+        raise LockConflict("trip import")
+
+    _signed_in(client, Role.FINANCE)
+    monkeypatch.setattr(trip_files, "import_trips", busy)
+    response = _upload(client, trip_file(_rows(world)))
+    assert response.status_code == 200
+    assert "The database was busy and nothing was imported" in response.content.decode()
+    assert TripImport.objects.count() == 0
 
 
 def test_trip_files__another_organisers_import_is_not_found(client, world, imported):  # noqa: F811
@@ -224,6 +264,8 @@ def test_client_month__shows_trips_money_self_shares_and_what_is_left(client, wo
     assert "€43.40" in page and "€3.00" in page and "€40.40" in page
     assert "3 trips of this month are still held for review" in page
     assert "53 trips" in page  # January to March released at approval (3 × 18), one used
+    # Trips by pickup date and the ledger's debits by posting date, each under its own label.
+    assert "Trips picked up this month" in page and "Taken from the purse this month" in page
     assert AuditEvent.objects.filter(data_subject_id=quota.pk, purpose="trips", kind="read").exists()
     bad = client.get(url, {"month": "March"})
     assert bad.status_code == 200 and "for example 2026-03" in bad.content.decode()
