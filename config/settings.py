@@ -152,6 +152,16 @@ AXES_VERBOSE = False
 # out a whole office. Password guessing across accounts is covered by the length rules above.
 SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 
+# Audit chain keys (HMAC-SHA256, ADR 0020): "id:base64key,id:base64key,...". The first seals new rows; the others
+# only verify rows sealed before a rotation. They live in the environment, never in the database. Development and
+# tests use one fixed, public key; production refuses to start without its own, or with the public one.
+DEVELOPMENT_AUDIT_HMAC_KEYS = "dev:a3Vra2Fyby1kZXZlbG9wbWVudC1hdWRpdC1rZXktbm90LWEtc2VjcmV0"
+AUDIT_HMAC_KEYS = (
+    env.str("AUDIT_HMAC_KEYS") if PRODUCTION else env.str("AUDIT_HMAC_KEYS", default=DEVELOPMENT_AUDIT_HMAC_KEYS)
+)
+if PRODUCTION and DEVELOPMENT_AUDIT_HMAC_KEYS.partition(":")[2] in AUDIT_HMAC_KEYS:
+    raise ImproperlyConfigured("AUDIT_HMAC_KEYS contains the public development key; production needs its own")
+
 # Identification of clients and supporters (shaped like Suomi.fi strong identification). The test provider is
 # refused outright in production: see kukkaro.people.identification.
 IDENTIFICATION_ADAPTER = env.str(
