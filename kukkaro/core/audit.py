@@ -337,7 +337,8 @@ def _append(events: list[AuditEvent]) -> None:
     found = _head_in_table()
     rows = _after_checking(found, events)
     head = _seal(rows, found)
-    assert head.key_id is not None and head.mac is not None  # a sealed head always has both
+    assert head.key_id is not None  # a sealed head always has its key id …
+    assert head.mac is not None  # … and its seal
     AuditEvent.objects.bulk_create(rows)
     AuditChainHead.objects.filter(seq=found.seq).delete()
     AuditChainHead.objects.create(
