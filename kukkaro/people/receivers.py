@@ -58,6 +58,8 @@ def _login_failed(sender: Any, credentials: dict, request: Any = None, **kwargs:
 
 @receiver(user_locked_out)
 def _locked_out(sender: Any, request: Any, username: str, ip_address: str, **kwargs: Any) -> None:
+    from kukkaro.people.lockout import SCOPE_ACCOUNT
+
     username = str(username or "")[:64]
     audit_record(
         action="auth.locked_out",
@@ -66,4 +68,6 @@ def _locked_out(sender: Any, request: Any, username: str, ip_address: str, **kwa
         organiser_id=_organiser_of(username),
         target_type="people.user",
         target_id=username,
+        # Whether the username from this address, or the address for every username, was locked.
+        after={"scope": getattr(request, "kukkaro_lockout_scope", SCOPE_ACCOUNT), "address": ip_address or ""},
     )
