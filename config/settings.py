@@ -78,6 +78,8 @@ MIDDLEWARE = [
     # Every view needs a signed-in user unless it is declared public in kukkaro.core.permissions.
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # After messages (it says why), before any view: a session past its absolute lifetime is signed out.
+    "kukkaro.core.sessions.SessionLifetimeMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "axes.middleware.AxesMiddleware",
@@ -177,6 +179,10 @@ if PRODUCTION and IDENTIFICATION_ADAPTER.endswith("TestIdentityProvider"):
 SESSION_COOKIE_NAME = "kukkaro_session"
 SESSION_COOKIE_AGE = env.int("SESSION_IDLE_SECONDS", default=30 * 60)  # idle timeout
 SESSION_SAVE_EVERY_REQUEST = True
+# However active, a session ends this long after sign-in (kukkaro.core.sessions); the page warns this many
+# seconds before the idle timeout or the end of the lifetime and offers to continue (WCAG 2.2.1).
+SESSION_ABSOLUTE_SECONDS = env.int("SESSION_ABSOLUTE_SECONDS", default=12 * 3600)
+SESSION_WARNING_SECONDS = env.int("SESSION_WARNING_SECONDS", default=120)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

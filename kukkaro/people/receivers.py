@@ -9,10 +9,13 @@ from django.dispatch import receiver
 
 from kukkaro.core.audit import audit_record
 from kukkaro.core.models import AuditEvent
+from kukkaro.core.sessions import session_mark_signed_in
 
 
 @receiver(user_logged_in)
 def _logged_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    if request is not None and hasattr(request, "session"):
+        session_mark_signed_in(request)
     audit_record(
         action="auth.login",
         kind=AuditEvent.Kind.AUTH,
@@ -27,12 +30,14 @@ def _logged_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
 def _logged_out(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     if user is None:
         return
+    reason = getattr(request, "kukkaro_logout_reason", "")
     audit_record(
         action="auth.logout",
         kind=AuditEvent.Kind.AUTH,
         actor=user,
         target=user,
         organiser_id=user.organiser_id,
+        after={"reason": reason} if reason else None,
     )
 
 
