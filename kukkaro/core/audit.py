@@ -348,10 +348,11 @@ def _append(events: list[AuditEvent]) -> None:
 
 # PostgreSQL: the head this process last wrote or checked, per connection, with the key ring it was checked
 # under. An append sends rows already sealed on it; the database writes them only if the chain still ends there
-# (one round trip), otherwise it answers with the real head, still holding the chain's lock, and the rows are
-# sealed again on that (two).
+# (one round trip), otherwise it answers with the real head without keeping the chain's lock, and the rows are
+# sealed again on that (two, or more under contention).
 _known_heads: "weakref.WeakKeyDictionary[Any, tuple[str, ChainHead]]" = weakref.WeakKeyDictionary()
 _APPEND_SQL = "SELECT * FROM kukkaro_audit_append(%s::bigint, %s::text, %s::text, %s::jsonb, %s::jsonb)"
+_OPTIMISTIC_TRIES = 3
 
 
 def _payload(events: list[AuditEvent]) -> str:
@@ -385,7 +386,8 @@ def _payload(events: list[AuditEvent]) -> str:
 
 def _call_append(expected: ChainHead | None, events: list[AuditEvent], head: ChainHead | None) -> ChainHead | None:
     """One call of ``kukkaro_audit_append`` (migration core 0008). Returns None when the rows were written, or
-    the chain's real head when it does not end at ``expected`` (nothing written; the lock is now held)."""
+    the chain's real head when it does not end at ``expected`` (nothing written, and the lock the call took is
+    released again)."""
     new_head = None
     if head is not None:
         new_head = {
@@ -418,29 +420,27 @@ def _call_append(expected: ChainHead | None, events: list[AuditEvent], head: Cha
 
 def _append_in_database(events: list[AuditEvent]) -> None:
     """PostgreSQL: the function takes the chain's lock, compares the head and inserts the rows and the new head
-    in one statement, so the lock is held only for it and the commit — when this connection knew the head.
-    Otherwise a second call, under the lock the first one took. The key never reaches the database: only
-    sealed values do."""
+    in one statement, so the lock is held only for it and the commit. When another connection appended since,
+    it answers with the real head and lets the lock go at once; the rows are sealed again on that head and sent
+    again. After a few such misses (heavy contention) the lock is taken for the rest of the transaction, so the
+    next try cannot miss. The key never reaches the database: only sealed values do."""
     connection.ensure_connection()
     raw = connection.connection
     ring_text, known = _known_heads.get(raw, ("", None))
-    if ring_text != settings.AUDIT_HMAC_KEYS:
-        known = None  # checked under other keys (a test changing them): check again
-    found = None
-    if known is not None:
-        head = _seal(events, known)
-        found = _call_append(known, events, head)
-        if found is None:
+    if known is None or ring_text != settings.AUDIT_HMAC_KEYS:
+        known = _call_append(None, [], None)  # only reads the head
+    for attempt in range(_OPTIMISTIC_TRIES + 1):
+        if attempt == _OPTIMISTIC_TRIES:
+            _lock_chain()  # held until commit: the head cannot move any more
+            known = _call_append(None, [], None)
+        assert known is not None  # the read above always answers with the head
+        rows = _after_checking(known, events)
+        head = _seal(rows, known)
+        known = _call_append(known, rows, head)
+        if known is None:
             _known_heads[raw] = (settings.AUDIT_HMAC_KEYS, head)
             return
-    if found is None:
-        found = _call_append(None, [], None)  # only reads the head (and takes the lock)
-        assert found is not None
-    rows = _after_checking(found, events)
-    head = _seal(rows, found)
-    if _call_append(found, rows, head) is not None:
-        raise RuntimeError("the audit chain's head moved while this transaction held its lock")
-    _known_heads[raw] = (settings.AUDIT_HMAC_KEYS, head)
+    raise RuntimeError("the audit chain's head moved while this transaction held its lock")
 
 
 def audit_record(

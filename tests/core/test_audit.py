@@ -500,3 +500,39 @@ def test_audit_record__head_known_to_the_connection__is_one_call_on_postgresql(m
     monkeypatch.setattr(audit, "_call_append", lambda *args: calls.append(args) or original(*args))
     _events(1)
     assert len(calls) == (1 if on_postgres else 0)
+
+
+def _chain_lock_held() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = %s AND pid = pg_backend_pid()",
+            [audit._LOCK_KEY],
+        )
+        return cursor.fetchone()[0] > 0
+
+
+@pytest.mark.django_db(transaction=True)  # each append commits, as in use: no test transaction holds the lock
+def test_audit_append__stale_head__lets_the_chain_lock_go_at_once(on_postgres):
+    """A call that finds the chain moved on writes nothing and does not keep the lock, so other appends are not
+    held up while this one seals its rows again (PostgreSQL; SQLite's lock is the whole transaction)."""
+    if not on_postgres:
+        assert audit_record(action="test.event", actor=None).seq == 1
+        return
+    _events(1)
+    with transaction.atomic():
+        assert audit._call_append(None, [], None) is not None
+        assert not _chain_lock_held()
+        audit_record(action="test.event", actor=None)
+        assert _chain_lock_held()  # a write keeps it until commit, as before
+    assert audit_verify()[1] == []
+
+
+def test_audit_append__contended_past_the_tries__takes_the_lock_and_succeeds(monkeypatch, settings, on_postgres):
+    first, _second = _events(2)
+    monkeypatch.setattr(audit, "_OPTIMISTIC_TRIES", 0)
+    if on_postgres:
+        stale = audit.head_seal(seq=first.seq, hash_=first.hash, unkeyed_until_seq=0)
+        audit._known_heads[connection.connection] = (settings.AUDIT_HMAC_KEYS, stale)
+    third = audit_record(action="test.event", actor=None)
+    assert third.seq == 3
+    assert audit_verify() == (3, [], third.hash)

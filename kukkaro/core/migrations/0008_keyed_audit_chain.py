@@ -3,7 +3,8 @@ environment, named by the row's new ``key_id``, and ``AuditChainHead`` seals whe
 
 PostgreSQL's ``kukkaro_audit_append`` no longer hashes (it cannot know the key, which must never reach the
 database): Python seals the rows on the head it expects, and the function, under the chain's lock, writes them
-and the new head only if the chain still ends there, or answers with the real head (see ``kukkaro.core.audit``).
+and the new head only if the chain still ends there, or answers with the real head and lets the lock go again
+(see ``kukkaro.core.audit``).
 
 Rows already in the table stay as they are, plain SHA-256 with an empty ``key_id``: rewriting them would need the
 append-only trigger switched off and would re-seal whatever may already have been changed in them. Instead the
@@ -27,25 +28,31 @@ RETURNS TABLE (
 )
 LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM pg_advisory_xact_lock(1263881025);  -- audit._LOCK_KEY ("KUKA")
-    -- The newest head record, from the top of the primary key: dead versions below it are never visited.
-    SELECT h.seq, h.hash, h.key_id, h.mac, h.unkeyed_until_seq
-      INTO head_seq, head_hash, head_key_id, head_mac, head_unkeyed_until_seq
-      FROM core_auditchainhead h ORDER BY h.seq DESC LIMIT 1;
-    IF NOT FOUND THEN
-        -- No head record: an empty chain, or a removed record (Python records that as evidence).
-        SELECT e.seq, e.hash INTO head_seq, head_hash FROM core_auditevent e ORDER BY e.seq DESC LIMIT 1;
+    BEGIN
+        PERFORM pg_advisory_xact_lock(1263881025);  -- audit._LOCK_KEY ("KUKA")
+        -- The newest head record, from the top of the primary key: dead versions below it are never visited.
+        SELECT h.seq, h.hash, h.key_id, h.mac, h.unkeyed_until_seq
+          INTO head_seq, head_hash, head_key_id, head_mac, head_unkeyed_until_seq
+          FROM core_auditchainhead h ORDER BY h.seq DESC LIMIT 1;
         IF NOT FOUND THEN
-            head_seq := 0;
-            head_hash := repeat('0', 64);
+            -- No head record: an empty chain, or a removed record (Python records that as evidence).
+            SELECT e.seq, e.hash INTO head_seq, head_hash FROM core_auditevent e ORDER BY e.seq DESC LIMIT 1;
+            IF NOT FOUND THEN
+                head_seq := 0;
+                head_hash := repeat('0', 64);
+            END IF;
+            head_unkeyed_until_seq := 0;
         END IF;
-        head_unkeyed_until_seq := 0;
-    END IF;
-    IF head_seq IS DISTINCT FROM expected_seq OR head_hash IS DISTINCT FROM expected_hash
-            OR head_mac IS DISTINCT FROM expected_mac THEN
-        RETURN NEXT;  -- out_id NULL: nothing written; the caller seals its rows again on this head
+        IF head_seq IS DISTINCT FROM expected_seq OR head_hash IS DISTINCT FROM expected_hash
+                OR head_mac IS DISTINCT FROM expected_mac THEN
+            -- Leaving the block by an error rolls it back, which releases the lock it took (not one this
+            -- transaction held before): the caller seals its rows again without holding up other appends.
+            RAISE EXCEPTION USING ERRCODE = 'P0KK1';
+        END IF;
+    EXCEPTION WHEN SQLSTATE 'P0KK1' THEN
+        RETURN NEXT;  -- out_id NULL: nothing written; here is the head (variables keep their values)
         RETURN;
-    END IF;
+    END;
     RETURN QUERY
     WITH inserted AS (
         INSERT INTO core_auditevent (
