@@ -68,6 +68,8 @@ MIDDLEWARE = [
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "kukkaro.core.middleware.RequestIdMiddleware",
+    # Outside sessions and authentication, so it sees every answer, the lockout page and redirects included.
+    "kukkaro.core.middleware.NoStoreMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -76,6 +78,8 @@ MIDDLEWARE = [
     # Every view needs a signed-in user unless it is declared public in kukkaro.core.permissions.
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # After messages (it says why), before any view: a session past its absolute lifetime is signed out.
+    "kukkaro.core.sessions.SessionLifetimeMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "axes.middleware.AxesMiddleware",
@@ -138,17 +142,29 @@ LOGIN_URL = "people:login"
 LOGIN_REDIRECT_URL = "core:home"
 LOGOUT_REDIRECT_URL = "core:home"
 
-# Lockout: five failed passwords for one username lock it for 15 minutes (django-axes).
+# Lockout (ADR 0006): five failed passwords for one username from one address lock that pair for 15 minutes;
+# fifty from one address, whatever the usernames, lock the address (kukkaro.people.lockout). Failures elsewhere
+# never lock a person out of their account from their own address.
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_ADDRESS_FAILURE_LIMIT = env.int("AXES_ADDRESS_FAILURE_LIMIT", default=50)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
-AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_HANDLER = "kukkaro.people.lockout.LockoutHandler"
+AXES_CLIENT_IP_CALLABLE = "kukkaro.people.lockout.client_address"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "kukkaro.people.views.locked_out"
 AXES_USERNAME_FORM_FIELD = "username"
 AXES_VERBOSE = False
-# Lockout is per account on purpose: county offices share outgoing addresses, so an IP-based lockout would lock
-# out a whole office. Password guessing across accounts is covered by the length rules above.
-SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+
+# Audit chain keys (HMAC-SHA256, ADR 0020): "id:base64key,id:base64key,...". The first seals new rows; the others
+# only verify rows sealed before a rotation. They live in the environment, never in the database. Development and
+# tests use one fixed, public key; production refuses to start without its own, or with the public one.
+DEVELOPMENT_AUDIT_HMAC_KEYS = "dev:a3Vra2Fyby1kZXZlbG9wbWVudC1hdWRpdC1rZXktbm90LWEtc2VjcmV0"
+AUDIT_HMAC_KEYS = (
+    env.str("AUDIT_HMAC_KEYS") if PRODUCTION else env.str("AUDIT_HMAC_KEYS", default=DEVELOPMENT_AUDIT_HMAC_KEYS)
+)
+if PRODUCTION and DEVELOPMENT_AUDIT_HMAC_KEYS.partition(":")[2] in AUDIT_HMAC_KEYS:
+    raise ImproperlyConfigured("AUDIT_HMAC_KEYS contains the public development key; production needs its own")
 
 # Identification of clients and supporters (shaped like Suomi.fi strong identification). The test provider is
 # refused outright in production: see kukkaro.people.identification.
@@ -163,6 +179,10 @@ if PRODUCTION and IDENTIFICATION_ADAPTER.endswith("TestIdentityProvider"):
 SESSION_COOKIE_NAME = "kukkaro_session"
 SESSION_COOKIE_AGE = env.int("SESSION_IDLE_SECONDS", default=30 * 60)  # idle timeout
 SESSION_SAVE_EVERY_REQUEST = True
+# However active, a session ends this long after sign-in (kukkaro.core.sessions); the page warns this many
+# seconds before the idle timeout or the end of the lifetime and offers to continue (WCAG 2.2.1).
+SESSION_ABSOLUTE_SECONDS = env.int("SESSION_ABSOLUTE_SECONDS", default=12 * 3600)
+SESSION_WARNING_SECONDS = env.int("SESSION_WARNING_SECONDS", default=120)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
@@ -189,6 +209,12 @@ if PRODUCTION:
     SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
     if env.bool("BEHIND_TLS_PROXY", default=True):
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# How many proxies in front of Kukkaro append the client's address to X-Forwarded-For; the lockout takes the
+# address the outermost one saw (kukkaro.people.lockout.client_address). 0 means REMOTE_ADDR. Behind the TLS
+# proxy it defaults to 1, or every client would share the proxy's address and its lockout limit.
+TRUSTED_PROXY_COUNT = env.int(
+    "TRUSTED_PROXY_COUNT", default=1 if PRODUCTION and env.bool("BEHIND_TLS_PROXY", True) else 0
+)
 
 # --- Languages, time and formats -------------------------------------------------------------------------
 LANGUAGE_CODE = "fi"

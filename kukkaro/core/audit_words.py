@@ -49,6 +49,7 @@ class AuditWords:
 #: The audit trail's own events (``core``).
 ACTIONS: dict[str, AuditWords] = {
     "audit.verify": AuditWords(_("checked that the audit trail is intact")),
+    "audit.head_invalid": AuditWords(_("found the audit trail's end record missing or altered")),
 }
 
 #: Why a client's data was read (``kukkaro.core.audit.PURPOSE_*``), as the client reads it.

@@ -31,3 +31,33 @@ class RequestIdMiddleware:
             _request_id.reset(token)
         response["X-Request-ID"] = request_id
         return response
+
+
+def _must_not_be_stored(request: HttpRequest, response: HttpResponse) -> bool:
+    if response.has_header("Content-Disposition"):  # every file: decision PDFs, payment files, exports
+        return True
+    if request.path.startswith("/api/"):  # bearer-token callers; their answers are personal or financial data
+        return True
+    user = getattr(request, "user", None)
+    return bool(user is not None and user.is_authenticated)
+
+
+class NoStoreMiddleware:
+    """``Cache-Control: no-store`` on everything that may carry personal or financial data, decided in one place
+    so that no download or page can forget it: every file (a response with ``Content-Disposition``, inline or
+    attachment), every API answer, and every response to a signed-in user. Neither the browser's disk cache nor
+    a proxy keeps a copy, and after signing out on a shared computer the Back button asks the server again
+    instead of showing the last client's page. Public pages (sign-in, the accessibility statement) and static
+    files (served by WhiteNoise before this runs) stay cacheable."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if _must_not_be_stored(request, response):
+            # Replaces whatever a view said: nothing here may be kept, and ``private`` alone would allow the
+            # browser's own disk cache.
+            response["Cache-Control"] = "no-store, private"
+            response["Pragma"] = "no-cache"  # HTTP/1.0 caches
+        return response

@@ -48,9 +48,11 @@ class Municipality(models.Model):
 class AuditEvent(models.Model):
     """One append-only, hash-chained event: a state change, a read of client data, or a sign-in.
 
-    ``seq`` is contiguous from 1 and ``hash`` covers every column plus the previous hash, so an edited,
-    inserted or deleted row breaks the chain (see ``kukkaro.core.audit.audit_verify``). The table refuses
-    UPDATE and DELETE by trigger on PostgreSQL and UPDATE on SQLite.
+    ``seq`` is contiguous from 1 and ``hash`` is an HMAC-SHA256, under the key named by ``key_id``, of every
+    column plus the previous hash, so an edited, inserted, reordered or deleted row breaks the chain and nobody
+    without the key can recompute it (see ``kukkaro.core.audit.audit_verify`` and ADR 0020). Rows written before
+    the chain was keyed have an empty ``key_id`` and a plain SHA-256. The table refuses UPDATE and DELETE by
+    trigger on PostgreSQL and UPDATE on SQLite.
     """
 
     class Kind(models.TextChoices):
@@ -91,6 +93,8 @@ class AuditEvent(models.Model):
     request_id = models.CharField(_("request ID"), max_length=64, blank=True)
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64, unique=True)
+    # Which of AUDIT_HMAC_KEYS sealed the row; empty for the unkeyed rows written before ADR 0020.
+    key_id = models.CharField(max_length=16, blank=True, default="")
 
     class Meta:
         verbose_name = _("audit event")
@@ -105,3 +109,29 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.action}"
+
+
+class AuditChainHead(models.Model):
+    """Where the audit chain ends, sealed with a key: one row, replaced in the transaction of every append.
+
+    A chain alone cannot show that rows were cut off its end; this row can, because nobody without the key can
+    seal an earlier end. ``unkeyed_until_seq`` marks how far the unkeyed rows of an upgraded deployment reach:
+    after it, every row must be keyed. See ADR 0020.
+
+    Replaced by a delete and an insert, not an update: the newest row is found by the primary key from the top,
+    so dead versions left behind (a long transaction, a backup's snapshot) never slow the lookup down, where
+    one row updated over and over would make every append walk all of its versions.
+    """
+
+    seq = models.BigIntegerField(primary_key=True)
+    hash = models.CharField(max_length=64)
+    key_id = models.CharField(max_length=16)
+    mac = models.CharField(max_length=64)
+    unkeyed_until_seq = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("audit chain head")
+        verbose_name_plural = _("audit chain heads")
+
+    def __str__(self) -> str:
+        return f"head #{self.seq}"

@@ -27,6 +27,7 @@ from kukkaro.core.roles import Role
 
 class Action(StrEnum):
     DASHBOARD_VIEW = "dashboard.view"
+    SESSION_EXTEND = "session.extend"
     CLIENT_SEARCH = "client.search"
     CLIENT_VIEW = "client.view"
     CLIENT_ACCESS_LOG_VIEW = "client.access_log.view"
@@ -79,6 +80,7 @@ CASEWORK = frozenset({Role.SOCIAL_WORKER, Role.DECISION_MAKER})
 
 RULES: dict[Action, Rule] = {
     Action.DASHBOARD_VIEW: Rule(STAFF | {Role.PROVIDER, Role.DISPATCH}),
+    Action.SESSION_EXTEND: Rule(frozenset(Role)),  # anyone signed in may keep their own session going
     Action.CLIENT_SEARCH: Rule(CASEWORK),
     Action.CLIENT_VIEW: Rule(CASEWORK, same_organiser),
     Action.CLIENT_ACCESS_LOG_VIEW: Rule(CASEWORK | {Role.ADMIN}, same_organiser),

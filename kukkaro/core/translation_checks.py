@@ -151,9 +151,9 @@ def audit_action_problems(root: Path, described: set[str]) -> list[str]:
             missing.setdefault(use.code, []).append(use.where)
     for code, places in sorted(missing.items()):
         app = places[0].split("/")[1] if places[0].count("/") >= 2 else "core"
+        home = "kukkaro/core/audit_words.py" if app == "core" else f"kukkaro/{app}/audit_actions.py"
         problems.append(
-            f"audit action {code!r} has no description: add it to ACTIONS in kukkaro/{app}/audit_actions.py "
-            f"(used at {', '.join(places)})"
+            f"audit action {code!r} has no description: add it to ACTIONS in {home} (used at {', '.join(places)})"
         )
     return problems
 

@@ -10,4 +10,5 @@ urlpatterns = [
     path("accessibility/", views.accessibility, name="accessibility"),
     path("administration/audit/", views.audit_log, name="audit_log"),
     path("health/", views.health, name="health"),
+    path("session/extend/", views.session_extend, name="session_extend"),
 ]

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.core.paginator import Paginator
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -5,11 +6,12 @@ from django.shortcuts import redirect, render
 from django.utils.formats import date_format
 from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
 from kukkaro.core import audit_words, selectors
 from kukkaro.core.models import AuditEvent
-from kukkaro.core.permissions import Action, allowed_url, can, public, requires
+from kukkaro.core.permissions import Action, allowed_url, can, post_only, public, requires
+from kukkaro.core.sessions import session_absolute_remaining
 from kukkaro.core.tables import Cell, Table
 
 PAGE_SIZE = 25
@@ -108,3 +110,14 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None) -> 
 
 def server_error(request: HttpRequest) -> HttpResponse:
     return render(request, "core/error.html", {"status": 500, "title": _("Something went wrong")}, status=500)
+
+
+@post_only
+@requires(Action.SESSION_EXTEND)
+@require_POST
+def session_extend(request: HttpRequest) -> HttpResponse:
+    """ "Continue" in the session warning: this request itself renews the idle timeout (every request does);
+    the answer says how long the session now has, for the page's timer. The absolute lifetime is not extended."""
+    return JsonResponse(
+        {"idle_seconds": settings.SESSION_COOKIE_AGE, "lifetime_seconds": session_absolute_remaining(request)}
+    )

@@ -9,10 +9,13 @@ from django.dispatch import receiver
 
 from kukkaro.core.audit import audit_record
 from kukkaro.core.models import AuditEvent
+from kukkaro.core.sessions import session_mark_signed_in
 
 
 @receiver(user_logged_in)
 def _logged_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    if request is not None and hasattr(request, "session"):
+        session_mark_signed_in(request)
     audit_record(
         action="auth.login",
         kind=AuditEvent.Kind.AUTH,
@@ -27,12 +30,14 @@ def _logged_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
 def _logged_out(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     if user is None:
         return
+    reason = getattr(request, "kukkaro_logout_reason", "")
     audit_record(
         action="auth.logout",
         kind=AuditEvent.Kind.AUTH,
         actor=user,
         target=user,
         organiser_id=user.organiser_id,
+        after={"reason": reason} if reason else None,
     )
 
 
@@ -58,6 +63,8 @@ def _login_failed(sender: Any, credentials: dict, request: Any = None, **kwargs:
 
 @receiver(user_locked_out)
 def _locked_out(sender: Any, request: Any, username: str, ip_address: str, **kwargs: Any) -> None:
+    from kukkaro.people.lockout import SCOPE_ACCOUNT
+
     username = str(username or "")[:64]
     audit_record(
         action="auth.locked_out",
@@ -66,4 +73,6 @@ def _locked_out(sender: Any, request: Any, username: str, ip_address: str, **kwa
         organiser_id=_organiser_of(username),
         target_type="people.user",
         target_id=username,
+        # Whether the username from this address, or the address for every username, was locked.
+        after={"scope": getattr(request, "kukkaro_lockout_scope", SCOPE_ACCOUNT), "address": ip_address or ""},
     )

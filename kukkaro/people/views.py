@@ -39,9 +39,15 @@ logout_view = public(LogoutView.as_view())
 
 
 def locked_out(request: HttpRequest, original_response: HttpResponse | None, credentials: dict | None) -> HttpResponse:
-    """What django-axes shows when an account is locked (it calls this; not a URL of its own)."""
+    """What django-axes shows when an account or an address is locked (it calls this; not a URL of its own)."""
+    from kukkaro.people.lockout import SCOPE_ADDRESS
+
     minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
-    return render(request, "people/locked_out.html", {"cooloff_minutes": minutes}, status=429)
+    context = {
+        "cooloff_minutes": minutes,
+        "address_locked": getattr(request, "kukkaro_lockout_scope", "") == SCOPE_ADDRESS,
+    }
+    return render(request, "people/locked_out.html", context, status=429)
 
 
 @public

@@ -53,6 +53,30 @@ def test_api__every_operation__requires_authentication():
             assert operation.get("security"), f"{method.upper()} {path} has no authentication"
 
 
+def test_api__every_operation__answers_no_store(client):
+    """Every operation of the schema, with and without a token, found or not: no answer may be cached."""
+    import re
+    import uuid
+
+    from kukkaro.api.api import api
+
+    headers = {
+        "provider": {"Authorization": f"Bearer {_token(Role.PROVIDER)}"},
+        "dispatch": {"Authorization": f"Bearer {_token(Role.DISPATCH)}"},
+    }
+    answers = []
+    for path, operations in api.get_openapi_schema()["paths"].items():
+        url = re.sub(r"\{[^}]+\}", str(uuid.uuid4()), path)
+        for method in operations:
+            for auth in [{}, headers["provider" if "/provider" in path else "dispatch"]]:
+                response = client.generic(method.upper(), url, data="{}", content_type="application/json", headers=auth)
+                answers.append((method, path, response.status_code, response.get("Cache-Control", "")))
+    assert len(answers) > 10
+    assert [answer for answer in answers if "no-store" not in answer[3]] == []
+    schema_answer = client.get(reverse("api:openapi-json"))
+    assert "no-store" in schema_answer["Cache-Control"]
+
+
 def test_api__openapi_schema__is_openapi_3_1(client):
     response = client.get(reverse("api:openapi-json"))
     assert response.status_code == 200

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCTION_ENV = {
@@ -14,6 +15,7 @@ PRODUCTION_ENV = {
     "ALLOWED_HOSTS": "kukkaro.example.fi",
     "DATABASE_URL": "postgres://kukkaro@127.0.0.1:5432/kukkaro",
     "IDENTIFICATION_ADAPTER": "",
+    "AUDIT_HMAC_KEYS": "prod:cHJvZHVjdGlvbi1hdWRpdC1rZXktZm9yLXRoZS1kZXBsb3ktY2hlY2s=",
 }
 
 
@@ -41,12 +43,16 @@ def test_check_deploy__production_settings__pass_without_warnings():
         ({"IDENTIFICATION_ADAPTER": "kukkaro.people.identification.TestIdentityProvider"}, "test identity provider"),
         ({"DEBUG": "true"}, "DEBUG"),
         ({"SECRET_KEY": ""}, "SECRET_KEY"),
+        ({"AUDIT_HMAC_KEYS": ""}, "AUDIT_HMAC_KEYS"),
+        ({"AUDIT_HMAC_KEYS": f"prod:{'x' * 44},{settings.DEVELOPMENT_AUDIT_HMAC_KEYS}"}, "development key"),
+        ({"AUDIT_HMAC_KEYS": "prod:c2hvcnQ="}, "at least 32"),
     ],
 )
 def test_production__unsafe_settings__refuse_to_start(override, message):
     env = {**PRODUCTION_ENV, **override}
-    if not override.get("SECRET_KEY", "x"):
-        env.pop("SECRET_KEY")
+    for name in ("SECRET_KEY", "AUDIT_HMAC_KEYS"):
+        if not override.get(name, "x"):
+            env.pop(name)
     result = _kukkaro("check", **env)
     assert result.returncode != 0
     assert message in result.stderr

@@ -145,6 +145,9 @@ def test_url__role__gets_the_expected_outcome(client, world, route, role):
     if role != ANONYMOUS:
         client.force_login(world["users"][role])
     response = client.get(_url(route, world))
+    if role != ANONYMOUS:
+        # Whatever a signed-in person is answered — a page, a refusal, a redirect, a file — no cache keeps it.
+        assert "no-store" in response.get("Cache-Control", ""), f"{route.name}: {role} got a storable answer"
     if route.public:
         assert not _is_login_redirect(response), f"{route.name} is public but asked {role} to sign in"
         assert response.status_code < 500
@@ -156,6 +159,32 @@ def test_url__role__gets_the_expected_outcome(client, world, route, role):
         assert not _is_login_redirect(response)
     else:
         assert response.status_code == 403, f"{route.name}: {role} should be refused, got {response.status_code}"
+
+
+# Files that must exist for the walk below to mean something; any new download is found by the walk itself.
+KNOWN_DOWNLOADS = {
+    "cases:decision_document",
+    "services:payment_batch_pain001",
+    "services:payment_batch_csv",
+    "provider:upload_results_csv",
+    "mobility:trip_import_results",
+    "mobility:cohort_comparison_csv",
+}
+
+
+def test_every_download__is_marked_no_store(client, world):
+    """Every URL as the first role allowed to see it: each answer that is a file (decision PDFs, payment files,
+    exports, result files) carries ``Cache-Control: no-store``."""
+    downloads = {}
+    for route in WEB_ROUTES:
+        if route.public:
+            continue
+        client.force_login(world["users"][next(iter(RULES[route.action].roles))])
+        response = client.get(_url(route, world))
+        if response.has_header("Content-Disposition"):
+            downloads[route.name] = response.get("Cache-Control", "")
+    assert set(downloads) >= KNOWN_DOWNLOADS, f"not reached as files: {KNOWN_DOWNLOADS - set(downloads)}"
+    assert {name: value for name, value in downloads.items() if "no-store" not in value} == {}
 
 
 CLIENT_ROUTES = [r for r in WEB_ROUTES if {"client_id", "calculation_id", "decision_id"} & set(r.parameters)]

@@ -14,8 +14,10 @@ from tests.factories import PASSWORD, client_in, make_user, synthetic_hetu
 pytestmark = pytest.mark.django_db
 
 
-def _login(client, username, password):
-    return client.post(reverse("people:login"), {"username": username, "password": password})
+def _login(client, username, password, address="127.0.0.1", **headers):
+    return client.post(
+        reverse("people:login"), {"username": username, "password": password}, REMOTE_ADDR=address, headers=headers
+    )
 
 
 def test_staff_login__right_password__signs_in_and_audits(client):
@@ -50,6 +52,75 @@ def test_staff_login__lockout__is_per_account(client):
     for _ in range(settings.AXES_FAILURE_LIMIT):
         _login(client, "sari", "wrong-password")
     assert _login(client, "paula", PASSWORD).status_code == 302
+
+
+def test_staff_login__failures_from_another_address__do_not_lock_the_account(client):
+    """Someone who knows a username cannot lock its owner out: the lock is on the username from that address."""
+    make_user(Role.SOCIAL_WORKER, username="sari")
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        _login(client, "sari", "wrong-password", address="198.51.100.7")
+    assert _login(client, "sari", PASSWORD, address="198.51.100.7").status_code == 429
+    assert _login(client, "sari", PASSWORD, address="203.0.113.20").status_code == 302
+
+
+def test_staff_login__address_trying_many_usernames__is_locked_for_every_username(client, settings):
+    """Below each username's limit, but over the address's: the address is locked, for every account, and only
+    there."""
+    settings.AXES_ADDRESS_FAILURE_LIMIT = 6
+    make_user(Role.SOCIAL_WORKER, username="sari")
+    for number in range(3):
+        for _ in range(2):
+            _login(client, f"guess{number}", "Summer2026!", address="198.51.100.7")
+    response = _login(client, "sari", PASSWORD, address="198.51.100.7")
+    assert response.status_code == 429
+    assert "Verkko-osoitteestasi" in response.content.decode()  # the address, not the account, is locked
+    assert "_auth_user_id" not in client.session
+    event = AuditEvent.objects.filter(action="auth.locked_out").latest("seq")
+    assert event.after == {"scope": "address", "address": "198.51.100.7"}
+    assert _login(client, "sari", PASSWORD, address="203.0.113.20").status_code == 302
+
+
+def test_staff_login__address_below_its_limit__is_not_locked(client, settings):
+    settings.AXES_ADDRESS_FAILURE_LIMIT = 6
+    make_user(Role.SOCIAL_WORKER, username="sari")
+    for number in range(5):
+        _login(client, f"guess{number}", "Summer2026!", address="198.51.100.7")
+    assert _login(client, "sari", PASSWORD, address="198.51.100.7").status_code == 302
+
+
+def test_lockout_limits__default_to_five_per_account_and_fifty_per_address():
+    assert (settings.AXES_FAILURE_LIMIT, settings.AXES_ADDRESS_FAILURE_LIMIT) == (5, 50)
+    assert settings.AXES_LOCKOUT_PARAMETERS == [["username", "ip_address"]]
+
+
+@pytest.mark.parametrize(
+    ("proxies", "forwarded", "expected"),
+    [
+        (0, "192.0.2.1", "10.0.0.2"),  # no proxy configured: the header is the client's own claim
+        (1, "192.0.2.1", "192.0.2.1"),
+        (1, "6.6.6.6, 192.0.2.1", "192.0.2.1"),  # the left entry was sent by the client
+        (2, "6.6.6.6, 192.0.2.1, 10.0.0.9", "192.0.2.1"),
+        (2, "10.0.0.9", "10.0.0.2"),  # too short to have passed both proxies
+        (1, "not-an-address", "10.0.0.2"),
+        (1, "", "10.0.0.2"),
+        (1, "2001:db8::1", "2001:db8::1"),
+    ],
+)
+def test_client_address__trusts_only_the_configured_proxies(rf, settings, proxies, forwarded, expected):
+    from kukkaro.people.lockout import client_address
+
+    settings.TRUSTED_PROXY_COUNT = proxies
+    request = rf.get("/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR=forwarded)
+    assert client_address(request) == expected
+
+
+def test_staff_login__behind_a_proxy__locks_the_client_address_not_the_proxys(client, settings):
+    settings.TRUSTED_PROXY_COUNT = 1
+    make_user(Role.SOCIAL_WORKER, username="sari")
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        _login(client, "sari", "wrong-password", address="10.0.0.2", x_forwarded_for="198.51.100.7")
+    assert _login(client, "sari", PASSWORD, address="10.0.0.2", x_forwarded_for="198.51.100.7").status_code == 429
+    assert _login(client, "sari", PASSWORD, address="10.0.0.2", x_forwarded_for="203.0.113.20").status_code == 302
 
 
 def test_staff_login__client_account__cannot_use_a_password(client):

@@ -8,11 +8,13 @@
 - ``{{ cents|money }}``: integer cents as "1 234,56 €" in the current language.
 - ``{% allowed_url "app:name" key=value as href %}``: the URL, or "" when the signed-in user may not open it
   (``kukkaro.core.permissions.allowed_url``); wrap the link in ``{% if href %}``.
+- ``{% session_timeout %}``: the warning before a signed-in session ends (``base.html`` puts it on every page).
 """
 
 from typing import Any
 
 from django import template
+from django.conf import settings
 from django.http import QueryDict
 
 from kukkaro.core import permissions
@@ -63,6 +65,24 @@ def error_summary(form: Any) -> dict[str, Any]:
             for error in bound_field.errors:
                 items.append({"href": f"#{bound_field.auto_id}", "text": f"{bound_field.label}: {error}"})
     return {"items": items}
+
+
+@register.inclusion_tag("components/session_timeout.html", takes_context=True)
+def session_timeout(context: Any) -> dict[str, Any]:
+    """The hidden dialog that ``static/js/kukkaro.js`` opens before the session ends. Its timings come from the
+    settings through data attributes, its texts in the page's language from here."""
+    from kukkaro.core.sessions import session_absolute_remaining
+
+    request = context["request"]
+    return {
+        "request": request,
+        "csrf_token": context.get("csrf_token"),
+        "idle_seconds": settings.SESSION_COOKIE_AGE,
+        "lifetime_seconds": session_absolute_remaining(request),
+        "warning_seconds": settings.SESSION_WARNING_SECONDS,
+        "warning_minutes": max(1, -(-settings.SESSION_WARNING_SECONDS // 60)),
+        "lifetime_hours": max(1, settings.SESSION_ABSOLUTE_SECONDS // 3600),
+    }
 
 
 @register.inclusion_tag("components/data_table.html")

@@ -4,12 +4,18 @@ from kukkaro.core.audit import audit_verify
 
 
 class Command(BaseCommand):
-    help = "Recompute the audit hash chain; exit non-zero on any edited, inserted or missing row."
+    help = (
+        "Recompute the keyed audit chain and its sealed head; exit non-zero on any edited, inserted, missing or "
+        "reordered row, rows cut off the end, or an unknown key."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument(
             "--expect-head",
-            help="The head hash printed by an earlier run and kept elsewhere; also catches rows removed at the end.",
+            help=(
+                "The head hash printed by an earlier run and kept outside the database; also catches the table and "
+                "its head record put back as they were at an earlier moment."
+            ),
         )
 
     def handle(self, *args, expect_head: str | None = None, **options):
