@@ -210,7 +210,10 @@ def payment_batch_prepare(
     A provider is left out, its claims staying for the next batch, when its change of bank account waits for
     approval or its stored data cannot be written into a bank file; the batch records who and why."""
     authorize(actor, Action.PAYMENT_PREPARE, _Owned(organiser.pk))
-    Organiser.objects.select_for_update().get(pk=organiser.pk)  # one batch at a time per organiser
+    # One batch at a time per organiser. FOR NO KEY UPDATE, not FOR UPDATE: every audit row and batch refers to the
+    # organiser, and PostgreSQL's foreign-key check takes FOR KEY SHARE on it while the writer holds the audit
+    # chain's lock, which FOR UPDATE would wait for — a deadlock with this transaction's own audit row.
+    Organiser.objects.select_for_update(no_key=True).get(pk=organiser.pk)
     policy = policy_for(organiser)
     if not (policy.debtor_iban and policy.debtor_name):
         raise ValidationError({"organiser": _("Set the organiser's paying bank account first.")})
