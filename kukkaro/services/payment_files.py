@@ -148,6 +148,11 @@ def has_control_characters(text: str) -> bool:
     return bool(_CONTROL_RE.search(text))
 
 
+def printable(text: str) -> str:
+    """``text`` with each control character shown as U+FFFD, for a message about data that has one."""
+    return _CONTROL_RE.sub("\ufffd", text)
+
+
 def payment_problems(payment: Payment) -> list[Problem]:
     """Everything in the payee's data that would stop a file with this payment from being built or accepted, so
     that the payee can be left out (and told why) while the others are paid. Empty when the payment is fit."""

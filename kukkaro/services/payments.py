@@ -188,12 +188,17 @@ def _build_leaving_out_what_fails(
     if not kept:
         return b"", []
     _number_lines(batch, kept)
-    return _document(batch, policy, kept), kept
+    try:
+        return _document(batch, policy, kept), kept
+    except payment_files.PaymentFileError as rest:  # payments that build alone but not together: not one payee's
+        raise ValidationError(
+            {"approved_until": _("The bank file could not be made: %(error)s") % {"error": rest}}
+        ) from rest
 
 
 def _left_out_text(left_out: dict) -> str:
     return "; ".join(
-        f"{candidate.provider.name.strip() or candidate.provider.business_id}: "
+        f"{payment_files.printable(candidate.provider.name.strip()) or candidate.provider.business_id}: "
         + ", ".join(str(LeftOutReason(r).label) for r in reasons)
         for candidate, reasons, _detail in left_out.values()
     )

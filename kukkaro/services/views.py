@@ -50,6 +50,7 @@ from kukkaro.services.models import (
     PaymentOutcome,
     ProviderState,
 )
+from kukkaro.services.payment_files import printable
 
 PAGE_SIZE = 25
 
@@ -545,7 +546,7 @@ def _left_out_message(request: HttpRequest, batch) -> None:
             _("Not in this batch (their claims wait for the next one): %(list)s.")
             % {
                 "list": "; ".join(
-                    f"{row.provider.name} – {presenters.left_out_reasons(row.reasons)}" for row in left_out
+                    f"{printable(row.provider.name)} – {presenters.left_out_reasons(row.reasons)}" for row in left_out
                 )
             },
         )
@@ -645,7 +646,8 @@ def _batch_page(request: HttpRequest, batch, *, forms: dict | None = None) -> Ht
             "table": table,
             "claims": selectors.batch_claim_count(batch=batch),
             "left_out": [
-                (row, presenters.left_out_reasons(row.reasons)) for row in selectors.batch_left_out(batch=batch)
+                (row, printable(row.provider.name), presenters.left_out_reasons(row.reasons))
+                for row in selectors.batch_left_out(batch=batch)
             ],
             "reports": list(selectors.batch_status_reports(batch=batch)),
             "rejected": rejected,

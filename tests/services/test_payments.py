@@ -8,6 +8,7 @@ import datetime as dt
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.utils import translation
 
 from kukkaro.core import clock
 from kukkaro.core.audit import audit_verify
@@ -41,7 +42,8 @@ BANK_ANSWERS = MARCH + dt.timedelta(days=2)
 
 @pytest.fixture(autouse=True)
 def _clock():
-    with clock.pinned(MARCH):
+    # English, so the assertions can read the messages (Finnish is the default).
+    with clock.pinned(MARCH), translation.override("en"):
         yield
 
 

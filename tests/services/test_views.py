@@ -401,6 +401,44 @@ def test_payment_batch__a_provider_stored_with_a_control_character__is_listed_as
     assert answer.status_code == 200 and "id_approved_until-error" in answer.text
     assert "control character" in answer.text
     assert not PaymentBatch.objects.exists()
+    # With another provider to pay, the batch is made and its page says who was left out and why.
+    other, other_user = approved_provider(
+        organiser=world.client.organiser,
+        decision_maker=world.decision_maker,
+        business_id=BUSINESS_IDS[1],
+        name="Toinen Päivä Oy",
+        username="toinen-paiva-page",
+    )
+    services.provider_price_set(
+        actor=other_user, provider=other, service_type=world.day_activity, price_cents=9_000, valid_from=clock.today()
+    )
+    agreement = services.agreement_create(
+        actor=world.worker,
+        line=world.line,
+        provider=other,
+        service_type=world.day_activity,
+        quantity_hundredths=400,
+        valid_from=clock.today(),
+        valid_until=world.line.valid_until,
+        endorsed=True,
+    )
+    services.claim_submit(
+        actor=other_user,
+        provider=other,
+        agreement_number=agreement.number,
+        service_code="day-activity",
+        service_date=clock.today(),
+        quantity_hundredths=100,
+        unit_price_cents=9_000,
+        invoice_number="OK-1",
+    )
+    made = client.post(
+        reverse("services:payment_batch_list"), {"approved_until": "2026-03-02", "execution_date": "2026-03-05"}
+    )
+    assert made.status_code == 302
+    page = _text(client.get(made["Location"]))
+    assert "Left out of this batch" in page and "Päivä\ufffdpaikka Oy" in page and "control character" in page
+    assert "\x0b" not in page
 
 
 def test_payment_batch__cancel_and_confirm_without_a_reason__are_errors_at_the_field(client):
