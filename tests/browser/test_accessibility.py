@@ -281,6 +281,25 @@ def _batch_cancel_without_a_reason(browsing: Browsing, world: World) -> int:
     return status
 
 
+def _batch_cancelled(browsing: Browsing, world: World) -> int:
+    from kukkaro.services import payments
+
+    batch = _prepared_batch(world)
+    spending = world.spending()[0]
+    payments.payment_batch_cancel(actor=spending.finance, batch=batch, reason="Väärä maksupäivä")
+    browsing.sign_in(spending.finance2)
+    return browsing.goto(_batch_page(batch)).status
+
+
+def _batch_confirmed_by_hand_without_a_reason(browsing: Browsing, world: World) -> int:
+    spending, activity = world.spending()
+    browsing.sign_in(spending.finance2)
+    browsing.goto(_batch_page(activity.batch))
+    status = _submit(browsing, "form[action$='/confirm/']")
+    assert browsing.page.locator(".error-summary").is_visible()
+    return status
+
+
 def _batch_answered_with_a_rejection(browsing: Browsing, world: World) -> int:
     from kukkaro.core import clock
     from kukkaro.demo.bank import status_report
@@ -354,6 +373,8 @@ SCENARIOS: dict[str, tuple[Callable[[Browsing, World], int], int]] = {
     "payment-batch-waiting-for-release": (_batch_waiting_for_release, 200),
     "payment-batch-the-preparer-cannot-release": (_batch_the_preparer_cannot_release, 200),
     "payment-batch-cancel-without-a-reason": (_batch_cancel_without_a_reason, 200),
+    "payment-batch-cancelled": (_batch_cancelled, 200),
+    "payment-batch-confirmed-by-hand-without-a-reason": (_batch_confirmed_by_hand_without_a_reason, 200),
     "payment-batch-answered-with-a-rejection": (_batch_answered_with_a_rejection, 200),
     "payment-claim-whose-payment-was-rejected": (_claim_whose_payment_was_rejected, 200),
     "payment-status-report-that-cannot-be-read": (_status_report_that_cannot_be_read, 200),
