@@ -18,6 +18,7 @@ from kukkaro.services.models import (
     ClaimUploadRow,
     PaymentBatch,
     PaymentBatchState,
+    PaymentOutcome,
     PriceCap,
     Provider,
     ProviderPrice,
@@ -115,6 +116,8 @@ def test_build_demo__every_effective_decision_funds_exactly_its_budget(demo):
 
 
 def test_build_demo__claims_in_every_status_and_payment_batches_in_both_organisers(demo):
+    # The printed logins have two finance people per county, so four-eyes can be tried.
+    assert User.objects.filter(username__in=["lu.finance2", "ph.finance2"], role=Role.FINANCE).count() == 2
     for code in ORGANISERS:
         claims = Claim.objects.filter(organiser__code=code)
         assert set(claims.values_list("status", flat=True)) == set(ClaimStatus.values), code
@@ -125,10 +128,21 @@ def test_build_demo__claims_in_every_status_and_payment_batches_in_both_organise
         assert resolved.filter(status=ClaimStatus.REJECTED).exists(), code
         batches = PaymentBatch.objects.filter(organiser__code=code)
         assert batches.count() >= 2
-        assert {PaymentBatchState.PAID, PaymentBatchState.EXPORTED} <= set(batches.values_list("state", flat=True))
+        assert {PaymentBatchState.CONFIRMED, PaymentBatchState.RELEASED} <= set(batches.values_list("state", flat=True))
         for batch in batches:
             validate_pain001(bytes(batch.pain001))
-    assert not Claim.objects.filter(payment__batch__state=PaymentBatchState.PAID).exclude(status="paid").exists()
+            # Two people: prepared by finance, released by the second finance person.
+            assert batch.released_by is not None and batch.released_by != batch.prepared_by
+        confirmed = batches.get(state=PaymentBatchState.CONFIRMED)
+        assert confirmed.status_reports.count() == 1 and confirmed.confirmed_by is None
+        rejected = confirmed.lines.get(outcome=PaymentOutcome.REJECTED)
+        assert rejected.reason_code == "AC06"
+        # The rejected payment's claims went back and the latest batch carries them.
+        returned = Claim.objects.filter(payment_items__line=rejected)
+        assert returned.exists() and not returned.filter(payment__batch=confirmed).exists()
+        assert set(returned.values_list("payment__batch__state", flat=True)) == {PaymentBatchState.RELEASED}
+    assert not Claim.objects.filter(payment__outcome=PaymentOutcome.ACCEPTED).exclude(status="paid").exists()
+    assert not Claim.objects.filter(status="paid").exclude(payment__outcome=PaymentOutcome.ACCEPTED).exists()
     reasons = {reason for row in Claim.objects.values_list("reasons", flat=True) for reason in row}
     assert {
         RejectReason.NO_AGREEMENT,

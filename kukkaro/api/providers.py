@@ -24,13 +24,15 @@ from kukkaro.api.auth import TokenAuth
 from kukkaro.api.schemas import ErrorOut, InputSchema, ValidationErrorOut
 from kukkaro.core.permissions import Action, authorize
 from kukkaro.people.models import User
-from kukkaro.services import claim_files, selectors, services
+from kukkaro.services import claim_files, selectors, services, status_reports
 from kukkaro.services.models import (
     AgreementState,
     Claim,
     ClaimSource,
     ClaimStatus,
     ClaimUpload,
+    PaymentBatchState,
+    PaymentOutcome,
     Provider,
     ProviderPrice,
     RejectReason,
@@ -166,7 +168,20 @@ class ClaimOut(Schema):
     reasons: list[ReasonOut]
     dispute_deadline: dt.date | None = Field(description="The client may approve or dispute until this day.")
     payment_batch: str | None = Field(
-        description="The payment batch the claim is paid in, once it is in one (status paid when the bank has paid)."
+        description="The payment batch the claim is in, once it is in one (status paid when the bank has paid)."
+    )
+    payment_state: str | None = Field(
+        description=(
+            "Where the payment stands: prepared (in a batch a second person has not released yet; it may still be "
+            "cancelled), released (sent for payment, waiting for the bank's answer), paid (the bank accepted it); "
+            "null while the claim is in no batch."
+        )
+    )
+    payment_rejected: ReasonOut | None = Field(
+        description=(
+            "Why the bank last rejected a payment of this claim (an ISO 20022 status reason code, e.g. AC04 closed "
+            "account), if it did; the claim then waits for the next batch."
+        )
     )
 
 
@@ -311,7 +326,26 @@ def _claim_out(claim: Claim) -> ClaimOut:
         reasons=[_reason_out(code) for code in claim.reasons],
         dispute_deadline=claim.dispute_deadline,
         payment_batch=claim.payment.batch.number if claim.payment else None,
+        payment_state=_payment_state(claim),
+        payment_rejected=_payment_rejected(claim),
     )
+
+
+def _payment_state(claim: Claim) -> str | None:
+    if claim.status == ClaimStatus.PAID:
+        return "paid"
+    if claim.payment is None:
+        return None
+    return "prepared" if claim.payment.batch.state == PaymentBatchState.PREPARED else "released"
+
+
+def _payment_rejected(claim: Claim) -> ReasonOut | None:
+    rejected = [i.line for i in claim.payment_items.all() if i.line.outcome == PaymentOutcome.REJECTED]
+    if not rejected:
+        return None
+    line = max(rejected, key=lambda line: line.decided_at)
+    code = line.reason_code or line.status_code
+    return ReasonOut(code=code, label=str(status_reports.REASON_WORDS.get(code, code)))
 
 
 def _upload_out(upload: ClaimUpload) -> UploadOut:
@@ -476,7 +510,7 @@ def provider_claims(request: HttpRequest, filters: Query[ClaimFilterIn]) -> Clai
         service_date_from=filters.service_date_from,
         service_date_to=filters.service_date_to,
     ).select_related("payment__batch")
-    page = claims[filters.offset : filters.offset + filters.limit]
+    page = claims.prefetch_related("payment_items__line")[filters.offset : filters.offset + filters.limit]
     return ClaimPageOut(count=claims.count(), items=[_claim_out(claim) for claim in page])
 
 

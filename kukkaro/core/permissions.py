@@ -51,6 +51,9 @@ class Action(StrEnum):
     CLAIM_REVIEW = "claim.review"
     CLAIM_SUBMIT = "claim.submit"
     PAYMENT_MANAGE = "payment.manage"
+    PAYMENT_PREPARE = "payment.prepare"
+    PAYMENT_RELEASE = "payment.release"
+    PAYMENT_CONFIRM = "payment.confirm"
     TARIFF_MANAGE = "tariff.manage"
     TRIP_IMPORT = "trip.import"
     TRIP_REVIEW = "trip.review"
@@ -104,6 +107,12 @@ RULES: dict[Action, Rule] = {
     Action.CLAIM_REVIEW: Rule(CASEWORK, same_organiser),
     Action.CLAIM_SUBMIT: Rule(frozenset({Role.PROVIDER})),
     Action.PAYMENT_MANAGE: Rule(frozenset({Role.FINANCE}), same_organiser),
+    # Each step of a payment batch is finance's; that the steps are taken by different people (who prepared does
+    # not release, who approved a bank account does not release a batch paying to it) is checked on the batch in
+    # ``services.payments`` and by the database.
+    Action.PAYMENT_PREPARE: Rule(frozenset({Role.FINANCE}), same_organiser),
+    Action.PAYMENT_RELEASE: Rule(frozenset({Role.FINANCE}), same_organiser),
+    Action.PAYMENT_CONFIRM: Rule(frozenset({Role.FINANCE}), same_organiser),
     Action.TARIFF_MANAGE: Rule(frozenset({Role.FINANCE, Role.ADMIN}), same_organiser),
     Action.TRIP_IMPORT: Rule(frozenset({Role.FINANCE, Role.ADMIN}), same_organiser),
     Action.TRIP_REVIEW: Rule(CASEWORK | {Role.FINANCE}, same_organiser),

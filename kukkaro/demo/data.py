@@ -190,6 +190,8 @@ STAFF = [
     (Role.SOCIAL_WORKER, "social", ("Sari", "Sosiaalinen")),
     (Role.DECISION_MAKER, "decision", ("Paula", "Päättäjä")),
     (Role.FINANCE, "finance", ("Taneli", "Talous")),
+    # A second finance person, so a payment batch can be prepared by one and released by the other.
+    (Role.FINANCE, "finance2", ("Kaisa", "Kassanen")),
     (Role.ANALYST, "analyst", ("Anu", "Analyytikko")),
     (Role.ADMIN, "admin", ("Ari", "Ylläpitäjä")),
 ]

@@ -8,7 +8,8 @@ decisions' validity social workers record the clients' choices of provider (some
 reservation, one priced above the cap so the client has an own share); then, month by month, the budgets are
 released, providers bill the previous month (by form, through the API, or as a CSV file with a few bad rows),
 clients and supporters approve or dispute, workers settle disputes, the dispute window approves the rest, and
-finance pays. Along the way each county changes one price cap, two providers raise a price, a provider is
+finance pays (one finance person prepares each batch, a second releases it, and the bank's status report confirms
+it, one payment rejected). Along the way each county changes one price cap, two providers raise a price, a provider is
 suspended, another closes down (its clients change provider), one application is rejected and two are still
 waiting, one provider's new bank account is approved and another's waits for a second pair of eyes.
 
@@ -45,13 +46,14 @@ from kukkaro.core import clock
 from kukkaro.core.identifiers import business_id_check_digit
 from kukkaro.core.models import Municipality, Organiser
 from kukkaro.core.roles import Role
+from kukkaro.demo import bank
 from kukkaro.demo.timeline import Schedule, Timeline, add_months, month_end
 from kukkaro.ledger import services as ledger
 from kukkaro.ledger.models import Unit
 from kukkaro.people import services as people_services
 from kukkaro.people.identification import IdentityClaims
 from kukkaro.people.models import Client, SupporterGrant, User
-from kukkaro.services import claim_files, services
+from kukkaro.services import claim_files, payments, services
 from kukkaro.services.models import (
     Claim,
     ClaimSource,
@@ -1084,17 +1086,23 @@ class _Story:
                     break
 
     def plan_payments(self) -> None:
-        """Two payment runs per county: one paid by the bank, the latest exported and waiting for the bank."""
+        """Two payment runs per county, each prepared by finance and released by the second finance person: the
+        first answered by the bank's status report (one payment rejected, its claims paid in the next run), the
+        latest released and waiting for the bank's answer."""
         t = self.timeline
         paid_on = t.months[4] + dt.timedelta(days=9)
         latest = t.now - dt.timedelta(days=1)
         for code in sorted(self.organisers):
-            self.schedule.add(t.at(paid_on, 10), lambda code=code: self.batch(code, paid_on.replace(day=15), paid=True))
+            self.schedule.add(
+                t.at(paid_on, 10), lambda code=code: self.batch(code, paid_on.replace(day=15), answered=True)
+            )
             latest_day = latest.astimezone(clock.HELSINKI).date()
             execution = latest_day.replace(day=15)
             if latest_day.day >= 15:
                 execution = add_months(latest_day, 1).replace(day=15)
-            self.schedule.add(latest, lambda code=code, execution=execution: self.batch(code, execution, paid=False))
+            self.schedule.add(
+                latest, lambda code=code, execution=execution: self.batch(code, execution, answered=False)
+            )
 
     # --- steps ----------------------------------------------------------------------------------------------
 
@@ -1361,14 +1369,37 @@ class _Story:
             reasons = DISPUTES_SV if claim.client.language == "sv" else DISPUTES_FI
             services.claim_client_decide(actor=self.decider(claim), claim=claim, approve=False, reason=reasons[1])
 
-    def batch(self, code: str, execution: dt.date, *, paid: bool) -> None:
-        finance = self.staff(code, "finance")
-        batch = services.payment_batch_create(
-            actor=finance, organiser=self.organisers[code], approved_until=clock.today(), execution_date=execution
+    def batch(self, code: str, execution: dt.date, *, answered: bool) -> None:
+        organiser = self.organisers[code]
+        batch = payments.payment_batch_prepare(
+            actor=self.staff(code, "finance"),
+            organiser=organiser,
+            approved_until=clock.today(),
+            execution_date=execution,
         )
-        if paid:
+        releaser = self.staff(code, "finance2")
+        self.schedule.add(
+            clock.now() + dt.timedelta(hours=2), lambda: payments.payment_batch_release(actor=releaser, batch=batch)
+        )
+        if answered:
             when = self.timeline.at(execution + dt.timedelta(days=1), 9)
-            self.schedule.add(when, lambda: services.payment_batch_mark_paid(actor=finance, batch=batch))
+            self.schedule.add(when, lambda: self.status_report(code, batch))
+
+    def status_report(self, code: str, batch: PaymentBatch) -> None:
+        """The bank's answer: every payment settled but the second, which the payee's bank refused (a blocked
+        account) — its claims go back and the next batch pays them."""
+        batch.refresh_from_db()
+        lines = list(batch.lines.order_by("end_to_end_id"))
+        rejected = {lines[1].end_to_end_id: ("AC06", "Saajan tili tilapäisesti estetty")} if len(lines) > 1 else {}
+        document = bank.status_report(
+            bytes(batch.pain001), message_id=f"STS-{batch.number}", created_at=clock.now(), rejected=rejected
+        )
+        payments.payment_status_import(
+            actor=self.staff(code, "finance2"),
+            organiser=self.organisers[code],
+            filename=f"{batch.number}-pain002.xml",
+            content=document,
+        )
 
 
 def _weekday_on_or_before(day: dt.date) -> dt.date:

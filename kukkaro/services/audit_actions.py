@@ -38,6 +38,11 @@ ACTIONS = {
     "spending_policy.update": AuditWords(gettext_lazy("changed the rules for approving claims")),
     "payment_batch.export": AuditWords(gettext_lazy("made a payment file")),
     "payment_batch.paid": AuditWords(gettext_lazy("marked a payment batch paid")),
+    "payment_batch.prepare": AuditWords(gettext_lazy("prepared a payment batch")),
+    "payment_batch.release": AuditWords(gettext_lazy("released a payment batch to be sent to the bank")),
+    "payment_batch.cancel": AuditWords(gettext_lazy("cancelled a payment batch")),
+    "payment_batch.confirm": AuditWords(gettext_lazy("confirmed the payments of a batch by hand")),
+    "payment_batch.status_report": AuditWords(gettext_lazy("read the bank's status report of a payment batch")),
 }
 
 

@@ -252,6 +252,48 @@ class PaymentBatchForm(forms.Form):
         super().__init__(*args, **kwargs)
 
 
+class PaymentReasonForm(forms.Form):
+    """Cancelling a prepared batch, or confirming a released one by hand: the service insists on the reason."""
+
+    reason = forms.CharField(
+        label=_("Reason"), required=False, max_length=1000, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+    def __init__(self, *args, label: str | None = None, help_text: str = "", **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if label:
+            self.fields["reason"].label = label
+        self.fields["reason"].help_text = help_text
+
+
+#: A bank's status report of a county's batch is a few kilobytes.
+STATUS_REPORT_MAX_BYTES = 5 * 1024 * 1024
+
+
+class StatusReportForm(forms.Form):
+    file = forms.FileField(
+        label=_("The bank's status report (pain.002, XML)"),
+        help_text=_("The file the bank's web service gives for a payment file you sent. At most 5 MB."),
+        widget=forms.ClearableFileInput(attrs={"accept": ".xml,application/xml,text/xml"}),
+    )
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > STATUS_REPORT_MAX_BYTES:
+            raise forms.ValidationError(_("The file is larger than any status report (5 MB)."))
+        return upload
+
+
+class BankChangeRejectForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Why is the change rejected?"),
+        required=False,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("The provider is told the reason."),
+    )
+
+
 class SpendingPolicyForm(forms.Form):
     approval_threshold = EuroField(
         label=_("Approval threshold"),

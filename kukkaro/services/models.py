@@ -1,6 +1,7 @@
 """Choice and spending (the PSOP model): providers, the catalogue and prices, service agreements, claims and
 payment batches. Money in integer cents, quantities in hundredths of a unit. Claims move money only through the
-ledger (a hold when a claim is accepted, a post when it is approved, a payment transfer when its batch is paid)."""
+ledger (a hold when a claim is accepted, a post when it is approved, a payment transfer when the bank accepts its
+payment)."""
 
 import uuid
 
@@ -12,6 +13,7 @@ from django.utils.translation import pgettext_lazy
 
 from kukkaro.core.models import Municipality, Organiser
 from kukkaro.people.models import Client
+from kukkaro.services.payment_files import Problem
 
 
 class ServiceUnit(models.TextChoices):
@@ -212,6 +214,8 @@ class BankAccountChange(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     decided_at = models.DateTimeField(null=True, blank=True)
+    #: Why it was rejected (required then), or a note on the approval.
+    reason = models.TextField(_("reason"), blank=True)
 
     class Meta:
         verbose_name = _("bank account change")
@@ -220,6 +224,9 @@ class BankAccountChange(models.Model):
             models.CheckConstraint(
                 condition=Q(decided_by__isnull=True) | ~Q(decided_by=models.F("requested_by")),
                 name="services_bank_change_four_eyes",
+            ),
+            models.CheckConstraint(
+                condition=~Q(state="rejected") | ~Q(reason=""), name="services_bank_change_rejection_has_reason"
             ),
             models.UniqueConstraint(
                 fields=["provider"], condition=Q(state="pending"), name="services_one_pending_bank_change"
@@ -441,12 +448,19 @@ class ClaimUploadRow(models.Model):
 
 
 class PaymentBatchState(models.TextChoices):
-    EXPORTED = "exported", _("exported to the bank")
-    PAID = "paid", pgettext_lazy("payment batch", "paid")
+    PREPARED = "prepared", pgettext_lazy("payment batch", "prepared, waiting for release")
+    RELEASED = "released", pgettext_lazy("payment batch", "released, waiting for the bank's answer")
+    CONFIRMED = "confirmed", pgettext_lazy("payment batch", "answered by the bank")
+    CANCELLED = "cancelled", pgettext_lazy("payment batch", "cancelled")
 
 
 class PaymentBatch(models.Model):
-    """Approved claims of one organiser, grouped per provider, as one bank file. Immutable once exported."""
+    """Approved claims of one organiser, grouped per provider, as one bank file.
+
+    Two people and the bank: one finance user *prepares* the batch (the file is made but cannot be downloaded),
+    a second one *releases* it (the file may now go to the bank), and the bank's status report (pain.002) or a
+    manual confirmation by someone other than the preparer *confirms* each payment as accepted or rejected. A
+    prepared batch may be cancelled. The file never changes once made."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     number = models.CharField(_("batch number"), max_length=32, unique=True)
@@ -454,27 +468,114 @@ class PaymentBatch(models.Model):
     period_start = models.DateField(_("claims approved from"))
     period_end = models.DateField(_("claims approved until"))
     execution_date = models.DateField(_("payment date"))
-    state = models.CharField(max_length=16, choices=PaymentBatchState.choices, default=PaymentBatchState.EXPORTED)
+    state = models.CharField(max_length=16, choices=PaymentBatchState.choices, default=PaymentBatchState.PREPARED)
     total_cents = models.BigIntegerField()
     pain001 = models.BinaryField(editable=False)
     pain001_sha256 = models.CharField(max_length=64)
     accounting_csv = models.BinaryField(editable=False)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    created_at = models.DateTimeField()
-    paid_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+")
-    paid_at = models.DateTimeField(null=True, blank=True)
+    prepared_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    prepared_at = models.DateTimeField()
+    # Empty on a batch released before two-person release existed (it was "exported" when it was made).
+    released_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    released_at = models.DateTimeField(null=True, blank=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    #: Set only when a person confirmed the payments by hand (with a reason); a status report names itself.
+    confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    confirmation_reason = models.TextField(blank=True)
+    cancelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancel_reason = models.TextField(blank=True)
 
     class Meta:
         verbose_name = _("payment batch")
         verbose_name_plural = _("payment batches")
-        ordering = ["-created_at"]
+        ordering = ["-prepared_at"]
+        constraints = [
+            # Four eyes, as for a change of bank account: whoever prepared a batch neither releases it nor
+            # confirms it by hand. (Who approved a bank account the batch pays to is refused by a trigger, see
+            # migration services.0011: a CHECK cannot look at other tables.)
+            models.CheckConstraint(
+                condition=Q(released_by__isnull=True) | ~Q(released_by=models.F("prepared_by")),
+                name="services_batch_release_four_eyes",
+            ),
+            models.CheckConstraint(
+                condition=Q(confirmed_by__isnull=True) | ~Q(confirmed_by=models.F("prepared_by")),
+                name="services_batch_confirm_four_eyes",
+            ),
+            models.CheckConstraint(
+                condition=Q(confirmed_by__isnull=True) | ~Q(confirmation_reason=""),
+                name="services_batch_manual_confirmation_has_reason",
+            ),
+            models.CheckConstraint(
+                condition=Q(state__in=["prepared", "cancelled"]) | Q(released_at__isnull=False),
+                name="services_batch_released_has_time",
+            ),
+            models.CheckConstraint(
+                condition=~Q(state="prepared") | (Q(released_by__isnull=True) & Q(released_at__isnull=True)),
+                name="services_batch_prepared_is_not_released",
+            ),
+            models.CheckConstraint(
+                condition=~Q(state="confirmed") | Q(confirmed_at__isnull=False),
+                name="services_batch_confirmed_has_time",
+            ),
+            models.CheckConstraint(
+                condition=~Q(state="cancelled")
+                | (Q(cancelled_at__isnull=False) & Q(released_at__isnull=True) & ~Q(cancel_reason="")),
+                name="services_batch_cancelled_before_release_with_reason",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.number
 
+    @property
+    def file_available(self) -> bool:
+        """The bank file may be downloaded only once a second person has released the batch."""
+        return self.state in (PaymentBatchState.RELEASED, PaymentBatchState.CONFIRMED)
+
+
+class PaymentOutcome(models.TextChoices):
+    PENDING = "pending", pgettext_lazy("payment", "waiting for the bank")
+    ACCEPTED = "accepted", pgettext_lazy("payment", "accepted by the bank")
+    REJECTED = "rejected", pgettext_lazy("payment", "rejected by the bank")
+    CANCELLED = "cancelled", pgettext_lazy("payment", "batch cancelled")
+
+
+class PaymentStatusReport(models.Model):
+    """A status report from the bank (ISO 20022 pain.002) on one released batch, kept as it was imported.
+    The same file twice is one report (unique on the batch and the file's SHA-256)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    batch = models.ForeignKey(PaymentBatch, on_delete=models.PROTECT, related_name="status_reports")
+    message_name = models.CharField(max_length=35)  # pain.002.001.10 …
+    message_id = models.CharField(max_length=35)  # the bank's GrpHdr/MsgId
+    created_in_file = models.DateTimeField(null=True, blank=True)  # GrpHdr/CreDtTm
+    group_status = models.CharField(max_length=4, blank=True)
+    filename = models.CharField(max_length=200)
+    sha256 = models.CharField(max_length=64)
+    content = models.BinaryField(editable=False)
+    accepted = models.PositiveIntegerField(default=0)  # payments this report accepted
+    rejected = models.PositiveIntegerField(default=0)  # … rejected
+    unchanged = models.PositiveIntegerField(default=0)  # … reported again as they already were, or not final
+    imported_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    imported_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["imported_at"]
+        constraints = [models.UniqueConstraint(fields=["batch", "sha256"], name="services_status_report_once")]
+
+    def __str__(self) -> str:
+        return f"{self.batch} {self.message_id}"
+
 
 class PaymentBatchLine(models.Model):
-    """One payment to one provider in a batch, with its structured (RF) reference."""
+    """One payment to one provider in a batch, with its structured (RF) reference and what the bank said."""
 
     batch = models.ForeignKey(PaymentBatch, on_delete=models.PROTECT, related_name="lines")
     provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="+")
@@ -484,6 +585,17 @@ class PaymentBatchLine(models.Model):
     amount_cents = models.BigIntegerField()
     reference = models.CharField(max_length=25)
     end_to_end_id = models.CharField(max_length=35)
+    outcome = models.CharField(max_length=16, choices=PaymentOutcome.choices, default=PaymentOutcome.PENDING)
+    status_code = models.CharField(max_length=4, blank=True)  # the bank's status: ACSC, RJCT…
+    reason_code = models.CharField(max_length=35, blank=True)  # ISO external status reason: AC04, AM04…
+    reason_text = models.TextField(blank=True)  # the bank's additional information, or a person's reason
+    decided_at = models.DateTimeField(null=True, blank=True)
+    status_report = models.ForeignKey(
+        PaymentStatusReport, on_delete=models.PROTECT, null=True, blank=True, related_name="lines"
+    )
+    decided_by = models.ForeignKey(  # a person who confirmed it by hand
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         verbose_name = _("payment")
@@ -491,7 +603,59 @@ class PaymentBatchLine(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["batch", "provider"], name="services_one_payment_per_provider"),
             models.CheckConstraint(condition=Q(amount_cents__gt=0), name="services_payment_positive"),
+            models.CheckConstraint(
+                condition=Q(outcome__in=["pending", "cancelled"]) | Q(decided_at__isnull=False),
+                name="services_payment_outcome_has_time",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.batch} {self.name}"
+
+
+class PaymentLineClaim(models.Model):
+    """Which claims a payment paid, kept after the claim has left it (a rejected payment's claims go back to
+    the next batch; ``Claim.payment`` then points elsewhere, this row stays)."""
+
+    line = models.ForeignKey(PaymentBatchLine, on_delete=models.PROTECT, related_name="items")
+    claim = models.ForeignKey(Claim, on_delete=models.PROTECT, related_name="payment_items")
+    amount_cents = models.BigIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["line", "claim"], name="services_claim_once_per_payment")]
+
+    def __str__(self) -> str:
+        return f"{self.line} {self.claim_id}"
+
+
+class LeftOutReason(models.TextChoices):
+    """Why a provider with approved claims is not in a batch; its claims wait for the next one."""
+
+    BANK_CHANGE_PENDING = "bank_change_pending", _("a change of its bank account is waiting for approval")
+    NAME_CONTROL_CHARACTER = (
+        Problem.NAME_CONTROL_CHARACTER,
+        _("its name contains a control character, which a bank file cannot carry"),
+    )
+    NAME_TOO_LONG = Problem.NAME_TOO_LONG, _("its name is longer than the 70 characters a bank payment allows")
+    NAME_EMPTY = Problem.NAME_EMPTY, _("its name is empty")
+    INVALID_IBAN = Problem.INVALID_IBAN, _("its stored IBAN is not valid")
+    INVALID_BIC = Problem.INVALID_BIC, _("its stored BIC is not valid")
+    AMOUNT_TOO_LARGE = Problem.AMOUNT_TOO_LARGE, _("the amount is above the largest single SEPA payment")
+    FILE_REFUSED = "file_refused", _("its data could not be written into the bank file")
+
+
+class PaymentLeftOut(models.Model):
+    """A provider whose approved claims a batch left for later, and why (shown on the batch's page)."""
+
+    batch = models.ForeignKey(PaymentBatch, on_delete=models.PROTECT, related_name="left_out")
+    provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="+")
+    reasons = models.JSONField(default=list)  # LeftOutReason codes
+    detail = models.TextField(blank=True)  # what the file builder said, for support
+    claims = models.PositiveIntegerField()
+    amount_cents = models.BigIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["batch", "provider"], name="services_left_out_once")]
+
+    def __str__(self) -> str:
+        return f"{self.batch} {self.provider_id}"

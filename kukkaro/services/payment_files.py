@@ -9,12 +9,17 @@ hand here. Three things sepaxml cannot express are then fixed with lxml:
   reproducible from the batch (same inputs, same bytes) so it can be regenerated, compared and audited;
 * it validates with ``xmlschema`` and hides the reason; we validate the final bytes with lxml against the schema
   that ships with sepaxml and report the schema's own messages.
+
+Data already stored may still be unfit for a bank file (a provider name with a control character, written before
+inputs were checked; an IBAN that no longer validates). ``payment_problems`` says what is wrong with one payment
+before anything is built, so the caller can leave that payee out and pay the others.
 """
 
 import datetime as dt
 import functools
 import re
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
 import sepaxml
@@ -36,12 +41,27 @@ MAX_AMOUNT_CENTS = 99_999_999_999
 _SEPA_ID_RE = re.compile(r"[A-Za-z0-9/\-?:().,'+ ]{1,35}")
 _MAX_MESSAGE_ID = 33
 _RF_BODY_RE = re.compile(r"[A-Z0-9]{1,21}")
+# EPC: the creditor's name is at most 70 characters (sepaxml cuts it there, which would change whom we pay).
+MAX_NAME_LENGTH = 70
+# C0 and C1 control characters (tab and line breaks included: a name is one line) and what XML 1.0 cannot carry.
+_CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 
 _NS = {"p": NAMESPACE}
 
 
 class PaymentFileError(ValueError):
     """A payment file could not be built or does not validate; the message says which input or rule failed."""
+
+
+class Problem(StrEnum):
+    """Why one payment cannot go into a file (``models.LeftOutReason`` gives each its words)."""
+
+    NAME_CONTROL_CHARACTER = "name_control_character"
+    NAME_TOO_LONG = "name_too_long"
+    NAME_EMPTY = "name_empty"
+    INVALID_IBAN = "invalid_iban"
+    INVALID_BIC = "invalid_bic"
+    AMOUNT_TOO_LARGE = "amount_too_large"
 
 
 @dataclass(frozen=True)
@@ -123,6 +143,41 @@ def _check_bic(label: str, value: str) -> str:
         raise PaymentFileError(f"{label}: invalid BIC {value!r} ({exc})") from exc
 
 
+def has_control_characters(text: str) -> bool:
+    """True if ``text`` has a character no bank file line may carry (control characters, non-XML code points)."""
+    return bool(_CONTROL_RE.search(text))
+
+
+def printable(text: str) -> str:
+    """``text`` with each control character shown as U+FFFD, for a message about data that has one."""
+    return _CONTROL_RE.sub("\ufffd", text)
+
+
+def payment_problems(payment: Payment) -> list[Problem]:
+    """Everything in the payee's data that would stop a file with this payment from being built or accepted, so
+    that the payee can be left out (and told why) while the others are paid. Empty when the payment is fit."""
+    problems = []
+    name = payment.name if isinstance(payment.name, str) else ""
+    if has_control_characters(name):
+        problems.append(Problem.NAME_CONTROL_CHARACTER)
+    if not name.strip():
+        problems.append(Problem.NAME_EMPTY)
+    elif len(name.strip()) > MAX_NAME_LENGTH:
+        problems.append(Problem.NAME_TOO_LONG)
+    try:
+        IBAN(payment.iban)
+    except (ValueError, TypeError):
+        problems.append(Problem.INVALID_IBAN)
+    if payment.bic:
+        try:
+            BIC(payment.bic)
+        except (ValueError, TypeError):
+            problems.append(Problem.INVALID_BIC)
+    if isinstance(payment.amount_cents, int) and payment.amount_cents > MAX_AMOUNT_CENTS:
+        problems.append(Problem.AMOUNT_TOO_LARGE)
+    return problems
+
+
 def _check_payment(index: int, payment: Payment) -> dict:
     """Validate one payment and turn it into sepaxml's payment dict (with normalised IBAN, BIC and reference)."""
     label = f"payment {index + 1}"
@@ -137,11 +192,15 @@ def _check_payment(index: int, payment: Payment) -> dict:
         raise PaymentFileError(f"{label}: amount_cents must be positive, got {amount}")
     if amount > MAX_AMOUNT_CENTS:
         raise PaymentFileError(f"{label}: amount_cents {amount} exceeds the SEPA maximum")
+    if not isinstance(payment.name, str) or has_control_characters(payment.name):
+        raise PaymentFileError(f"{label}: the name must be text without control characters, got {payment.name!r}")
+    if len(payment.name.strip()) > MAX_NAME_LENGTH:
+        raise PaymentFileError(f"{label}: the name is longer than {MAX_NAME_LENGTH} characters")
     if not isinstance(payment.reference, str) or not iso11649.is_valid(payment.reference):
         raise PaymentFileError(f"{label}: invalid RF creditor reference {payment.reference!r}")
     reference = iso11649.compact(payment.reference)
     entry = {
-        "name": payment.name,
+        "name": payment.name.strip(),
         "IBAN": _check_iban(label, payment.iban),
         "amount": amount,
         "execution_date": None,  # filled in by pain001(); one execution date per file
@@ -154,7 +213,7 @@ def _check_payment(index: int, payment: Payment) -> dict:
     return entry
 
 
-def _check_header(
+def check_header(
     *,
     message_id: str,
     created_at: dt.datetime,
@@ -175,6 +234,8 @@ def _check_header(
         raise PaymentFileError("execution_date must be a date")
     if not isinstance(debtor_name, str) or not debtor_name.strip():
         raise PaymentFileError("debtor_name is required")
+    if has_control_characters(debtor_name) or len(debtor_name.strip()) > MAX_NAME_LENGTH:
+        raise PaymentFileError(f"debtor_name must be at most {MAX_NAME_LENGTH} characters without control characters")
     iban = _check_iban("debtor", debtor_iban)
     # The county always knows its own bank; an empty DbtrAgt is schema-valid but banks reject it.
     bic = _check_bic("debtor", debtor_bic)
@@ -233,7 +294,7 @@ def pain001(
     CreDtTm is ``created_at`` (with its UTC offset), so regenerating a batch gives byte-identical files. Inputs
     are checked before anything is built and the final bytes are validated against the official schema.
     """
-    iban, bic = _check_header(
+    iban, bic = check_header(
         message_id=message_id,
         created_at=created_at,
         execution_date=execution_date,
@@ -254,7 +315,10 @@ def pain001(
     draft = transfer.export(validate=False)
 
     # --- post-process with lxml ---
-    root = etree.fromstring(draft, parser=_parser())
+    try:
+        root = etree.fromstring(draft, parser=_parser())
+    except etree.XMLSyntaxError as exc:  # a character the checks above did not foresee
+        raise PaymentFileError(f"sepaxml wrote XML that does not parse: {exc}") from exc
     _one(root, "p:CstmrCdtTrfInitn/p:GrpHdr/p:MsgId").text = message_id
     _one(root, "p:CstmrCdtTrfInitn/p:GrpHdr/p:CreDtTm").text = created_at.isoformat(timespec="seconds")
     _one(root, "p:CstmrCdtTrfInitn/p:PmtInf/p:PmtInfId").text = f"{message_id}-1"

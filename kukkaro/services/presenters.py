@@ -18,10 +18,16 @@ from kukkaro.services.models import (
     Claim,
     ClaimStatus,
     Language,
+    LeftOutReason,
+    PaymentBatch,
+    PaymentBatchLine,
+    PaymentBatchState,
+    PaymentOutcome,
     Provider,
     RejectReason,
     ServiceAgreement,
 )
+from kukkaro.services.status_reports import reason_words
 
 
 def _date(value: Any) -> str:
@@ -257,7 +263,8 @@ def claim_table(
     return table
 
 
-def claim_facts(claim: Claim, *, staff: bool) -> list[tuple[str, str]]:
+def claim_facts(claim: Claim, *, staff: bool, payments: Iterable[Any] = ()) -> list[tuple[str, str]]:
+    """A claim in facts; ``payments`` (``selectors.claim_payments``) adds each payment batch it has been in."""
     facts = [
         (_("Status"), claim.get_status_display()),
         (_("Provider"), claim.provider.name),
@@ -283,6 +290,60 @@ def claim_facts(claim: Claim, *, staff: bool) -> list[tuple[str, str]]:
         facts.append((_("The client's dispute"), claim.dispute_reason))
     if claim.decided_at:
         facts.append((_("Decided"), datetime_text(claim.decided_at)))
-    if claim.payment_id:
-        facts.append((_("Payment batch"), claim.payment.batch.number))
+    for item in payments:
+        facts.append((_("Payment batch %(number)s") % {"number": item.line.batch.number}, payment_outcome(item.line)))
     return facts
+
+
+# --- payments ------------------------------------------------------------------------------------------------
+
+
+def batch_state(batch: PaymentBatch, *, payments: int, answered: int, rejected: int) -> str:
+    """A batch's state in words, with what the bank has said so far."""
+    if batch.state == PaymentBatchState.CONFIRMED:
+        if not rejected:
+            return _("paid")
+        if rejected == payments:
+            return _("rejected by the bank")
+        return ngettext(
+            "partly rejected: %(n)s of %(total)s payment",
+            "partly rejected: %(n)s of %(total)s payments",
+            payments,
+        ) % {"n": rejected, "total": payments}
+    if batch.state == PaymentBatchState.RELEASED and answered:
+        return ngettext(
+            "released; the bank has answered for %(n)s of %(total)s payment",
+            "released; the bank has answered for %(n)s of %(total)s payments",
+            payments,
+        ) % {"n": answered, "total": payments}
+    return str(batch.get_state_display())
+
+
+def payment_reason(line: PaymentBatchLine) -> str:
+    """Why the bank rejected a payment: the reason in words with its code, then the bank's own explanation."""
+    parts = []
+    if line.reason_code:
+        parts.append(reason_words(line.reason_code))
+    if line.reason_text:
+        parts.append(_("the bank: “%(text)s”") % {"text": line.reason_text})
+    return "; ".join(parts) or _("the bank gave no reason")
+
+
+def payment_outcome(line: PaymentBatchLine) -> str:
+    """One payment's outcome in words, for the batch's page and for each claim it carried."""
+    batch = line.batch
+    if batch.state == PaymentBatchState.PREPARED:
+        return _("prepared, waiting for release")
+    if line.outcome == PaymentOutcome.ACCEPTED:
+        if line.decided_by_id:
+            return _("paid (confirmed by hand on %(date)s)") % {"date": _date(localtime(line.decided_at).date())}
+        return _("paid (the bank accepted it on %(date)s)") % {"date": _date(localtime(line.decided_at).date())}
+    if line.outcome == PaymentOutcome.REJECTED:
+        return _("rejected by the bank: %(reason)s") % {"reason": payment_reason(line)}
+    if line.outcome == PaymentOutcome.CANCELLED:
+        return _("not paid: the batch was cancelled")
+    return _("released; payment date %(date)s, waiting for the bank's answer") % {"date": _date(batch.execution_date)}
+
+
+def left_out_reasons(codes: Iterable[str]) -> str:
+    return "; ".join(str(LeftOutReason(c).label) if c in LeftOutReason.values else c for c in codes)

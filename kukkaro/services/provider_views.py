@@ -64,6 +64,7 @@ def home(request: HttpRequest) -> HttpResponse:
                 provider=provider, state=AgreementState.ACTIVE
             ).count(),
             "pending_bank": selectors.provider_bank_change_pending(provider=provider),
+            "last_bank_change": selectors.provider_bank_changes(provider=provider).first(),
         },
     )
 
@@ -320,7 +321,10 @@ def claim_detail(request: HttpRequest, claim_id: uuid.UUID) -> HttpResponse:
     return render(
         request,
         "services/provider/claim_detail.html",
-        {"claim": claim, "facts": presenters.claim_facts(claim, staff=False)},
+        {
+            "claim": claim,
+            "facts": presenters.claim_facts(claim, staff=False, payments=selectors.claim_payments(claim=claim)),
+        },
     )
 
 

@@ -24,6 +24,11 @@ from kukkaro.services.models import (
     ClaimStatus,
     ClaimUpload,
     PaymentBatch,
+    PaymentBatchLine,
+    PaymentLeftOut,
+    PaymentLineClaim,
+    PaymentOutcome,
+    PaymentStatusReport,
     PriceCap,
     Provider,
     ProviderPrice,
@@ -95,8 +100,19 @@ def bank_changes_pending(*, actor: User) -> QuerySet[BankAccountChange]:
     )
 
 
+def bank_changes_decided(*, actor: User, limit: int = 20) -> QuerySet[BankAccountChange]:
+    """The organiser's latest decided changes of bank account, newest first: who asked, who decided, why."""
+    authorize(actor, Action.BANK_ACCOUNT_APPROVE)
+    return (
+        BankAccountChange.objects.filter(provider__organiser_id=actor.organiser_id)
+        .exclude(state=BankAccountChangeState.PENDING)
+        .select_related("provider", "requested_by", "decided_by")
+        .order_by("-decided_at", "-pk")[:limit]
+    )
+
+
 def bank_change_get(*, actor: User, change_id: int) -> BankAccountChange:
-    change = BankAccountChange.objects.select_related("provider", "requested_by").get(
+    change = BankAccountChange.objects.select_related("provider", "requested_by", "decided_by").get(
         pk=change_id, provider__organiser_id=actor.organiser_id
     )
     authorize(actor, Action.BANK_ACCOUNT_APPROVE, change.provider)
@@ -406,14 +422,41 @@ def upload_outcome_counts(*, upload: ClaimUpload) -> dict[str, int]:
 
 
 def payment_batches(*, actor: User) -> QuerySet[PaymentBatch]:
+    """The organiser's batches, newest first, with how many payments each has and how many the bank rejected."""
     authorize(actor, Action.PAYMENT_MANAGE)
-    return PaymentBatch.objects.filter(organiser_id=actor.organiser_id).annotate(payments=Count("lines"))
+    return (
+        PaymentBatch.objects.filter(organiser_id=actor.organiser_id)
+        .annotate(
+            payments=Count("lines"),
+            rejected=Count("lines", filter=Q(lines__outcome=PaymentOutcome.REJECTED)),
+            answered=Count("lines", filter=Q(lines__outcome__in=[PaymentOutcome.ACCEPTED, PaymentOutcome.REJECTED])),
+        )
+        .order_by("-prepared_at", "-pk")  # Meta.ordering does not apply to a query with aggregates
+    )
 
 
 def payment_batch_get(*, actor: User, batch_id: uuid.UUID) -> PaymentBatch:
-    batch = PaymentBatch.objects.get(pk=batch_id, organiser_id=actor.organiser_id)
+    batch = PaymentBatch.objects.select_related("prepared_by", "released_by", "confirmed_by", "cancelled_by").get(
+        pk=batch_id, organiser_id=actor.organiser_id
+    )
     authorize(actor, Action.PAYMENT_MANAGE, batch)
     return batch
+
+
+def batch_lines(*, batch: PaymentBatch) -> QuerySet[PaymentBatchLine]:
+    return (
+        batch.lines.select_related("status_report", "decided_by")
+        .annotate(claim_count=Count("items"))
+        .order_by("end_to_end_id")
+    )
+
+
+def batch_left_out(*, batch: PaymentBatch) -> QuerySet[PaymentLeftOut]:
+    return batch.left_out.select_related("provider").order_by("provider__name")
+
+
+def batch_status_reports(*, batch: PaymentBatch) -> QuerySet[PaymentStatusReport]:
+    return batch.status_reports.select_related("imported_by").order_by("imported_at")
 
 
 def payable_claims(*, actor: User, approved_until: dt.date | None = None) -> QuerySet[Claim]:
@@ -427,4 +470,10 @@ def payable_claims(*, actor: User, approved_until: dt.date | None = None) -> Que
 
 
 def batch_claim_count(*, batch: PaymentBatch) -> int:
-    return Claim.objects.filter(payment__batch=batch).count()
+    """How many claims the batch's payments carried when it was prepared."""
+    return PaymentLineClaim.objects.filter(line__batch=batch).count()
+
+
+def claim_payments(*, claim: Claim) -> QuerySet[PaymentLineClaim]:
+    """Every payment a claim has been in, oldest first (a rejected one, then the one that paid it…)."""
+    return claim.payment_items.select_related("line__batch").order_by("line__batch__prepared_at", "pk")

@@ -5,11 +5,11 @@ The life of a claim:
               └─ok──▶ hold on the client's purse ─▶ waiting ─approve / window passes─▶ approved ─batch paid─▶ paid
                                                    │         └─dispute─▶ disputed ─worker─▶ approved | rejected
                                                    └─(endorsed provider under the threshold)─▶ approved
-Approving posts the hold; rejecting a held claim voids it; paying moves the amount from payables to paid.
+Approving posts the hold; rejecting a held claim voids it; paying moves the amount from payables to paid once the
+bank accepts the payment (``payments.py``: payment batches).
 """
 
 import datetime as dt
-import hashlib
 from decimal import Decimal
 from typing import Any
 
@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from schwifty import BIC, IBAN
 from schwifty.exceptions import SchwiftyException
 
-from kukkaro.core import clock, exports
+from kukkaro.core import clock
 from kukkaro.core.audit import audit_record
 from kukkaro.core.identifiers import IdentifierError, parse_business_id
 from kukkaro.core.models import Municipality, Organiser
@@ -28,9 +28,8 @@ from kukkaro.core.money import round_cents
 from kukkaro.core.permissions import Action, authorize
 from kukkaro.core.roles import Role
 from kukkaro.ledger import services as ledger
-from kukkaro.ledger.models import PurseKind, Transfer, TransferCode, Unit
+from kukkaro.ledger.models import Transfer, Unit
 from kukkaro.people.models import SupporterGrant, User
-from kukkaro.services import payment_files
 from kukkaro.services.models import (
     Accessibility,
     AgreementState,
@@ -40,9 +39,6 @@ from kukkaro.services.models import (
     ClaimSource,
     ClaimStatus,
     Language,
-    PaymentBatch,
-    PaymentBatchLine,
-    PaymentBatchState,
     PriceCap,
     Provider,
     ProviderPrice,
@@ -323,8 +319,11 @@ def bank_account_change_request(*, actor: User, provider: Provider, iban: str, b
 
 
 @transaction.atomic
-def bank_account_change_decide(*, actor: User, change: BankAccountChange, approve: bool) -> BankAccountChange:
-    """The second pair of eyes: approve (the new account is used from now on) or reject a requested change."""
+def bank_account_change_decide(
+    *, actor: User, change: BankAccountChange, approve: bool, reason: str = ""
+) -> BankAccountChange:
+    """The second pair of eyes: approve (the new account is used from now on) or reject a requested change. A
+    rejection says why (the provider is told); an approval may carry a note."""
     change = BankAccountChange.objects.select_for_update().select_related("provider").get(pk=change.pk)
     provider = change.provider
     authorize(actor, Action.BANK_ACCOUNT_APPROVE, provider)
@@ -332,10 +331,13 @@ def bank_account_change_decide(*, actor: User, change: BankAccountChange, approv
         raise ValidationError({"state": _("This change has already been decided.")})
     if change.requested_by_id == actor.pk:
         raise ValidationError({"decided_by": _("The person who asked for a change cannot approve it.")})
+    reason = (reason or "").strip()
+    if not approve and not reason:
+        raise ValidationError({"reason": _("Give the reason for rejecting the change.")})
     before = {"iban": provider.iban, "bic": provider.bic}
     change.state = BankAccountChangeState.APPROVED if approve else BankAccountChangeState.REJECTED
-    change.decided_by, change.decided_at = actor, clock.now()
-    change.save(update_fields=["state", "decided_by", "decided_at"])
+    change.decided_by, change.decided_at, change.reason = actor, clock.now(), reason
+    change.save(update_fields=["state", "decided_by", "decided_at", "reason"])
     if approve:
         Provider.objects.filter(pk=provider.pk).update(iban=change.iban, bic=change.bic)
     audit_record(
@@ -344,7 +346,7 @@ def bank_account_change_decide(*, actor: User, change: BankAccountChange, approv
         target=change,
         organiser_id=provider.organiser_id,
         before=before,
-        after={"iban": change.iban, "bic": change.bic, "state": change.state},
+        after={"iban": change.iban, "bic": change.bic, "state": change.state, "reason": reason},
     )
     return change
 
@@ -1081,208 +1083,3 @@ def spending_policy_update(
         after={f: getattr(policy, f) for f in fields},
     )
     return policy
-
-
-# --- payment batches -----------------------------------------------------------------------------------------
-
-
-def _batch_number(organiser: Organiser, day: dt.date) -> str:
-    prefix = f"PB{organiser.pk:02d}{day:%Y%m}"
-    count = PaymentBatch.objects.filter(number__startswith=prefix).count()
-    return f"{prefix}{count + 1:02d}"
-
-
-def _accounting_csv(batch: PaymentBatch, claims: list[Claim], lines: dict[int, PaymentBatchLine]) -> bytes:
-    """One row per claim for the county's accounting system (semicolons, decimal comma, UTF-8 with BOM)."""
-    return exports.csv_bytes(
-        [
-            "batch",
-            "payment_reference",
-            "business_id",
-            "provider",
-            "invoice_number",
-            "claim_id",
-            "agreement",
-            "service",
-            "service_date",
-            "quantity",
-            "amount_eur",
-            "municipality",
-        ],
-        (
-            [
-                batch.number,
-                lines[claim.provider_id].reference,
-                claim.provider.business_id,
-                claim.provider.name,
-                claim.invoice_number,
-                str(claim.pk),
-                claim.agreement.number,
-                claim.agreement.service_type.code,
-                claim.service_date,
-                Decimal(claim.quantity_hundredths) / 100,
-                Decimal(claim.amount_cents) / 100,
-                claim.client.municipality.code,
-            ]
-            for claim in claims
-        ),
-        delimiter=";",
-        decimal_separator=",",
-    )
-
-
-@transaction.atomic
-def payment_batch_create(
-    *, actor: User, organiser: Organiser, approved_until: dt.date, execution_date: dt.date
-) -> PaymentBatch:
-    """Gather the organiser's approved, unpaid claims approved up to ``approved_until``, one payment per
-    provider, and export them as a pain.001.001.09 file and an accounting CSV. The batch is immutable from here;
-    a claim belongs to one batch only."""
-    authorize(actor, Action.PAYMENT_MANAGE, _Owned(organiser.pk))
-    Organiser.objects.select_for_update().get(pk=organiser.pk)  # one batch at a time per organiser
-    policy = policy_for(organiser)
-    if not (policy.debtor_iban and policy.debtor_name):
-        raise ValidationError({"organiser": _("Set the organiser's paying bank account first.")})
-    if execution_date < clock.today():
-        raise ValidationError({"execution_date": _("The payment date cannot be in the past.")})
-    until = dt.datetime.combine(approved_until + dt.timedelta(days=1), dt.time(), tzinfo=clock.HELSINKI)
-    claims = list(
-        Claim.objects.select_for_update(of=("self",))
-        .filter(organiser=organiser, status=ClaimStatus.APPROVED, payment__isnull=True, decided_at__lt=until)
-        .select_related("provider", "agreement__service_type", "client__municipality")
-        .order_by("provider__name", "provider_id", "service_date", "invoice_number")
-    )
-    # A provider whose change of bank account waits for its second person is not paid until it is decided: its
-    # claims stay for the next batch, the others are paid now.
-    blocked = set(
-        BankAccountChange.objects.filter(
-            provider_id__in={c.provider_id for c in claims}, state=BankAccountChangeState.PENDING
-        ).values_list("provider_id", flat=True)
-    )
-    waiting = sorted({c.provider.name for c in claims if c.provider_id in blocked})
-    claims = [c for c in claims if c.provider_id not in blocked]
-    if not claims:
-        if waiting:
-            raise ValidationError(
-                {
-                    "approved_until": _(
-                        "The only claims to pay are of providers whose change of bank account is waiting for "
-                        "approval: %(names)s."
-                    )
-                    % {"names": ", ".join(waiting)}
-                }
-            )
-        raise ValidationError({"approved_until": _("There are no approved claims to pay.")})
-    now = clock.now()
-    batch = PaymentBatch(
-        number=_batch_number(organiser, execution_date),
-        organiser=organiser,
-        period_start=min(c.decided_at for c in claims).astimezone(clock.HELSINKI).date(),
-        period_end=approved_until,
-        execution_date=execution_date,
-        total_cents=sum(c.amount_cents for c in claims),
-        created_by=actor,
-        created_at=now,
-    )
-    lines: dict[int, PaymentBatchLine] = {}
-    for claim in claims:
-        line = lines.get(claim.provider_id)
-        if line is None:
-            sequence = len(lines) + 1
-            line = PaymentBatchLine(
-                batch=batch,
-                provider=claim.provider,
-                name=claim.provider.name,
-                iban=claim.provider.iban,
-                bic=claim.provider.bic,
-                amount_cents=0,
-                reference=payment_files.rf_reference(f"{batch.number}{sequence:04d}"),
-                end_to_end_id=f"{batch.number}-{sequence:04d}",
-            )
-            lines[claim.provider_id] = line
-        line.amount_cents += claim.amount_cents
-    document = payment_files.pain001(
-        message_id=batch.number,
-        created_at=now,
-        execution_date=execution_date,
-        debtor_name=policy.debtor_name,
-        debtor_iban=policy.debtor_iban,
-        debtor_bic=policy.debtor_bic,
-        payments=[
-            payment_files.Payment(
-                end_to_end_id=line.end_to_end_id,
-                name=line.name,
-                iban=line.iban,
-                bic=line.bic,
-                amount_cents=line.amount_cents,
-                reference=line.reference,
-            )
-            for line in lines.values()
-        ],
-    )
-    batch.pain001 = document
-    batch.pain001_sha256 = hashlib.sha256(document).hexdigest()
-    batch.accounting_csv = _accounting_csv(batch, claims, lines)
-    batch.save()
-    PaymentBatchLine.objects.bulk_create(lines.values())
-    for claim in claims:
-        Claim.objects.filter(pk=claim.pk).update(payment=lines[claim.provider_id])
-    audit_record(
-        action="payment_batch.export",
-        actor=actor,
-        target=batch,
-        organiser_id=organiser.pk,
-        after={
-            "number": batch.number,
-            "claims": len(claims),
-            "payments": {line.end_to_end_id: line.amount_cents for line in lines.values()},
-            "total_cents": batch.total_cents,
-            "pain001_sha256": batch.pain001_sha256,
-            "held_back_for_bank_change": waiting,
-        },
-    )
-    batch.held_back = waiting  # for the page that made it: who waits for their bank account to be decided
-    return batch
-
-
-@transaction.atomic
-def payment_batch_mark_paid(*, actor: User, batch: PaymentBatch) -> PaymentBatch:
-    """The bank has paid the batch: each claim's amount moves from payables to paid in the ledger, and the
-    claims are paid. Marking it again changes nothing."""
-    batch = PaymentBatch.objects.select_for_update().get(pk=batch.pk)
-    authorize(actor, Action.PAYMENT_MANAGE, batch)
-    if batch.state == PaymentBatchState.PAID:
-        return batch
-    claims = list(
-        Claim.objects.select_for_update(of=("self",))
-        .filter(payment__batch=batch)
-        .select_related("agreement__purse")
-        .order_by("pk")
-    )
-    for claim in claims:
-        purse = claim.agreement.purse
-        shard = ledger.shard_of(purse.pk)
-        organiser = batch.organiser
-        ledger.transfer_post(
-            transfer_id=ledger.derived_id("claim-paid", claim.pk),
-            debit=ledger.system_purse(organiser=organiser, unit=Unit.EUR, kind=PurseKind.PAYABLES, shard=shard),
-            credit=ledger.system_purse(organiser=organiser, unit=Unit.EUR, kind=PurseKind.PAID, shard=shard),
-            amount=claim.amount_cents,
-            code=TransferCode.PAYMENT,
-            actor=actor,
-            ref_type="claim",
-            ref_id=str(claim.pk),
-            memo=f"{batch.number} {claim.invoice_number}",
-        )
-    Claim.objects.filter(pk__in=[c.pk for c in claims]).update(status=ClaimStatus.PAID)
-    batch.state, batch.paid_by, batch.paid_at = PaymentBatchState.PAID, actor, clock.now()
-    batch.save(update_fields=["state", "paid_by", "paid_at"])
-    audit_record(
-        action="payment_batch.paid",
-        actor=actor,
-        target=batch,
-        organiser_id=batch.organiser_id,
-        before={"state": PaymentBatchState.EXPORTED},
-        after={"state": PaymentBatchState.PAID, "claims": len(claims), "total_cents": batch.total_cents},
-    )
-    return batch

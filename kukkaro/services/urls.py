@@ -9,6 +9,7 @@ urlpatterns = [
     path("providers/<uuid:provider_id>/", views.provider_detail, name="provider_detail"),
     path("providers/<uuid:provider_id>/state/", views.provider_state, name="provider_state"),
     path("bank-accounts/", views.bank_change_list, name="bank_change_list"),
+    path("bank-accounts/<int:change_id>/", views.bank_change_detail, name="bank_change_detail"),
     path("bank-accounts/<int:change_id>/decide/", views.bank_change_decide, name="bank_change_decide"),
     path("catalogue/", views.catalogue, name="catalogue"),
     path("catalogue/caps/new/", views.cap_new, name="cap_new"),
@@ -23,6 +24,7 @@ urlpatterns = [
     path("claims/<uuid:claim_id>/resolve/", views.claim_resolve, name="claim_resolve"),
     path("payments/", views.payment_batch_list, name="payment_batch_list"),
     path("payments/settings/", views.spending_policy, name="spending_policy"),
+    path("payments/status-report/", views.payment_status_import, name="payment_status_import"),
     path("payments/<uuid:batch_id>/", views.payment_batch_detail, name="payment_batch_detail"),
     path(
         "payments/<uuid:batch_id>/pain001.xml",
@@ -36,5 +38,12 @@ urlpatterns = [
         {"kind": "accounting"},
         name="payment_batch_csv",
     ),
-    path("payments/<uuid:batch_id>/paid/", views.payment_batch_paid, name="payment_batch_paid"),
+    path("payments/<uuid:batch_id>/release/", views.payment_batch_release, name="payment_batch_release"),
+    path("payments/<uuid:batch_id>/cancel/", views.payment_batch_cancel, name="payment_batch_cancel"),
+    path("payments/<uuid:batch_id>/confirm/", views.payment_batch_confirm, name="payment_batch_confirm"),
+    path(
+        "payments/<uuid:batch_id>/status-report/",
+        views.payment_batch_status_import,
+        name="payment_batch_status_import",
+    ),
 ]

@@ -25,21 +25,32 @@ from kukkaro.core.shortcuts import or_404
 from kukkaro.core.tables import Cell, Table
 from kukkaro.people import selectors as people_selectors
 from kukkaro.people.models import Client
-from kukkaro.services import presenters, selectors, services
+from kukkaro.services import payments, presenters, selectors, services
 from kukkaro.services.forms import (
+    STATUS_REPORT_MAX_BYTES,
     AgreementEndForm,
     AgreementForm,
+    BankChangeRejectForm,
     ChoiceOrderForm,
     ClaimDecisionForm,
     ClaimQueueForm,
     PaymentBatchForm,
+    PaymentReasonForm,
     PriceCapForm,
     ProviderSearchForm,
     ProviderStateForm,
     ServiceTypeForm,
     SpendingPolicyForm,
+    StatusReportForm,
 )
-from kukkaro.services.models import ClaimStatus, PaymentBatchState, ProviderState
+from kukkaro.services.models import (
+    BankAccountChangeState,
+    ClaimStatus,
+    PaymentBatchState,
+    PaymentOutcome,
+    ProviderState,
+)
+from kukkaro.services.payment_files import printable
 
 PAGE_SIZE = 25
 
@@ -101,6 +112,7 @@ def provider_detail(request: HttpRequest, provider_id: uuid.UUID) -> HttpRespons
             "facts": presenters.provider_facts(provider),
             "history": selectors.provider_history(provider=provider),
             "bank_changes": selectors.provider_bank_changes(provider=provider),
+            "may_see_bank_changes": can(request.user, Action.BANK_ACCOUNT_APPROVE, provider),
             "prices": presenters.price_table(selectors.prices_of(provider=provider), caption=_("Price list")),
             "state_form": ProviderStateForm(allowed=allowed) if may_review else None,
         },
@@ -139,8 +151,37 @@ def provider_state(request: HttpRequest, provider_id: uuid.UUID) -> HttpResponse
 @requires(Action.BANK_ACCOUNT_APPROVE)
 @require_GET
 def bank_change_list(request: HttpRequest) -> HttpResponse:
-    changes = list(selectors.bank_changes_pending(actor=request.user))
-    return render(request, "services/bank_change_list.html", {"changes": changes})
+    return render(
+        request,
+        "services/bank_change_list.html",
+        {
+            "changes": list(selectors.bank_changes_pending(actor=request.user)),
+            "decided": list(selectors.bank_changes_decided(actor=request.user)),
+        },
+    )
+
+
+def _bank_change_page(request: HttpRequest, change, reject_form=None, status: int = 200) -> HttpResponse:
+    pending = change.state == BankAccountChangeState.PENDING
+    return render(
+        request,
+        "services/bank_change_detail.html",
+        {
+            "change": change,
+            "may_decide": pending and change.requested_by_id != request.user.pk,
+            "own_request": pending and change.requested_by_id == request.user.pk,
+            "reject_form": reject_form or BankChangeRejectForm(),
+        },
+        status=status,
+    )
+
+
+@requires(Action.BANK_ACCOUNT_APPROVE)
+@require_GET
+def bank_change_detail(request: HttpRequest, change_id: int) -> HttpResponse:
+    """One change of bank account: the accounts, who asked and when, who decided, when and why."""
+    change = or_404(lambda: selectors.bank_change_get(actor=request.user, change_id=change_id))
+    return _bank_change_page(request, change)
 
 
 @post_only
@@ -149,18 +190,25 @@ def bank_change_list(request: HttpRequest) -> HttpResponse:
 def bank_change_decide(request: HttpRequest, change_id: int) -> HttpResponse:
     change = or_404(lambda: selectors.bank_change_get(actor=request.user, change_id=change_id))
     approve = request.POST.get("approve") == "1"
+    form = BankChangeRejectForm(request.POST)
+    form.is_valid()
     try:
-        services.bank_account_change_decide(actor=request.user, change=change, approve=approve)
+        services.bank_account_change_decide(
+            actor=request.user, change=change, approve=approve, reason=form.cleaned_data.get("reason", "")
+        )
     except ValidationError as error:
+        if "reason" in getattr(error, "message_dict", {}):
+            add_validation_errors(form, error)
+            return _bank_change_page(request, change, reject_form=form, status=200)
         for message in error.messages:
             messages.error(request, message)
-    else:
-        messages.success(
-            request,
-            _("The new bank account of %(name)s is in use.") % {"name": change.provider.name}
-            if approve
-            else _("The change of bank account of %(name)s was rejected.") % {"name": change.provider.name},
-        )
+        return redirect("services:bank_change_detail", change_id=change.pk)
+    messages.success(
+        request,
+        _("The new bank account of %(name)s is in use.") % {"name": change.provider.name}
+        if approve
+        else _("The change of bank account of %(name)s was rejected.") % {"name": change.provider.name},
+    )
     return redirect("services:bank_change_list")
 
 
@@ -459,7 +507,7 @@ def claim_detail(request: HttpRequest, claim_id: uuid.UUID) -> HttpResponse:
             # Back to the claim's own queue where it has one (an approved or paid claim is in none).
             "queue_href": reverse("services:claim_queue")
             + (f"?status={claim.status}" if claim.status in selectors.CLAIM_QUEUES else ""),
-            "facts": presenters.claim_facts(claim, staff=True),
+            "facts": presenters.claim_facts(claim, staff=True, payments=selectors.claim_payments(claim=claim)),
             "resolve_form": ClaimDecisionForm() if claim.status == ClaimStatus.DISPUTED else None,
         },
     )
@@ -495,13 +543,27 @@ def claim_resolve(request: HttpRequest, claim_id: uuid.UUID) -> HttpResponse:
 # --- payments ------------------------------------------------------------------------------------------------
 
 
+def _left_out_message(request: HttpRequest, batch) -> None:
+    left_out = list(selectors.batch_left_out(batch=batch))
+    if left_out:
+        messages.warning(
+            request,
+            _("Not in this batch (their claims wait for the next one): %(list)s.")
+            % {
+                "list": "; ".join(
+                    f"{printable(row.provider.name)} – {presenters.left_out_reasons(row.reasons)}" for row in left_out
+                )
+            },
+        )
+
+
 @requires(Action.PAYMENT_MANAGE)
 @require_http_methods(["GET", "POST"])
 def payment_batch_list(request: HttpRequest) -> HttpResponse:
     form = PaymentBatchForm(request.POST or None, today=clock.today())
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and can(request.user, Action.PAYMENT_PREPARE) and form.is_valid():
         try:
-            batch = services.payment_batch_create(
+            batch = payments.payment_batch_prepare(
                 actor=request.user,
                 organiser=request.user.organiser,
                 approved_until=form.cleaned_data["approved_until"],
@@ -510,13 +572,15 @@ def payment_batch_list(request: HttpRequest) -> HttpResponse:
         except ValidationError as error:
             add_validation_errors(form, error)
         else:
-            messages.success(request, _("Payment batch %(number)s was made.") % {"number": batch.number})
-            if batch.held_back:
-                messages.warning(
-                    request,
-                    _("Not paid yet, because a change of bank account waits for approval: %(names)s.")
-                    % {"names": ", ".join(batch.held_back)},
+            messages.success(
+                request,
+                _(
+                    "Payment batch %(number)s was prepared. A second person releases it before the file can go to the "
+                    "bank."
                 )
+                % {"number": batch.number},
+            )
+            _left_out_message(request, batch)
             return redirect("services:payment_batch_detail", batch_id=batch.pk)
     batches = Paginator(selectors.payment_batches(actor=request.user), PAGE_SIZE).get_page(request.GET.get("page"))
     table = Table(
@@ -532,7 +596,7 @@ def payment_batch_list(request: HttpRequest) -> HttpResponse:
             _date(batch.execution_date),
             Cell(batch.payments, numeric=True),
             Cell(format_cents(batch.total_cents), numeric=True),
-            batch.get_state_display(),
+            presenters.batch_state(batch, payments=batch.payments, answered=batch.answered, rejected=batch.rejected),
         )
     payable = selectors.payable_claims(actor=request.user)
     return render(
@@ -540,10 +604,70 @@ def payment_batch_list(request: HttpRequest) -> HttpResponse:
         "services/payment_batch_list.html",
         {
             "form": form,
+            "report_form": StatusReportForm(),
             "table": table,
             "page_obj": batches,
             "payable_count": payable.count(),
             "payable_total": format_cents(sum(payable.values_list("amount_cents", flat=True))),
+            "may_prepare": can(request.user, Action.PAYMENT_PREPARE),
+            "may_confirm": can(request.user, Action.PAYMENT_CONFIRM),
+        },
+    )
+
+
+def _batch_page(request: HttpRequest, batch, *, forms: dict | None = None) -> HttpResponse:
+    """The batch's page in whatever state it is, with the actions the user may take now (and the forms of a
+    failed one bound, so their errors show at their fields)."""
+    forms = forms or {}
+    lines = list(selectors.batch_lines(batch=batch))
+    table = Table(
+        caption=_("Payments to providers"),
+        columns=[_("Provider"), _("IBAN"), _("Reference"), _("Claims"), _("Amount"), _("Outcome")],
+        empty_text=_("No payments."),
+        numeric_columns=frozenset({3, 4}),
+        id="payments",
+    )
+    for line in lines:
+        line.batch = batch
+        table.add(
+            line.name,
+            line.iban,
+            line.reference,
+            Cell(line.claim_count, numeric=True),
+            Cell(format_cents(line.amount_cents), numeric=True),
+            presenters.payment_outcome(line),
+        )
+    rejected = sum(1 for line in lines if line.outcome == PaymentOutcome.REJECTED)
+    answered = sum(1 for line in lines if line.outcome in (PaymentOutcome.ACCEPTED, PaymentOutcome.REJECTED))
+    user = request.user
+    prepared = batch.state == PaymentBatchState.PREPARED
+    released = batch.state == PaymentBatchState.RELEASED
+    return render(
+        request,
+        "services/payment_batch_detail.html",
+        {
+            "batch": batch,
+            "state_text": presenters.batch_state(batch, payments=len(lines), answered=answered, rejected=rejected),
+            "table": table,
+            "claims": selectors.batch_claim_count(batch=batch),
+            "left_out": [
+                (row, printable(row.provider.name), presenters.left_out_reasons(row.reasons))
+                for row in selectors.batch_left_out(batch=batch)
+            ],
+            "reports": list(selectors.batch_status_reports(batch=batch)),
+            "rejected": rejected,
+            "may_release": prepared and can(user, Action.PAYMENT_RELEASE, batch),
+            "release_refusals": payments.release_refusals(actor=user, batch=batch) if prepared else [],
+            "may_cancel": prepared and can(user, Action.PAYMENT_PREPARE, batch),
+            "cancel_form": forms.get("cancel") or PaymentReasonForm(label=_("Why is the batch cancelled?")),
+            "may_import": batch.file_available and can(user, Action.PAYMENT_CONFIRM, batch),
+            "report_form": forms.get("report") or StatusReportForm(),
+            "may_confirm": released and can(user, Action.PAYMENT_CONFIRM, batch) and batch.prepared_by_id != user.pk,
+            "confirm_form": forms.get("confirm")
+            or PaymentReasonForm(
+                label=_("How do you know the bank has paid?"),
+                help_text=_("For example: the bank's online service shows the payments as made on 15.3."),
+            ),
         },
     )
 
@@ -552,32 +676,17 @@ def payment_batch_list(request: HttpRequest) -> HttpResponse:
 @require_GET
 def payment_batch_detail(request: HttpRequest, batch_id: uuid.UUID) -> HttpResponse:
     batch = or_404(lambda: selectors.payment_batch_get(actor=request.user, batch_id=batch_id))
-    table = Table(
-        caption=_("Payments to providers"),
-        columns=[_("Provider"), _("IBAN"), _("Reference"), _("Amount")],
-        empty_text=_("No payments."),
-        numeric_columns=frozenset({3}),
-        id="payments",
-    )
-    for line in batch.lines.order_by("end_to_end_id"):
-        table.add(line.name, line.iban, line.reference, Cell(format_cents(line.amount_cents), numeric=True))
-    return render(
-        request,
-        "services/payment_batch_detail.html",
-        {
-            "batch": batch,
-            "table": table,
-            "claims": selectors.batch_claim_count(batch=batch),
-            "may_mark_paid": batch.state == PaymentBatchState.EXPORTED,
-        },
-    )
+    return _batch_page(request, batch)
 
 
 @not_html
 @requires(Action.PAYMENT_MANAGE)
 @require_GET
 def payment_batch_file(request: HttpRequest, batch_id: uuid.UUID, kind: str) -> HttpResponse:
+    """The bank file and the accounting file, once a second person has released the batch (never before)."""
     batch = or_404(lambda: selectors.payment_batch_get(actor=request.user, batch_id=batch_id))
+    if not batch.file_available:
+        raise Http404("the batch has not been released")
     if kind == "pain001":
         response = HttpResponse(bytes(batch.pain001), content_type="application/xml")
         response["Content-Disposition"] = f'attachment; filename="{batch.number}.xml"'
@@ -588,12 +697,112 @@ def payment_batch_file(request: HttpRequest, batch_id: uuid.UUID, kind: str) -> 
 
 
 @post_only
-@requires(Action.PAYMENT_MANAGE)
+@requires(Action.PAYMENT_RELEASE)
 @require_POST
-def payment_batch_paid(request: HttpRequest, batch_id: uuid.UUID) -> HttpResponse:
+def payment_batch_release(request: HttpRequest, batch_id: uuid.UUID) -> HttpResponse:
     batch = or_404(lambda: selectors.payment_batch_get(actor=request.user, batch_id=batch_id))
-    services.payment_batch_mark_paid(actor=request.user, batch=batch)
-    messages.success(request, _("The batch was marked paid and its claims are paid."))
+    try:
+        payments.payment_batch_release(actor=request.user, batch=batch)
+    except ValidationError as error:
+        for message in error.messages:
+            messages.error(request, message)
+    else:
+        messages.success(request, _("The batch was released. Download the bank file and send it to the bank."))
+    return redirect("services:payment_batch_detail", batch_id=batch.pk)
+
+
+@post_only
+@requires(Action.PAYMENT_PREPARE)
+@require_POST
+def payment_batch_cancel(request: HttpRequest, batch_id: uuid.UUID) -> HttpResponse:
+    batch = or_404(lambda: selectors.payment_batch_get(actor=request.user, batch_id=batch_id))
+    form = PaymentReasonForm(request.POST, label=_("Why is the batch cancelled?"))
+    form.is_valid()
+    try:
+        payments.payment_batch_cancel(actor=request.user, batch=batch, reason=form.cleaned_data.get("reason", ""))
+    except ValidationError as error:
+        add_validation_errors(form, error)
+        return _batch_page(request, batch, forms={"cancel": form})
+    messages.success(request, _("The batch was cancelled. Its claims will be in the next batch."))
+    return redirect("services:payment_batch_detail", batch_id=batch.pk)
+
+
+@post_only
+@requires(Action.PAYMENT_CONFIRM)
+@require_POST
+def payment_batch_confirm(request: HttpRequest, batch_id: uuid.UUID) -> HttpResponse:
+    batch = or_404(lambda: selectors.payment_batch_get(actor=request.user, batch_id=batch_id))
+    form = PaymentReasonForm(request.POST, label=_("How do you know the bank has paid?"))
+    form.is_valid()
+    try:
+        payments.payment_batch_confirm(actor=request.user, batch=batch, reason=form.cleaned_data.get("reason", ""))
+    except ValidationError as error:
+        add_validation_errors(form, error)
+        return _batch_page(request, batch, forms={"confirm": form})
+    messages.success(request, _("The payments were confirmed as paid."))
+    return redirect("services:payment_batch_detail", batch_id=batch.pk)
+
+
+def _import_report(request: HttpRequest, form: StatusReportForm, batch=None):
+    """Import the uploaded status report; None (errors on the form) or the batch it answered."""
+    if not form.is_valid():
+        return None
+    upload = form.cleaned_data["file"]
+    try:
+        result = payments.payment_status_import(
+            actor=request.user,
+            organiser=request.user.organiser,
+            filename=upload.name,
+            content=upload.read(STATUS_REPORT_MAX_BYTES + 1),
+            batch=batch,
+        )
+    except ValidationError as error:
+        add_validation_errors(form, error)
+        return None
+    report = result.report
+    if not result.created:
+        messages.info(
+            request,
+            _("This status report was imported already on %(when)s. Nothing changed.")
+            % {"when": presenters.datetime_text(report.imported_at)},
+        )
+    else:
+        messages.success(
+            request,
+            _("The status report was imported: %(accepted)s accepted, %(rejected)s rejected, %(unchanged)s unchanged.")
+            % {"accepted": report.accepted, "rejected": report.rejected, "unchanged": report.unchanged},
+        )
+        if report.rejected:
+            messages.warning(
+                request,
+                _("The claims of the rejected payments are approved and unpaid again; the next batch pays them."),
+            )
+    return report.batch
+
+
+@post_only
+@requires(Action.PAYMENT_CONFIRM)
+@require_POST
+def payment_status_import(request: HttpRequest) -> HttpResponse:
+    """A status report sent from the list of batches: it finds its own batch."""
+    form = StatusReportForm(request.POST, request.FILES)
+    batch = _import_report(request, form)
+    if batch is not None:
+        return redirect("services:payment_batch_detail", batch_id=batch.pk)
+    for errors in form.errors.values():
+        for message in errors:
+            messages.error(request, message)
+    return redirect("services:payment_batch_list")
+
+
+@post_only
+@requires(Action.PAYMENT_CONFIRM)
+@require_POST
+def payment_batch_status_import(request: HttpRequest, batch_id: uuid.UUID) -> HttpResponse:
+    batch = or_404(lambda: selectors.payment_batch_get(actor=request.user, batch_id=batch_id))
+    form = StatusReportForm(request.POST, request.FILES)
+    if _import_report(request, form, batch=batch) is None:
+        return _batch_page(request, batch, forms={"report": form})
     return redirect("services:payment_batch_detail", batch_id=batch.pk)
 
 

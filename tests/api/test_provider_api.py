@@ -517,19 +517,60 @@ def test_provider_api__claims__filtered_by_status_and_service_date_and_paged(cli
     assert too_many.status_code == 422 and too_many.json()["detail"][0]["field"] == "limit"
 
 
-def test_provider_api__claim__paid_claim_names_its_payment_batch(client):
+def test_provider_api__claim__tells_truthfully_where_its_payment_stands(client):
+    from kukkaro.demo.bank import status_report
+    from kukkaro.services import payments
+
     world = build_world()
     claim = submit(world, world.provider_user, world.agreement, "PAY-1")
-    batch = services.payment_batch_create(
+
+    def seen():
+        return client.get(f"{API}/claims/{claim.pk}", headers=auth(world.provider_user)).json()
+
+    assert (seen()["payment_batch"], seen()["payment_state"], seen()["payment_rejected"]) == (None, None, None)
+    batch = payments.payment_batch_prepare(
         actor=world.finance,
         organiser=world.client.organiser,
         approved_until=clock.today(),
         execution_date=clock.today(),
     )
-    services.payment_batch_mark_paid(actor=world.finance, batch=batch)
-    data = client.get(f"{API}/claims/{claim.pk}", headers=auth(world.provider_user)).json()
-    assert data["status"] == "paid"
-    assert data["payment_batch"] == batch.number
+    assert (seen()["status"], seen()["payment_batch"], seen()["payment_state"]) == (
+        "approved",
+        batch.number,
+        "prepared",
+    )
+    payments.payment_batch_release(actor=world.finance2, batch=batch)
+    assert (seen()["status"], seen()["payment_state"]) == ("approved", "released")
+    line = batch.lines.get()
+    rejected = status_report(
+        bytes(batch.pain001),
+        message_id="B-1",
+        created_at=clock.now(),
+        rejected={line.end_to_end_id: ("AC04", "")},
+    )
+    payments.payment_status_import(
+        actor=world.finance2, organiser=world.client.organiser, filename="s.xml", content=rejected
+    )
+    data = seen()
+    assert (data["status"], data["payment_batch"], data["payment_state"]) == ("approved", None, None)
+    assert data["payment_rejected"]["code"] == "AC04" and data["payment_rejected"]["label"]
+    following = payments.payment_batch_prepare(
+        actor=world.finance,
+        organiser=world.client.organiser,
+        approved_until=clock.today(),
+        execution_date=clock.today(),
+    )
+    payments.payment_batch_release(actor=world.finance2, batch=following)
+    payments.payment_status_import(
+        actor=world.finance2,
+        organiser=world.client.organiser,
+        filename="s.xml",
+        content=status_report(bytes(following.pain001), message_id="B-2", created_at=clock.now()),
+    )
+    data = seen()
+    assert (data["status"], data["payment_batch"], data["payment_state"]) == ("paid", following.number, "paid")
+    listed = client.get(f"{API}/claims", headers=auth(world.provider_user)).json()["items"]
+    assert [c["payment_state"] for c in listed if c["id"] == str(claim.pk)] == ["paid"]
 
 
 # --- claims from a file --------------------------------------------------------------------------------------

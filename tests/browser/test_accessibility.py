@@ -236,6 +236,122 @@ def _choice_without_a_provider_chosen(browsing: Browsing, world: World) -> int:
     return _submit(browsing, "main form[method=post]")
 
 
+def _prepared_batch(world: World) -> Any:
+    """A batch prepared by the spending world's first finance person, paying a claim the client approved (the
+    world's waiting change of bank account is approved first by the same person, so the second may release)."""
+    from kukkaro.core import clock
+    from kukkaro.services import payments, services
+
+    spending, activity = world.spending()
+    services.bank_account_change_decide(actor=spending.finance, change=activity.bank_change, approve=True)
+    client_user = User.objects.filter(role=Role.CLIENT, national_id=spending.client.national_id).first()
+    services.claim_client_decide(actor=client_user, claim=activity.waiting, approve=True)
+    return payments.payment_batch_prepare(
+        actor=spending.finance,
+        organiser=spending.client.organiser,
+        approved_until=clock.today(),
+        execution_date=clock.today(),
+    )
+
+
+def _batch_page(batch: Any) -> str:
+    return reverse("services:payment_batch_detail", kwargs={"batch_id": batch.pk})
+
+
+def _batch_waiting_for_release(browsing: Browsing, world: World) -> int:
+    batch = _prepared_batch(world)
+    browsing.sign_in(world.spending()[0].finance2)
+    status = browsing.goto(_batch_page(batch)).status
+    assert browsing.page.locator("form[action$='/release/']").is_visible()
+    return status
+
+
+def _batch_the_preparer_cannot_release(browsing: Browsing, world: World) -> int:
+    batch = _prepared_batch(world)
+    browsing.sign_in(world.spending()[0].finance)
+    return browsing.goto(_batch_page(batch)).status
+
+
+def _batch_cancel_without_a_reason(browsing: Browsing, world: World) -> int:
+    batch = _prepared_batch(world)
+    browsing.sign_in(world.spending()[0].finance)
+    browsing.goto(_batch_page(batch))
+    status = _submit(browsing, "form[action$='/cancel/']")
+    assert browsing.page.locator(".error-summary").is_visible()
+    return status
+
+
+def _batch_cancelled(browsing: Browsing, world: World) -> int:
+    from kukkaro.services import payments
+
+    batch = _prepared_batch(world)
+    spending = world.spending()[0]
+    payments.payment_batch_cancel(actor=spending.finance, batch=batch, reason="Väärä maksupäivä")
+    browsing.sign_in(spending.finance2)
+    return browsing.goto(_batch_page(batch)).status
+
+
+def _batch_confirmed_by_hand_without_a_reason(browsing: Browsing, world: World) -> int:
+    spending, activity = world.spending()
+    browsing.sign_in(spending.finance2)
+    browsing.goto(_batch_page(activity.batch))
+    status = _submit(browsing, "form[action$='/confirm/']")
+    assert browsing.page.locator(".error-summary").is_visible()
+    return status
+
+
+def _batch_answered_with_a_rejection(browsing: Browsing, world: World) -> int:
+    from kukkaro.core import clock
+    from kukkaro.demo.bank import status_report
+    from kukkaro.services import payments
+
+    spending, activity = world.spending()
+    batch = activity.batch
+    line = batch.lines.get()
+    payments.payment_status_import(
+        actor=spending.finance2,
+        organiser=spending.client.organiser,
+        filename="status.xml",
+        content=status_report(
+            bytes(batch.pain001),
+            message_id="STS-1",
+            created_at=clock.now(),
+            rejected={line.end_to_end_id: ("AC04", "Tili on lopetettu")},
+        ),
+    )
+    browsing.sign_in(spending.finance)
+    return browsing.goto(_batch_page(batch)).status
+
+
+def _claim_whose_payment_was_rejected(browsing: Browsing, world: World) -> int:
+    _spending, activity = world.spending()
+    _batch_answered_with_a_rejection(browsing, world)
+    browsing.sign_in(world.user_in(Role.SOCIAL_WORKER))
+    return browsing.goto(reverse("services:claim_detail", kwargs={"claim_id": activity.approved.pk})).status
+
+
+def _status_report_that_cannot_be_read(browsing: Browsing, world: World) -> int:
+    spending, activity = world.spending()
+    browsing.sign_in(spending.finance)
+    browsing.goto(_batch_page(activity.batch))
+    browsing.page.set_input_files(
+        "form[action$='/status-report/'] input[type=file]",
+        files=[{"name": "status.xml", "mimeType": "application/xml", "buffer": b"<Document>not a report"}],
+    )
+    status = _submit(browsing, "form[action$='/status-report/']")
+    assert browsing.page.locator(".error-summary").is_visible()
+    return status
+
+
+def _bank_change_rejected_without_a_reason(browsing: Browsing, world: World) -> int:
+    spending, activity = world.spending()
+    browsing.sign_in(spending.finance)
+    browsing.goto(reverse("services:bank_change_detail", kwargs={"change_id": activity.bank_change.pk}))
+    status = _submit(browsing, "form[action$='/decide/']:has(textarea)")
+    assert browsing.page.locator(".error-summary").is_visible()
+    return status
+
+
 SCENARIOS: dict[str, tuple[Callable[[Browsing, World], int], int]] = {
     # name: (how to get there, expected HTTP status of the page checked)
     "404-anonymous": (_not_found_anonymous, 404),
@@ -254,6 +370,15 @@ SCENARIOS: dict[str, tuple[Callable[[Browsing, World], int], int]] = {
     "provider-application-with-errors": (_provider_application_with_errors, 200),
     "provider-claim-form-with-errors": (_claim_form_with_errors, 200),
     "choice-without-a-provider-chosen": (_choice_without_a_provider_chosen, 200),
+    "payment-batch-waiting-for-release": (_batch_waiting_for_release, 200),
+    "payment-batch-the-preparer-cannot-release": (_batch_the_preparer_cannot_release, 200),
+    "payment-batch-cancel-without-a-reason": (_batch_cancel_without_a_reason, 200),
+    "payment-batch-cancelled": (_batch_cancelled, 200),
+    "payment-batch-confirmed-by-hand-without-a-reason": (_batch_confirmed_by_hand_without_a_reason, 200),
+    "payment-batch-answered-with-a-rejection": (_batch_answered_with_a_rejection, 200),
+    "payment-claim-whose-payment-was-rejected": (_claim_whose_payment_was_rejected, 200),
+    "payment-status-report-that-cannot-be-read": (_status_report_that_cannot_be_read, 200),
+    "payment-bank-change-rejected-without-a-reason": (_bank_change_rejected_without_a_reason, 200),
 }
 
 

@@ -14,7 +14,15 @@ from lxml import etree
 from schwifty import BIC, IBAN
 from stdnum import iso11649
 
-from kukkaro.services.payment_files import Payment, PaymentFileError, pain001, rf_reference, validate_pain001
+from kukkaro.services.payment_files import (
+    Payment,
+    PaymentFileError,
+    Problem,
+    pain001,
+    payment_problems,
+    rf_reference,
+    validate_pain001,
+)
 
 NS = {"p": "urn:iso:std:iso:20022:tech:xsd:pain.001.001.09"}
 HELSINKI = ZoneInfo("Europe/Helsinki")
@@ -336,3 +344,39 @@ def test_validate_pain001__other_message_type__is_rejected():
     other = _build().replace(b"pain.001.001.09", b"pain.001.001.03")
     with pytest.raises(PaymentFileError, match="schema validation failed"):
         validate_pain001(other)
+
+
+# --- data a bank file cannot carry --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("changes", "problems"),
+    [
+        pytest.param({}, [], id="fit"),
+        pytest.param({"name": "Päivä\x0bpaikka Oy"}, [Problem.NAME_CONTROL_CHARACTER], id="vertical-tab"),
+        pytest.param({"name": "Rivi\nvaihto Oy"}, [Problem.NAME_CONTROL_CHARACTER], id="line-break"),
+        pytest.param({"name": "Nolla\x00 Oy"}, [Problem.NAME_CONTROL_CHARACTER], id="nul"),
+        pytest.param({"name": "C1\x85 Oy"}, [Problem.NAME_CONTROL_CHARACTER], id="c1-control"),
+        pytest.param({"name": " "}, [Problem.NAME_EMPTY], id="blank"),
+        pytest.param({"name": "N" * 71}, [Problem.NAME_TOO_LONG], id="71-characters"),
+        pytest.param({"name": "N" * 70}, [], id="70-characters"),
+        pytest.param({"iban": "FI2112345600000786"}, [Problem.INVALID_IBAN], id="iban-checksum"),
+        pytest.param({"bic": "NDEA"}, [Problem.INVALID_BIC], id="bic"),
+        pytest.param({"amount_cents": 100_000_000_000}, [Problem.AMOUNT_TOO_LARGE], id="over-sepa-maximum"),
+    ],
+)
+def test_payment_problems__say_what_in_a_payees_data_a_bank_file_cannot_carry(changes, problems):
+    assert payment_problems(_payment(**changes)) == problems
+
+
+def test_pain001__name_with_a_control_character__raises_payment_file_error_not_an_xml_error():
+    # sepaxml writes the character; lxml then cannot parse the draft. Before, that was an XMLSyntaxError (a 500).
+    with pytest.raises(PaymentFileError, match="control characters"):
+        _build(payments=[_payment(name="Päivä\x0bpaikka Oy")])
+    with pytest.raises(PaymentFileError, match="debtor_name"):
+        _build(debtor_name="Hyvinvointi\x0balue")
+
+
+def test_pain001__name_over_70_characters__is_refused_rather_than_cut():
+    with pytest.raises(PaymentFileError, match="70"):
+        _build(payments=[_payment(name="N" * 71)])

@@ -7,8 +7,7 @@ from django.db import IntegrityError, transaction
 from kukkaro.core import clock
 from kukkaro.core.models import AuditEvent, Municipality
 from kukkaro.core.roles import Role
-from kukkaro.ledger.models import Purse, PurseKind, Transfer, TransferCode, Unit
-from kukkaro.ledger.selectors import system_total
+from kukkaro.ledger.models import Purse, Transfer, TransferCode
 from kukkaro.ledger.verification import ledger_verify
 from kukkaro.people.services import supporter_grant_create
 from kukkaro.services import services
@@ -16,7 +15,6 @@ from kukkaro.services.models import (
     BankAccountChange,
     Claim,
     ClaimStatus,
-    PaymentBatchState,
     PriceCap,
     Provider,
     ProviderState,
@@ -24,7 +22,6 @@ from kukkaro.services.models import (
     ServiceType,
     StandingHold,
 )
-from kukkaro.services.payment_files import validate_pain001
 from tests.factories import client_user_for, make_user, organiser
 from tests.services.world import BUSINESS_IDS, IBANS, approved_provider, build_world
 
@@ -138,6 +135,33 @@ def test_bank_account_change__needs_a_second_person():
     with pytest.raises(IntegrityError), transaction.atomic():
         BankAccountChange.objects.filter(pk=own.pk).update(decided_by=world.finance)
     assert AuditEvent.objects.filter(action="provider.bank_account.approve").count() == 1
+
+
+def test_bank_account_change_decide__rejecting__needs_a_reason_and_keeps_who_asked_and_who_decided():
+    world = build_world()
+    change = services.bank_account_change_request(
+        actor=world.provider_user, provider=world.provider, iban=IBANS[1][0], bic=IBANS[1][1]
+    )
+    with pytest.raises(ValidationError) as refused:
+        services.bank_account_change_decide(actor=world.finance, change=change, approve=False, reason="  ")
+    assert "reason" in refused.value.message_dict
+    assert BankAccountChange.objects.get(pk=change.pk).state == "pending"
+    with pytest.raises(IntegrityError), transaction.atomic():  # the database insists on the reason too
+        BankAccountChange.objects.filter(pk=change.pk).update(state="rejected", decided_by=world.finance)
+    with clock.pinned(MARCH + dt.timedelta(hours=2)):
+        rejected = services.bank_account_change_decide(
+            actor=world.finance, change=change, approve=False, reason="Tilinomistaja ei ole palveluntuottaja"
+        )
+    assert (rejected.state, rejected.requested_by, rejected.decided_by) == (
+        "rejected",
+        world.provider_user,
+        world.finance,
+    )
+    assert rejected.decided_at == MARCH + dt.timedelta(hours=2)
+    assert rejected.reason == "Tilinomistaja ei ole palveluntuottaja"
+    assert Provider.objects.get(pk=world.provider.pk).iban == IBANS[0][0]
+    event = AuditEvent.objects.get(action="provider.bank_account.reject")
+    assert event.after["reason"] == "Tilinomistaja ei ole palveluntuottaja"
 
 
 # --- catalogue ---------------------------------------------------------------------------------------------------
@@ -373,109 +397,6 @@ def test_standing_hold__reserves_the_month_and_claims_draw_on_it():
     assert purse.available_now == available
     assert purse.debits_pending == 54_000
     assert ledger_verify()[1] == []
-
-
-# --- payment batches ---------------------------------------------------------------------------------------------
-
-
-def test_payment_batch__groups_per_provider_validates_and_pays_once():
-    world = build_world()
-    _claim(world, invoice="A-1", quantity=100)
-    _claim(world, invoice="A-2", quantity=200)
-    waiting, _ = _claim(world, invoice="A-3", quantity=600)  # above the threshold: waits, not in the batch
-    assert waiting.status == ClaimStatus.WAITING
-    with pytest.raises(PermissionDenied):
-        services.payment_batch_create(
-            actor=world.worker,
-            organiser=world.client.organiser,
-            approved_until=clock.today(),
-            execution_date=clock.today(),
-        )
-    batch = services.payment_batch_create(
-        actor=world.finance,
-        organiser=world.client.organiser,
-        approved_until=clock.today(),
-        execution_date=clock.today() + dt.timedelta(days=2),
-    )
-    validate_pain001(bytes(batch.pain001))
-    line = batch.lines.get()
-    assert (line.amount_cents, batch.total_cents) == (27_000, 27_000)
-    assert line.reference.startswith("RF") and line.iban == IBANS[0][0]
-    csv_text = bytes(batch.accounting_csv).decode("utf-8-sig")
-    assert csv_text.count("\r\n") == 3 and "A-1" in csv_text and "A-3" not in csv_text
-    with pytest.raises(ValidationError):  # nothing left to pay: a claim is in one batch only
-        services.payment_batch_create(
-            actor=world.finance,
-            organiser=world.client.organiser,
-            approved_until=clock.today(),
-            execution_date=clock.today(),
-        )
-    organiser_id = world.client.organiser_id
-    services.payment_batch_mark_paid(actor=world.finance, batch=batch)
-    services.payment_batch_mark_paid(actor=world.finance, batch=batch)
-    batch.refresh_from_db()
-    assert batch.state == PaymentBatchState.PAID
-    assert set(Claim.objects.filter(payment__batch=batch).values_list("status", flat=True)) == {ClaimStatus.PAID}
-    paid = system_total(organiser_id=organiser_id, unit=Unit.EUR, kind=PurseKind.PAID)
-    assert paid["balance_posted"] == 27_000
-    assert Transfer.objects.filter(code=TransferCode.PAYMENT).count() == 2
-    assert ledger_verify()[1] == []
-
-
-def test_payment_batch__holds_back_a_provider_whose_bank_account_change_waits():
-    world = build_world()
-    _claim(world)
-    services.bank_account_change_request(
-        actor=world.provider_user, provider=world.provider, iban=IBANS[1][0], bic=IBANS[1][1]
-    )
-    with pytest.raises(ValidationError) as refused:
-        services.payment_batch_create(
-            actor=world.finance,
-            organiser=world.client.organiser,
-            approved_until=clock.today(),
-            execution_date=clock.today(),
-        )
-    assert world.provider.name in refused.value.message_dict["approved_until"][0]
-    # Another provider's claims are paid meanwhile; the first one's wait for the next batch.
-    other, other_user = approved_provider(
-        organiser=world.client.organiser,
-        decision_maker=world.decision_maker,
-        business_id=BUSINESS_IDS[1],
-        name="Toinen Päivä Oy",
-        username="toinen-paiva",
-    )
-    services.provider_price_set(
-        actor=other_user, provider=other, service_type=world.day_activity, price_cents=9_000, valid_from=clock.today()
-    )
-    second = services.agreement_create(
-        actor=world.worker,
-        line=world.line,
-        provider=other,
-        service_type=world.day_activity,
-        quantity_hundredths=400,
-        valid_from=clock.today(),
-        valid_until=world.line.valid_until,
-        endorsed=True,
-    )
-    services.claim_submit(
-        actor=other_user,
-        provider=other,
-        agreement_number=second.number,
-        service_code="day-activity",
-        service_date=clock.today(),
-        quantity_hundredths=100,
-        unit_price_cents=9_000,
-        invoice_number="OTHER-1",
-    )
-    batch = services.payment_batch_create(
-        actor=world.finance,
-        organiser=world.client.organiser,
-        approved_until=clock.today(),
-        execution_date=clock.today(),
-    )
-    assert list(batch.lines.values_list("provider_id", flat=True)) == [other.pk]
-    assert batch.held_back == [world.provider.name]
-    assert Claim.objects.get(invoice_number="INV-1").payment is None
 
 
 def test_claim__after_the_months_reservation_expired__is_held_from_what_is_free():

@@ -3,6 +3,7 @@ comes back as an error at the field instead of being lost. The rules themselves 
 
 import csv
 import datetime as dt
+import html
 import io
 
 import pytest
@@ -12,7 +13,7 @@ from kukkaro.core import clock
 from kukkaro.core.models import AuditEvent, Municipality
 from kukkaro.core.roles import Role
 from kukkaro.ledger.models import Purse
-from kukkaro.services import services
+from kukkaro.services import payments, services
 from kukkaro.services.models import (
     BankAccountChange,
     Claim,
@@ -118,6 +119,30 @@ def test_bank_change__the_person_who_asked_cannot_approve_but_a_second_person_ca
     client.post(url, {"approve": "1"})
     assert Provider.objects.get(pk=world.provider.pk).iban == IBANS[1][0]
     assert BankAccountChange.objects.get(pk=change.pk).state == "approved"
+
+
+def test_bank_change__rejecting_without_a_reason__is_an_error_at_the_field_and_the_page_keeps_the_history(client):
+    world = build_world()
+    change = services.bank_account_change_request(
+        actor=world.provider_user, provider=world.provider, iban=IBANS[1][0], bic=IBANS[1][1]
+    )
+    detail = reverse("services:bank_change_detail", kwargs={"change_id": change.pk})
+    decide = reverse("services:bank_change_decide", kwargs={"change_id": change.pk})
+    client.force_login(world.finance)
+    assert detail in client.get(reverse("services:bank_change_list")).text
+    page = client.get(detail)
+    assert page.status_code == 200 and "Why is the change rejected?" in page.text
+    refused = client.post(decide, {"approve": "0", "reason": " "})
+    assert refused.status_code == 200 and "id_reason-error" in refused.text
+    assert BankAccountChange.objects.get(pk=change.pk).state == "pending"
+    client.post(decide, {"approve": "0", "reason": "Tili ei ole yrityksen nimissä"})
+    history = client.get(detail).text
+    assert "rejected" in history and "Tili ei ole yrityksen nimissä" in history
+    assert world.provider_user.get_full_name() in history and world.finance.get_full_name() in history
+    assert "Approve the new account" not in history  # decided: no more buttons
+    # The provider is told why.
+    client.force_login(world.provider_user)
+    assert "Tili ei ole yrityksen nimissä" in client.get(reverse("provider:home")).text
 
 
 def test_bank_change__of_another_organiser__is_not_found(client):
@@ -278,18 +303,36 @@ def test_claim_detail__of_another_organiser__is_not_found(client):
 # --- payments --------------------------------------------------------------------------------------------------
 
 
-def test_payment_batch__made_downloaded_and_marked_paid_through_the_pages(client):
-    world = build_world()
-    services.claim_submit(
+def _submit(world, invoice, quantity=200):
+    claim, _created = services.claim_submit(
         actor=world.provider_user,
         provider=world.provider,
         agreement_number=world.agreement.number,
         service_code="day-activity",
         service_date=clock.today(),
-        quantity_hundredths=200,
+        quantity_hundredths=quantity,
         unit_price_cents=9_000,
-        invoice_number="P-1",
+        invoice_number=invoice,
     )
+    return claim
+
+
+def _text(response) -> str:
+    """The page's text as people read it (entities such as &#x27; unescaped)."""
+    return html.unescape(response.content.decode())
+
+
+def _upload(client, url, document, name="status.xml"):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return client.post(url, {"file": SimpleUploadedFile(name, document, content_type="application/xml")})
+
+
+def test_payment_batch__prepared_released_by_a_second_person_and_answered_by_the_bank_through_the_pages(client):
+    from kukkaro.demo.bank import status_report
+
+    world = build_world()
+    claim = _submit(world, "P-1")
     client.force_login(world.finance)
     listing = client.get(reverse("services:payment_batch_list"))
     assert "€180.00" in listing.text  # the approved claim waits for payment
@@ -301,24 +344,139 @@ def test_payment_batch__made_downloaded_and_marked_paid_through_the_pages(client
         reverse("services:payment_batch_list"), {"approved_until": "2026-03-02", "execution_date": "2026-03-05"}
     )
     batch = PaymentBatch.objects.get()
-    assert made.status_code == 302 and made["Location"].endswith(f"/payments/{batch.pk}/")
-    xml = client.get(reverse("services:payment_batch_pain001", kwargs={"batch_id": batch.pk}))
+    detail = reverse("services:payment_batch_detail", kwargs={"batch_id": batch.pk})
+    assert made.status_code == 302 and made["Location"] == detail
+    xml_url = reverse("services:payment_batch_pain001", kwargs={"batch_id": batch.pk})
+    csv_url = reverse("services:payment_batch_csv", kwargs={"batch_id": batch.pk})
+    # Prepared: nothing can be downloaded, nothing says it went to the bank, and its preparer cannot release it.
+    page = _text(client.get(detail))
+    assert "has not been released" in page and "bank's answer" not in page and xml_url not in page
+    assert "You prepared this batch" in page
+    assert client.get(xml_url).status_code == 404 and client.get(csv_url).status_code == 404
+    client.post(reverse("services:payment_batch_release", kwargs={"batch_id": batch.pk}))
+    assert PaymentBatch.objects.get().state == PaymentBatchState.PREPARED
+
+    client.force_login(world.finance2)
+    assert "Release the batch" in _text(client.get(detail))
+    client.post(reverse("services:payment_batch_release", kwargs={"batch_id": batch.pk}))
+    batch.refresh_from_db()
+    assert (batch.state, batch.released_by) == (PaymentBatchState.RELEASED, world.finance2)
+    xml = client.get(xml_url)
     validate_pain001(xml.content)
     assert xml["Content-Disposition"].startswith("attachment")
-    rows = list(
-        csv.reader(
-            io.StringIO(
-                client.get(reverse("services:payment_batch_csv", kwargs={"batch_id": batch.pk})).content.decode(
-                    "utf-8-sig"
-                )
-            ),
-            delimiter=";",
-        )
-    )
+    rows = list(csv.reader(io.StringIO(client.get(csv_url).content.decode("utf-8-sig")), delimiter=";"))
     assert rows[1][4] == "P-1" and rows[1][10] == "180,00"
-    client.post(reverse("services:payment_batch_paid", kwargs={"batch_id": batch.pk}))
-    assert PaymentBatch.objects.get().state == PaymentBatchState.PAID
+    assert "waiting for the bank's answer" in _text(client.get(detail))
+
+    line = batch.lines.get()
+    document = status_report(
+        xml.content,
+        message_id="BANK-1",
+        created_at=MARCH + dt.timedelta(days=3),
+        rejected={line.end_to_end_id: ("AC04", "Account closed")},
+    )
+    imported = _upload(client, reverse("services:payment_batch_status_import", kwargs={"batch_id": batch.pk}), document)
+    assert imported.status_code == 302
+    page = _text(client.get(detail))
+    assert "rejected by the bank: the account is closed (AC04)" in page and "Account closed" in page
+    assert Claim.objects.get(pk=claim.pk).status == ClaimStatus.APPROVED
+    assert PaymentBatch.objects.get().state == PaymentBatchState.CONFIRMED
+    # The same file again: nothing changes, and the page says so.
+    again = _upload(client, reverse("services:payment_status_import"), document)
+    assert again.status_code == 302 and "imported already" in _text(client.get(again["Location"]))
+    # The claim's page shows what happened to its payment.
+    client.force_login(world.worker)
+    claim_page = _text(client.get(reverse("services:claim_detail", kwargs={"claim_id": claim.pk})))
+    assert batch.number in claim_page and "the account is closed (AC04)" in claim_page
+
+
+def test_payment_batch__a_provider_stored_with_a_control_character__is_listed_as_left_out_not_a_500(client):
+    world = build_world()
+    _submit(world, "VT-1")
+    Provider.objects.filter(pk=world.provider.pk).update(name="Päivä\x0bpaikka Oy")
+    client.force_login(world.finance)
+    answer = client.post(
+        reverse("services:payment_batch_list"), {"approved_until": "2026-03-02", "execution_date": "2026-03-05"}
+    )
+    assert answer.status_code == 200 and "id_approved_until-error" in answer.text
+    assert "control character" in answer.text
+    assert not PaymentBatch.objects.exists()
+    # With another provider to pay, the batch is made and its page says who was left out and why.
+    other, other_user = approved_provider(
+        organiser=world.client.organiser,
+        decision_maker=world.decision_maker,
+        business_id=BUSINESS_IDS[1],
+        name="Toinen Päivä Oy",
+        username="toinen-paiva-page",
+    )
+    services.provider_price_set(
+        actor=other_user, provider=other, service_type=world.day_activity, price_cents=9_000, valid_from=clock.today()
+    )
+    agreement = services.agreement_create(
+        actor=world.worker,
+        line=world.line,
+        provider=other,
+        service_type=world.day_activity,
+        quantity_hundredths=400,
+        valid_from=clock.today(),
+        valid_until=world.line.valid_until,
+        endorsed=True,
+    )
+    services.claim_submit(
+        actor=other_user,
+        provider=other,
+        agreement_number=agreement.number,
+        service_code="day-activity",
+        service_date=clock.today(),
+        quantity_hundredths=100,
+        unit_price_cents=9_000,
+        invoice_number="OK-1",
+    )
+    made = client.post(
+        reverse("services:payment_batch_list"), {"approved_until": "2026-03-02", "execution_date": "2026-03-05"}
+    )
+    assert made.status_code == 302
+    page = _text(client.get(made["Location"]))
+    assert "Left out of this batch" in page and "Päivä\ufffdpaikka Oy" in page and "control character" in page
+    assert "\x0b" not in page
+
+
+def test_payment_batch__cancel_and_confirm_without_a_reason__are_errors_at_the_field(client):
+    world = build_world()
+    _submit(world, "P-1")
+    batch = payments.payment_batch_prepare(
+        actor=world.finance,
+        organiser=world.client.organiser,
+        approved_until=clock.today(),
+        execution_date=clock.today(),
+    )
+    client.force_login(world.finance)
+    cancel = reverse("services:payment_batch_cancel", kwargs={"batch_id": batch.pk})
+    refused = client.post(cancel, {"reason": ""})
+    assert refused.status_code == 200 and "id_reason-error" in refused.text
+    assert PaymentBatch.objects.get().state == PaymentBatchState.PREPARED
+    payments.payment_batch_release(actor=world.finance2, batch=batch)
+    confirm = reverse("services:payment_batch_confirm", kwargs={"batch_id": batch.pk})
+    assert (
+        "Confirm by hand"
+        not in client.get(reverse("services:payment_batch_detail", kwargs={"batch_id": batch.pk})).text
+    )
+    client.force_login(world.finance2)
+    refused = client.post(confirm, {"reason": ""})
+    assert refused.status_code == 200 and "id_reason-error" in refused.text
+    client.post(confirm, {"reason": "Verkkopankissa maksetut 5.3."})
+    assert PaymentBatch.objects.get().state == PaymentBatchState.CONFIRMED
     assert Claim.objects.get(invoice_number="P-1").status == ClaimStatus.PAID
+
+
+def test_payment_status_import__a_file_it_cannot_read__is_an_error_and_changes_nothing(client):
+    world = build_world()
+    activity = add_activity(world)
+    client.force_login(world.finance2)
+    answer = _upload(client, reverse("services:payment_status_import"), b"<Document>not a report")
+    assert answer.status_code == 302
+    assert "not readable XML" in client.get(answer["Location"]).text
+    assert not activity.batch.status_reports.exists()
 
 
 def test_payment_batch__other_organisers_batch__is_not_found_and_social_worker_is_refused(client):

@@ -11,7 +11,7 @@ from kukkaro.core.models import Municipality
 from kukkaro.core.roles import Role
 from kukkaro.ledger.models import Purse
 from kukkaro.people.models import Client, User
-from kukkaro.services import services
+from kukkaro.services import payments, services
 from kukkaro.services.models import Provider, ServiceAgreement, ServiceType, SpendingPolicy
 from tests.cases.world import build_case
 from tests.factories import client_in, client_user_for, make_user
@@ -151,8 +151,9 @@ def build_world(*, endorsed: bool = True, standing_hold: bool = False, price_cen
 
 @dataclass
 class Activity:
-    """Something on every spending page: an approved claim paid in a batch, a waiting and a disputed claim, a file
-    of claims, and a change of bank account waiting for its second person."""
+    """Something on every spending page: an approved claim in a batch prepared by one finance person and released
+    by the other, a waiting and a disputed claim, a file of claims, and a change of bank account waiting for its
+    second person."""
 
     approved: object
     waiting: object
@@ -182,9 +183,10 @@ def add_activity(world: World) -> Activity:
         return made
 
     approved = claim("A-1")
-    batch = services.payment_batch_create(
+    batch = payments.payment_batch_prepare(
         actor=world.finance, organiser=world.client.organiser, approved_until=today, execution_date=today
     )
+    batch = payments.payment_batch_release(actor=world.finance2, batch=batch)
     world.agreement.endorsed = False
     world.agreement.save(update_fields=["endorsed"])
     waiting = claim("W-1")
