@@ -9,9 +9,11 @@ import re
 import subprocess
 from pathlib import Path
 
+from asgiref.local import Local
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import trans_real
 
 from kukkaro.core import audit_words, translation_checks
 
@@ -50,6 +52,12 @@ class Command(BaseCommand):
             for kind in ("fuzzy", "untranslated"):
                 if counts.get(kind):
                     problems.append(f"{language}: {counts[kind]} {kind}")
+        # The enum check reads labels through gettext, so it needs the catalogues compiled as they are now: a fresh
+        # clone has no .mo files, and old ones would hide a new label.
+        call_command("compilemessages", locale=list(LANGUAGES), ignore_patterns=[".venv/*"], verbosity=0)
+        trans_real._translations = {}
+        trans_real._default = None
+        trans_real._active = Local()
         code_root = Path(settings.BASE_DIR) / "kukkaro"
         problems += translation_checks.audit_action_problems(code_root, set(audit_words.described_actions()))
         problems += translation_checks.choices_problems(code_root)
