@@ -7,6 +7,7 @@ from decimal import Decimal
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from kukkaro.core.forms import Form
 from kukkaro.core.models import Municipality, Organiser
 from kukkaro.core.money import MoneyError, parse_cents
 from kukkaro.services.models import Accessibility, Language, ProviderState, ServiceType, ServiceUnit
@@ -62,7 +63,7 @@ def _municipality_choices(organiser_id: int | None = None) -> list[tuple[str, st
     return [(m.code, f"{m.name} ({m.code})") for m in municipalities]
 
 
-class _ProviderDataForm(forms.Form):
+class _ProviderDataForm(Form):
     """What a provider tells about itself, in application and later updates."""
 
     contact_name = forms.CharField(label=_("Contact person"), max_length=200)
@@ -115,12 +116,12 @@ class ProviderUpdateForm(_ProviderDataForm):
     pass
 
 
-class BankAccountForm(forms.Form):
+class BankAccountForm(Form):
     iban = forms.CharField(label=_("New IBAN"), max_length=42)
     bic = forms.CharField(label=_("BIC"), max_length=11)
 
 
-class ProviderStateForm(forms.Form):
+class ProviderStateForm(Form):
     state = forms.ChoiceField(label=_("New state"), choices=ProviderState.choices)
     reason = forms.CharField(
         label=_("Reason"),
@@ -135,12 +136,12 @@ class ProviderStateForm(forms.Form):
             self.fields["state"].choices = [(s, ProviderState(s).label) for s in allowed]
 
 
-class ProviderSearchForm(forms.Form):
+class ProviderSearchForm(Form):
     q = forms.CharField(label=_("Name or business ID"), required=False)
     state = forms.ChoiceField(label=_("State"), required=False, choices=[("", _("all states")), *ProviderState.choices])
 
 
-class _VersionForm(forms.Form):
+class _VersionForm(Form):
     service_type = forms.ModelChoiceField(
         label=_("Service"), queryset=ServiceType.objects.order_by("code"), empty_label=None
     )
@@ -158,7 +159,7 @@ class ProviderPriceForm(_VersionForm):
     price = EuroField(label=_("Price per unit"))
 
 
-class ChoiceOrderForm(forms.Form):
+class ChoiceOrderForm(Form):
     order = forms.ChoiceField(
         label=_("Order"),
         required=False,
@@ -170,7 +171,7 @@ class ChoiceOrderForm(forms.Form):
     )
 
 
-class AgreementForm(forms.Form):
+class AgreementForm(Form):
     """The terms of the client's choice; which provider comes from the comparison table's radio buttons."""
 
     quantity = QuantityField(label=_("Quantity per month"))
@@ -182,12 +183,12 @@ class AgreementForm(forms.Form):
     standing_hold = forms.BooleanField(label=_("Reserve the monthly amount in the budget"), required=False)
 
 
-class AgreementEndForm(forms.Form):
+class AgreementEndForm(Form):
     last_day = forms.DateField(label=_("Last day of the agreement"), widget=DATE_INPUT)
     reason = forms.CharField(label=_("Reason"), widget=forms.Textarea(attrs={"rows": 2}))
 
 
-class ClaimForm(forms.Form):
+class ClaimForm(Form):
     agreement = forms.ChoiceField(label=_("Service agreement"))
     service_date = forms.DateField(label=_("Service date"), widget=DATE_INPUT)
     quantity = QuantityField(label=_("Quantity"))
@@ -204,7 +205,7 @@ class ClaimForm(forms.Form):
         ]
 
 
-class ClaimUploadForm(forms.Form):
+class ClaimUploadForm(Form):
     file = forms.FileField(
         label=_("CSV file of claims"),
         help_text=_(
@@ -215,11 +216,11 @@ class ClaimUploadForm(forms.Form):
     )
 
 
-class ClaimQueueForm(forms.Form):
+class ClaimQueueForm(Form):
     q = forms.CharField(label=_("Invoice, provider, client or agreement"), required=False)
 
 
-class ClaimDecisionForm(forms.Form):
+class ClaimDecisionForm(Form):
     """The client's (or supporter's) answer, and a worker's resolution of a dispute."""
 
     approve = forms.TypedChoiceField(
@@ -231,7 +232,7 @@ class ClaimDecisionForm(forms.Form):
     reason = forms.CharField(label=_("Reason"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
 
-class PaymentBatchForm(forms.Form):
+class PaymentBatchForm(Form):
     approved_until = forms.DateField(
         label=_("Pay claims approved on or before"), widget=DATE_INPUT, help_text=_("Usually the last day of a month.")
     )
@@ -246,7 +247,7 @@ class PaymentBatchForm(forms.Form):
         super().__init__(*args, **kwargs)
 
 
-class SpendingPolicyForm(forms.Form):
+class SpendingPolicyForm(Form):
     approval_threshold = EuroField(
         label=_("Approval threshold"),
         help_text=_("Claims above this need the client's approval even from a provider the client trusts."),
@@ -260,7 +261,7 @@ class SpendingPolicyForm(forms.Form):
     debtor_bic = forms.CharField(label=_("Payer BIC"), max_length=11)
 
 
-class ServiceTypeForm(forms.Form):
+class ServiceTypeForm(Form):
     code = forms.SlugField(
         label=_("Code"), max_length=40, help_text=_("Short and permanent, for example day-activity.")
     )
