@@ -12,7 +12,7 @@ from ninja.errors import ValidationError as RequestValidationError
 from kukkaro.api.auth import TokenAuth
 from kukkaro.api.dispatch import router as dispatch_router
 from kukkaro.api.providers import router as provider_router
-from kukkaro.api.schemas import ErrorOut
+from kukkaro.api.schemas import RULE, ErrorOut
 from kukkaro.core import selectors
 from kukkaro.core.permissions import Action, authorize
 
@@ -88,10 +88,11 @@ def _request_invalid(request: HttpRequest, exc: RequestValidationError) -> HttpR
 @api.exception_handler(ValidationError)
 def _service_invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     """A service refused the input (django ValidationError): 422 in the same shape as ninja's own, one error per
-    message, located in the request body under the field's name."""
+    message, located in the request body under the field's name, of type ``rule`` (the request had the schema's
+    shape; a rule of the service refused it)."""
     by_field = exc.message_dict if hasattr(exc, "error_dict") else {NON_FIELD_ERRORS: exc.messages}
     detail = [
-        {"type": "value_error", "loc": ["body", field], "msg": message, "field": field, "message": message}
+        {"type": RULE, "loc": ["body", field], "msg": message, "field": field, "message": message}
         for field, messages in by_field.items()
         for message in messages
     ]
