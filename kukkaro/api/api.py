@@ -5,6 +5,7 @@ from typing import Any
 
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
+from django.http.multipartparser import MultiPartParserError
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI, Schema
 from ninja.errors import ValidationError as RequestValidationError
@@ -67,6 +68,13 @@ def _field_of(loc: list[Any]) -> str:
     """The input field an error is about: the innermost name in ninja's location (["body", "payload", "x"])."""
     names = [str(part) for part in loc if isinstance(part, str)]
     return names[-1] if names else ""
+
+
+@api.exception_handler(MultiPartParserError)
+def _not_multipart(request: HttpRequest, exc: Exception) -> HttpResponse:
+    """A multipart body Django cannot parse (no boundary): the documented 400, as for a body that is not JSON
+    (it was a 500; schemathesis found it)."""
+    return api.create_response(request, {"detail": _("The request body is not valid multipart/form-data.")}, status=400)
 
 
 @api.exception_handler(RequestValidationError)

@@ -484,6 +484,22 @@ def test_provider_api__claim__body_not_json__is_a_bad_request(client):
     assert Claim.objects.count() == 0
 
 
+@pytest.mark.parametrize(
+    "content_type",
+    ["multipart/form-data", "multipart/form-data; boundary=", 'multipart/form-data; boundary="\x0b"'],
+    ids=["no-boundary", "empty-boundary", "control-boundary"],
+)
+def test_provider_api__claims_upload__multipart_without_a_usable_boundary__is_a_bad_request(client, content_type):
+    """Schemathesis found it: Django's parser raises for such a body, and it was a 500."""
+    world = build_world()
+    response = client.post(
+        f"{API}/claims/uploads", data=b"--x\r\n", content_type=content_type, headers=auth(world.provider_user)
+    )
+    assert response.status_code == 400
+    assert response.json()["detail"]
+    assert ClaimUpload.objects.count() == 0
+
+
 def test_provider_api__claims__only_its_own_in_list_and_detail(client):
     world = build_world()
     theirs, their_user = other_provider(world)
