@@ -9,7 +9,7 @@ import datetime as dt
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from kukkaro.core import clock
@@ -109,6 +109,9 @@ def test_import_trips__fuzzed_files__outcomes_or_the_whole_file_refused_never_a_
 
     @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), database=None)
     @given(content=_trip_files(cards))
+    # A value over the csv module's limit (a 500), and CR-only line ends (the set-based path's 500), always.
+    @example(content=trip_file([leg(trip_id="X" * 140_000, client_number=cards[0])]))
+    @example(content=trip_file([leg(client_number=cards[0])]).replace(b"\r\n", b"\r"))
     def imported(content: bytes) -> None:
         with clock.pinned(IMPORTED):
             rowwise = _outcome(trip_files.import_trips_rowwise, content)
