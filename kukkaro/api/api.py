@@ -6,6 +6,7 @@ from typing import Any
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.db import OperationalError
 from django.http import HttpRequest, HttpResponse
+from django.http.multipartparser import MultiPartParserError
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI, Schema
 from ninja.errors import ValidationError as RequestValidationError
@@ -13,7 +14,7 @@ from ninja.errors import ValidationError as RequestValidationError
 from kukkaro.api.auth import TokenAuth
 from kukkaro.api.dispatch import router as dispatch_router
 from kukkaro.api.providers import router as provider_router
-from kukkaro.api.schemas import ErrorOut
+from kukkaro.api.schemas import RULE, ErrorOut
 from kukkaro.core import selectors
 from kukkaro.core.db import LockConflict, is_lock_conflict
 from kukkaro.core.permissions import Action, authorize
@@ -71,6 +72,13 @@ def _field_of(loc: list[Any]) -> str:
     return names[-1] if names else ""
 
 
+@api.exception_handler(MultiPartParserError)
+def _not_multipart(request: HttpRequest, exc: Exception) -> HttpResponse:
+    """A multipart body Django cannot parse (no boundary): the documented 400, as for a body that is not JSON
+    (it was a 500; schemathesis found it)."""
+    return api.create_response(request, {"detail": _("The request body is not valid multipart/form-data.")}, status=400)
+
+
 @api.exception_handler(RequestValidationError)
 def _request_invalid(request: HttpRequest, exc: RequestValidationError) -> HttpResponse:
     """Ninja's 422 for a request of the wrong shape, each error also naming its field (see FieldErrorOut)."""
@@ -90,10 +98,11 @@ def _request_invalid(request: HttpRequest, exc: RequestValidationError) -> HttpR
 @api.exception_handler(ValidationError)
 def _service_invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     """A service refused the input (django ValidationError): 422 in the same shape as ninja's own, one error per
-    message, located in the request body under the field's name."""
+    message, located in the request body under the field's name, of type ``rule`` (the request had the schema's
+    shape; a rule of the service refused it)."""
     by_field = exc.message_dict if hasattr(exc, "error_dict") else {NON_FIELD_ERRORS: exc.messages}
     detail = [
-        {"type": "value_error", "loc": ["body", field], "msg": message, "field": field, "message": message}
+        {"type": RULE, "loc": ["body", field], "msg": message, "field": field, "message": message}
         for field, messages in by_field.items()
         for message in messages
     ]

@@ -12,7 +12,6 @@ nothing was changed, and the same request may be sent again.
 
 import datetime as dt
 import uuid
-from decimal import Decimal
 from typing import Annotated
 
 from django.core.exceptions import ObjectDoesNotExist
@@ -21,10 +20,11 @@ from django.utils.translation import gettext as _
 from ninja import Field, Header, Router, Schema
 from ninja.errors import HttpError
 
-from kukkaro.api.schemas import ErrorOut, InputSchema, ValidationErrorOut
+from kukkaro.api.schemas import ErrorOut, InputSchema, IsoDateTime, Line, ValidationErrorOut, decimal_input
 from kukkaro.core.permissions import Action, authorize
 from kukkaro.mobility import authorizations
-from kukkaro.mobility.models import AuthorizationState, TripAuthorization
+from kukkaro.mobility.models import AuthorizationState, TripAuthorization, TripPurpose, VehicleClass
+from kukkaro.mobility.tariff_files import SUPPLEMENT_CODE
 
 router = Router(tags=["dispatch"])
 
@@ -32,20 +32,31 @@ DENIED = {401: ErrorOut, 403: ErrorOut}
 INVALID = {**DENIED, 422: ValidationErrorOut}
 MISSING = {**INVALID, 404: ErrorOut}
 
-Kilometres = Annotated[Decimal, Field(gt=0, le=1000, max_digits=9, decimal_places=3)]
-Minutes = Annotated[Decimal, Field(gt=0, le=1440, max_digits=7, decimal_places=2)]
+# What the service accepts (``authorizations``), said in the schema: kilometres to the metre and minutes to the
+# hundredth, at most 1 000 km and 24 hours (the range is the service's rule), digits only in card numbers and
+# municipality codes, the tariff's supplement codes.
+Kilometres = decimal_input(maximum=1000, places=3)
+Minutes = decimal_input(maximum=1440, places=2)
+SupplementCode = Annotated[str, Field(pattern=f"^{SUPPLEMENT_CODE.pattern}$")]
+MunicipalityCode = Annotated[str, Field(pattern=r"^[0-9]{3}$")]
 
 
 class TripRequestIn(InputSchema):
-    client_number: str = Field(description="The client's transport card number.", min_length=6, max_length=20)
-    pickup_at: dt.datetime = Field(description="Planned pickup time, ISO 8601 with an offset.")
-    distance_km: Kilometres = Field(description="Estimated distance in kilometres.")
-    duration_min: Minutes = Field(description="Estimated ride time in minutes.")
-    vehicle_class: str = Field(description="car, van, wheelchair or stretcher.")
-    purpose: str = Field(description="work, study or leisure.")
-    origin_municipality: str = Field(description="Statistics Finland code, three digits.")
-    destination_municipality: str = Field(description="Statistics Finland code, three digits.")
-    supplements: list[str] = Field(default_factory=list, description="Supplement codes of the tariff.")
+    client_number: str = Field(description="The client's transport card number.", pattern=r"^[0-9]{6,20}$")
+    pickup_at: IsoDateTime = Field(description="Planned pickup time, ISO 8601 (RFC 3339) with an offset.")
+    distance_km: Kilometres = Field(
+        description="Estimated distance in kilometres, above 0 and at most 1 000; a number is rounded to metres."
+    )
+    duration_min: Minutes = Field(
+        description="Estimated ride time in minutes, above 0 and at most 1 440; a number is rounded to hundredths."
+    )
+    vehicle_class: VehicleClass
+    purpose: TripPurpose
+    origin_municipality: MunicipalityCode = Field(description="Statistics Finland code, three digits.")
+    destination_municipality: MunicipalityCode = Field(description="Statistics Finland code, three digits.")
+    supplements: list[SupplementCode] = Field(
+        default_factory=list, max_length=20, description="Supplement codes of the tariff."
+    )
 
 
 class HoldOut(Schema):
@@ -91,13 +102,17 @@ def _out(authorization: TripAuthorization) -> AuthorizationOut:
 
 @router.post(
     "/authorizations",
-    response={201: AuthorizationOut, 200: AuthorizationOut, 409: ConflictOut, **INVALID},
+    response={201: AuthorizationOut, 200: AuthorizationOut, 409: ConflictOut, 400: ErrorOut, **INVALID},
     summary="Ask whether the client's purse covers a trip",
 )
 def authorization_create(
     request: HttpRequest,
     payload: TripRequestIn,
-    idempotency_key: Annotated[str, Header(alias="Idempotency-Key", description="8–100 characters, unique per trip")],
+    idempotency_key: Annotated[
+        Line,
+        # The service checks the key (authorizations.KEY) and names it idempotency_key in its 422.
+        Header(alias="Idempotency-Key", description="8–100 letters, digits or ._:/+=- characters, unique per trip"),
+    ],
 ) -> tuple[int, AuthorizationOut | ConflictOut]:
     """201: a new answer — approved with the amount held in the purse until the trip file settles it, or denied
     with a reason. 200: this Idempotency-Key was asked before with the same request; the first answer comes back
@@ -108,8 +123,8 @@ def authorization_create(
         pickup_at=payload.pickup_at,
         distance_km=payload.distance_km,
         duration_min=payload.duration_min,
-        vehicle_class=payload.vehicle_class,
-        purpose=payload.purpose,
+        vehicle_class=payload.vehicle_class.value,
+        purpose=payload.purpose.value,
         origin_municipality=payload.origin_municipality,
         destination_municipality=payload.destination_municipality,
         supplements=tuple(payload.supplements),

@@ -11,7 +11,7 @@ Conventions: money in integer cents (``*_cents``), quantities in integer hundred
 
 import datetime as dt
 import uuid
-from typing import Annotated, Any
+from typing import Any
 
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.http import HttpRequest
@@ -21,7 +21,7 @@ from ninja.errors import HttpError
 from ninja.files import UploadedFile
 
 from kukkaro.api.auth import TokenAuth
-from kukkaro.api.schemas import ErrorOut, InputSchema, ValidationErrorOut
+from kukkaro.api.schemas import ErrorOut, InputSchema, IsoDate, Line, QueryInt, ValidationErrorOut, whole_number
 from kukkaro.core.permissions import Action, authorize
 from kukkaro.people.models import User
 from kukkaro.services import claim_files, selectors, services, status_reports
@@ -43,8 +43,10 @@ DEFAULT_LIMIT = 100
 MAX_LIMIT = 500
 MAX_OFFSET = 1_000_000_000
 
-#: Integers only: no strings, floats or booleans where money or quantities are expected.
-PositiveInt = Annotated[int, Field(strict=True, gt=0)]
+#: Whole numbers only (no texts or booleans) where money or quantities are expected, up to what any one claim or
+#: price can be (the services' own limits; beyond them a product of the two would not fit in 64 bits).
+Cents = whole_number(gt=0, le=services.MAX_CLAIM_UNIT_PRICE_CENTS)
+Hundredths = whole_number(gt=0, le=services.MAX_CLAIM_QUANTITY_HUNDREDTHS)
 
 #: The field names of ``services.claim_submit``'s errors, as this API names them.
 CLAIM_FIELDS = {"quantity": "quantity_hundredths", "unit_price": "unit_price_cents"}
@@ -53,6 +55,8 @@ CLAIM_FIELDS = {"quantity": "quantity_hundredths", "unit_price": "unit_price_cen
 DENIED = {401: ErrorOut, 403: ErrorOut}
 INVALID = {**DENIED, 422: ValidationErrorOut}
 MISSING = {**INVALID, 404: ErrorOut}
+# A request body that is not JSON (or not multipart form data) at all: 400.
+WITH_BODY = {**INVALID, 400: ErrorOut}
 
 
 # --- schemas -------------------------------------------------------------------------------------------------
@@ -103,10 +107,10 @@ class PriceOut(Schema):
 
 
 class PriceIn(InputSchema):
-    service: str = Field(min_length=1, max_length=40, description="The service type's code.")
-    price_cents: PositiveInt = Field(description="Price per unit in cents.")
-    valid_from: dt.date = Field(description="First date of service the price applies to (today or later).")
-    valid_until: dt.date | None = Field(None, description="Last date of service; open-ended if left out.")
+    service: Line = Field(min_length=1, max_length=40, description="The service type's code.")
+    price_cents: Cents = Field(description="Price per unit in cents.")
+    valid_from: IsoDate = Field(description="First date of service the price applies to (today or later).")
+    valid_until: IsoDate | None = Field(None, description="Last date of service; open-ended if left out.")
 
 
 class AgreementOut(Schema):
@@ -122,9 +126,9 @@ class AgreementOut(Schema):
 
 
 class PageIn(InputSchema):
-    limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description=f"How many items at most (1–{MAX_LIMIT}).")
+    limit: QueryInt = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description=f"How many items at most (1–{MAX_LIMIT}).")
     # Bounded: a larger offset than any list has overflows the databases' integers (SQLite: "datatype mismatch").
-    offset: int = Field(0, ge=0, le=MAX_OFFSET, description="How many items to skip.")
+    offset: QueryInt = Field(0, ge=0, le=MAX_OFFSET, description="How many items to skip.")
 
 
 class AgreementFilterIn(PageIn):
@@ -142,12 +146,12 @@ class ReasonOut(Schema):
 
 
 class ClaimIn(InputSchema):
-    agreement: str = Field(min_length=1, max_length=32, description="The service agreement number.")
-    service: str = Field(min_length=1, max_length=40, description="The service type's code.")
-    service_date: dt.date
-    quantity_hundredths: PositiveInt = Field(description="Quantity in hundredths of the unit: 250 is 2.5 hours.")
-    unit_price_cents: PositiveInt
-    invoice_number: str = Field(
+    agreement: Line = Field(min_length=1, max_length=32, description="The service agreement number.")
+    service: Line = Field(min_length=1, max_length=40, description="The service type's code.")
+    service_date: IsoDate
+    quantity_hundredths: Hundredths = Field(description="Quantity in hundredths of the unit: 250 is 2.5 hours.")
+    unit_price_cents: Cents
+    invoice_number: Line = Field(
         min_length=1, max_length=40, description="Unique per provider: the same number again returns the original."
     )
 
@@ -187,8 +191,8 @@ class ClaimOut(Schema):
 
 class ClaimFilterIn(PageIn):
     status: ClaimStatus | None = None
-    service_date_from: dt.date | None = Field(None, description="Service dates from this day on.")
-    service_date_to: dt.date | None = Field(None, description="Service dates up to and including this day.")
+    service_date_from: IsoDate | None = Field(None, description="Service dates from this day on.")
+    service_date_to: IsoDate | None = Field(None, description="Service dates up to and including this day.")
 
 
 class ClaimPageOut(Schema):
@@ -381,7 +385,7 @@ def provider_self(request: HttpRequest) -> ProviderOut:
 
 
 @router.get("/catalogue", response={200: list[CatalogueRowOut], **INVALID}, summary="Service types and price caps")
-def provider_catalogue(request: HttpRequest, day: dt.date | None = None) -> list[CatalogueRowOut]:
+def provider_catalogue(request: HttpRequest, day: IsoDate | None = None) -> list[CatalogueRowOut]:
     """Every service type with the provider's organiser's price cap in force on ``day`` (today if left out)."""
     provider = _own_provider(request, Action.PROVIDER_SELF)
     return [
@@ -404,7 +408,7 @@ def provider_prices(request: HttpRequest) -> list[PriceOut]:
     return [_price_out(price) for price in selectors.prices_of(provider=provider)]
 
 
-@router.post("/prices", response={201: PriceOut, **INVALID}, summary="Publish a new version of a price")
+@router.post("/prices", response={201: PriceOut, **WITH_BODY}, summary="Publish a new version of a price")
 def provider_price_set(request: HttpRequest, payload: PriceIn) -> tuple[int, PriceOut]:
     """A new price from ``valid_from`` (today or later, by date of service); an open-ended earlier version ends
     the day before. Agreements already made keep their agreed price."""
@@ -436,7 +440,7 @@ def provider_agreements(request: HttpRequest, filters: Query[AgreementFilterIn])
 
 
 @router.get("/agreements/{number}", response={200: AgreementOut, **MISSING}, summary="One service agreement")
-def provider_agreement(request: HttpRequest, number: str) -> AgreementOut:
+def provider_agreement(request: HttpRequest, number: Line) -> AgreementOut:
     """The client's read is logged in the client's access log (purpose: claims)."""
     provider = _own_provider(request, Action.PROVIDER_SELF)
     agreement = selectors.agreement_of_provider(provider=provider, number=number)
@@ -449,7 +453,7 @@ def provider_agreement(request: HttpRequest, number: str) -> AgreementOut:
 # The upload paths come before /claims/{claim_id} so that "uploads" is never read as a claim id.
 
 
-@router.post("/claims/uploads", response={201: UploadOut, **INVALID}, summary="Claims from a CSV file")
+@router.post("/claims/uploads", response={201: UploadOut, **WITH_BODY}, summary="Claims from a CSV file")
 def provider_claims_upload(request: HttpRequest, file: File[UploadedFile]) -> tuple[int, UploadOut]:
     """The file as on the provider pages: UTF-8, semicolons or commas, a header row with the columns
     agreement, service, service_date, quantity, unit_price and invoice_number (prices in euros, decimal comma or
@@ -475,7 +479,7 @@ def provider_claims_upload_get(request: HttpRequest, upload_id: uuid.UUID) -> Up
     return _upload_out(upload)
 
 
-@router.post("/claims", response={201: ClaimOut, 200: ClaimOut, **INVALID}, summary="Claim a delivered service")
+@router.post("/claims", response={201: ClaimOut, 200: ClaimOut, **WITH_BODY}, summary="Claim a delivered service")
 def provider_claim_submit(request: HttpRequest, payload: ClaimIn) -> tuple[int, ClaimOut]:
     """The claim is checked at once against the agreement, the prices and the client's budget. 201: a new claim,
     approved, waiting for the client, or rejected with its reasons (nothing is held for a rejected claim). 200:

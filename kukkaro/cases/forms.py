@@ -4,12 +4,13 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from kukkaro.cases.models import DeliveryMethod, LifeArea, NeedLevel, RateCategory
+from kukkaro.core.forms import Form
 from kukkaro.ledger.models import PeriodKind, Unit
 
 DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
-class AssessmentForm(forms.Form):
+class AssessmentForm(Form):
     """One group of fields per life area: need level, the worker's observations, the client's own view."""
 
     summary = forms.CharField(label=_("Summary"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
@@ -54,7 +55,7 @@ class AssessmentForm(forms.Form):
         }
 
 
-class SupportPlanForm(forms.Form):
+class SupportPlanForm(Form):
     goals = forms.CharField(
         label=_("Goals and wishes"),
         help_text=_("In the client's own words."),
@@ -78,7 +79,7 @@ def _quantity_field(category: RateCategory, language: str, initial=None) -> form
     )
 
 
-class CalculationForm(forms.Form):
+class CalculationForm(Form):
     """Granted quantity per period for each category of the rate table (empty: not granted)."""
 
     period_kind = forms.ChoiceField(
@@ -107,7 +108,7 @@ class CalculationForm(forms.Form):
         ]
 
 
-class FinaliseForm(forms.Form):
+class FinaliseForm(Form):
     """The final budget: quantities after the support plan, and any adjustment with its reason."""
 
     def __init__(self, *args, lines: list, language: str, **kwargs) -> None:
@@ -169,7 +170,7 @@ class FinaliseForm(forms.Form):
         return result
 
 
-class DecisionForm(forms.Form):
+class DecisionForm(Form):
     valid_from = forms.DateField(label=_("Valid from"), widget=DATE_INPUT)
     valid_until = forms.DateField(label=_("Valid until"), widget=DATE_INPUT)
     language = forms.ChoiceField(label=_("Language of the decision"), choices=[("fi", "suomi"), ("sv", "svenska")])
@@ -190,10 +191,10 @@ class DecisionForm(forms.Form):
         return data
 
 
-class SendForm(forms.Form):
+class SendForm(Form):
     method = forms.ChoiceField(label=_("How the decision was delivered"), choices=DeliveryMethod.choices)
     sent_on = forms.DateField(label=_("Date"), widget=DATE_INPUT)
 
 
-class AnnulForm(forms.Form):
+class AnnulForm(Form):
     reason = forms.CharField(label=_("Reason for annulling"), widget=forms.Textarea(attrs={"rows": 3}))

@@ -34,7 +34,8 @@ def parse_cents(text: str) -> int:
     if "," in cleaned and "." in cleaned:
         raise MoneyError(f"ambiguous amount {text!r}: use either a comma or a point as the decimal separator")
     cleaned = cleaned.replace(",", ".")
-    if not re.fullmatch(r"-?\d+(\.\d{1,2})?", cleaned):
+    # ASCII digits: Python's \d (and Decimal) would take other scripts' digits too ("٩٨" is 98).
+    if not re.fullmatch(r"-?[0-9]+(\.[0-9]{1,2})?", cleaned):
         raise MoneyError(f"not an amount in euros with at most two decimals: {text!r}")
     try:
         return round_cents(Decimal(cleaned))

@@ -8,6 +8,7 @@ from django import forms
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
+from kukkaro.core.forms import Form
 from kukkaro.mobility.models import CarModification, ReadingKind
 from kukkaro.mobility.presenters import REASON_TEXTS
 from kukkaro.mobility.selectors import REVIEW_REASONS
@@ -19,7 +20,7 @@ from kukkaro.services.forms import DATE_INPUT, EuroField
 WEB_MAX_BYTES = 20 * 1024 * 1024
 
 
-class TripUploadForm(forms.Form):
+class TripUploadForm(Form):
     file = forms.FileField(
         label=_("Trip file from the dispatch centre (CSV)"),
         help_text=_("UTF-8, a header row, commas between values, a point as the decimal separator. At most 20 MB."),
@@ -35,7 +36,7 @@ class TripUploadForm(forms.Form):
         return upload
 
 
-class ReviewFilterForm(forms.Form):
+class ReviewFilterForm(Form):
     reason = forms.ChoiceField(
         label=_("Reason"),
         required=False,
@@ -43,7 +44,7 @@ class ReviewFilterForm(forms.Form):
     )
 
 
-class LegResolveForm(forms.Form):
+class LegResolveForm(Form):
     resolution = forms.ChoiceField(
         label=_("Resolution"),
         choices=[
@@ -67,7 +68,7 @@ class LegResolveForm(forms.Form):
             self.fields["resolution"].choices = [c for c in self.fields["resolution"].choices if c[0] != "accept"]
 
 
-class MonthForm(forms.Form):
+class MonthForm(Form):
     month = forms.CharField(
         label=_("Month"),
         required=False,
@@ -96,7 +97,7 @@ DRIVER_CHOICES = [
 ]
 
 
-class ComparisonForm(forms.Form):
+class ComparisonForm(Form):
     """Which months of the client's own trips to compare by, or a pattern the worker enters instead."""
 
     months = forms.TypedChoiceField(
@@ -132,7 +133,7 @@ class ComparisonForm(forms.Form):
         return {"yes": True, "no": False}.get(value or "")
 
 
-class CohortForm(forms.Form):
+class CohortForm(Form):
     municipality = forms.ChoiceField(label=_("Municipality"), required=False)
     months = forms.TypedChoiceField(
         label=_("Trips to compare by"), choices=MONTH_CHOICES, coerce=int, required=False, initial=12
@@ -143,7 +144,7 @@ class CohortForm(forms.Form):
         self.fields["municipality"].choices = [("", _("all municipalities")), *municipalities]
 
 
-class LeasingForm(forms.Form):
+class LeasingForm(Form):
     """A leasing car's contract, in euros as people type them."""
 
     line = forms.ModelChoiceField(label=_("Paid from the decision's line"), queryset=None, empty_label=None)
@@ -194,7 +195,7 @@ class LeasingForm(forms.Form):
         return data
 
 
-class OdometerForm(forms.Form):
+class OdometerForm(Form):
     """An odometer reading of a leasing car."""
 
     kind = forms.ChoiceField(label=_("Reading"), choices=ReadingKind.choices, widget=forms.RadioSelect)

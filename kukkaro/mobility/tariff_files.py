@@ -36,7 +36,6 @@ import itertools
 import json
 import re
 import tomllib
-import unicodedata
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -44,11 +43,13 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
+from kukkaro.core.text import text_problem
 from kukkaro.mobility import plausibility
 from kukkaro.mobility.pricing import VEHICLE_CLASSES
 
 _AREA_CODE = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
-_SUPPLEMENT_CODE = re.compile(r"[a-z][a-z0-9_]{0,19}")
+#: A supplement's code (the dispatch API states the same pattern in its schema).
+SUPPLEMENT_CODE = re.compile(r"[a-z][a-z0-9_]{0,19}")
 _EUROS = re.compile(r"\d{1,6}(\.\d{1,2})?")
 _PERCENT = re.compile(r"\d{1,3}(\.\d{1,2})?")
 AMOUNT_FIELDS = (
@@ -209,7 +210,7 @@ def _supplements(value: Any, where: str, problems: _Problems) -> dict[str, int]:
         return {}
     supplements = {}
     for code, amount in value.items():
-        if not _SUPPLEMENT_CODE.fullmatch(str(code)):
+        if not SUPPLEMENT_CODE.fullmatch(str(code)):
             problems.add(f"{where}.{code}", _("a code is lower-case letters and digits"))
             continue
         parsed = _euros_to_cents(amount, f"{where}.{code}", problems)
@@ -229,7 +230,7 @@ def parse_document(document: dict[str, Any], *, organiser_municipalities: set[st
         problems.add("name", _("give the area's name"))
     elif len(name.strip()) > NAME_MAX_LENGTH:
         problems.add("name", _("at most %(count)s characters") % {"count": NAME_MAX_LENGTH})
-    elif any(unicodedata.category(character) in ("Cc", "Cs") for character in name):
+    elif text_problem(name) is not None:
         problems.add("name", _("remove the control characters (such as tabs, line breaks or NUL)"))
     municipalities = document.get("municipalities")
     if not isinstance(municipalities, list) or not municipalities:

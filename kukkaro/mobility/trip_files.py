@@ -63,6 +63,7 @@ from kukkaro.core.db import retry_on_lock_conflict
 from kukkaro.core.identifiers import business_id_check_digit
 from kukkaro.core.models import Organiser
 from kukkaro.core.permissions import Action, authorize
+from kukkaro.core.text import allow_long_csv_values, clean_filename
 from kukkaro.ledger import services as ledger
 from kukkaro.ledger.models import Purse, TransferCode, Unit
 from kukkaro.mobility import plausibility, pricing
@@ -105,17 +106,19 @@ MAX_DURATION_MIN = Decimal(24 * 60)
 MAX_WAITING_MIN = Decimal(600)
 MAX_FARE_CENTS = 200_000
 
-# The same patterns are written in SQL in trip_import_sql.py; the two must accept exactly the same texts.
+# The same patterns are written in SQL in trip_import_sql.py; the two must accept exactly the same texts. ASCII:
+# PostgreSQL's \d is 0–9 only, Python's would take other scripts' digits too ("٣" is 3, and Decimal reads it).
 _TIMESTAMP = re.compile(
     r"\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?"
-    r"(Z|[+-](0\d|1[0-4]):[0-5]\d)"
+    r"(Z|[+-](0\d|1[0-4]):[0-5]\d)",
+    re.ASCII,
 )
-_BUSINESS_ID = re.compile(r"\d{7}-\d")
-_DECIMAL = re.compile(r"\d{1,7}(\.\d{1,6})?")
-_MINUTES = re.compile(r"\d{1,5}(\.\d{1,2})?")
-_EUROS = re.compile(r"\d{1,7}(\.\d{1,2})?")
-_MUNICIPALITY = re.compile(r"\d{3}")
-_CARD = re.compile(r"\d{6,20}")
+_BUSINESS_ID = re.compile(r"\d{7}-\d", re.ASCII)
+_DECIMAL = re.compile(r"\d{1,7}(\.\d{1,6})?", re.ASCII)
+_MINUTES = re.compile(r"\d{1,5}(\.\d{1,2})?", re.ASCII)
+_EUROS = re.compile(r"\d{1,7}(\.\d{1,2})?", re.ASCII)
+_MUNICIPALITY = re.compile(r"\d{3}", re.ASCII)
+_CARD = re.compile(r"\d{6,20}", re.ASCII)
 _ID = re.compile(r"[A-Za-z0-9._:/-]{1,64}")
 
 
@@ -355,20 +358,24 @@ def read_file(content: bytes) -> list[Row]:
     if len(content) > MAX_BYTES:
         raise ValidationError({"file": _("The file is larger than 512 MB.")})
     text = file_text(content)
+    allow_long_csv_values(len(text))  # a long value is its row's problem (no pattern takes it), not a crash
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = check_header(next(reader))
     except StopIteration as exc:
         raise ValidationError({"file": _("The file is empty.")}) from exc
     rows = []
-    for values in reader:
+    # Numbered by record, as a spreadsheet and PostgreSQL's COPY number them (a quoted value may span lines).
+    for number, values in enumerate(reader, start=2):
         if not any(v.strip(BLANKS) for v in values):
             continue
         raw = {name: (values[i] if i < len(values) else "") for i, name in enumerate(header)}
-        row = read_row(reader.line_num, raw)
+        row = read_row(number, raw)
         if len(values) != len(header):
             row.reasons.append("columns")
         rows.append(row)
+    if not rows:
+        raise ValidationError({"file": _("The file has no rows.")})
     return rows
 
 
@@ -760,7 +767,7 @@ def import_trips_rowwise(*, actor: Any, organiser: Organiser, filename: str, con
     started = clock.now()
     trip_import = TripImport.objects.create(
         organiser=organiser,
-        filename=(filename or "trips.csv").replace("\x00", "")[:200],
+        filename=clean_filename(filename, default="trips.csv"),
         sha256=sha256,
         rows=len(rows),
         imported_by=actor,

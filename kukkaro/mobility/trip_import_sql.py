@@ -44,6 +44,7 @@ from kukkaro.core.audit import audit_record
 from kukkaro.core.middleware import current_request_id
 from kukkaro.core.models import Organiser
 from kukkaro.core.permissions import Action, authorize
+from kukkaro.core.text import allow_long_csv_values, clean_filename
 from kukkaro.ledger import services as ledger
 from kukkaro.ledger.models import PurseKind, TransferCode
 from kukkaro.mobility import plausibility, pricing
@@ -150,8 +151,13 @@ def _stage(cursor: Any, content: bytes) -> None:
         f"columns_ok boolean NOT NULL DEFAULT true, {columns}) ON COMMIT DROP"
     )
     text = file_text(content)
-    first_line = text.split("\n", 1)[0]
-    header = check_header(next(csv.reader([first_line]), []))
+    allow_long_csv_values(len(text))
+    # The header as the row-by-row path reads it (a line may end in CR alone; a blank first line is a header
+    # without columns), refused with the same message.
+    first = next(csv.reader(io.StringIO(text, newline="")), None)
+    if first is None:
+        raise ValidationError({"file": _("The file is empty.")})
+    header = check_header(first)
     raw = cursor.cursor if hasattr(cursor, "cursor") else cursor
     if len(set(header)) == len(header) and set(header) <= set(COLUMNS):
         try:
@@ -166,11 +172,11 @@ def _stage(cursor: Any, content: bytes) -> None:
     reader = csv.reader(io.StringIO(text, newline=""))
     next(reader)
     with raw.copy(f"COPY trip_stage (row_number, columns_ok, {', '.join(COLUMNS)}) FROM STDIN") as copy:
-        for values in reader:
+        for number, values in enumerate(reader, start=2):  # by record, as trip_files.read_file numbers them
             if not any(v.strip(BLANKS) for v in values):
                 continue
             by_name = {name: (values[i] if i < len(values) else "") for i, name in enumerate(header)}
-            copy.write_row([reader.line_num, len(values) == len(header), *(by_name.get(c, "") for c in COLUMNS)])
+            copy.write_row([number, len(values) == len(header), *(by_name.get(c, "") for c in COLUMNS)])
 
 
 # One pass over the staged rows. Hashing four small sets and one of (operator, trip) pairs is cheaper than any
@@ -870,7 +876,7 @@ def import_trips_sql(*, actor: Any, organiser: Organiser, filename: str, content
             started = clock.now()
             trip_import = TripImport.objects.create(
                 organiser=organiser,
-                filename=(filename or "trips.csv").replace("\x00", "")[:200],
+                filename=clean_filename(filename, default="trips.csv"),
                 sha256=sha256,
                 rows=rows,
                 imported_by=actor,

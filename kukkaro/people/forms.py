@@ -3,11 +3,12 @@ from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
 from django.utils.translation import gettext_lazy as _
 
+from kukkaro.core.forms import Form, TextInputsMixin
 from kukkaro.core.roles import PASSWORD_ROLES
 from kukkaro.people.models import ConsentMethod
 
 
-class StaffLoginForm(AuthenticationForm):
+class StaffLoginForm(TextInputsMixin, AuthenticationForm):
     """Password sign-in for staff and providers. Clients and supporters have no passwords at all."""
 
     error_messages = {
@@ -28,7 +29,7 @@ class StaffLoginForm(AuthenticationForm):
             raise forms.ValidationError(self.error_messages["inactive"], code="inactive")
 
 
-class ClientSearchForm(forms.Form):
+class ClientSearchForm(Form):
     q = forms.CharField(
         label=_("Name or personal identity code"),
         required=False,
@@ -37,7 +38,7 @@ class ClientSearchForm(forms.Form):
     )
 
 
-class TestIdentityForm(forms.Form):
+class TestIdentityForm(Form):
     national_id = forms.CharField(
         label=_("Personal identity code"),
         max_length=11,
@@ -47,7 +48,7 @@ class TestIdentityForm(forms.Form):
     last_name = forms.CharField(label=_("Last name"), max_length=150)
 
 
-class SupporterGrantForm(forms.Form):
+class SupporterGrantForm(Form):
     """The client names a supporter: who, what the supporter may do, for how long, and how consent was given."""
 
     national_id = forms.CharField(
@@ -72,7 +73,7 @@ class SupporterGrantForm(forms.Form):
     consent_method = forms.ChoiceField(label=_("How the client gave consent"), choices=ConsentMethod.choices)
 
 
-class GuardianForm(forms.Form):
+class GuardianForm(Form):
     name = forms.CharField(label=_("Name"), max_length=200)
     scope = forms.CharField(
         label=_("Scope of the appointment"), max_length=300, help_text=_("For example: financial matters.")

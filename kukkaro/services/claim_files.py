@@ -6,11 +6,19 @@ commas, with a header row naming these columns in any order:
     agreement;service;service_date;quantity;unit_price;invoice_number
     SA-LU-2026-00001;day-activity;2026-03-02;1;98,00;INV-1001
 
-Dates as 2026-03-02 or 2.3.2026; quantities and prices with a decimal comma or point. A row that cannot be
-read becomes an ``invalid`` result naming the field; a readable row goes through ``claim_submit`` and its result
-is the claim's status, or ``duplicate`` (with the original claim) when that invoice number was claimed before.
+Dates as 2026-03-02 or 2.3.2026; quantities and prices with a decimal comma or point, in the digits 0–9. A row
+that cannot be read becomes an ``invalid`` result naming the field; a readable row goes through ``claim_submit``
+and its result is the claim's status, or ``duplicate`` (with the original claim) when that invoice number was
+claimed before.
+
+Limits: at most ``MAX_BYTES`` (2 MB) and ``MAX_ROWS`` rows a file; a value of at most ``MAX_VALUE_CHARS`` (1 024)
+characters — the longest a column takes is 40 (the invoice number), so a longer value is a broken file (most
+often a quotation mark left open), and it is its row's problem. A file that is not UTF-8, has no header or no
+rows is refused whole, naming the line, and nothing is stored. Values follow the text rule
+(``kukkaro.core.text``): a control character is its row's problem too.
 """
 
+import codecs
 import csv
 import datetime as dt
 import hashlib
@@ -28,6 +36,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from kukkaro.core import clock
 from kukkaro.core.audit import audit_record
 from kukkaro.core.money import MoneyError, parse_cents
+from kukkaro.core.text import allow_long_csv_values, clean_filename, text_problem
 from kukkaro.people.models import User
 from kukkaro.services import services
 from kukkaro.services.models import ClaimSource, ClaimUpload, ClaimUploadRow, Provider, RejectReason
@@ -35,25 +44,52 @@ from kukkaro.services.models import ClaimSource, ClaimUpload, ClaimUploadRow, Pr
 COLUMNS = ("agreement", "service", "service_date", "quantity", "unit_price", "invoice_number")
 MAX_ROWS = 5000
 MAX_BYTES = 2 * 1024 * 1024
+MAX_VALUE_CHARS = 1024
 DUPLICATE = "duplicate"
 INVALID = "invalid"
 
 
+# ASCII digits only: Python's \d and Decimal also take other scripts' digits ("٣" is 3).
+_FINNISH_DATE = re.compile(r"([0-9]{1,2})\.([0-9]{1,2})\.([0-9]{4})")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_QUANTITY = re.compile(r"[0-9]{1,12}([.,][0-9]{1,2})?")
+
+
 def parse_date(text: str) -> dt.date:
+    """2026-03-02 or 2.3.2026; anything else (2026-W10-1, 20260302, other digits) is a ValueError."""
     text = (text or "").strip()
-    match = re.fullmatch(r"(\d{1,2})\.(\d{1,2})\.(\d{4})", text)
+    match = _FINNISH_DATE.fullmatch(text)
     if match:
         day, month, year = (int(g) for g in match.groups())
         return dt.date(year, month, day)
+    if not _ISO_DATE.fullmatch(text):
+        raise ValueError("date")
     return dt.date.fromisoformat(text)
 
 
 def parse_quantity_hundredths(text: str) -> int:
-    value = Decimal((text or "").strip().replace(",", ".").replace("\u00a0", "").replace(" ", ""))
-    hundredths = value * 100
-    if value <= 0 or hundredths != hundredths.to_integral_value():
+    """A quantity above zero with at most two decimals, in hundredths: digits only, so no Infinity, NaN, 1e309,
+    signs or other scripts' digits (Decimal would take them all)."""
+    cleaned = (text or "").strip().replace("\u00a0", "").replace(" ", "")
+    if not _QUANTITY.fullmatch(cleaned):
         raise ValueError("quantity")
-    return int(hundredths)
+    hundredths = int(Decimal(cleaned.replace(",", ".")) * 100)
+    if hundredths <= 0:
+        raise ValueError("quantity")
+    return hundredths
+
+
+def _not_utf8(content: bytes, error: UnicodeDecodeError) -> ValidationError:
+    """The whole file refused, naming where its first byte that is not UTF-8 is (utf-8-sig counts from after
+    the byte-order mark)."""
+    position = error.start + (len(codecs.BOM_UTF8) if content.startswith(codecs.BOM_UTF8) else 0)
+    line = len(re.findall(rb"\r\n|\r|\n", content[:position])) + 1
+    return ValidationError(
+        {
+            "file": _("The file is not UTF-8 text (line %(line)s, byte %(byte)s). Save it as CSV (UTF-8).")
+            % {"line": line, "byte": position + 1}
+        }
+    )
 
 
 def _read_rows(content: bytes) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
@@ -63,8 +99,9 @@ def _read_rows(content: bytes) -> tuple[list[str], list[tuple[int, dict[str, str
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise ValidationError({"file": _("The file is not UTF-8 text. Save it as CSV (UTF-8).")}) from exc
-    first_line = text.split("\n", 1)[0]
+        raise _not_utf8(content, exc) from exc
+    allow_long_csv_values(len(text))
+    first_line = re.split(r"\r\n|\r|\n", text, maxsplit=1)[0]
     delimiter = ";" if first_line.count(";") >= first_line.count(",") else ","
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
@@ -77,7 +114,7 @@ def _read_rows(content: bytes) -> tuple[list[str], list[tuple[int, dict[str, str
             {"file": _("The header row lacks the columns: %(columns)s.") % {"columns": ", ".join(missing)}}
         )
     rows = []
-    for values in reader:
+    for number, values in enumerate(reader, start=2):  # by record: a quoted value may span lines
         if not any(v.strip() for v in values):
             continue  # a blank line is not a row
         if len(rows) >= MAX_ROWS:
@@ -89,7 +126,7 @@ def _read_rows(content: bytes) -> tuple[list[str], list[tuple[int, dict[str, str
             )
         row = {name: (values[i] if i < len(values) else "") for i, name in enumerate(header)}
         row["__extra__"] = "x" if len(values) > len(header) else ""
-        rows.append((reader.line_num, row))
+        rows.append((number, row))
     if not rows:
         raise ValidationError({"file": _("The file has no claim rows.")})
     return header, rows
@@ -104,8 +141,19 @@ ROW_PROBLEMS = {
     "number": gettext_lazy("Give a quantity above zero with at most two decimals."),
     "amount": gettext_lazy("Give the unit price in euros, for example 98,00."),
     "length": gettext_lazy("At most 40 characters."),
-    "character": gettext_lazy("The value contains a NUL character (0x00), which is not allowed."),
+    "too_long": gettext_lazy("The value is over %(count)s characters long."),
+    "line_break": gettext_lazy(
+        'The value runs over more than one line: a quotation mark (") has probably been left open.'
+    ),
+    "character": gettext_lazy(
+        "The value contains an invisible control character or another character that cannot be used. Remove it."
+    ),
 }
+_PROBLEM_PARAMS = {"count": MAX_VALUE_CHARS}
+
+
+def _problem_text(code: str) -> str:
+    return str(ROW_PROBLEMS[code]) % _PROBLEM_PARAMS
 
 
 def row_problem_text(reason: dict[str, str]) -> str:
@@ -113,10 +161,20 @@ def row_problem_text(reason: dict[str, str]) -> str:
     its code, else the stored text."""
     code = reason.get("code", "")
     if code in ROW_PROBLEMS:
-        return str(ROW_PROBLEMS[code])
+        return _problem_text(code)
     if reason.get("field") == "claim" and code in RejectReason.values:
         return str(RejectReason(code).label)
     return reason.get("message") or code
+
+
+def _value_problem(value: str) -> str:
+    """What makes a value no value of any column: too long, broken over lines, or a character the text rule
+    refuses ("" when none)."""
+    if len(value) > MAX_VALUE_CHARS:
+        return "too_long"
+    if "\n" in value or "\r" in value:
+        return "line_break"
+    return "character" if text_problem(value) is not None else ""
 
 
 def _parse_row(row: dict[str, str]) -> tuple[dict[str, Any], list[dict[str, str]]]:
@@ -126,14 +184,16 @@ def _parse_row(row: dict[str, str]) -> tuple[dict[str, Any], list[dict[str, str]
 
     def problem(field: str, code: str) -> None:
         with translation.override("en"):
-            problems.append({"field": field, "code": code, "message": str(ROW_PROBLEMS[code])})
+            problems.append({"field": field, "code": code, "message": _problem_text(code)})
 
     if row.get("__extra__"):
         problem("row", "columns")
-    # PostgreSQL cannot store NUL; such a value is this row's problem, not the whole upload's failure.
+    # What no value may be (too long, or with characters free text may not hold) is this row's problem, not the
+    # whole upload's failure.
     for field in COLUMNS:
-        if "\x00" in (row.get(field) or ""):
-            problem(field, "character")
+        code = _value_problem(row.get(field) or "")
+        if code:
+            problem(field, code)
     if problems:
         return values, problems
     for field in ("agreement", "service", "invoice_number"):
@@ -169,7 +229,7 @@ def claims_upload(*, actor: User, provider: Provider, filename: str, content: by
     _header, rows = _read_rows(content)
     upload = ClaimUpload.objects.create(
         provider=provider,
-        filename=(filename or "claims.csv").replace("\x00", "")[:200],
+        filename=clean_filename(filename, default="claims.csv"),
         sha256=hashlib.sha256(content).hexdigest(),
         rows=len(rows),
         uploaded_by=actor,

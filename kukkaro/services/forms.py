@@ -8,6 +8,7 @@ from django import forms
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
+from kukkaro.core.forms import Form
 from kukkaro.core.models import Municipality, Organiser
 from kukkaro.core.money import MoneyError, parse_cents
 from kukkaro.services.models import Accessibility, Language, ProviderState, ServiceType, ServiceUnit
@@ -63,7 +64,7 @@ def _municipality_choices(organiser_id: int | None = None) -> list[tuple[str, st
     return [(m.code, f"{m.name} ({m.code})") for m in municipalities]
 
 
-class _ProviderDataForm(forms.Form):
+class _ProviderDataForm(Form):
     """What a provider tells about itself, in application and later updates."""
 
     contact_name = forms.CharField(label=_("Contact person"), max_length=200)
@@ -116,12 +117,12 @@ class ProviderUpdateForm(_ProviderDataForm):
     pass
 
 
-class BankAccountForm(forms.Form):
+class BankAccountForm(Form):
     iban = forms.CharField(label=_("New IBAN"), max_length=42)
     bic = forms.CharField(label=_("BIC"), max_length=11)
 
 
-class ProviderStateForm(forms.Form):
+class ProviderStateForm(Form):
     state = forms.ChoiceField(label=_("New state"), choices=ProviderState.choices)
     reason = forms.CharField(
         label=_("Reason"),
@@ -136,12 +137,12 @@ class ProviderStateForm(forms.Form):
             self.fields["state"].choices = [(s, ProviderState(s).label) for s in allowed]
 
 
-class ProviderSearchForm(forms.Form):
+class ProviderSearchForm(Form):
     q = forms.CharField(label=_("Name or business ID"), required=False)
     state = forms.ChoiceField(label=_("State"), required=False, choices=[("", _("all states")), *ProviderState.choices])
 
 
-class _VersionForm(forms.Form):
+class _VersionForm(Form):
     """A new version of a cap or price for a service of one organiser's catalogue (``service_types``): a service
     of another organiser is not a valid choice."""
 
@@ -164,7 +165,7 @@ class ProviderPriceForm(_VersionForm):
     price = EuroField(label=_("Price per unit"))
 
 
-class ChoiceOrderForm(forms.Form):
+class ChoiceOrderForm(Form):
     order = forms.ChoiceField(
         label=_("Order"),
         required=False,
@@ -176,7 +177,7 @@ class ChoiceOrderForm(forms.Form):
     )
 
 
-class AgreementForm(forms.Form):
+class AgreementForm(Form):
     """The terms of the client's choice; which provider comes from the comparison table's radio buttons."""
 
     quantity = QuantityField(label=_("Quantity per month"))
@@ -188,12 +189,12 @@ class AgreementForm(forms.Form):
     standing_hold = forms.BooleanField(label=_("Reserve the monthly amount in the budget"), required=False)
 
 
-class AgreementEndForm(forms.Form):
+class AgreementEndForm(Form):
     last_day = forms.DateField(label=_("Last day of the agreement"), widget=DATE_INPUT)
     reason = forms.CharField(label=_("Reason"), widget=forms.Textarea(attrs={"rows": 2}))
 
 
-class ClaimForm(forms.Form):
+class ClaimForm(Form):
     agreement = forms.ChoiceField(label=_("Service agreement"))
     service_date = forms.DateField(label=_("Service date"), widget=DATE_INPUT)
     quantity = QuantityField(label=_("Quantity"))
@@ -210,7 +211,7 @@ class ClaimForm(forms.Form):
         ]
 
 
-class ClaimUploadForm(forms.Form):
+class ClaimUploadForm(Form):
     file = forms.FileField(
         label=_("CSV file of claims"),
         help_text=_(
@@ -221,11 +222,11 @@ class ClaimUploadForm(forms.Form):
     )
 
 
-class ClaimQueueForm(forms.Form):
+class ClaimQueueForm(Form):
     q = forms.CharField(label=_("Invoice, provider, client or agreement"), required=False)
 
 
-class ClaimDecisionForm(forms.Form):
+class ClaimDecisionForm(Form):
     """The client's (or supporter's) answer, and a worker's resolution of a dispute."""
 
     approve = forms.TypedChoiceField(
@@ -237,7 +238,7 @@ class ClaimDecisionForm(forms.Form):
     reason = forms.CharField(label=_("Reason"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
 
-class PaymentBatchForm(forms.Form):
+class PaymentBatchForm(Form):
     approved_until = forms.DateField(
         label=_("Pay claims approved on or before"), widget=DATE_INPUT, help_text=_("Usually the last day of a month.")
     )
@@ -252,7 +253,7 @@ class PaymentBatchForm(forms.Form):
         super().__init__(*args, **kwargs)
 
 
-class PaymentReasonForm(forms.Form):
+class PaymentReasonForm(Form):
     """Cancelling a prepared batch, or confirming a released one by hand: the service insists on the reason."""
 
     reason = forms.CharField(
@@ -270,7 +271,7 @@ class PaymentReasonForm(forms.Form):
 STATUS_REPORT_MAX_BYTES = 5 * 1024 * 1024
 
 
-class StatusReportForm(forms.Form):
+class StatusReportForm(Form):
     file = forms.FileField(
         label=_("The bank's status report (pain.002, XML)"),
         help_text=_("The file the bank's web service gives for a payment file you sent. At most 5 MB."),
@@ -284,7 +285,7 @@ class StatusReportForm(forms.Form):
         return upload
 
 
-class BankChangeRejectForm(forms.Form):
+class BankChangeRejectForm(Form):
     reason = forms.CharField(
         label=_("Why is the change rejected?"),
         required=False,
@@ -294,7 +295,7 @@ class BankChangeRejectForm(forms.Form):
     )
 
 
-class SpendingPolicyForm(forms.Form):
+class SpendingPolicyForm(Form):
     approval_threshold = EuroField(
         label=_("Approval threshold"),
         help_text=_("Claims above this need the client's approval even from a provider the client trusts."),
@@ -308,7 +309,7 @@ class SpendingPolicyForm(forms.Form):
     debtor_bic = forms.CharField(label=_("Payer BIC"), max_length=11)
 
 
-class ServiceTypeForm(forms.Form):
+class ServiceTypeForm(Form):
     code = forms.SlugField(
         label=_("Code"), max_length=40, help_text=_("Short and permanent, for example day-activity.")
     )
