@@ -40,7 +40,14 @@ FORM_ARGUMENTS = {
     "CalculationForm": lambda: {"categories": [], "language": "fi"},
     "FinaliseForm": lambda: {"lines": [_line()], "language": "fi"},
     "DecisionForm": lambda: {"replaceable": []},
+    **dict.fromkeys(("_VersionForm", "PriceCapForm", "ProviderPriceForm"), lambda: {"service_types": _no_services()}),
 }
+
+
+def _no_services():
+    from kukkaro.services.models import ServiceType
+
+    return ServiceType.objects.none()
 
 
 def _project_forms() -> list[type]:
