@@ -702,6 +702,7 @@ def _fund_lines(*, actor: User, decision: Decision, replaced: Decision | None) -
         ):
             purse = ledger_services.purse_reschedule(
                 purse=old.purse,
+                effective_from=line.valid_from,
                 period_amount=line.amount_per_period,
                 valid_until=line.valid_until,
                 rollover_rule=line.rollover_rule,
