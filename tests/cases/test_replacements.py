@@ -4,12 +4,16 @@ days; spending already made is never undone; and the preview the decision maker 
 the ledger does, row by row."""
 
 import datetime as dt
+import shutil
+import subprocess
 import uuid
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.test import Client as HttpClient
 
 from kukkaro.cases import funding, services
+from kukkaro.cases.documents import decision_document_pdf
 from kukkaro.cases.models import Decision, DecisionLine, DecisionState, Instrument, ServiceUnit
 from kukkaro.core import clock
 from kukkaro.core.roles import Role
@@ -249,3 +253,32 @@ def test_replace__starting_outside_the_replaced_decision__is_refused(people, sta
     with clock.pinned(TODAY), pytest.raises(ValidationError) as refused:
         _proposed(people, SECOND, valid=(start, dt.date(2028, 6, 30)), replaces=first)
     assert "valid_from" in refused.value.message_dict
+
+
+def test_replace__the_decision_page_shows_the_preview_and_the_pdf_states_the_rule(people):
+    first = _first(people)
+    with clock.pinned(TODAY):
+        replacement = _proposed(people, SECOND, valid=(dt.date(2027, 3, 15), NEXT_YEAR[1]), replaces=first)
+        http = HttpClient()
+        http.force_login(people["approver"])
+        page = http.get(f"/decisions/{replacement.pk}/", headers={"accept-language": "en"})
+        assert page.status_code == 200
+        text = page.content.decode()
+        assert "Day activity: ends, last day 14.3.2027" in text
+        assert "Help at home: changes from 15.3.2027" in text
+        # March as the ledger will give it, with the rule in words.
+        assert "is shared by days (€980.00 for 14 days, €115.00 for 17 days of its 31): €505.65" in text
+        replacement = services.decision_approve(actor=people["approver"], decision=replacement)
+    if shutil.which("pdftotext") is None:
+        pytest.skip("needs pdftotext (Debian poppler-utils)")
+    pdf = decision_document_pdf(decision=replacement)
+    words = subprocess.run(
+        ["pdftotext", "-enc", "UTF-8", "-", "-"],  # noqa: S607 - a fixed Debian tool
+        input=pdf,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    words = " ".join(words.replace("\u00a0", " ").split())
+    assert f"korvaa päätöksen {first.number} 15.3.2027 alkaen" in words
+    assert "jaetaan päivien mukaan" in words
+    assert "505,65 €" in words  # home help's March, as the ledger gives it
