@@ -1028,19 +1028,20 @@ def client_purse_open(
     )
     funding = system_purse(organiser=organiser, unit=unit, kind=PurseKind.FUNDING, shard=shard_of(purse.pk))
     count = len(plan.periods)
-    transfer_post(
-        transfer_id=derived_id(purse.pk, "allocation"),
-        debit=funding,
-        credit=scheduled,
-        amount=plan.allocation,
-        code=TransferCode.ALLOCATION,
-        actor=actor,
-        ref_type="funding",
-        ref_id=funding_ref[:64],
-        memo=f"{count} × {period_amount} {unit}"
-        if plan.allocation == count * period_amount
-        else f"{count} periods, {plan.allocation} {unit} (the first shared by days)",
-    )
+    if plan.allocation > 0:  # (a line added for its last few days can round to nothing)
+        transfer_post(
+            transfer_id=derived_id(purse.pk, "allocation"),
+            debit=funding,
+            credit=scheduled,
+            amount=plan.allocation,
+            code=TransferCode.ALLOCATION,
+            actor=actor,
+            ref_type="funding",
+            ref_id=funding_ref[:64],
+            memo=f"{count} × {period_amount} {unit}"
+            if plan.allocation == count * period_amount
+            else f"{count} periods, {plan.allocation} {unit} (the first shared by days)",
+        )
     audit_record(
         action="ledger.purse_open",
         actor=actor,
