@@ -499,6 +499,8 @@ def _next_year_replacement(summary: DemoSummary, timeline: Timeline) -> None:
         postal_code="02100",
         post_office="Espoo",
     )
+    summary.clients_created += 1
+    summary.clients_total += 1
     case_services.assessment_create(
         actor=worker,
         client=client,
