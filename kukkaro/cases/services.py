@@ -710,6 +710,11 @@ def decision_approve(*, actor: User, decision: Decision) -> Decision:
             "state": DecisionState.APPROVED,
             "purses": funded,
             "replaces": replaced.number if replaced else None,
+            "replaces_from": decision.valid_from if replaced else None,
+            # Per line: what released periods were corrected by now, and what had been used beyond the new
+            # amounts and is not taken back (the ledger's own audit rows have it per period).
+            "corrected": {p.code: p.purse.corrections for p in plans if p.purse.corrections},
+            "not_taken_back": {p.code: p.purse.uncollected for p in plans if p.purse.uncollected},
             "document_sha256": decision.document_sha256,
         },
     )

@@ -16,6 +16,7 @@ from kukkaro.cases import funding, services
 from kukkaro.cases.documents import decision_document_pdf
 from kukkaro.cases.models import Decision, DecisionLine, DecisionState, Instrument, ServiceUnit
 from kukkaro.core import clock
+from kukkaro.core.models import AuditEvent
 from kukkaro.core.roles import Role
 from kukkaro.ledger import services as ledger
 from kukkaro.ledger.models import PeriodKind, Purse, PurseKind, Unit
@@ -223,6 +224,8 @@ def test_replace__that_started_in_the_past__never_takes_back_what_was_spent(peop
     assert replacement.lines.get(category_code="home-help").purse_id == purse.pk
     transition = {row["code"]: row for row in replacement.snapshot["transition"]}
     assert transition["home-help"]["not_taken_back"] == 81_000
+    approval = AuditEvent.objects.get(action="decision.approve", target_id=str(replacement.pk))
+    assert approval.after["not_taken_back"] == {"home-help": 81_000}
     after = system_total(organiser_id=purse.organiser_id, unit=Unit.EUR, kind=PurseKind.FUNDING)
     assert after["balance_posted"] > funding_before["balance_posted"]
 
