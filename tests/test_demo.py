@@ -1,3 +1,5 @@
+import datetime as dt
+
 import pytest
 from django.db import transaction
 
@@ -54,8 +56,8 @@ def _services_counts() -> tuple[int, ...]:
 
 def test_build_demo__builds_the_region_and_is_safe_to_repeat():
     first = build_demo()
-    assert first.clients_created == CLIENT_COUNT
-    assert Client.objects.count() == CLIENT_COUNT
+    assert first.clients_created == CLIENT_COUNT + 1  # and the client of the next-year replacement
+    assert Client.objects.count() == first.clients_total == CLIENT_COUNT + 1
     snapshot = sorted(Client.objects.values_list("national_id", "first_names", "last_name"))
     assert first.cases["replaced"] == 8  # four in each organiser
     assert first.services.built and first.services.new_claims > 300
@@ -87,32 +89,59 @@ def test_build_demo__every_role_exists_in_both_organisers_and_codes_are_test_ran
 def test_build_demo__every_effective_decision_funds_exactly_its_budget(demo):
     from kukkaro.cases.models import Decision, DecisionLine, DecisionState
     from kukkaro.ledger.models import Purse
-    from kukkaro.ledger.periods import periods
+    from kukkaro.ledger.selectors import purse_periods
 
     states = set(Decision.objects.values_list("state", flat=True))
     assert {"draft", "proposed", "approved", "sent", "replaced"} <= states
     assert (
         set(Decision.objects.filter(state=DecisionState.SENT).values_list("organiser__code", flat=True)) == ORGANISERS
     )
-    lines = DecisionLine.objects.filter(effective=True).select_related("purse", "purse__scheduled")
+    lines = DecisionLine.objects.filter(effective=True, purse__isnull=False).select_related("purse", "decision")
     assert lines.count() > 50
     for line in lines:
         purse = line.purse
-        assert (purse.period_amount, purse.valid_until, purse.unit) == (
-            line.amount_per_period,
-            line.valid_until,
-            line.purse_unit,
-        )
-        future = [
-            p
-            for p in periods(kind=purse.period_kind, valid_from=purse.valid_from, valid_until=purse.valid_until)
-            if p.start > purse.current_period_start
-        ]
+        assert (purse.valid_until, purse.unit) == (line.valid_until, line.purse_unit)
+        if line.decision.state != DecisionState.REPLACED:  # a line a replacement ended keeps its last amount
+            assert purse.period_amount == line.amount_per_period
+        # What is not yet released is exactly the schedule's periods still to come.
+        to_come = [p.amount for p in purse_periods(purse=purse) if not p.released]
         scheduled = Purse.objects.get(pk=purse.scheduled_id)
-        assert scheduled.available_now == line.amount_per_period * len(future) - purse.borrowed_ahead
-    assert not DecisionLine.objects.filter(effective=True, purse__isnull=True).exists()
+        assert scheduled.available_now == sum(to_come) - (purse.borrowed_ahead if to_come else 0)
+    # A replaced decision's lines stay in force until the day before the replacement starts; a line that
+    # continues has handed its purse to the replacing decision's line.
+    for line in DecisionLine.objects.filter(effective=True, purse__isnull=True).select_related("decision"):
+        assert line.decision.state == DecisionState.REPLACED
+        successor = DecisionLine.objects.get(decision__replaces=line.decision, category_code=line.category_code)
+        assert successor.purse_id is not None and successor.valid_from == line.valid_until + dt.timedelta(days=1)
     assert ledger_verify()[1] == []
     assert audit_verify()[1] == []
+
+
+def test_build_demo__a_decision_for_next_year_replaced_from_1_march_keeps_january_and_february(demo):
+    """Issue 16, item 1, in the demo: the dropped lines' purses end on 28.2. with January and February whole, and
+    help at home goes from 980 € to 115 € a month from 1.3."""
+    from kukkaro.cases.models import DecisionState
+    from kukkaro.core import clock
+    from kukkaro.demo.data import NEXT_YEAR_CLIENT
+    from kukkaro.ledger.selectors import purse_periods
+
+    year = clock.today().year + 1
+    first_names, last_name, _born, _number = NEXT_YEAR_CLIENT
+    client = Client.objects.get(first_names=first_names, last_name=last_name)
+    replaced = client.decisions.get(state=DecisionState.REPLACED)
+    replacement = client.decisions.get(replaces=replaced)
+    assert (replacement.valid_from, replacement.valid_until) == (dt.date(year, 3, 1), dt.date(year, 12, 31))
+    home_help = replacement.lines.get(category_code="home-help").purse
+    assert [p.amount for p in purse_periods(purse=home_help)] == [98_000, 98_000] + [11_500] * 10
+    dropped = replaced.lines.exclude(category_code="home-help").select_related("purse")
+    assert {line.category_code for line in dropped} == {"day-activity", "personal-assistance", "transport-trips"}
+    for line in dropped:
+        assert line.purse.valid_until == dt.date(year, 2, 28)
+        periods = purse_periods(purse=line.purse)
+        assert [(p.start, p.amount) for p in periods] == [
+            (dt.date(year, 1, 1), line.amount_per_period),
+            (dt.date(year, 2, 1), line.amount_per_period),
+        ]
 
 
 def test_build_demo__claims_in_every_status_and_payment_batches_in_both_organisers(demo):

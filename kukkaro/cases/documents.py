@@ -60,6 +60,19 @@ _WORDS: dict[str, dict[str, Any]] = {
         "adjustment": "Tarkistus {change}: {reason}. Myönnetty määrä on {amount} {per_period}.",
         "validity": "Voimassaoloaika",
         "not_granted": "ei myönnetty",
+        # How each line moves to this decision (the plan the ledger carries out; see funding.transition_snapshot).
+        "transition": {
+            "changes": "{name}: {before} {per_period} {last} asti ja {after} {per_period} {start} alkaen.",
+            "continues": "{name}: jatkuu ennallaan, {after} {per_period}.",
+            "ends": "{name}: päättyy. Viimeinen päivä on {last}.",
+            "new": "{name}: {after} {per_period} {start} alkaen.",
+        },
+        "shared": "Kauden {period} määrä on {amount} ({parts}).",
+        "share": ("{amount} {days} päivältä", "{amount} {days} päivältä"),
+        "and": " ja ",
+        "raised": "Jo myönnettyihin kausiin lisätään nyt {amount}.",
+        "lowered": "Jo myönnetyistä kausista palautetaan budjettiin {amount}, mikä on vielä käyttämättä.",
+        "not_taken_back": "Uutta määrää enemmän on jo käytetty {amount}. Sitä ei peritä takaisin.",
     },
     "sv": {
         "service_unit": {
@@ -88,6 +101,19 @@ _WORDS: dict[str, dict[str, Any]] = {
         "adjustment": "Justering {change}: {reason}. Det beviljade beloppet är {amount} {per_period}.",
         "validity": "Giltighetstid",
         "not_granted": "inte beviljat",
+        "transition": {
+            "changes": "{name}: {before} {per_period} till och med {last} och {after} {per_period} från och med "
+            "{start}.",
+            "continues": "{name}: fortsätter oförändrad, {after} {per_period}.",
+            "ends": "{name}: upphör. Den sista dagen är {last}.",
+            "new": "{name}: {after} {per_period} från och med {start}.",
+        },
+        "shared": "Beloppet för perioden {period} är {amount} ({parts}).",
+        "share": ("{amount} för {days} dag", "{amount} för {days} dagar"),
+        "and": " och ",
+        "raised": "Till de perioder som redan beviljats läggs nu {amount}.",
+        "lowered": "Av de perioder som redan beviljats återgår {amount}, som ännu inte har använts, till budgeten.",
+        "not_taken_back": "{amount} mer än det nya beloppet har redan använts. Det återkrävs inte.",
     },
 }
 
@@ -185,6 +211,48 @@ def _changes(decision: Decision, snapshot: dict[str, Any], language: str, words:
     return rows
 
 
+def _transition(snapshot: dict[str, Any], language: str, words: dict[str, Any]) -> list[str]:
+    """Each line's move to this decision in a sentence or two, from the plan frozen at approval."""
+    texts = []
+    for row in snapshot.get("transition") or []:
+        unit = row["unit"]
+        start = dt.date.fromisoformat(row["effective_from"])
+        values = {
+            "name": row["name"].get(language) or row["name"]["fi"],
+            "before": _amount(row["before"] or 0, unit, words),
+            "after": _amount(row["after"] or 0, unit, words),
+            "per_period": words["period"].get(row["period_kind"], ("", row["period_kind"]))[1],
+            "start": _date(start),
+            "last": _date(start - dt.timedelta(days=1)),
+        }
+        sentences = [words["transition"][row["change"]].format(**values)]
+        shared = row.get("shared_period")
+        if shared:
+            parts = []
+            for share in shared["shares"]:
+                if not share["period_amount"]:
+                    continue  # the days of a line that ended give nothing
+                days = (dt.date.fromisoformat(share["end"]) - dt.date.fromisoformat(share["start"])).days + 1
+                one, many = words["share"]
+                parts.append(
+                    (one if days == 1 else many).format(amount=_amount(share["period_amount"], unit, words), days=days)
+                )
+            sentences.append(
+                words["shared"].format(
+                    period=_period(shared["start"], shared["end"]),
+                    amount=_amount(shared["amount"], unit, words),
+                    parts=words["and"].join(parts),
+                )
+            )
+        if row.get("corrected"):
+            key = "raised" if row["corrected"] > 0 else "lowered"
+            sentences.append(words[key].format(amount=_amount(abs(row["corrected"]), unit, words)))
+        if row.get("not_taken_back"):
+            sentences.append(words["not_taken_back"].format(amount=_amount(row["not_taken_back"], unit, words)))
+        texts.append(" ".join(sentences))
+    return texts
+
+
 def _context(decision: Decision, snapshot: dict[str, Any], language: str) -> dict[str, Any]:
     words = _WORDS[language]
     calculation = snapshot["calculation"]
@@ -240,6 +308,8 @@ def _context(decision: Decision, snapshot: dict[str, Any], language: str) -> dic
         "has_vouchers": any(line["instrument"] == "voucher" for line in snapshot["lines"]),
         "replaces": snapshot.get("replaces"),
         "changes": _changes(decision, snapshot, language, words),
+        "transition": _transition(snapshot, language, words),
+        "last_day": _date(dt.date.fromisoformat(snapshot["valid_from"]) - dt.timedelta(days=1)),
         "preparer": snapshot["preparer"],
         "approver": snapshot["approver"],
     }

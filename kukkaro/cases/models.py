@@ -362,7 +362,10 @@ class Decision(models.Model):
 
 class DecisionLine(models.Model):
     """A budget line as decided. Client, validity and "effective" are copied here so that PostgreSQL can refuse
-    two effective decisions of one client overlapping on one line (an exclusion constraint, migration 0003)."""
+    two effective decisions of one client overlapping on one line (an exclusion constraint, migration 0003).
+    When the decision is replaced, its lines stay effective until the day before the replacement starts
+    (``valid_until`` is cut to it; the decision's snapshot keeps what was decided), and a line that continues
+    hands its purse to the replacing decision's line."""
 
     decision = models.ForeignKey(Decision, on_delete=models.CASCADE, related_name="lines")
     client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="+")

@@ -7,8 +7,10 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max, Q
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
+from kukkaro.cases import funding, hooks
 from kukkaro.cases.documents import decision_document_store
 from kukkaro.cases.models import (
     EFFECTIVE_STATES,
@@ -452,7 +454,8 @@ def _assert_state(decision: Decision, *allowed: str) -> None:
 
 
 def _assert_no_overlap(decision: Decision) -> None:
-    """The service's copy of the PostgreSQL exclusion constraint, so SQLite refuses overlaps too."""
+    """The service's copy of the PostgreSQL exclusion constraint, so SQLite refuses overlaps too. Run after the
+    replaced decision's lines have been cut to end the day before the replacement starts."""
     for line in decision.lines.all():
         clash = (
             DecisionLine.objects.filter(
@@ -463,7 +466,6 @@ def _assert_no_overlap(decision: Decision) -> None:
                 valid_until__gte=line.valid_from,
             )
             .exclude(decision=decision)
-            .exclude(decision_id=decision.replaces_id)
             .select_related("decision")
             .first()
         )
@@ -474,6 +476,10 @@ def _assert_no_overlap(decision: Decision) -> None:
                     % {"number": clash.decision.number, "code": line.category_code}
                 }
             )
+
+
+def _date_text(day: dt.date) -> str:
+    return date_format(day, "SHORT_DATE_FORMAT")
 
 
 def _decision_number(decision: Decision) -> str:
@@ -501,6 +507,15 @@ def decision_draft_create(
     client = calculation.client
     if replaces is not None and (replaces.client_id != client.pk or not replaces.is_effective):
         raise ValidationError({"replaces": _("Only an effective decision of the same client can be replaced.")})
+    if replaces is not None and not replaces.valid_from <= valid_from <= replaces.valid_until:
+        raise ValidationError(
+            {
+                "valid_from": _(
+                    "A replacing decision starts within the validity of the decision it replaces, %(from)s–%(until)s."
+                )
+                % {"from": _date_text(replaces.valid_from), "until": _date_text(replaces.valid_until)}
+            }
+        )
     decision = Decision(
         client=client,
         organiser=client.organiser,
@@ -605,7 +620,7 @@ def decision_propose(*, actor: User, decision: Decision) -> Decision:
     return decision
 
 
-def _decision_snapshot(decision: Decision) -> dict[str, Any]:
+def _decision_snapshot(decision: Decision, plans: list[funding.LinePlan] | None = None) -> dict[str, Any]:
     return {
         "number": decision.number,
         "language": decision.language,
@@ -639,7 +654,12 @@ def _decision_snapshot(decision: Decision) -> dict[str, Any]:
         "approver": decision.approver.get_full_name() if decision.approver else "",
         "approved_at": decision.approved_at.isoformat() if decision.approved_at else None,
         "replaces": decision.replaces.number if decision.replaces else None,
+        "replaces_from": decision.valid_from.isoformat() if decision.replaces else None,
         "changes": decision.change_summary,
+        # How each line moves from the replaced decision to this one, from the plan approval carries out.
+        "transition": funding.transition_snapshot(funding.decision_funding_plan(decision) if plans is None else plans)
+        if decision.replaces
+        else [],
     }
 
 
@@ -664,23 +684,33 @@ def decision_approve(*, actor: User, decision: Decision) -> Decision:
     _assert_state(decision, DecisionState.PROPOSED)
     if decision.preparer_id == actor.pk:
         raise ValidationError({"approver": _("The person who prepared a decision cannot approve it.")})
-    _assert_no_overlap(decision)
     replaced = decision.replaces
     if replaced is not None:
         replaced = Decision.objects.select_for_update().get(pk=replaced.pk)
         _assert_state(replaced, *EFFECTIVE_STATES)
-        replaced.state = DecisionState.REPLACED
-        replaced.ended_at = clock.now()
-        replaced.end_reason = _("Replaced by decision %(number)s.") % {"number": decision.number}
-        replaced.save(update_fields=["state", "ended_at", "end_reason"])
-        replaced.lines.update(effective=False)
-    decision.state = DecisionState.APPROVED
+        decision.replaces = replaced
+    # The plan of every line, as the decision maker saw it; the snapshot and the document word it, the ledger
+    # carries it out below. Made before anything moves.
+    plans = funding.decision_funding_plan(decision)
     decision.approver = actor
     decision.approved_at = clock.now()
-    decision.snapshot = _decision_snapshot(decision)
+    decision.snapshot = _decision_snapshot(decision, plans)
+    if replaced is not None:
+        replaced.state = DecisionState.REPLACED
+        replaced.ended_at = clock.now()
+        replaced.end_reason = _("Replaced by decision %(number)s from %(date)s.") % {
+            "number": decision.number,
+            "date": _date_text(decision.valid_from),
+        }
+        replaced.save(update_fields=["state", "ended_at", "end_reason"])
+        _end_lines(replaced, last_day=decision.valid_from - dt.timedelta(days=1))
+    _assert_no_overlap(decision)
+    decision.state = DecisionState.APPROVED
     decision.save(update_fields=["state", "approver", "approved_at", "snapshot"])
     decision.lines.update(effective=True)
-    funded = _fund_lines(actor=actor, decision=decision, replaced=replaced)
+    funded = _fund_lines(actor=actor, decision=decision, plans=plans)
+    if replaced is not None:
+        hooks.decision_replaced(actor=actor, replacement=_replacement(replaced, decision, plans))
     decision_document_store(decision=decision)
     audit_record(
         action="decision.approve",
@@ -693,35 +723,66 @@ def decision_approve(*, actor: User, decision: Decision) -> Decision:
             "state": DecisionState.APPROVED,
             "purses": funded,
             "replaces": replaced.number if replaced else None,
+            "replaces_from": decision.valid_from if replaced else None,
+            # Per line: what released periods were corrected by now, and what had been used beyond the new
+            # amounts and is not taken back (the ledger's own audit rows have it per period).
+            "corrected": {p.code: p.purse.corrections for p in plans if p.purse.corrections},
+            "not_taken_back": {p.code: p.purse.uncollected for p in plans if p.purse.uncollected},
             "document_sha256": decision.document_sha256,
         },
     )
     return decision
 
 
-def _fund_lines(*, actor: User, decision: Decision, replaced: Decision | None) -> dict[str, str]:
-    """Open a purse per line; a line that continues a replaced decision's line keeps that purse (and the
-    spending already made from it) and only the difference is moved."""
-    previous = {line.category_code: line for line in replaced.lines.select_related("purse")} if replaced else {}
+def _end_lines(replaced: Decision, *, last_day: dt.date) -> None:
+    """The replaced decision's lines stay in force up to the day before the replacement starts (so what they
+    granted until then stays true, and the exclusion constraint sees no overlap); a replacement from the replaced
+    decision's own first day leaves nothing of it in force."""
+    if last_day < replaced.valid_from:
+        replaced.lines.update(effective=False)
+    else:
+        replaced.lines.filter(valid_until__gt=last_day).update(valid_until=last_day)
+
+
+def _replacement(replaced: Decision, decision: Decision, plans: list[funding.LinePlan]) -> hooks.Replacement:
+    """What became of each line of the replaced decision, for the apps that keep rows pointing at lines."""
+    successions = []
+    for plan in plans:
+        if plan.old_line is None:
+            continue
+        carried = plan.change in (funding.LineChange.CONTINUES, funding.LineChange.CHANGES)
+        new = DecisionLine.objects.get(pk=plan.new_line.pk) if carried and plan.new_line else None
+        successions.append(hooks.Succession(old=DecisionLine.objects.get(pk=plan.old_line.pk), new=new))
+    return hooks.Replacement(
+        replaced=replaced, decision=decision, starts_on=decision.valid_from, lines=tuple(successions)
+    )
+
+
+def _fund_lines(*, actor: User, decision: Decision, plans: list[funding.LinePlan]) -> dict[str, str]:
+    """Carry out the funding plan: a line that continues a replaced decision's line keeps that purse (and the
+    spending already made from it) with the new amount from the replacement's start; a line the replacement drops
+    ends the day before; a new line (or one whose unit or period changed) gets a new purse."""
+    ref = f"decision:{decision.pk}"
     funded = {}
-    for line in decision.lines.all():
+    for plan in plans:
+        line, old = plan.new_line, plan.old_line
+        if plan.change == funding.LineChange.ENDS:
+            ledger_services.purse_end(purse=old.purse, actor=actor, ref=ref, ends_on=plan.ends_on)
+            continue
+        line.refresh_from_db(fields=["purse"])
         if line.purse_id is not None:
             continue
-        old = previous.pop(line.category_code, None)
-        if (
-            old is not None
-            and old.purse is not None
-            and (old.purse_unit, old.period_kind) == (line.purse_unit, line.period_kind)
-        ):
+        if old is not None and old.purse is not None:
             purse = ledger_services.purse_reschedule(
                 purse=old.purse,
+                effective_from=plan.effective_from,
                 period_amount=line.amount_per_period,
                 valid_until=line.valid_until,
                 rollover_rule=line.rollover_rule,
                 rollover_cap=line.rollover_cap,
                 borrow_limit=line.borrow_limit,
                 actor=actor,
-                ref=f"decision:{decision.pk}",
+                ref=ref,
             )
             DecisionLine.objects.filter(pk=old.pk).update(purse=None)
         else:
@@ -739,13 +800,11 @@ def _fund_lines(*, actor: User, decision: Decision, replaced: Decision | None) -
                 funding_ref=f"decision-line:{line.pk}",
                 label=line.name_fi,
                 actor=actor,
+                schedule_from=decision.replaces.valid_from if decision.replaces_id else None,
             )
         line.purse = purse
         line.save(update_fields=["purse"])
         funded[line.category_code] = str(purse.pk)
-    for old in previous.values():  # lines the replacement drops: their purses end now
-        if old.purse is not None:
-            ledger_services.purse_end(purse=old.purse, actor=actor, ref=f"decision:{decision.pk}")
     return funded
 
 
@@ -792,6 +851,7 @@ def decision_annul(*, actor: User, decision: Decision, reason: str) -> Decision:
     for line in decision.lines.select_related("purse"):
         if line.purse is not None:
             ledger_services.purse_end(purse=line.purse, actor=actor, ref=f"decision:{decision.pk}")
+    hooks.decision_annulled(actor=actor, decision=decision)
     audit_record(
         action="decision.annul",
         actor=actor,

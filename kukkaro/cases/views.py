@@ -11,7 +11,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from kukkaro.cases import selectors, services
+from kukkaro.cases import funding, presenters, selectors, services
 from kukkaro.cases.forms import (
     AnnulForm,
     AssessmentForm,
@@ -229,6 +229,8 @@ def decision_new(request: HttpRequest, calculation_id: uuid.UUID) -> HttpRespons
 def decision_detail(request: HttpRequest, decision_id: uuid.UUID) -> HttpResponse:
     decision = _decision(request, decision_id, Action.CASE_VIEW)
     user = request.user
+    language = _language()
+    pending = decision.state in (DecisionState.DRAFT, DecisionState.PROPOSED)
     return render(
         request,
         "cases/decision_detail.html",
@@ -236,7 +238,14 @@ def decision_detail(request: HttpRequest, decision_id: uuid.UUID) -> HttpRespons
             "decision": decision,
             "client": decision.client,
             "lines": decision.lines.order_by("category_code"),
-            "explained": selectors.explain_calculation(calculation=decision.calculation, language=_language()),
+            "explained": selectors.explain_calculation(calculation=decision.calculation, language=language),
+            # Before approval: what approval will do to each purse (the plan approval carries out); after: the
+            # purses as the ledger has them.
+            "plan_views": presenters.funding_plan_views(funding.decision_funding_plan(decision), language=language)
+            if pending
+            else [],
+            "rule_text": presenters.rule_text(decision) if decision.replaces_id else "",
+            "purse_views": [] if pending else presenters.decision_purse_views(decision, language=language),
             "may_propose": decision.state == DecisionState.DRAFT and can(user, Action.CASE_EDIT, decision.client),
             "may_approve": decision.state == DecisionState.PROPOSED
             and can(user, Action.DECISION_APPROVE, decision)

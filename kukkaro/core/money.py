@@ -26,6 +26,14 @@ def round_cents(euros: Decimal) -> int:
     return int(cents)
 
 
+def round_units(value: Decimal) -> int:
+    """Round a computed amount already in whole units (cents, metres, trips) to an integer, half up (away from
+    zero): the ledger's one rounding of a period shared by days."""
+    if not isinstance(value, Decimal):
+        raise TypeError("round_units takes a Decimal; floats never touch money")
+    return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
 def parse_cents(text: str) -> int:
     """Parse "1 234,56", "1234.56", "1 234 €" or "-5,5" into cents. Refuse anything ambiguous."""
     cleaned = _SPACES.sub("", str(text)).replace("\u2212", "-").removesuffix("€").removeprefix("€").strip()

@@ -467,6 +467,85 @@ def _replace_decisions(replacements: list[Replacement], timeline: Timeline) -> N
         case_services.decision_send(actor=worker, decision=replacement, method=DeliveryMethod.ELECTRONIC)
 
 
+#: The replacement of issue 16: a decision for next year replaced from 1 March by one that drops three lines and
+#: lowers help at home from 980 € to 115 € a month. Its client has a fixed identity code (outside the seeded
+#: draw), so the scenario is the same on every machine and is made once.
+NEXT_YEAR_CLIENT = ("Raili", "Vaihdos", dt.date(1961, 5, 17), 987)
+NEXT_YEAR_LINES = [
+    {"category": "home-help", "quantity": 21, "adjustment": 1400, "adjustment_reason": "Yksi siivouskerta lisää."},
+    {"category": "personal-assistance", "quantity": 20},
+    {"category": "day-activity", "quantity": 4},
+    {"category": "transport-trips", "quantity": 18},
+]
+NEXT_YEAR_REPLACEMENT = [{"category": "home-help", "quantity": "2.5"}]  # 2,5 visits × 46 € = 115 €
+
+
+def _next_year_replacement(summary: DemoSummary, timeline: Timeline) -> None:
+    """A client whose decision for next year (1.1.–31.12.) is already replaced from 1.3.: the purses show January
+    and February at the old amounts, home help 115 € a month from March, and the dropped lines end on 28.2."""
+    first_names, last_name, born, individual = NEXT_YEAR_CLIENT
+    hetu = make_hetu(born, individual)
+    summary.identities.append((hetu, first_names, last_name, "client, a decision replaced from 1.3. next year"))
+    organiser = Organiser.objects.get(code="lansi-uusimaa")
+    if Client.objects.filter(organiser=organiser, national_id=hetu).exists():
+        return
+    worker = User.objects.get(username="lu.social")
+    approver = User.objects.get(username="lu.decision")
+    client = services.client_create(
+        actor=None,
+        organiser=organiser,
+        municipality=Municipality.objects.get(code="049"),
+        national_id=hetu,
+        first_names=first_names,
+        last_name=last_name,
+        language="fi",
+        street_address="Koulukatu 12",
+        postal_code="02100",
+        post_office="Espoo",
+    )
+    summary.clients_created += 1
+    summary.clients_total += 1
+    case_services.assessment_create(
+        actor=worker,
+        client=client,
+        areas={"daily_living": {"need_level": 3, "observations": "Tarvitsee apua kotona joka päivä."}},
+    )
+    case_services.support_plan_create(actor=worker, client=client, goals="Haluan asua omassa kodissani.")
+    plain = [{k: v for k, v in line.items() if not k.startswith("adjustment")} for line in NEXT_YEAR_LINES]
+    indicative = case_services.calculation_create_indicative(actor=worker, client=client, lines=plain)
+    year = timeline.today.year + 1
+    first = _decide(
+        worker,
+        approver,
+        case_services.calculation_finalise(actor=worker, indicative=indicative, lines=NEXT_YEAR_LINES),
+        valid=(dt.date(year, 1, 1), dt.date(year, 12, 31)),
+        reasons="Budjetti perustuu palvelutarpeen arviointiin ja asiakkaan omaan tukisuunnitelmaan.",
+    )
+    _decide(
+        worker,
+        approver,
+        case_services.calculation_finalise(actor=worker, indicative=indicative, lines=NEXT_YEAR_REPLACEMENT),
+        valid=(dt.date(year, 3, 1), dt.date(year, 12, 31)),
+        reasons=f"Asiakas muuttaa palvelutaloon 1.3.{year}: kotiin annettavaa apua tarvitaan vähemmän, ja "
+        "henkilökohtainen apu, päivätoiminta ja kuljetukset järjestetään palvelutalon kautta.",
+        replaces=first,
+    )
+
+
+def _decide(worker, approver, calculation, *, valid, reasons, replaces=None) -> Decision:
+    decision = case_services.decision_draft_create(
+        actor=worker,
+        calculation=calculation,
+        valid_from=valid[0],
+        valid_until=valid[1],
+        reasons=reasons,
+        replaces=replaces,
+    )
+    case_services.decision_propose(actor=worker, decision=decision)
+    decision = case_services.decision_approve(actor=approver, decision=decision)
+    return case_services.decision_send(actor=worker, decision=decision, method=DeliveryMethod.ELECTRONIC)
+
+
 def _people(rng: random.Random, summary: DemoSummary, organisers: dict[str, Organiser]) -> set[str]:
     """Staff, the provider user and the clients; returns the identity codes used."""
     municipalities = {m.code: m for m in Municipality.objects.select_related("organiser")}
@@ -580,6 +659,8 @@ def build_demo() -> DemoSummary:
         timeline=timeline, before=[(replace_at, lambda: _replace_decisions(replacements, timeline))]
     )
     summary.mobility = mobility_data.build_mobility(timeline)
+    with clock.pinned(timeline.now):
+        _next_year_replacement(summary, timeline)
     if summary.services.demo_provider:
         summary.staff = [
             (u, role, summary.services.demo_provider if u == "provider.demo" else org) for u, role, org in summary.staff

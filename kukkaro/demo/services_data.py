@@ -1201,8 +1201,14 @@ class _Story:
         ledger.holds_expire()
 
     def agreement(self, plan: AgreementPlan) -> None:
+        # The line in force when the agreement begins: a replaced decision's lines stay in force until the day
+        # before its replacement starts.
         line = DecisionLine.objects.select_related("client").get(
-            client=plan.client, category_code=plan.category, effective=True
+            client=plan.client,
+            category_code=plan.category,
+            effective=True,
+            valid_from__lte=plan.valid_from,
+            valid_until__gte=plan.valid_from,
         )
         self.agreements[plan.key] = services.agreement_create(
             actor=self.staff(plan.organiser, "social"),

@@ -229,3 +229,33 @@ class Transfer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} {self.amount} {self.unit}"
+
+
+class PurseAmountStep(models.Model):
+    """One step of a client purse's schedule: from ``effective_from`` on it gets ``period_amount`` per period
+    (0 when its line ended), under a decision valid until ``until``. Steps are only ever added; a later one
+    supersedes the earlier ones from its own date on, so the list is the purse's whole history of amounts.
+    ``periods.period_amounts`` turns them into each period's amount."""
+
+    purse = models.ForeignKey(Purse, on_delete=models.PROTECT, related_name="amount_steps")
+    seq = models.PositiveIntegerField()
+    effective_from = models.DateField()
+    period_amount = models.BigIntegerField()
+    until = models.DateField()
+    ref = models.CharField(max_length=100, blank=True)  # what set it, e.g. "decision:<uuid>"
+    created_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("amount step")
+        verbose_name_plural = _("amount steps")
+        ordering = ["purse", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["purse", "seq"], name="ledger_amount_step_seq_unique"),
+            models.CheckConstraint(condition=Q(period_amount__gte=0), name="ledger_amount_step_not_negative"),
+            models.CheckConstraint(
+                condition=Q(until__gte=F("effective_from")), name="ledger_amount_step_until_after_start"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.purse_id} from {self.effective_from}: {self.period_amount}"

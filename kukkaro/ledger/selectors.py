@@ -7,6 +7,8 @@ from django.db.models import Q, QuerySet, Sum
 
 from kukkaro.core.clock import HELSINKI
 from kukkaro.ledger.models import Purse, Transfer, TransferFlag
+from kukkaro.ledger.periods import period_amounts
+from kukkaro.ledger.schedules import granted_by_period, purse_steps
 
 POSTED_FLAGS = (TransferFlag.POSTED, TransferFlag.POST_PENDING)
 
@@ -99,3 +101,42 @@ def system_total(*, organiser_id: int, unit: str, kind: str) -> dict[str, int]:
 
 def client_purses(*, client) -> QuerySet[Purse]:
     return Purse.objects.filter(client=client, kind="client").order_by("valid_from", "unit")
+
+
+@dataclass(frozen=True)
+class PursePeriod:
+    """One funding period of a client purse as it stands: what the schedule gives it, and whether (and how much)
+    it has been given already."""
+
+    start: dt.date
+    end: dt.date
+    amount: int  # what the schedule gives the period
+    shared: bool  # a change of amount began inside it: shared by days
+    released: bool
+    granted: int  # what the purse has had for it so far (its release, borrowing, corrections)
+
+
+def purse_periods(*, purse: Purse) -> list[PursePeriod]:
+    """The purse's funding periods from its first day to its last (and any period released beyond a last day
+    that came later), with what each gets and has had."""
+    if purse.valid_from is None or purse.valid_until is None:
+        return []
+    current = purse.current_period_start
+    entries = [
+        e
+        for e in period_amounts(kind=purse.period_kind, steps=purse_steps(purse))
+        if e.period.end >= purse.valid_from
+        and (e.period.start <= purse.valid_until or (current is not None and e.period.start <= current))
+    ]
+    granted = granted_by_period(purse, [e.period for e in entries])
+    return [
+        PursePeriod(
+            start=e.period.start,
+            end=e.period.end,
+            amount=e.amount if e.period.start <= purse.valid_until else 0,
+            shared=e.shared,
+            released=current is not None and e.period.start <= current,
+            granted=granted.get(e.period.start, 0),
+        )
+        for e in entries
+    ]

@@ -9,6 +9,13 @@ ACTIONS = {
     "transport_entitlement.create": AuditWords(
         _("granted a transport entitlement"), for_subject=_("granted you a transport entitlement")
     ),
+    "transport_entitlement.follow_replacement": AuditWords(
+        _("moved a transport entitlement to the decision that replaced its own"),
+        for_subject=_("moved your transport entitlement to your new decision"),
+    ),
+    "transport_entitlement.end": AuditWords(
+        _("ended a transport entitlement"), for_subject=_("ended your transport entitlement")
+    ),
     "transport_card.issue": AuditWords(_("issued a transport card"), for_subject=_("issued you a transport card")),
     "trips.import": AuditWords(_("imported a trip file")),
     "trips.leg_resolve": AuditWords(_("decided on a trip held for review")),

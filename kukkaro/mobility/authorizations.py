@@ -343,6 +343,8 @@ def _price_and_debit(
     result.unit, result.amount, result.purse = debit_target(
         entitlement, request.purpose, request.distance_km, price - share
     )
+    if result.purse is None:  # the line that would pay has no purse (any more): nothing in force to pay from
+        result.reason = "no_decision"
 
 
 def _existing(organiser_id: int, key: str, fingerprint: str) -> TripAuthorization | None:

@@ -309,6 +309,101 @@ def entitlement_create(
     return entitlement
 
 
+def _entitlement_facts(entitlement: TransportEntitlement) -> dict[str, Any]:
+    return {
+        "decision": str(entitlement.decision_id),
+        "leisure_line": entitlement.leisure_line_id,
+        "work_line": entitlement.work_line_id,
+        "valid_from": entitlement.valid_from,
+        "valid_until": entitlement.valid_until,
+        "state": entitlement.state,
+    }
+
+
+def entitlements_follow_replacement(*, actor: Any, replacement: Any) -> None:
+    """A transport decision was replaced (``cases.hooks.Replacement``): in the same transaction, each entitlement
+    of the replaced decision follows its lines. Where every line it pays from continues (in the same purse), it
+    moves to the new decision's lines and validity. Where a line ends, the entitlement ends the day before the
+    replacement starts, keeping the lines that paid until then; if its leisure line continues, a new entitlement
+    with the same terms begins on the start day, without the line that ended. With nothing in force for a day,
+    a trip of that day is denied as having no decision (never an error)."""
+    start = replacement.starts_on
+    last_day = start - dt.timedelta(days=1)
+    decision = replacement.decision
+    for entitlement in TransportEntitlement.objects.select_for_update().filter(
+        decision_id=replacement.replaced.pk, state=EntitlementState.ACTIVE
+    ):
+        before = _entitlement_facts(entitlement)
+        leisure = replacement.successor_of(entitlement.leisure_line_id)
+        work = replacement.successor_of(entitlement.work_line_id) if entitlement.work_line_id else None
+        work_follows = entitlement.work_line_id is None or work is not None
+        # A line that continues keeps its purse under its new line; the old line no longer has one.
+        if leisure is not None:
+            entitlement.leisure_line = leisure
+        if work is not None:
+            entitlement.work_line = work
+        successor = None
+        if leisure is not None and work_follows:
+            entitlement.decision_id = decision.pk
+            entitlement.valid_until = decision.valid_until
+        else:
+            if last_day < entitlement.valid_from:
+                entitlement.state = EntitlementState.ENDED
+            else:
+                entitlement.valid_until = min(entitlement.valid_until, last_day)
+            if leisure is not None:
+                successor = TransportEntitlement.objects.create(
+                    organiser_id=entitlement.organiser_id,
+                    client_id=entitlement.client_id,
+                    decision_id=decision.pk,
+                    model=entitlement.model,
+                    leisure_line=leisure,
+                    work_line=None,
+                    contract_area_id=entitlement.contract_area_id,
+                    allowed_area=entitlement.allowed_area,
+                    vehicle_class=entitlement.vehicle_class,
+                    escort=entitlement.escort,
+                    valid_from=start,
+                    valid_until=decision.valid_until,
+                    minimum_shortfall=entitlement.minimum_shortfall,
+                    created_by=actor,
+                    created_at=clock.now(),
+                )
+        entitlement.save(update_fields=["decision", "leisure_line", "work_line", "valid_until", "state"])
+        audit_record(
+            action="transport_entitlement.follow_replacement",
+            actor=actor,
+            target=entitlement,
+            organiser_id=entitlement.organiser_id,
+            data_subject_id=entitlement.client_id,
+            before=before,
+            after={
+                **_entitlement_facts(entitlement),
+                "replaced_by": decision.number,
+                "continued_as": str(successor.pk) if successor else None,
+            },
+        )
+
+
+def entitlements_end_with_decision(*, actor: Any, decision: Any) -> None:
+    """A transport decision was annulled: its entitlements end with it, in the same transaction."""
+    for entitlement in TransportEntitlement.objects.select_for_update().filter(
+        decision_id=decision.pk, state=EntitlementState.ACTIVE
+    ):
+        before = _entitlement_facts(entitlement)
+        entitlement.state = EntitlementState.ENDED
+        entitlement.save(update_fields=["state"])
+        audit_record(
+            action="transport_entitlement.end",
+            actor=actor,
+            target=entitlement,
+            organiser_id=entitlement.organiser_id,
+            data_subject_id=entitlement.client_id,
+            before=before,
+            after={"state": entitlement.state, "annulled": decision.number},
+        )
+
+
 # --- transport cards -----------------------------------------------------------------------------------------
 
 

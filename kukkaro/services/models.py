@@ -345,6 +345,13 @@ class RejectReason(models.TextChoices):
     PRICE_ABOVE_AGREEMENT = "price_above_agreement", _("the unit price is above the agreed price")
     NO_CAP = "no_cap", _("the county has no price cap for this service on the service date")
     INSUFFICIENT_FUNDS = "insufficient_funds", _("the budget does not have the funds")
+    # The ledger's other refusals, each in its own words (services.reject_reason_for maps them).
+    BUDGET_ENDED = "budget_ended", _("the budget has ended: its decision ended, was annulled or was replaced")
+    BUDGET_NOT_BEGUN = "budget_not_begun", _("the budget has not begun yet")
+    BUDGET_CLOSED = "budget_closed", _("the budget is closed")
+    NO_BUDGET = "no_budget", _("the agreement has no budget to pay from")
+    RESERVATION_GONE = "reservation_gone", _("the reservation on the budget was already used, released or expired")
+    LEDGER_REFUSED = "ledger_refused", _("the budget refused the reservation for a technical reason; ask the county")
     FUTURE_DATE = "future_date", _("the service date is in the future")
     DISPUTE_UPHELD = "dispute_upheld", _("the client's dispute was upheld")
 

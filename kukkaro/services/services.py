@@ -747,6 +747,25 @@ def _release_standing_hold(*, agreement: ServiceAgreement, day: dt.date, amount:
 # --- claims --------------------------------------------------------------------------------------------------
 
 
+#: Why the ledger refused a claim's hold (``LedgerError.reason``), as the claim's reason; ``not_valid_now`` is told
+#: apart in ``reject_reason_for``. A refusal not listed here is still a rejection, never mistaken for another.
+LEDGER_REFUSALS = {
+    "insufficient_funds": RejectReason.INSUFFICIENT_FUNDS,
+    "purse_closed": RejectReason.BUDGET_CLOSED,
+    "no_purse": RejectReason.NO_BUDGET,
+    "hold_not_open": RejectReason.RESERVATION_GONE,
+}
+
+
+def reject_reason_for(error: ledger.LedgerError, *, purse: Any) -> RejectReason:
+    """The one mapping of a ledger refusal to a claim's reject reason, so each keeps its own words for staff,
+    the provider's pages and the provider API."""
+    if error.reason == "not_valid_now":
+        ended = purse is not None and purse.valid_until is not None and purse.valid_until < clock.today()
+        return RejectReason.BUDGET_ENDED if ended else RejectReason.BUDGET_NOT_BEGUN
+    return LEDGER_REFUSALS.get(error.reason, RejectReason.LEDGER_REFUSED)
+
+
 def _claim_checks(
     *,
     provider: Provider,
@@ -887,8 +906,8 @@ def claim_submit(
                 ref_id=str(claim.pk),
                 memo=f"{provider.name} {invoice_number}",
             )
-        except ledger.LedgerError:
-            reasons.append(RejectReason.INSUFFICIENT_FUNDS)
+        except ledger.LedgerError as error:
+            reasons.append(reject_reason_for(error, purse=agreement.purse))
         else:
             claim.hold_id = hold.pk
     claim.reasons = [str(r) for r in reasons]

@@ -200,8 +200,13 @@ def test_replace__moves_only_the_difference_and_keeps_spending(people):
     assert Purse.objects.get(pk=same.scheduled_id).available_now == 9 * 98_000
     trips = decision.lines.get(category_code="transport-trips")
     assert trips.purse is not None
-    assert Purse.objects.get(pk=trips.purse_id).available_now == 0  # dropped line: its purse ended
+    # A dropped line keeps March (the replacement starts in April) and ends on 31.3.; nothing after is scheduled.
+    dropped = Purse.objects.get(pk=trips.purse_id)
+    assert (dropped.valid_until, dropped.available_now) == (dt.date(2026, 3, 31), 18)
+    assert Purse.objects.get(pk=dropped.scheduled_id).available_now == 0
     assert ledger_verify()[1] == []
     with clock.pinned(dt.datetime(2026, 4, 2, 9, 0, tzinfo=dt.UTC)):
         ledger.purse_release_due(purse=same)
+        ledger.purse_release_due(purse=dropped)
     assert Purse.objects.get(pk=same.pk).available_now == 78_400 - 30_000 + 98_000
+    assert Purse.objects.get(pk=dropped.pk).available_now == 0

@@ -16,7 +16,7 @@ from kukkaro.core.roles import Role
 from kukkaro.ledger.models import Purse, Transfer
 from kukkaro.ledger.verification import ledger_verify
 from kukkaro.mobility import authorizations, pricing
-from kukkaro.mobility.models import AuthorizationState, Tariff, TripAuthorization
+from kukkaro.mobility.models import AuthorizationState, Tariff, TransportEntitlement, TripAuthorization
 from kukkaro.people import services as people_services
 from tests.factories import make_user
 from tests.mobility.test_trip_files import world  # noqa: F401 - the fixture is used by name
@@ -166,6 +166,61 @@ def test_authorize__a_purse_not_in_use_today_is_a_denial_not_an_error(client, wo
     answer = response.json()
     assert (answer["decision"], answer["reason"], answer["hold"]) == ("denied", "purse_not_open", None)
     assert answer["reason_text"]
+    assert not Transfer.objects.filter(ref_type="trip_authorization").exists()
+
+
+def _replace(rider, lines: list[dict], *, starts: dt.date):
+    """Replace the rider's transport decision from ``starts`` with one granting ``lines`` (issue 16, item 18)."""
+    from kukkaro.cases import services as case_services
+
+    worker, approver = make_user(Role.SOCIAL_WORKER), make_user(Role.DECISION_MAKER)
+    indicative = case_services.calculation_create_indicative(actor=worker, client=rider.client, lines=lines)
+    final = case_services.calculation_finalise(actor=worker, indicative=indicative, lines=lines)
+    draft = case_services.decision_draft_create(
+        actor=worker,
+        calculation=final,
+        valid_from=starts,
+        valid_until=rider.decision.valid_until,
+        reasons="Tarve muuttui.",
+        replaces=rider.decision,
+    )
+    case_services.decision_propose(actor=worker, decision=draft)
+    return case_services.decision_approve(actor=approver, decision=draft)
+
+
+def test_authorize__after_the_transport_decision_was_replaced__the_entitlement_follows_its_lines(client, world):  # noqa: F811
+    """The entitlement pointed at the replaced decision's line, whose purse had moved to the new line: a booking
+    answered 500. The replacement moves the entitlement in its own transaction."""
+    quota = world["quota"]
+    with clock.pinned(NOW):
+        replacement = _replace(
+            quota,
+            [{"category": "transport-trips", "quantity": 20}, {"category": "transport-work", "quantity": 44}],
+            starts=dt.date(2026, 3, 5),
+        )
+        response = _ask(client, _token(), _body(quota.card.number), "after-replace-1")
+    assert response.status_code == 201, response.content
+    answer = response.json()
+    assert answer["decision"] == "approved" and answer["hold"]["unit"] == "TRIP"
+    entitlement = TransportEntitlement.objects.get(client=quota.client, state="active")
+    assert entitlement.decision_id == replacement.pk
+    assert entitlement.leisure_line.decision_id == replacement.pk
+    hold = Transfer.objects.get(pk=TripAuthorization.objects.get().hold_id)
+    assert hold.debit_purse_id == entitlement.leisure_line.purse_id  # the same purse, now under the new line
+    assert ledger_verify()[1] == []
+
+
+def test_authorize__a_transport_line_dropped_by_a_replacement__is_a_denial_with_its_reason(client, world):  # noqa: F811
+    km = world["km"]
+    with clock.pinned(NOW):
+        _replace(km, [{"category": "transport-eur", "quantity": 300}], starts=dt.date(2026, 3, 5))
+        response = _ask(client, _token(), _body(km.card.number), "after-drop-1")
+    assert response.status_code == 201, response.content
+    answer = response.json()
+    assert (answer["decision"], answer["reason"], answer["hold"]) == ("denied", "no_decision", None)
+    assert answer["reason_text"] == "The client has no transport decision in force on the day of the trip."
+    entitlement = TransportEntitlement.objects.get(client=km.client)
+    assert (entitlement.state, entitlement.valid_until) == ("active", dt.date(2026, 3, 4))  # it paid until then
     assert not Transfer.objects.filter(ref_type="trip_authorization").exists()
 
 

@@ -137,3 +137,54 @@ def test_card_issue__luhn_checked_numbers_and_a_new_card_closes_the_old(staff):
     assert first.closed_at is not None and second.closed_at is None
     assert second.number != first.number and luhn.is_valid(second.number)
     assert TransportCard.objects.filter(client=made.client, closed_at__isnull=True).count() == 1
+
+
+def _replace(made, lines, *, starts, worker, approver):
+    from kukkaro.cases import services as case_services
+
+    indicative = case_services.calculation_create_indicative(actor=worker, client=made.client, lines=lines)
+    final = case_services.calculation_finalise(actor=worker, indicative=indicative, lines=lines)
+    draft = case_services.decision_draft_create(
+        actor=worker,
+        calculation=final,
+        valid_from=starts,
+        valid_until=made.decision.valid_until,
+        reasons="Tarve muuttui.",
+        replaces=made.decision,
+    )
+    case_services.decision_propose(actor=worker, decision=draft)
+    return case_services.decision_approve(actor=approver, decision=draft)
+
+
+def test_entitlements_follow_replacement__a_dropped_work_line_ends_it_and_the_leisure_line_goes_on(staff):
+    worker, approver = staff
+    quota = rider(EntitlementModel.TRIP_QUOTA, area=load_tariffs(), worker=worker, approver=approver)
+    replacement = _replace(
+        quota,
+        [{"category": "transport-trips", "quantity": 20}],
+        starts=dt.date(2026, 4, 1),
+        worker=worker,
+        approver=approver,
+    )
+    old = type(quota.entitlement).objects.get(pk=quota.entitlement.pk)
+    assert (old.state, old.valid_until, old.work_line_id) == (
+        "active",
+        dt.date(2026, 3, 31),
+        quota.lines["transport-work"].pk,
+    )
+    assert old.leisure_line.decision_id == replacement.pk  # the leisure purse moved to the new line
+    new = type(old).objects.exclude(pk=old.pk).get(client=quota.client)
+    assert (new.decision_id, new.valid_from, new.work_line_id) == (replacement.pk, dt.date(2026, 4, 1), None)
+    assert (new.model, new.contract_area_id, new.vehicle_class) == (old.model, old.contract_area_id, old.vehicle_class)
+    assert AuditEvent.objects.filter(action="transport_entitlement.follow_replacement").exists()
+
+
+def test_entitlements_end_with_decision__an_annulled_decision_ends_its_entitlements(staff):
+    from kukkaro.cases import services as case_services
+
+    worker, approver = staff
+    km = rider(EntitlementModel.KM_PURSE, area=load_tariffs(), worker=worker, approver=approver)
+    case_services.decision_annul(actor=approver, decision=km.decision, reason="Oikaisuvaatimus hyväksyttiin.")
+    km.entitlement.refresh_from_db()
+    assert km.entitlement.state == EntitlementState.ENDED
+    assert AuditEvent.objects.filter(action="transport_entitlement.end", data_subject_id=km.client.pk).exists()

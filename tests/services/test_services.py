@@ -300,6 +300,43 @@ def test_claim__every_reason_is_reported_and_nothing_is_held():
     assert ledger_verify()[1] == []
 
 
+def test_claim__on_a_purse_its_annulment_just_ended__says_so_not_insufficient_funds():
+    """Every ledger refusal used to be reported as "the budget does not have the funds" (issue 16, item 19)."""
+    from kukkaro.cases import services as case_services
+    from kukkaro.services import presenters
+
+    world = build_world()
+    case_services.decision_annul(
+        actor=world.decision_maker, decision=world.line.decision, reason="Oikaisuvaatimus hyväksyttiin."
+    )
+    claim, _created = _claim(world, invoice="INV-ANNULLED")
+    assert claim.status == ClaimStatus.REJECTED
+    assert claim.reasons == [RejectReason.BUDGET_ENDED]
+    assert presenters.reasons(claim.reasons) == [
+        "the budget has ended: its decision ended, was annulled or was replaced"
+    ]
+    assert claim.hold_id is None
+
+
+@pytest.mark.parametrize(
+    ("refusal", "valid_until", "expected"),
+    [
+        ("insufficient_funds", None, RejectReason.INSUFFICIENT_FUNDS),
+        ("purse_closed", None, RejectReason.BUDGET_CLOSED),
+        ("not_valid_now", dt.date(2026, 3, 1), RejectReason.BUDGET_ENDED),
+        ("not_valid_now", dt.date(2026, 12, 31), RejectReason.BUDGET_NOT_BEGUN),
+        ("hold_not_open", None, RejectReason.RESERVATION_GONE),
+        ("no_purse", None, RejectReason.NO_BUDGET),
+        ("id_conflict", None, RejectReason.LEDGER_REFUSED),
+    ],
+)
+def test_reject_reason_for__each_ledger_refusal_keeps_its_own_reason(refusal, valid_until, expected):
+    from kukkaro.ledger import services as ledger
+
+    purse = Purse(valid_from=dt.date(2026, 1, 1), valid_until=valid_until)
+    assert services.reject_reason_for(ledger.LedgerError("refused", reason=refusal), purse=purse) == expected
+
+
 def test_claim__same_invoice_again__returns_the_original_and_pays_nothing_twice():
     world = build_world()
     first, created = _claim(world)
@@ -396,6 +433,39 @@ def test_standing_hold__reserves_the_month_and_claims_draw_on_it():
     # The claim took its amount out of the reservation, not out of what was free.
     assert purse.available_now == available
     assert purse.debits_pending == 54_000
+    assert ledger_verify()[1] == []
+
+
+def test_standing_hold__on_a_line_a_replacement_drops__works_until_the_purse_ends_then_stops():
+    """A replacement from 1.4. drops the agreement's line: its purse ends on 31.3. (issue 16, item 1). March's
+    reservation and claims keep working; April's reservation is simply not made; a claim after the end says so."""
+    from kukkaro.cases import services as case_services
+
+    world = build_world(standing_hold=True)
+    decision = world.line.decision
+    lines = [{"category": "transport-trips", "quantity": 18}]
+    indicative = case_services.calculation_create_indicative(actor=world.worker, client=world.client, lines=lines)
+    final = case_services.calculation_finalise(actor=world.worker, indicative=indicative, lines=lines)
+    replacement = case_services.decision_draft_create(
+        actor=world.worker,
+        calculation=final,
+        valid_from=dt.date(2026, 4, 1),
+        valid_until=decision.valid_until,
+        reasons="Päivätoiminta päättyy.",
+        replaces=decision,
+    )
+    case_services.decision_propose(actor=world.worker, decision=replacement)
+    case_services.decision_approve(actor=world.decision_maker, decision=replacement)
+    purse = _fresh(world.purse)
+    assert purse.valid_until == dt.date(2026, 3, 31)
+    assert purse.debits_pending == 72_000  # March's reservation stands
+    claim, _ = _claim(world, invoice="MARCH-1", quantity=200)
+    assert claim.status == ClaimStatus.APPROVED
+    with clock.pinned(dt.datetime(2026, 4, 2, 9, 0, tzinfo=dt.UTC)):
+        assert services.agreements_reserve_month() == 0
+        assert not StandingHold.objects.filter(agreement=world.agreement, month=dt.date(2026, 4, 1)).exists()
+        late, _ = _claim(world, invoice="APRIL-1", quantity=100)
+    assert late.reasons == [RejectReason.BUDGET_ENDED]
     assert ledger_verify()[1] == []
 
 
