@@ -5,6 +5,7 @@ code has no words in ``kukkaro.core.audit_words``; or when an enum member's labe
 Runs makemessages first, so a string added in code but never put into the catalogues shows up as untranslated.
 """
 
+import gettext as gettext_module
 import re
 import subprocess
 from pathlib import Path
@@ -55,6 +56,7 @@ class Command(BaseCommand):
         # The enum check reads labels through gettext, so it needs the catalogues compiled as they are now: a fresh
         # clone has no .mo files, and old ones would hide a new label.
         call_command("compilemessages", locale=list(LANGUAGES), ignore_patterns=[".venv/*"], verbosity=0)
+        gettext_module._translations = {}  # type: ignore[attr-defined]
         trans_real._translations = {}
         trans_real._default = None
         trans_real._active = Local()
