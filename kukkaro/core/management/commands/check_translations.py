@@ -5,16 +5,14 @@ code has no words in ``kukkaro.core.audit_words``; or when an enum member's labe
 Runs makemessages first, so a string added in code but never put into the catalogues shows up as untranslated.
 """
 
-import gettext as gettext_module
 import re
 import subprocess
 from pathlib import Path
 
-from asgiref.local import Local
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
-from django.utils.translation import trans_real
+from django.utils.translation.reloader import translation_file_changed
 
 from kukkaro.core import audit_words, translation_checks
 
@@ -56,10 +54,9 @@ class Command(BaseCommand):
         # The enum check reads labels through gettext, so it needs the catalogues compiled as they are now: a fresh
         # clone has no .mo files, and old ones would hide a new label.
         call_command("compilemessages", locale=list(LANGUAGES), ignore_patterns=[".venv/*"], verbosity=0)
-        gettext_module._translations = {}  # type: ignore[attr-defined]
-        trans_real._translations = {}
-        trans_real._default = None
-        trans_real._active = Local()
+        translation_file_changed(
+            sender=None, file_path=Path("django.mo")
+        )  # forget catalogues read before, as runserver does
         code_root = Path(settings.BASE_DIR) / "kukkaro"
         problems += translation_checks.audit_action_problems(code_root, set(audit_words.described_actions()))
         problems += translation_checks.choices_problems(code_root)
