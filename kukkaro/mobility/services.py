@@ -417,7 +417,9 @@ def card_issue(*, actor: Any, client: Any) -> TransportCard:
     """Give the client a transport card (closing an earlier one): its number is the ``client_number`` of trip files
     and of the dispatch centre's requests. Nine digits and a Luhn check digit, so a mistyped number is caught."""
     authorize(actor, Action.CASE_EDIT, client)
-    Organiser.objects.select_for_update().get(pk=client.organiser_id)
+    # Card numbers are handed out one at a time per organiser. FOR NO KEY UPDATE, like every organiser lock (ADR
+    # 0023): a booking's or an audit row's foreign-key check on the organiser must not wait for it.
+    Organiser.objects.select_for_update(no_key=True).get(pk=client.organiser_id)
     sequence = TransportCard.objects.filter(client__organiser_id=client.organiser_id).count() + 1
     now = clock.now()
     closed = list(TransportCard.objects.filter(client=client, closed_at__isnull=True).values_list("number", flat=True))

@@ -431,7 +431,9 @@ def price_cap_set(
     authorize(actor, Action.CATALOGUE_MANAGE, _Owned(organiser.pk))
     if service_type.organiser_id != organiser.pk:
         raise PermissionDenied("another organiser's service")
-    Organiser.objects.select_for_update().get(pk=organiser.pk)  # one version change at a time
+    # One version change at a time. FOR NO KEY UPDATE, not FOR UPDATE: a concurrent audit row or claim that refers to
+    # the organiser takes FOR KEY SHARE on it at its commit, which FOR UPDATE would block (ADR 0023).
+    Organiser.objects.select_for_update(no_key=True).get(pk=organiser.pk)
     if not isinstance(cap_cents, int) or cap_cents <= 0:
         raise ValidationError({"cap_cents": _("Give a price above zero.")})
     versions = PriceCap.objects.filter(organiser=organiser, service_type=service_type)

@@ -61,3 +61,25 @@ def test_retry_on_lock_conflict__inside_a_callers_transaction_leaves_the_retry_t
     with transaction.atomic(), pytest.raises(OperationalError):
         retry_on_lock_conflict("test work", work)
     assert len(calls) == 1
+
+
+def test_every_lock_of_an_organiser_row__is_for_no_key_update():
+    """An organiser row is locked only to take turns (one import, batch or number series at a time). Every audit
+    row, claim and booking refers to it, and their foreign-key checks take FOR KEY SHARE at commit, which FOR
+    UPDATE blocks: a deadlock with whoever holds the audit chain (ADR 0023). So no code locks it FOR UPDATE."""
+    import re
+    from pathlib import Path
+
+    import kukkaro
+
+    root = Path(kukkaro.__file__).parent
+    locks = re.compile(r"Organiser\.objects\.select_for_update\(([^)]*)\)")
+    found = {
+        f"{path.relative_to(root)}:{text[: match.start()].count(chr(10)) + 1}": match.group(1)
+        for path in root.rglob("*.py")
+        if "migrations" not in path.parts
+        for text in [path.read_text()]
+        for match in locks.finditer(text)
+    }
+    assert found, "the scan found no organiser lock at all"
+    assert {where: arguments for where, arguments in found.items() if "no_key=True" not in arguments} == {}
