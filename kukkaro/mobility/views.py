@@ -597,7 +597,10 @@ def leasing_new(request: HttpRequest, client_id: uuid.UUID) -> HttpResponse:
     client = or_404(
         lambda: people_selectors.client_get(actor=request.user, client_id=client_id, action=Action.CASE_EDIT)
     )
-    lines = DecisionLine.objects.filter(client=client, effective=True, purse_unit="EUR").select_related("decision")
+    # In force today or later: a replaced decision's line stays effective up to the day before its replacement.
+    lines = DecisionLine.objects.filter(
+        client=client, effective=True, purse_unit="EUR", valid_until__gte=clock.today()
+    ).select_related("decision")
     entitlements = TransportEntitlement.objects.filter(client=client, state="active")
     form = LeasingForm(request.POST or None, lines=lines, entitlements=entitlements)
     if request.method == "POST" and form.is_valid():

@@ -344,3 +344,18 @@ def test_lease_page__a_reading_after_the_return_is_refused_with_a_message(client
         stale = client.post(url, {"kind": "check", "read_on": "2026-11-24", "km": "12500"}, follow=True)
     assert "its readings are complete" in stale.content.decode()
     assert lease.readings.count() == 2
+
+
+def test_leasing_page__offers_only_lines_in_force_today_or_later(client, case):
+    """A replaced decision's line stays effective up to the day before its replacement starts (issue 16, item 1),
+    so "effective" alone does not mean "in force": a line that ended before today is not offered to pay a car."""
+    from django.urls import reverse
+
+    from kukkaro.cases.models import DecisionLine
+
+    ended = case["decision"].lines.get(category_code="transport-eur")
+    DecisionLine.objects.filter(pk=ended.pk).update(valid_until=dt.date(2026, 1, 4))
+    client.force_login(case["worker"])
+    with clock.pinned(BUILT):
+        page = client.get(reverse("mobility:leasing_new", kwargs={"client_id": case["client"].pk}))
+    assert list(page.context["form"].fields["line"].queryset) == [case["line"]]
