@@ -3,6 +3,7 @@ import datetime as dt
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.utils import translation
 
 from kukkaro.core import clock
 from kukkaro.core.models import AuditEvent, Municipality
@@ -312,9 +313,14 @@ def test_claim__on_a_purse_its_annulment_just_ended__says_so_not_insufficient_fu
     claim, _created = _claim(world, invoice="INV-ANNULLED")
     assert claim.status == ClaimStatus.REJECTED
     assert claim.reasons == [RejectReason.BUDGET_ENDED]
-    assert presenters.reasons(claim.reasons) == [
-        "the budget has ended: its decision ended, was annulled or was replaced"
-    ]
+    with translation.override("en"):
+        assert presenters.reasons(claim.reasons) == [
+            "the budget has ended: its decision ended, was annulled or was replaced"
+        ]
+    with translation.override("fi"):
+        assert presenters.reasons(claim.reasons) == [
+            "budjetti on päättynyt: sen päätös päättyi, kumottiin tai korvattiin"
+        ]
     assert claim.hold_id is None
 
 
