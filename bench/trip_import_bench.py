@@ -126,7 +126,7 @@ def generate(people: list[tuple[str, str, str]], legs: int, seed: int, booked: i
         card, _model, home = people[n % len(people)]
         pickup = start + dt.timedelta(minutes=rng.randrange(year_minutes))
         km = kms[n % len(kms)]
-        minutes = Decimal(8 + n % 30)
+        minutes = Decimal(8 + n % 30 + int(km))  # at most ~110 km/h: the import rejects impossible speeds
         vehicle = ("car", "car", "car", "van", "wheelchair")[n % 5]
         purpose = ("leisure", "leisure", "work", "study")[n % 4]
         supplements = ("", "", "", "assist")[n % 4]
