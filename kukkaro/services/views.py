@@ -711,36 +711,47 @@ def payment_batch_release(request: HttpRequest, batch_id: uuid.UUID) -> HttpResp
     return redirect("services:payment_batch_detail", batch_id=batch.pk)
 
 
+def _reasoned_batch_step(request: HttpRequest, batch_id: uuid.UUID, *, step, form_key: str, label: str, done: str):
+    """A step on a batch that needs a reason (cancelling, confirming by hand): the reason's form, the service, and
+    the batch page again with the form's errors if the service refuses."""
+    batch = or_404(lambda: selectors.payment_batch_get(actor=request.user, batch_id=batch_id))
+    form = PaymentReasonForm(request.POST, label=label)
+    form.is_valid()
+    try:
+        step(actor=request.user, batch=batch, reason=form.cleaned_data.get("reason", ""))
+    except ValidationError as error:
+        add_validation_errors(form, error)
+        return _batch_page(request, batch, forms={form_key: form})
+    messages.success(request, done)
+    return redirect("services:payment_batch_detail", batch_id=batch.pk)
+
+
 @post_only
 @requires(Action.PAYMENT_PREPARE)
 @require_POST
 def payment_batch_cancel(request: HttpRequest, batch_id: uuid.UUID) -> HttpResponse:
-    batch = or_404(lambda: selectors.payment_batch_get(actor=request.user, batch_id=batch_id))
-    form = PaymentReasonForm(request.POST, label=_("Why is the batch cancelled?"))
-    form.is_valid()
-    try:
-        payments.payment_batch_cancel(actor=request.user, batch=batch, reason=form.cleaned_data.get("reason", ""))
-    except ValidationError as error:
-        add_validation_errors(form, error)
-        return _batch_page(request, batch, forms={"cancel": form})
-    messages.success(request, _("The batch was cancelled. Its claims will be in the next batch."))
-    return redirect("services:payment_batch_detail", batch_id=batch.pk)
+    return _reasoned_batch_step(
+        request,
+        batch_id,
+        step=payments.payment_batch_cancel,
+        form_key="cancel",
+        label=_("Why is the batch cancelled?"),
+        done=_("The batch was cancelled. Its claims will be in the next batch."),
+    )
 
 
 @post_only
 @requires(Action.PAYMENT_CONFIRM)
 @require_POST
 def payment_batch_confirm(request: HttpRequest, batch_id: uuid.UUID) -> HttpResponse:
-    batch = or_404(lambda: selectors.payment_batch_get(actor=request.user, batch_id=batch_id))
-    form = PaymentReasonForm(request.POST, label=_("How do you know the bank has paid?"))
-    form.is_valid()
-    try:
-        payments.payment_batch_confirm(actor=request.user, batch=batch, reason=form.cleaned_data.get("reason", ""))
-    except ValidationError as error:
-        add_validation_errors(form, error)
-        return _batch_page(request, batch, forms={"confirm": form})
-    messages.success(request, _("The payments were confirmed as paid."))
-    return redirect("services:payment_batch_detail", batch_id=batch.pk)
+    return _reasoned_batch_step(
+        request,
+        batch_id,
+        step=payments.payment_batch_confirm,
+        form_key="confirm",
+        label=_("How do you know the bank has paid?"),
+        done=_("The payments were confirmed as paid."),
+    )
 
 
 def _import_report(request: HttpRequest, form: StatusReportForm, batch=None):
