@@ -33,6 +33,17 @@ def on_postgres():
 
 
 @pytest.fixture(autouse=True)
+def _default_language():
+    """Each test starts in the default language (Finnish). A request through the test client leaves its language
+    active in the thread, so without this a test's messages would depend on which test ran before it."""
+    from django.utils import translation
+
+    translation.activate("fi")
+    yield
+    translation.activate("fi")
+
+
+@pytest.fixture(autouse=True)
 def _ledger_caches_forgotten():
     """A transactional test flushes the database when it ends, system purses included; the ledger's per-process
     caches of purse ids must not carry them into the next test."""

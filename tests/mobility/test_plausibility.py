@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import translation
 
 from kukkaro.core import clock
 from kukkaro.mobility import plausibility, tariff_files, trip_files
@@ -131,6 +132,10 @@ def test_tariff_file__limits_are_optional_whole_numbers_in_their_ranges():
     document["tariff"][0]["billed_minutes_slack_min"] = 500
     with pytest.raises(ValidationError) as refused:
         tariff_files.parse_document(document, organiser_municipalities=codes)
+    problems = refused.value.message_dict["file"]  # in the default language, Finnish
+    assert "tariff[1].max_speed_kmh: anna kokonaisluku väliltä 10–300" in problems
+    assert "tariff[1].billed_minutes_slack_min: anna kokonaisluku väliltä 0–120" in problems
+    with translation.override("en"), pytest.raises(ValidationError) as refused:
+        tariff_files.parse_document(document, organiser_municipalities=codes)
     problems = refused.value.message_dict["file"]
     assert "tariff[1].max_speed_kmh: give a whole number from 10 to 300" in problems
-    assert "tariff[1].billed_minutes_slack_min: give a whole number from 0 to 120" in problems
