@@ -251,7 +251,7 @@ def test_odometer_record__a_return_the_purse_cannot_pay_records_nothing(case, le
     transfers = Transfer.objects.count()
     with pytest.raises(ValidationError) as caught:
         _read(lease, dt.date(2026, 11, 20), 1_000_000, "final")  # 987 400 km over: 148 110 €
-    assert "km" in caught.value.message_dict and "nothing was recorded" in caught.value.message_dict["km"][0]
+    assert "km" in caught.value.message_dict and "mitään ei kirjattu" in caught.value.message_dict["km"][0]
     assert lease.readings.count() == 1 and Transfer.objects.count() == transfers
 
 
