@@ -10,10 +10,10 @@ from django.utils.translation import gettext_lazy, ngettext
 
 from kukkaro.core.money import format_cents
 from kukkaro.core.permissions import allowed_url
+from kukkaro.core.presenters import datetime_text
 from kukkaro.core.tables import Cell, Table
 from kukkaro.ledger.models import Unit
 from kukkaro.mobility.models import LegOutcome
-from kukkaro.services.presenters import datetime_text
 
 REASON_TEXTS = {
     # held for review
