@@ -121,7 +121,7 @@ def spendings_post_many(
                 memo=spending.memo,
             )
         )
-    return transfers_post_many(postings=postings, code=code, ref_type=ref_type, ref_id=ref_id, actor=actor)
+    return _post_many(postings, facts=facts, code=code, ref_type=ref_type, ref_id=ref_id, actor=actor)
 
 
 def _check(postings: Sequence[Posting], facts: dict[uuid.UUID, _Facts]) -> None:
@@ -219,7 +219,24 @@ def transfers_post_many(
     if not postings:
         return []
     purse_ids = {posting.debit_purse_id for posting in postings} | {posting.credit_purse_id for posting in postings}
-    facts = _facts(purse_ids)
+    return _post_many(postings, facts=_facts(purse_ids), code=code, ref_type=ref_type, ref_id=ref_id, actor=actor)
+
+
+def _post_many(
+    postings: Sequence[Posting],
+    *,
+    facts: dict[uuid.UUID, _Facts],
+    code: str,
+    ref_type: str,
+    ref_id: str,
+    actor: object | None,
+) -> list[uuid.UUID]:
+    if not postings:
+        return []
+    purse_ids = {posting.debit_purse_id for posting in postings} | {posting.credit_purse_id for posting in postings}
+    missing = purse_ids - set(facts)
+    if missing:  # the payables shards a spending credits, created after the debit purses were read
+        facts = {**facts, **_facts(missing)}
     _check(postings, facts)
     batch = _Batch(
         postings=postings,

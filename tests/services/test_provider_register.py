@@ -64,7 +64,12 @@ def test_register__the_sql_answers_as_python_for_every_day():
     wanted = [first.business_id, second.business_id, "3333333-8"]
     sql = register.approval_days_sql(business_ids="SELECT unnest(%(ids)s::text[])")
     with connection.cursor() as cursor:
-        cursor.execute(sql, {"org": first.organiser_id, "ids": wanted})
+        # Python has no infinite dates: the open ends are read as the calendar's first and last day.
+        cursor.execute(
+            "SELECT business_id, provider_id, approved, greatest(from_day, '0001-01-01'::date), "  # noqa: S608
+            f"least(until_day, '9999-12-31'::date) FROM ({sql}) r",
+            {"org": first.organiser_id, "ids": wanted},
+        )
         ranges = cursor.fetchall()
     assert {business_id for business_id, *_rest in ranges} == {first.business_id, second.business_id}
     for provider in (first, second):
