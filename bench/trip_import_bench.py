@@ -109,7 +109,7 @@ def generate(people: list[tuple[str, str, str]], legs: int, seed: int, booked: i
     """A year of legs, round-robin over the clients, priced with the tariff; about 1 % of rows bad. ``booked``
     good legs, spread over the file, were booked first through the dispatch centre's authorisation (the real
     service, the clock set to an hour before the pickup) and carry the authorisation's id."""
-    from kukkaro.mobility import pricing
+    from kukkaro.mobility import judgement
     from kukkaro.mobility.models import Tariff
     from kukkaro.mobility.trip_files import COLUMNS
 
@@ -131,8 +131,8 @@ def generate(people: list[tuple[str, str, str]], legs: int, seed: int, booked: i
         purpose = ("leisure", "leisure", "work", "study")[n % 4]
         supplements = ("", "", "", "assist")[n % 4]
         shared = f"S-{n // 2}" if n % 10 == 0 else ""
-        price = pricing.leg_price_cents(
-            pricing.Leg(
+        price = judgement.leg_price_cents(
+            judgement.Leg(
                 pickup_at=pickup,
                 distance_km=km,
                 ride_minutes=minutes,

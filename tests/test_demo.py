@@ -210,7 +210,7 @@ def test_build_demo__a_year_of_trip_files_in_every_transport_model(demo):
     """Issue 6: a year of realistic legs for Länsi-Uusimaa clients in every model, heavy work and study users,
     shared rides, night and holiday trips, and some bad rows; every row has one outcome."""
     from kukkaro.core import clock
-    from kukkaro.mobility import pricing
+    from kukkaro.mobility import judgement
     from kukkaro.mobility.models import EntitlementModel, TransportEntitlement, TripImport, TripLeg
 
     entitlements = TransportEntitlement.objects.filter(organiser__code="lansi-uusimaa")
@@ -227,7 +227,7 @@ def test_build_demo__a_year_of_trip_files_in_every_transport_model(demo):
     accepted = legs.filter(outcome="accepted")
     local = [leg.pickup_at.astimezone(clock.HELSINKI) for leg in accepted.only("pickup_at")]
     assert sum(1 for t in local if t.hour >= 22 or t.hour < 4) > 20
-    holidays = {d for year in {t.year for t in local} for d in pricing.finnish_holidays(year)}
+    holidays = {d for year in {t.year for t in local} for d in judgement.finnish_holidays(year)}
     assert sum(1 for t in local if t.date() in holidays) > 5
     assert set(accepted.values_list("debit_unit", flat=True)) >= {"TRIP", "KM", "EUR"}
     assert legs.exclude(resolved_outcome="").exists() and legs.filter(outcome="review", resolved_outcome="").exists()

@@ -22,7 +22,7 @@ from ninja.errors import HttpError
 
 from kukkaro.api.schemas import ErrorOut, InputSchema, IsoDateTime, Line, ValidationErrorOut, decimal_input
 from kukkaro.core.permissions import Action, authorize
-from kukkaro.mobility import authorizations
+from kukkaro.mobility import authorizations, judgement
 from kukkaro.mobility.models import AuthorizationState, TripAuthorization, TripPurpose, VehicleClass
 from kukkaro.mobility.tariff_files import SUPPLEMENT_CODE
 
@@ -32,23 +32,32 @@ DENIED = {401: ErrorOut, 403: ErrorOut}
 INVALID = {**DENIED, 422: ValidationErrorOut}
 MISSING = {**INVALID, 404: ErrorOut}
 
-# What the service accepts (``authorizations``), said in the schema: kilometres to the metre and minutes to the
-# hundredth, at most 1 000 km and 24 hours (the range is the service's rule), digits only in card numbers and
-# municipality codes, the tariff's supplement codes.
-Kilometres = decimal_input(maximum=1000, places=3)
-Minutes = decimal_input(maximum=1440, places=2)
+# What the service accepts (``authorizations``, by the limits of ``judgement``), said in the schema: kilometres to
+# the metre and minutes to the hundredth, at most the judgement's distance and duration (the range is the
+# service's rule), digits only in card numbers and municipality codes, the tariff's supplement codes.
+MAX_KM, MAX_MINUTES = int(judgement.MAX_DISTANCE_KM), int(judgement.MAX_DURATION_MIN)
+Kilometres = decimal_input(maximum=MAX_KM, places=3)
+Minutes = decimal_input(maximum=MAX_MINUTES, places=2)
 SupplementCode = Annotated[str, Field(pattern=f"^{SUPPLEMENT_CODE.pattern}$")]
-MunicipalityCode = Annotated[str, Field(pattern=r"^[0-9]{3}$")]
+MunicipalityCode = Annotated[str, Field(pattern=f"^[0-9]{{{judgement.MUNICIPALITY_DIGITS}}}$")]
+CARD_PATTERN = f"^[0-9]{{{judgement.CARD_DIGITS[0]},{judgement.CARD_DIGITS[1]}}}$"
+
+
+def _grouped(number: int) -> str:
+    """1 000, as the descriptions write numbers."""
+    return f"{number:,}".replace(",", " ")
 
 
 class TripRequestIn(InputSchema):
-    client_number: str = Field(description="The client's transport card number.", pattern=r"^[0-9]{6,20}$")
+    client_number: str = Field(description="The client's transport card number.", pattern=CARD_PATTERN)
     pickup_at: IsoDateTime = Field(description="Planned pickup time, ISO 8601 (RFC 3339) with an offset.")
     distance_km: Kilometres = Field(
-        description="Estimated distance in kilometres, above 0 and at most 1 000; a number is rounded to metres."
+        description=f"Estimated distance in kilometres, above 0 and at most {_grouped(MAX_KM)}; a number is rounded to "
+        "metres."
     )
     duration_min: Minutes = Field(
-        description="Estimated ride time in minutes, above 0 and at most 1 440; a number is rounded to hundredths."
+        description=f"Estimated ride time in minutes, above 0 and at most {_grouped(MAX_MINUTES)}; a number is rounded "
+        "to hundredths."
     )
     vehicle_class: VehicleClass
     purpose: TripPurpose

@@ -10,8 +10,13 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import ProhibitNullCharactersValidator
+from django.utils.translation import gettext_lazy as _
 
+from kukkaro.core.money import MoneyError, parse_cents
 from kukkaro.core.text import TextValidator
+
+#: A date picker that sends and shows ISO dates (``<input type="date">``).
+DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
 def add_validation_errors(form: Any, error: ValidationError) -> None:
@@ -51,3 +56,26 @@ class TextInputsMixin:
 
 class Form(TextInputsMixin, forms.Form):
     """The base of every form of the project."""
+
+
+class EuroField(forms.CharField):
+    """An amount in euros as people type it ("98,50", "1 234 €"), cleaned to integer cents above zero."""
+
+    def __init__(self, *args: Any, allow_zero: bool = False, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", 20)
+        kwargs.setdefault("help_text", _("In euros, for example 98,50."))
+        super().__init__(*args, **kwargs)
+        self.allow_zero = allow_zero
+        self.widget.attrs.setdefault("inputmode", "decimal")
+
+    def clean(self, value: Any) -> int | None:
+        text = super().clean(value)  # the text's own checks (required, length) first
+        if text in self.empty_values:
+            return None
+        try:
+            cents = parse_cents(text)
+        except MoneyError as exc:
+            raise forms.ValidationError(_("Give an amount in euros, for example 98,50.")) from exc
+        if cents < 0 or (cents == 0 and not self.allow_zero):
+            raise forms.ValidationError(_("Give an amount above zero."))
+        return cents

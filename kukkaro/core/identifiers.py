@@ -63,6 +63,20 @@ def parse_hetu(text: str) -> PersonalIdentityCode:
     return PersonalIdentityCode(value=value, birth_date=birth_date, individual_number=int(individual))
 
 
+def sql_hetu_birth_date_parts(code: str) -> tuple[str, str, str]:
+    """PostgreSQL: the (year, month, day) of birth of a valid identity code, as integer expressions, by
+    ``parse_hetu``'s century signs."""
+    centuries = sorted(set(_CENTURY.values()))
+    sign = f"upper(substr({code}, 7, 1))"
+    cases = " ".join(
+        f"WHEN {sign} IN ({', '.join(repr(s) for s in sorted(k for k, c in _CENTURY.items() if c == century))}) "
+        f"THEN {century}"
+        for century in centuries
+    )
+    year = f"((CASE {cases} END) + substr({code}, 5, 2)::int)"
+    return year, f"substr({code}, 3, 2)::int", f"substr({code}, 1, 2)::int"
+
+
 def make_hetu(birth_date: dt.date, individual_number: int, *, sign: str | None = None) -> str:
     """Build a valid identity code (used by the demo and tests, always with 900–999 there)."""
     if not 2 <= individual_number <= 999:
@@ -87,6 +101,14 @@ def business_id_check_digit(seven_digits: str) -> int | None:
     if remainder == 1:
         return None
     return 11 - remainder
+
+
+def sql_business_id_valid(value: str) -> str:
+    """PostgreSQL: whether a text expression is a business ID in its canonical form ("1234567-1") whose check digit
+    is right, as ``business_id_check_digit`` computes it."""
+    total = " + ".join(f"substr({value}, {i}, 1)::int * {w}" for i, w in enumerate(_BUSINESS_ID_WEIGHTS, start=1))
+    expected = f"CASE mod({total}, 11) WHEN 0 THEN 0 WHEN 1 THEN -1 ELSE 11 - mod({total}, 11) END"
+    return f"({value} ~ '^\\d{{7}}-\\d$' AND ({expected}) = substr({value}, 9, 1)::int)"
 
 
 def parse_business_id(text: str) -> str:

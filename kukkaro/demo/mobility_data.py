@@ -26,7 +26,7 @@ from kukkaro.core.models import Municipality, Organiser
 from kukkaro.core.roles import Role
 from kukkaro.demo.timeline import Timeline, add_months
 from kukkaro.ledger import services as ledger
-from kukkaro.mobility import authorizations, leasing, pricing, tariff_files, trip_files
+from kukkaro.mobility import authorizations, judgement, leasing, tariff_files, trip_files
 from kukkaro.mobility import services as mobility
 from kukkaro.mobility.models import (
     AllowedArea,
@@ -394,7 +394,7 @@ class _Story:
         rng = self.rng
         end = add_months(month, 1)
         days = [month + dt.timedelta(days=n) for n in range((end - month).days)]
-        holidays = set(pricing.finnish_holidays(month.year))
+        holidays = set(judgement.finnish_holidays(month.year))
         working = [d for d in days if d.weekday() < 5 and d not in holidays]
         rows: list[dict[str, str]] = []
         counter = 0
@@ -513,8 +513,8 @@ class _Story:
     def price(self, row: dict) -> None:
         tariff = mobility.tariff_on(area_id=self.area.pk, day=row["pickup"].astimezone(clock.HELSINKI).date())
         terms = tariff.terms()
-        price = pricing.leg_price_cents(
-            pricing.Leg(
+        price = judgement.leg_price_cents(
+            judgement.Leg(
                 pickup_at=row["pickup"],
                 distance_km=Decimal(row["distance_km"]),
                 ride_minutes=Decimal(row["duration_min"]),
@@ -525,8 +525,8 @@ class _Story:
             ),
             terms,
         )
-        child = pricing.age_on(row["rider"].born, row["pickup"].date()) < 18
-        share = pricing.self_share_cents(price_cents=price, terms=terms, child=child, purpose="leisure")
+        child = judgement.is_child(row["rider"].born, row["pickup"].date())
+        share = judgement.self_share_cents(price_cents=price, terms=terms, child=child, purpose="leisure")
         row["fare_eur"], row["self_share_eur"] = _euros(price), _euros(share)
 
     def bad_rows(self, month: dt.date, trip_id) -> list[dict]:

@@ -9,8 +9,10 @@ cost in cents priced with the tariff — so two bookings can never spend the sam
 - **Life of a hold.** Cancel voids it. It expires (``holds_expire``) a configurable number of days after the end
   of the pickup's month (``KUKKARO_TRIP_HOLD_DAYS``, default 7: the monthly trip file has arrived by then).
   The trip file settles it (``settle_leg``): posted with the actual amount, the difference released.
-- The judgement reuses the trip files' lookups (card, decision in force, tariff, area) so that a trip approved
-  here is judged the same way when it comes back in the file.
+- The judgement is the trip files' (``judgement``: limits, codes, prices, area, debit; ``trip_lookups``: card,
+  decision in force, tariff) so that a trip approved here is judged the same way when it comes back in the file.
+  On PostgreSQL the lookups are one prepared statement, built from the same rules.
+- The bookings a trip file settles are ``trip_settlement``'s.
 """
 
 import contextlib
@@ -28,39 +30,40 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import JSONField
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from kukkaro.core import clock
-from kukkaro.core.audit import AuditEntry, audit_record, audit_record_many
+from kukkaro.core.audit import audit_record, audit_record_many
 from kukkaro.core.db import prepared_cursor, retry_on_lock_conflict
 from kukkaro.core.identifiers import parse_hetu
 from kukkaro.core.models import Organiser
 from kukkaro.core.permissions import Action, authorize
+from kukkaro.ledger import bulk
 from kukkaro.ledger import services as ledger
 from kukkaro.ledger.models import Purse, Transfer, TransferFlag
-from kukkaro.mobility import plausibility, pricing
+from kukkaro.mobility import judgement
 from kukkaro.mobility.models import (
     AuthorizationState,
     Tariff,
     TripAuthorization,
-    TripPurpose,
-    VehicleClass,
 )
-from kukkaro.mobility.trip_files import Context, debit_target, outside_area, price_and_share
+from kukkaro.mobility.trip_lookups import Context, price_and_share
+from kukkaro.mobility.trip_settlement import closed_entry
 
 #: Why a trip is denied, in words the dispatch centre can read out to the client.
 DENIAL_TEXTS = {
-    "unknown_client": gettext_lazy("No client has this transport card."),
-    "no_decision": gettext_lazy("The client has no transport decision in force on the day of the trip."),
-    "outside_area": gettext_lazy("The trip goes outside the area the client's decision allows."),
-    "no_tariff": gettext_lazy("There is no taxi tariff in force on the day of the trip."),
-    "unknown_supplement": gettext_lazy("A supplement code is not in the tariff."),
-    "impossible_speed": gettext_lazy(
+    judgement.UNKNOWN_CLIENT: gettext_lazy("No client has this transport card."),
+    judgement.NO_DECISION: gettext_lazy("The client has no transport decision in force on the day of the trip."),
+    judgement.OUTSIDE_AREA: gettext_lazy("The trip goes outside the area the client's decision allows."),
+    judgement.NO_TARIFF: gettext_lazy("There is no taxi tariff in force on the day of the trip."),
+    judgement.UNKNOWN_SUPPLEMENT: gettext_lazy("A supplement code is not in the tariff."),
+    judgement.IMPOSSIBLE_SPEED: gettext_lazy(
         "The distance cannot be driven in the duration given: the average speed would be above the tariff's limit."
     ),
-    "insufficient_funds": gettext_lazy("The client's purse does not cover this trip."),
-    "purse_not_open": gettext_lazy(
+    judgement.INSUFFICIENT_FUNDS: gettext_lazy("The client's purse does not cover this trip."),
+    judgement.PURSE_NOT_OPEN: gettext_lazy(
         "The client's purse cannot be used today: it is closed, or not yet or no longer valid."
     ),
 }
@@ -69,6 +72,8 @@ PAST_TOLERANCE = dt.timedelta(hours=2)
 #: … and at most this far ahead.
 FUTURE_LIMIT = dt.timedelta(days=60)
 KEY = re.compile(r"^[A-Za-z0-9._:/+=-]{8,100}$")
+_CARD = re.compile(rf"\d{{{judgement.CARD_DIGITS[0]},{judgement.CARD_DIGITS[1]}}}")
+_MUNICIPALITY = re.compile(rf"\d{{{judgement.MUNICIPALITY_DIGITS}}}")
 
 
 class IdempotencyConflict(Exception):
@@ -111,18 +116,25 @@ def _check(request: TripRequest, key: str) -> None:
     errors = _check_times(request)
     if not KEY.fullmatch(key or ""):
         errors["idempotency_key"] = _("The Idempotency-Key must be 8–100 letters, digits or ._:/+=- characters.")
-    if not re.fullmatch(r"\d{6,20}", request.client_number):
-        errors["client_number"] = _("The transport card number is 6–20 digits.")
-    if not (Decimal(0) < request.distance_km <= Decimal(1000)):
-        errors["distance_km"] = _("The distance must be more than 0 and at most 1,000 km.")
-    if not (Decimal(0) < request.duration_min <= Decimal(1440)):
-        errors["duration_min"] = _("The duration must be more than 0 and at most 1,440 minutes.")
-    if request.vehicle_class not in VehicleClass.values:
+    if not _CARD.fullmatch(request.client_number):
+        errors["client_number"] = _("The transport card number is %(fewest)s–%(most)s digits.") % {
+            "fewest": judgement.CARD_DIGITS[0],
+            "most": judgement.CARD_DIGITS[1],
+        }
+    if not (Decimal(0) < request.distance_km and not judgement.absurd("distance_km", request.distance_km)):
+        errors["distance_km"] = _("The distance must be more than 0 and at most %(km)s km.") % {
+            "km": number_format(judgement.MAX_DISTANCE_KM, force_grouping=True)
+        }
+    if not (Decimal(0) < request.duration_min and not judgement.absurd("duration_min", request.duration_min)):
+        errors["duration_min"] = _("The duration must be more than 0 and at most %(minutes)s minutes.") % {
+            "minutes": number_format(judgement.MAX_DURATION_MIN, force_grouping=True)
+        }
+    if request.vehicle_class not in judgement.VEHICLE_CLASSES:
         errors["vehicle_class"] = _("Unknown vehicle class.")
-    if request.purpose not in TripPurpose.values:
+    if request.purpose not in judgement.PURPOSES:
         errors["purpose"] = _("Unknown purpose of the trip.")
     for name in ("origin_municipality", "destination_municipality"):
-        if not re.fullmatch(r"\d{3}", getattr(request, name)):
+        if not _MUNICIPALITY.fullmatch(getattr(request, name)):
             errors[name] = _("A municipality code is three digits.")
     if errors:
         raise ValidationError(errors)
@@ -155,22 +167,24 @@ class _Judgement:
 def _judge(request: TripRequest, organiser: Any) -> _Judgement:
     """The same lookups and prices as a leg of a trip file, for a trip not yet made."""
     context = Context(organiser)
-    day = request.pickup_at.astimezone(clock.HELSINKI).date()
+    day = judgement.helsinki_day(request.pickup_at)
     result = _Judgement()
     result.client = context.client_for(request.client_number, request.pickup_at)
     if result.client is None:
-        result.reason = "unknown_client"
+        result.reason = judgement.UNKNOWN_CLIENT
         return result
     result.entitlement = entitlement = context.entitlement_for(result.client, day)
     if entitlement is None:
-        result.reason = "no_decision"
+        result.reason = judgement.NO_DECISION
         return result
-    if outside_area(entitlement, result.client, request.origin_municipality, request.destination_municipality):
-        result.reason = "outside_area"
+    if judgement.outside_area(
+        entitlement, result.client, request.origin_municipality, request.destination_municipality
+    ):
+        result.reason = judgement.OUTSIDE_AREA
         return result
     tariff = context.tariff_for(entitlement.contract_area_id, day)
     if tariff is None:
-        result.reason = "no_tariff"
+        result.reason = judgement.NO_TARIFF
         return result
     result.reason = _refusal_by_tariff(request, tariff)
     if result.reason:
@@ -183,17 +197,17 @@ def _refusal_by_tariff(request: TripRequest, tariff: Any) -> str:
     """Why the tariff refuses the trip as asked, or '': a trip that cannot be made (by the tariff's limits, as the
     trip file judges its leg; a booking has no drop-off, so only its speed is judged), or a supplement the tariff
     does not know."""
-    impossible = plausibility.impossible(
+    impossible = judgement.impossible(
         distance_km=request.distance_km,
         ride_minutes=request.duration_min,
         waiting_minutes=Decimal(0),
         span=None,
-        limits=plausibility.limits_of(tariff),
+        limits=judgement.limits_of(tariff),
     )
     if impossible:
         return impossible[0]
-    if any(code not in tariff.supplements_cents for code in request.supplements):
-        return "unknown_supplement"
+    if judgement.unknown_supplements(request.supplements, tariff.supplements_cents):
+        return judgement.UNKNOWN_SUPPLEMENT
     return ""
 
 
@@ -201,22 +215,22 @@ _TARIFF_FIELDS = [field.attname for field in Tariff._meta.concrete_fields]
 
 #: PostgreSQL: everything ``_judge`` looks up, in one statement (the card in force at the pickup, its client and
 #: home municipality, the entitlement in force on the pickup's day with its purses, the area's tariff on that day,
-#: and for work and study trips the month's self-shares so far). The same choices as ``trip_files.Context``:
-#: the newest entitlement in force, the newest tariff version.
+#: and for work and study trips the month's self-shares so far). The same choices as ``trip_lookups.Context``:
+#: the newest entitlement in force, the newest tariff version; the same rules, from ``judgement``; the purses'
+#: money as the ledger counts it (``bulk.sql_available``).
 _JUDGE_SQL = f"""
 SELECT cl.id AS client_id, cl.national_id, m.code AS home,
        e.id AS entitlement_id, e.model, e.allowed_area, e.contract_area_id, e.work_line_id,
        lp.id AS leisure_purse, lp.unit AS leisure_unit, lp.kind AS leisure_kind,
        lp.organiser_id AS leisure_organiser, lp.debits_must_not_exceed_credits AS leisure_guarded,
-       lp.credits_posted - lp.debits_posted - lp.debits_pending AS leisure_available,
+       {bulk.sql_available("lp")} AS leisure_available,
        wp.id AS work_purse, wp.unit AS work_unit, wp.kind AS work_kind,
        wp.organiser_id AS work_organiser, wp.debits_must_not_exceed_credits AS work_guarded,
-       wp.credits_posted - wp.debits_posted - wp.debits_pending AS work_available,
+       {bulk.sql_available("wp")} AS work_available,
        CASE WHEN %(work_study)s THEN (
            SELECT coalesce(sum(leg.self_share_cents), 0) FROM mobility_tripleg leg
-           WHERE leg.client_id = cl.id AND leg.purpose IN ('work', 'study') AND leg.same_as_id IS NULL
+           WHERE leg.client_id = cl.id AND {judgement.sql_counts_toward_cap("leg")}
              AND leg.pickup_at >= %(month_start)s AND leg.pickup_at < %(month_end)s
-             AND leg.self_share_cents IS NOT NULL AND leg.outcome <> 'rejected' AND leg.resolved_outcome <> 'rejected'
        ) END AS work_study_paid,
        {", ".join(f"t.{name}" for name in _TARIFF_FIELDS)}
 FROM mobility_transportcard card
@@ -224,17 +238,16 @@ JOIN people_client cl ON cl.id = card.client_id
 JOIN core_municipality m ON m.id = cl.municipality_id
 LEFT JOIN mobility_transportentitlement e ON e.id = (
     SELECT x.id FROM mobility_transportentitlement x
-    WHERE x.client_id = cl.id AND x.state = 'active' AND x.valid_from <= %(day)s AND x.valid_until >= %(day)s
-    ORDER BY x.valid_from DESC, x.created_at DESC LIMIT 1
+    WHERE x.client_id = cl.id AND {judgement.sql_entitlement_in_force("x", "%(day)s")}
+    ORDER BY {judgement.ENTITLEMENT_NEWEST_FIRST} LIMIT 1
 )
 LEFT JOIN cases_decisionline ll ON ll.id = e.leisure_line_id
-LEFT JOIN ledger_purse lp ON lp.id = ll.purse_id
+LEFT JOIN {bulk.PURSE_TABLE} lp ON lp.id = ll.purse_id
 LEFT JOIN cases_decisionline wl ON wl.id = e.work_line_id
-LEFT JOIN ledger_purse wp ON wp.id = wl.purse_id
+LEFT JOIN {bulk.PURSE_TABLE} wp ON wp.id = wl.purse_id
 LEFT JOIN mobility_tariff t ON t.id = (
     SELECT y.id FROM mobility_tariff y
-    WHERE y.area_id = e.contract_area_id AND y.valid_from <= %(day)s
-      AND (y.valid_until IS NULL OR y.valid_until >= %(day)s)
+    WHERE y.area_id = e.contract_area_id AND {judgement.sql_tariff_in_force("y", "%(day)s")}
     ORDER BY y.valid_from DESC LIMIT 1
 )
 WHERE card.number = %(number)s AND cl.organiser_id = %(organiser)s
@@ -259,14 +272,13 @@ def _judge_in_one_query(request: TripRequest, organiser: Any) -> _Judgement:
     """PostgreSQL: ``_judge`` with its lookups in one prepared statement instead of one query each (building
     those queries was most of a booking's time). The rules themselves are the same functions."""
     local = request.pickup_at.astimezone(clock.HELSINKI)
-    month_start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    month_end = (month_start + dt.timedelta(days=32)).replace(day=1)
+    month_start, month_end = judgement.helsinki_month(request.pickup_at)
     with connection.wrap_database_errors:
         cursor = prepared_cursor()
         cursor.execute(
             _JUDGE_SQL,
             {
-                "work_study": request.purpose in pricing.WORK_OR_STUDY,
+                "work_study": request.purpose in judgement.WORK_OR_STUDY,
                 "month_start": month_start,
                 "month_end": month_end,
                 "day": local.date(),
@@ -280,7 +292,7 @@ def _judge_in_one_query(request: TripRequest, organiser: Any) -> _Judgement:
         names = [column.name for column in cursor.description]
     result = _Judgement()
     if row is None:
-        result.reason = "unknown_client"
+        result.reason = judgement.UNKNOWN_CLIENT
         return result
     record = dict(zip(names, row, strict=True))
     # Plain records, not model instances: the rules below read a few attributes, and building the models was a
@@ -292,7 +304,7 @@ def _judge_in_one_query(request: TripRequest, organiser: Any) -> _Judgement:
     )
     result.client = client
     if record["entitlement_id"] is None:
-        result.reason = "no_decision"
+        result.reason = judgement.NO_DECISION
         return result
     leisure_purse, leisure_available = _purse(record, "leisure")
     work_purse, work_available = _purse(record, "work")
@@ -305,11 +317,11 @@ def _judge_in_one_query(request: TripRequest, organiser: Any) -> _Judgement:
         work_line=None if record["work_line_id"] is None else SimpleNamespace(purse=work_purse),
     )
     result.entitlement = entitlement
-    if outside_area(entitlement, client, request.origin_municipality, request.destination_municipality):
-        result.reason = "outside_area"
+    if judgement.outside_area(entitlement, client, request.origin_municipality, request.destination_municipality):
+        result.reason = judgement.OUTSIDE_AREA
         return result
     if record["id"] is None:  # the tariff's id
-        result.reason = "no_tariff"
+        result.reason = judgement.NO_TARIFF
         return result
     values = [
         json.loads(value) if isinstance(field, JSONField) and isinstance(value, str) else value
@@ -321,7 +333,7 @@ def _judge_in_one_query(request: TripRequest, organiser: Any) -> _Judgement:
         return result
     context = Context(organiser)
     if record["work_study_paid"] is not None:
-        context.cap_paid[(client.pk, local.year, local.month)] = record["work_study_paid"]
+        context.work_study_paid_known(client, request.pickup_at, record["work_study_paid"])
     _price_and_debit(request, context, client=client, entitlement=entitlement, tariff=tariff, result=result)
     result.available = leisure_available if result.purse is leisure_purse else work_available
     return result
@@ -330,7 +342,7 @@ def _judge_in_one_query(request: TripRequest, organiser: Any) -> _Judgement:
 def _price_and_debit(
     request: TripRequest, context: Context, *, client: Any, entitlement: Any, tariff: Any, result: _Judgement
 ) -> None:
-    leg = pricing.Leg(
+    leg = judgement.Leg(
         pickup_at=request.pickup_at,
         distance_km=request.distance_km,
         ride_minutes=request.duration_min,
@@ -340,11 +352,11 @@ def _price_and_debit(
     )
     price, share = price_and_share(context, client, tariff, leg, request.purpose)
     result.price_cents, result.self_share_cents = price, share
-    result.unit, result.amount, result.purse = debit_target(
+    result.unit, result.amount, result.purse = judgement.debit_target(
         entitlement, request.purpose, request.distance_km, price - share
     )
     if result.purse is None:  # the line that would pay has no purse (any more): nothing in force to pay from
-        result.reason = "no_decision"
+        result.reason = judgement.NO_DECISION
 
 
 def _existing(organiser_id: int, key: str, fingerprint: str) -> TripAuthorization | None:
@@ -396,10 +408,10 @@ def _authorize(*, actor: Any, idempotency_key: str, request: TripRequest) -> tup
         return found, False
     fingerprint = request.fingerprint()
     if connection.vendor == "postgresql":
-        judgement = _judge_in_one_query(request, Organiser(pk=actor.organiser_id))
+        judged = _judge_in_one_query(request, Organiser(pk=actor.organiser_id))
         try:
             return _authorize_at_once(
-                actor=actor, key=idempotency_key, request=request, fingerprint=fingerprint, judgement=judgement
+                actor=actor, key=idempotency_key, request=request, fingerprint=fingerprint, judged=judged
             ), True
         except (_AlreadyAsked, ledger.LedgerError, DatabaseError):
             pass  # rolled back: a retry, a refusal or a race, which the step-by-step path tells apart
@@ -414,7 +426,7 @@ def _new_authorization(*, actor: Any, key: str, request: TripRequest, fingerprin
         fingerprint=fingerprint,
         client_number=request.client_number,
         pickup_at=request.pickup_at,
-        distance_m=pricing.metres(request.distance_km),
+        distance_m=judgement.metres(request.distance_km),
         duration_min=request.duration_min,
         vehicle_class=request.vehicle_class,
         purpose=request.purpose,
@@ -433,44 +445,44 @@ _INSERT_FIELDS = [field for field in TripAuthorization._meta.concrete_fields if 
 _INSERT_SQL = (
     f"INSERT INTO mobility_tripauthorization ({', '.join(f.column for f in _INSERT_FIELDS)}, available_after) "  # noqa: S608 - column names from the model
     f"VALUES ({', '.join(['%s'] * len(_INSERT_FIELDS))}, "
-    "(SELECT credits_posted - debits_posted - debits_pending FROM ledger_purse WHERE id = %s)) "
+    f"(SELECT {bulk.sql_available(bulk.PURSE_TABLE)} FROM {bulk.PURSE_TABLE} WHERE id = %s)) "
     "ON CONFLICT ON CONSTRAINT mobility_authorization_key_once DO NOTHING RETURNING available_after"
 )
 
 
 def _authorize_at_once(
-    *, actor: Any, key: str, request: TripRequest, fingerprint: str, judgement: _Judgement
+    *, actor: Any, key: str, request: TripRequest, fingerprint: str, judged: _Judgement
 ) -> TripAuthorization:
     """PostgreSQL, the common case: judged already, one transaction without savepoints — the hold (its id derived
     from the key, so a twin's hold collides with it), the answer's row (refused if the key has one), the audit
     row. Anything unusual raises, the transaction rolls back, and the caller takes the step-by-step path."""
     now = clock.now()
     authorization = _new_authorization(actor=actor, key=key, request=request, fingerprint=fingerprint, now=now)
-    authorization.client_id = getattr(judgement.client, "pk", None)
-    authorization.entitlement_id = getattr(judgement.entitlement, "pk", None)
-    authorization.price_cents, authorization.self_share_cents = judgement.price_cents, judgement.self_share_cents
-    authorization.reason = judgement.reason
+    authorization.client_id = getattr(judged.client, "pk", None)
+    authorization.entitlement_id = getattr(judged.entitlement, "pk", None)
+    authorization.price_cents, authorization.self_share_cents = judged.price_cents, judged.self_share_cents
+    authorization.reason = judged.reason
     with transaction.atomic():
-        if not judgement.reason:
-            authorization.purse, authorization.unit = judgement.purse, judgement.unit
+        if not judged.reason:
+            authorization.purse, authorization.unit = judged.purse, judged.unit
             authorization.state = AuthorizationState.APPROVED
-            if judgement.amount and judgement.available is not None and judgement.amount > judgement.available:
+            if judged.amount and judged.available is not None and judged.amount > judged.available:
                 # The purse did not have it a moment ago: a denial, as the hold would have been refused. Trying
                 # anyway would mean a rollback, and a rollback makes psycopg forget every prepared statement of
                 # the connection (ADR 0015). Only a denial is ever decided on the read; the hold decides an approval.
-                authorization.state, authorization.reason = AuthorizationState.DENIED, "insufficient_funds"
-                authorization.amount = judgement.amount
-            elif judgement.amount:
+                authorization.state, authorization.reason = AuthorizationState.DENIED, judgement.INSUFFICIENT_FUNDS
+                authorization.amount = judged.amount
+            elif judged.amount:
                 hold, expires_at = _place_hold(
                     actor=actor,
                     key=key,
                     request=request,
                     authorization=authorization,
-                    judgement=judgement,
+                    judged=judged,
                     savepoint=False,
                 )
                 authorization.amount, authorization.hold_id, authorization.expires_at = (
-                    judgement.amount,
+                    judged.amount,
                     hold.pk,
                     expires_at,
                 )
@@ -495,15 +507,15 @@ def _place_hold(
     key: str,
     request: TripRequest,
     authorization: TripAuthorization,
-    judgement: _Judgement,
+    judged: _Judgement,
     savepoint: bool = True,
 ) -> tuple[Transfer, dt.datetime]:
     """Hold the judged amount until the hold's expiry; the transfer's id comes from the key (ADR 0014)."""
     expires_at = hold_expiry(request.pickup_at)
     hold = ledger.hold_create(
         transfer_id=hold_id_for(actor.organiser_id, key),
-        purse=judgement.purse,
-        amount=judgement.amount,
+        purse=judged.purse,
+        amount=judged.amount,
         expires_at=expires_at,
         actor=actor,
         ref_type="trip_authorization",
@@ -553,28 +565,28 @@ def _authorize_step_by_step(
         return found, False
     # The organiser by its id only: the lookups filter by it, and reading the row would cost a query.
     judge = _judge_in_one_query if connection.vendor == "postgresql" else _judge
-    judgement = judge(request, Organiser(pk=actor.organiser_id))
-    authorization.client_id = getattr(judgement.client, "pk", None)
-    authorization.entitlement_id = getattr(judgement.entitlement, "pk", None)
-    authorization.price_cents, authorization.self_share_cents = judgement.price_cents, judgement.self_share_cents
-    authorization.reason = judgement.reason
-    if not judgement.reason:
+    judged = judge(request, Organiser(pk=actor.organiser_id))
+    authorization.client_id = getattr(judged.client, "pk", None)
+    authorization.entitlement_id = getattr(judged.entitlement, "pk", None)
+    authorization.price_cents, authorization.self_share_cents = judged.price_cents, judged.self_share_cents
+    authorization.reason = judged.reason
+    if not judged.reason:
         authorization.purse, authorization.unit, authorization.amount = (
-            judgement.purse,
-            judgement.unit,
-            judgement.amount,
+            judged.purse,
+            judged.unit,
+            judged.amount,
         )
-        if judgement.amount:
+        if judged.amount:
             try:
                 hold, expires_at = _place_hold(
-                    actor=actor, key=key, request=request, authorization=authorization, judgement=judgement
+                    actor=actor, key=key, request=request, authorization=authorization, judged=judged
                 )
             except ledger.InsufficientFunds:
-                authorization.reason = "insufficient_funds"
+                authorization.reason = judgement.INSUFFICIENT_FUNDS
             except ledger.LedgerError as exc:
                 if exc.reason not in {"purse_closed", "not_valid_now"}:
                     raise
-                authorization.reason = "purse_not_open"
+                authorization.reason = judgement.PURSE_NOT_OPEN
             else:
                 authorization.state, authorization.hold_id, authorization.expires_at = (
                     AuthorizationState.APPROVED,
@@ -627,13 +639,6 @@ def _cancel(*, actor: Any, authorization_id: uuid.UUID) -> TripAuthorization:
     return authorization
 
 
-CLOSE_ACTIONS = {
-    AuthorizationState.CANCELLED: "trips.authorization_cancel",
-    AuthorizationState.EXPIRED: "trips.authorization_expire",
-    AuthorizationState.SETTLED: "trips.authorization_settle",
-}
-
-
 def _close(
     authorization: TripAuthorization, state: str, *, actor: Any, at: dt.datetime, release: tuple[str, str]
 ) -> None:
@@ -652,7 +657,7 @@ def _close(
     authorization.save(update_fields=fields)
     audit_record_many(
         [
-            _closed_entry(
+            closed_entry(
                 authorization.pk,
                 state,
                 organiser_id=authorization.organiser_id,
@@ -660,21 +665,6 @@ def _close(
                 actor=actor,
             )
         ]
-    )
-
-
-def _closed_entry(
-    authorization_id: uuid.UUID, state: str, *, organiser_id: int, client_id: uuid.UUID | None, actor: Any
-) -> AuditEntry:
-    """The audit row of an authorisation closed in ``state`` (from values: a trip file closes many at once)."""
-    return AuditEntry(
-        action=CLOSE_ACTIONS[state],
-        actor=actor,
-        target_type=TripAuthorization._meta.label_lower,
-        target_id=str(authorization_id),
-        organiser_id=organiser_id,
-        data_subject_id=client_id,
-        after={"state": state},
     )
 
 
@@ -712,86 +702,3 @@ def _expire(pk: uuid.UUID, now: dt.datetime) -> int:
 
 def denial_text(reason: str) -> str:
     return str(DENIAL_TEXTS.get(reason, reason))
-
-
-@dataclass
-class Settlement:
-    """The bookings a trip file settles, locked (``settlement_lock``), then released (``settlement_release``) once
-    the import has locked every purse it touches, and audited (``settlement_audit``) at the end of the import."""
-
-    organiser_id: int
-    matched: list[tuple[uuid.UUID, uuid.UUID | None, uuid.UUID | None]]  # (id, hold, client)
-    purse_ids: set[uuid.UUID]  # the client purses their open holds are on
-
-
-def settlement_lock(*, organiser_id: int, references: list[tuple[str, str]]) -> Settlement:
-    """Lock the authorisations a trip file's legs carry (``references``: authorization_id and client_number of
-    each row that has one) that are open, of the organiser, and named with their own card — in id order, the
-    second step of the lock order (docs/mobility.md, "Locks"): a cancel of one of these waits, then finds it
-    settled; one the cancel took first is cancelled already and is left alone. Runs inside the import's
-    transaction, before the legs are judged."""
-    wanted: dict[uuid.UUID, set[str]] = {}  # the cards of the rows that name each booking
-    for text, card in references:
-        try:
-            wanted.setdefault(uuid.UUID(text.strip()), set()).add(card.strip())
-        except ValueError:
-            continue  # not one of ours: the leg is judged as if it had none
-    ids = sorted(wanted)
-    # Values, not model instances: a file can settle a booking per leg.
-    matched: list[tuple[uuid.UUID, uuid.UUID | None, uuid.UUID | None]] = []
-    for start in range(0, len(ids), 5_000):
-        matched += [
-            (pk, hold_id, client_id)
-            for pk, hold_id, client_id, card in TripAuthorization.objects.select_for_update()
-            .filter(
-                pk__in=ids[start : start + 5_000],
-                organiser_id=organiser_id,
-                state=AuthorizationState.APPROVED,
-                closed_at__isnull=True,
-            )
-            .order_by("pk")
-            .values_list("pk", "hold_id", "client_id", "client_number")
-            if card in wanted[pk]
-        ]
-    holds = [hold_id for _pk, hold_id, _client in matched if hold_id]
-    purse_ids: set[uuid.UUID] = set()
-    for start in range(0, len(holds), 5_000):
-        purse_ids.update(
-            Transfer.objects.filter(pk__in=holds[start : start + 5_000], flag=TransferFlag.PENDING).values_list(
-                "debit_purse_id", flat=True
-            )
-        )
-    return Settlement(organiser_id=organiser_id, matched=matched, purse_ids=purse_ids)
-
-
-def settlement_release(settlement: Settlement, *, actor: Any = None) -> int:
-    """Release the settled bookings' holds and mark them settled, so each leg is then debited its actual amount
-    like any other — the difference is released, and a leg that costs more than the purse has is held for review.
-    The caller has locked the purses (client purses before system purses). A hold released meanwhile (the expiry
-    job) is left alone: the money is back either way. Returns how many were settled."""
-    ledger.holds_void_many(
-        voids=[
-            (ledger.derived_id(hold_id, "settled"), hold_id) for _pk, hold_id, _client in settlement.matched if hold_id
-        ],
-        actor=actor,
-        memo="settled by the trip file",
-    )
-    now = clock.now()
-    for start in range(0, len(settlement.matched), 5_000):
-        chunk = settlement.matched[start : start + 5_000]
-        TripAuthorization.objects.filter(pk__in=[pk for pk, _hold, _client in chunk]).update(
-            state=AuthorizationState.SETTLED, closed_at=now
-        )
-    return len(settlement.matched)
-
-
-def settlement_audit(settlement: Settlement, *, actor: Any = None) -> None:
-    """An audit row for each settled booking. Written at the end of the import, with its own: the audit chain's
-    lock is the last lock a transaction takes (docs/mobility.md, "Locks")."""
-    for start in range(0, len(settlement.matched), 5_000):
-        audit_record_many(
-            _closed_entry(
-                pk, AuthorizationState.SETTLED, organiser_id=settlement.organiser_id, client_id=client_id, actor=actor
-            )
-            for pk, _hold, client_id in settlement.matched[start : start + 5_000]
-        )

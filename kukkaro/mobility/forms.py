@@ -8,12 +8,11 @@ from django import forms
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
-from kukkaro.core.forms import Form
+from kukkaro.core.forms import DATE_INPUT, EuroField, Form
 from kukkaro.mobility.models import CarModification, ReadingKind
 from kukkaro.mobility.presenters import REASON_TEXTS
 from kukkaro.mobility.selectors import REVIEW_REASONS
 from kukkaro.mobility.services import Resolution
-from kukkaro.services.forms import DATE_INPUT, EuroField
 
 #: A trip file sent through the web page is imported while the page waits; bigger files go through
 #: ``kukkaro import_trips`` (the same code).

@@ -14,22 +14,17 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from kukkaro.core.models import Municipality, Organiser
-from kukkaro.mobility import plausibility
-from kukkaro.mobility.pricing import TariffTerms
+from kukkaro.mobility import judgement
+from kukkaro.mobility.judgement import (  # the judgement's vocabulary, stored in these models' fields
+    AllowedArea,
+    EntitlementModel,
+    EntitlementState,
+    LegOutcome,
+    TariffTerms,
+    TripPurpose,
+    VehicleClass,
+)
 from kukkaro.people.models import Client
-
-
-class VehicleClass(models.TextChoices):
-    CAR = "car", _("car")
-    VAN = "van", _("van")
-    WHEELCHAIR = "wheelchair", _("wheelchair taxi")
-    STRETCHER = "stretcher", _("stretcher taxi")
-
-
-class TripPurpose(models.TextChoices):
-    WORK = "work", _("work")
-    STUDY = "study", _("study")
-    LEISURE = "leisure", _("errands and leisure")
 
 
 class ContractArea(models.Model):
@@ -69,14 +64,14 @@ class Tariff(models.Model):
     self_share_child_cents = models.BigIntegerField(_("self-share per trip, under 18"))
     work_study_monthly_cap_cents = models.BigIntegerField(_("monthly cap of self-shares for work and study"))
     fare_tolerance_cents = models.BigIntegerField(_("tolerance between the operator's fare and the price"), default=100)
-    # What a leg can have been (kukkaro.mobility.plausibility): faster than this over its ride minutes, or more
+    # What a leg can have been (kukkaro.mobility.judgement): faster than this over its ride minutes, or more
     # minutes billed than fit between its pickup and drop-off with this slack, and it is rejected.
     max_speed_kmh = models.PositiveIntegerField(
-        _("highest possible average speed (km/h)"), default=plausibility.DEFAULT_MAX_SPEED_KMH
+        _("highest possible average speed (km/h)"), default=judgement.DEFAULT_MAX_SPEED_KMH
     )
     billed_minutes_slack_min = models.PositiveIntegerField(
         _("minutes billed beyond the pickup-to-drop-off time that are still possible"),
-        default=plausibility.DEFAULT_BILLED_MINUTES_SLACK_MIN,
+        default=judgement.DEFAULT_BILLED_MINUTES_SLACK_MIN,
     )
     source = models.CharField(_("source"), max_length=200, blank=True)
     created_by = models.ForeignKey(
@@ -110,8 +105,8 @@ class Tariff(models.Model):
                 name="mobility_tariff_amounts_sane",
             ),
             models.CheckConstraint(
-                condition=Q(max_speed_kmh__range=plausibility.MAX_SPEED_RANGE)
-                & Q(billed_minutes_slack_min__range=plausibility.SLACK_RANGE),
+                condition=Q(max_speed_kmh__range=judgement.MAX_SPEED_RANGE)
+                & Q(billed_minutes_slack_min__range=judgement.SLACK_RANGE),
                 name="mobility_tariff_limits_sane",
             ),
         ]
@@ -137,22 +132,6 @@ class Tariff(models.Model):
             self_share_child_cents=self.self_share_child_cents,
             work_study_monthly_cap_cents=self.work_study_monthly_cap_cents,
         )
-
-
-class EntitlementModel(models.TextChoices):
-    TRIP_QUOTA = "trip_quota", _("trip quota")
-    KM_PURSE = "km_purse", _("kilometre purse")
-    EUR_PURSE = "eur_purse", _("euro purse")
-
-
-class AllowedArea(models.TextChoices):
-    NEIGHBOURS = "neighbours", _("home and neighbouring municipalities")
-    UNLIMITED = "unlimited", _("unlimited")
-
-
-class EntitlementState(models.TextChoices):
-    ACTIVE = "active", pgettext_lazy("entitlement state", "in force")
-    ENDED = "ended", pgettext_lazy("entitlement state", "ended")
 
 
 class TransportEntitlement(models.Model):
@@ -252,12 +231,6 @@ def _untied(to: Any, *, related_name: str = "+", null: bool = True) -> Any:
         db_constraint=False,
         db_index=False,
     )
-
-
-class LegOutcome(models.TextChoices):
-    ACCEPTED = "accepted", pgettext_lazy("trip leg", "accepted")
-    REJECTED = "rejected", pgettext_lazy("trip leg", "rejected")
-    REVIEW = "review", pgettext_lazy("trip leg", "held for review")
 
 
 class TripLeg(models.Model):

@@ -10,62 +10,74 @@ from django.utils.translation import gettext_lazy, ngettext
 
 from kukkaro.core.money import format_cents
 from kukkaro.core.permissions import allowed_url
+from kukkaro.core.presenters import datetime_text
 from kukkaro.core.tables import Cell, Table
 from kukkaro.ledger.models import Unit
+from kukkaro.mobility import judgement
 from kukkaro.mobility.models import LegOutcome
-from kukkaro.services.presenters import datetime_text
 
+#: Every reason code of a trip leg (``judgement.LEG_REASONS``) in words; a limit is named from the judgement.
 REASON_TEXTS = {
     # held for review
-    "unknown_client": gettext_lazy("no client has this transport card"),
-    "no_decision": gettext_lazy("no transport decision in force on the day"),
-    "no_tariff": gettext_lazy("no tariff in force on the day"),
-    "operator_not_approved": gettext_lazy("the operator was not an approved provider on the day"),
-    "outside_area": gettext_lazy("the trip went outside the allowed area"),
-    "fare_mismatch": gettext_lazy("the operator's fare differs from the tariff price more than allowed"),
-    "insufficient_funds": gettext_lazy("not enough left in the purse"),
-    "resent_changed": gettext_lazy("the same trip id was sent again with other content"),
+    judgement.UNKNOWN_CLIENT: gettext_lazy("no client has this transport card"),
+    judgement.NO_DECISION: gettext_lazy("no transport decision in force on the day"),
+    judgement.NO_TARIFF: gettext_lazy("no tariff in force on the day"),
+    judgement.OPERATOR_NOT_APPROVED: gettext_lazy("the operator was not an approved provider on the day"),
+    judgement.OUTSIDE_AREA: gettext_lazy("the trip went outside the allowed area"),
+    judgement.FARE_MISMATCH: gettext_lazy("the operator's fare differs from the tariff price more than allowed"),
+    judgement.INSUFFICIENT_FUNDS: gettext_lazy("not enough left in the purse"),
+    judgement.RESENT_CHANGED: gettext_lazy("the same trip id was sent again with other content"),
     # rejected
-    "operator_id_invalid": gettext_lazy("the operator's business ID is not valid"),
-    "trip_id_invalid": gettext_lazy("the trip id is not valid"),
-    "client_number_invalid": gettext_lazy("the transport card number is not valid"),
-    "authorization_id_invalid": gettext_lazy("the authorisation id is not valid"),
-    "shared_ride_id_invalid": gettext_lazy("the shared ride id is not valid"),
-    "pickup_at_invalid": gettext_lazy("the pickup time is not a valid time with an offset"),
-    "dropoff_at_invalid": gettext_lazy("the drop-off time is not a valid time with an offset"),
-    "dropoff_before_pickup": gettext_lazy("the drop-off is before the pickup"),
-    "municipality_invalid": gettext_lazy("a municipality code is not three digits"),
-    "distance_invalid": gettext_lazy("the distance is not a number"),
-    "distance_absurd": gettext_lazy("the distance is over 1,000 km"),
-    "duration_invalid": gettext_lazy("the duration is not a number"),
-    "duration_absurd": gettext_lazy("the duration is over 24 hours"),
-    "waiting_invalid": gettext_lazy("the waiting time is not a number"),
-    "waiting_absurd": gettext_lazy("the waiting time is over 10 hours"),
-    "unknown_vehicle_class": gettext_lazy("unknown vehicle class"),
-    "unknown_purpose": gettext_lazy("unknown purpose of the trip"),
-    "escort_invalid": gettext_lazy("the escort value is not 0 or 1"),
-    "unknown_supplement": gettext_lazy("unknown supplement code"),
-    "impossible_speed": gettext_lazy(
+    judgement.OPERATOR_ID_INVALID: gettext_lazy("the operator's business ID is not valid"),
+    judgement.TRIP_ID_INVALID: gettext_lazy("the trip id is not valid"),
+    judgement.CLIENT_NUMBER_INVALID: gettext_lazy("the transport card number is not valid"),
+    judgement.AUTHORIZATION_ID_INVALID: gettext_lazy("the authorisation id is not valid"),
+    judgement.SHARED_RIDE_ID_INVALID: gettext_lazy("the shared ride id is not valid"),
+    judgement.PICKUP_AT_INVALID: gettext_lazy("the pickup time is not a valid time with an offset"),
+    judgement.DROPOFF_AT_INVALID: gettext_lazy("the drop-off time is not a valid time with an offset"),
+    judgement.DROPOFF_BEFORE_PICKUP: gettext_lazy("the drop-off is before the pickup"),
+    judgement.MUNICIPALITY_INVALID: gettext_lazy("a municipality code is not three digits"),
+    judgement.DISTANCE_INVALID: gettext_lazy("the distance is not a number"),
+    judgement.DISTANCE_ABSURD: gettext_lazy("the distance is over %(km)s km"),
+    judgement.DURATION_INVALID: gettext_lazy("the duration is not a number"),
+    judgement.DURATION_ABSURD: gettext_lazy("the duration is over %(hours)s hours"),
+    judgement.WAITING_INVALID: gettext_lazy("the waiting time is not a number"),
+    judgement.WAITING_ABSURD: gettext_lazy("the waiting time is over %(hours)s hours"),
+    judgement.UNKNOWN_VEHICLE_CLASS: gettext_lazy("unknown vehicle class"),
+    judgement.UNKNOWN_PURPOSE: gettext_lazy("unknown purpose of the trip"),
+    judgement.ESCORT_INVALID: gettext_lazy("the escort value is not 0 or 1"),
+    judgement.UNKNOWN_SUPPLEMENT: gettext_lazy("unknown supplement code"),
+    judgement.IMPOSSIBLE_SPEED: gettext_lazy(
         "the distance cannot have been driven in the ride minutes billed (faster than the tariff's limit)"
     ),
-    "impossible_duration": gettext_lazy(
+    judgement.IMPOSSIBLE_DURATION: gettext_lazy(
         "more ride and waiting minutes were billed than fit between the pickup and the drop-off"
     ),
-    "fare_invalid": gettext_lazy("the fare is not an amount in euros"),
-    "fare_absurd": gettext_lazy("the fare is over 2,000 euros"),
-    "self_share_invalid": gettext_lazy("the self-share is not an amount in euros"),
-    "columns": gettext_lazy("the row has too many or too few values"),
+    judgement.FARE_INVALID: gettext_lazy("the fare is not an amount in euros"),
+    judgement.FARE_ABSURD: gettext_lazy("the fare is over %(euros)s euros"),
+    judgement.SELF_SHARE_INVALID: gettext_lazy("the self-share is not an amount in euros"),
+    judgement.COLUMN_COUNT: gettext_lazy("the row has too many or too few values"),
 }
 
 PURPOSE_TEXTS = {
-    "leisure": gettext_lazy("errands and leisure"),
-    "work": gettext_lazy("work"),
-    "study": gettext_lazy("study"),
+    judgement.TripPurpose.LEISURE: gettext_lazy("errands and leisure"),
+    judgement.TripPurpose.WORK: gettext_lazy("work"),
+    judgement.TripPurpose.STUDY: gettext_lazy("study"),
+}
+
+
+#: What the words of a reason over a limit say it is over.
+_LIMIT_WORDS = {
+    judgement.DISTANCE_ABSURD: lambda: {"km": number_format(judgement.MAX_DISTANCE_KM, force_grouping=True)},
+    judgement.DURATION_ABSURD: lambda: {"hours": number_format(judgement.MAX_DURATION_MIN / 60, force_grouping=True)},
+    judgement.WAITING_ABSURD: lambda: {"hours": number_format(judgement.MAX_WAITING_MIN / 60, force_grouping=True)},
+    judgement.FARE_ABSURD: lambda: {"euros": number_format(judgement.MAX_FARE_CENTS // 100, force_grouping=True)},
 }
 
 
 def reason_text(code: str) -> str:
-    return str(REASON_TEXTS.get(code, code))
+    text = str(REASON_TEXTS.get(code, code))
+    return text % _LIMIT_WORDS[code]() if code in _LIMIT_WORDS else text
 
 
 def reasons_text(codes: list[str]) -> str:

@@ -13,22 +13,22 @@ from kukkaro.core.clock import HELSINKI
 from kukkaro.core.permissions import Action, authorize
 from kukkaro.ledger.models import Purse
 from kukkaro.ledger.selectors import purse_statement
-from kukkaro.mobility import pricing
+from kukkaro.mobility import judgement
 from kukkaro.mobility.comparison import Pattern, compare
 from kukkaro.mobility.models import LeasingContract, LegOutcome, TransportEntitlement, TripImport, TripLeg
 from kukkaro.people.models import Client, User
 from kukkaro.people.selectors import client_log_reads
 
-#: Why a leg is held for review, in the order the queue offers them as filters.
+#: Why a leg is held for review (``judgement.REVIEW_REASONS``), in the order the queue offers them as filters.
 REVIEW_REASONS = (
-    "unknown_client",
-    "no_decision",
-    "no_tariff",
-    "operator_not_approved",
-    "outside_area",
-    "fare_mismatch",
-    "insufficient_funds",
-    "resent_changed",
+    judgement.UNKNOWN_CLIENT,
+    judgement.NO_DECISION,
+    judgement.NO_TARIFF,
+    judgement.OPERATOR_NOT_APPROVED,
+    judgement.OUTSIDE_AREA,
+    judgement.FARE_MISMATCH,
+    judgement.INSUFFICIENT_FUNDS,
+    judgement.RESENT_CHANGED,
 )
 
 
@@ -294,8 +294,8 @@ def entered_pattern(
         return None
     terms = tariff.terms()
     weekday = on + dt.timedelta(days=(7 - on.weekday()) % 7 + 1)  # a Tuesday ahead, never a weekend
-    price = pricing.leg_price_cents(
-        pricing.Leg(
+    price = judgement.leg_price_cents(
+        judgement.Leg(
             pickup_at=dt.datetime(weekday.year, weekday.month, weekday.day, 10, tzinfo=HELSINKI),
             distance_km=km_per_trip,
             ride_minutes=(km_per_trip * Decimal("1.6") + 4).quantize(Decimal(1)),
@@ -309,7 +309,7 @@ def entered_pattern(
         months=1,
         trips=trips,
         leisure_trips=trips - work_trips,
-        metres=trips * pricing.metres(km_per_trip),
+        metres=trips * judgement.metres(km_per_trip),
         county_cost_cents=trips * (price - share),
         self_share_cents=trips * share,
     )

@@ -2,6 +2,8 @@
 row; debits go through the ledger."""
 
 import datetime as dt
+import hashlib
+import uuid
 from decimal import Decimal
 from typing import Any
 
@@ -18,7 +20,7 @@ from kukkaro.core.money import format_cents
 from kukkaro.core.permissions import Action, authorize
 from kukkaro.ledger import services as ledger
 from kukkaro.ledger.models import PeriodKind, Purse, TransferCode, Unit
-from kukkaro.mobility import pricing, tariff_files
+from kukkaro.mobility import judgement, tariff_files
 from kukkaro.mobility.models import (
     AllowedArea,
     ContractArea,
@@ -31,7 +33,6 @@ from kukkaro.mobility.models import (
     TripLeg,
     VehicleClass,
 )
-from kukkaro.mobility.trip_files import transfer_id_for
 
 #: The legal minimum: at least 18 one-way trips a month for errands and leisure (Act 675/2023, as before it).
 MINIMUM_TRIPS_PER_MONTH = 18
@@ -157,7 +158,7 @@ def typical_trip_cost(
 ) -> tuple[int, int]:
     """(county cost in cents, metres) of one typical trip, priced at the weekday rate with the adult self-share."""
     weekday = dt.datetime(2026, 3, 4, 10, 0, tzinfo=clock.HELSINKI)  # a Wednesday, not a holiday
-    leg = pricing.Leg(
+    leg = judgement.Leg(
         pickup_at=weekday,
         distance_km=distance_km,
         ride_minutes=ride_minutes,
@@ -165,9 +166,9 @@ def typical_trip_cost(
         vehicle_class=vehicle_class,
     )
     terms = tariff.terms()
-    price = pricing.leg_price_cents(leg, terms)
-    share = pricing.self_share_cents(price_cents=price, terms=terms, child=False, purpose="leisure")
-    return price - share, pricing.metres(distance_km)
+    price = judgement.leg_price_cents(leg, terms)
+    share = judgement.self_share_cents(price_cents=price, terms=terms, child=False, purpose="leisure")
+    return price - share, judgement.metres(distance_km)
 
 
 def minimum_shortfall(
@@ -441,7 +442,14 @@ def card_issue(*, actor: Any, client: Any) -> TransportCard:
 #: Reasons a person can look past: the leg is known, priced and has a purse, and accepting it debits the purse as
 #: the import would have. Other reasons (no client, no decision, no tariff, content changed) leave nothing to
 #: debit, so such a leg can only be refused.
-ACCEPTABLE_REASONS = frozenset({"operator_not_approved", "outside_area", "fare_mismatch", "insufficient_funds"})
+ACCEPTABLE_REASONS = frozenset(
+    {judgement.OPERATOR_NOT_APPROVED, judgement.OUTSIDE_AREA, judgement.FARE_MISMATCH, judgement.INSUFFICIENT_FUNDS}
+)
+
+
+def transfer_id_for(operator_id: str, trip_id: str) -> uuid.UUID:
+    """The transfer of a leg accepted on its own, in review: the MD5 of its identity as a UUID."""
+    return uuid.UUID(hashlib.md5(f"kukkaro/trip/{operator_id}/{trip_id}".encode(), usedforsecurity=False).hexdigest())
 
 
 class Resolution:

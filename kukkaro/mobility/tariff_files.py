@@ -26,7 +26,7 @@ One file describes one contract area and any number of tariff versions, each by 
 Amounts are **strings** of euros with at most two decimals (money never passes through floats); a number in
 the file is refused. Every problem is reported with its place in the file (``tariff[2].per_km_eur.van``).
 
-The two limits of what a leg can have been (``kukkaro.mobility.plausibility``) are whole numbers, and optional:
+The two limits of what a leg can have been (``kukkaro.mobility.judgement``) are whole numbers, and optional:
 left out, ``max_speed_kmh`` is 150 (above any legal average speed on Finnish roads, with room for rounded
 minutes; 10–300) and ``billed_minutes_slack_min`` is 5 (meters round minutes up; 0–120).
 """
@@ -44,8 +44,8 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
 from kukkaro.core.text import text_problem
-from kukkaro.mobility import plausibility
-from kukkaro.mobility.pricing import VEHICLE_CLASSES
+from kukkaro.mobility import judgement
+from kukkaro.mobility.judgement import VEHICLE_CLASSES
 
 _AREA_CODE = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
 #: A supplement's code (the dispatch API states the same pattern in its schema).
@@ -64,8 +64,8 @@ AMOUNT_FIELDS = (
 
 #: The limits of what a leg can have been: (default, allowed range) of each.
 LIMITS = {
-    "max_speed_kmh": (plausibility.DEFAULT_MAX_SPEED_KMH, plausibility.MAX_SPEED_RANGE),
-    "billed_minutes_slack_min": (plausibility.DEFAULT_BILLED_MINUTES_SLACK_MIN, plausibility.SLACK_RANGE),
+    "max_speed_kmh": (judgement.DEFAULT_MAX_SPEED_KMH, judgement.MAX_SPEED_RANGE),
+    "billed_minutes_slack_min": (judgement.DEFAULT_BILLED_MINUTES_SLACK_MIN, judgement.SLACK_RANGE),
 }
 
 
@@ -76,7 +76,7 @@ class TariffSpec:
     cents: dict[str, int]  # model field name -> cents
     supplements_cents: dict[str, int]
     shared_discount_bp: int
-    limits: dict[str, int] = field(default_factory=dict)  # model field name -> value (plausibility)
+    limits: dict[str, int] = field(default_factory=dict)  # model field name -> value (the judgement's limits)
 
 
 @dataclass

@@ -27,6 +27,7 @@ from kukkaro.core.forms import add_validation_errors
 from kukkaro.core.models import AuditEvent, Municipality
 from kukkaro.core.money import format_cents
 from kukkaro.core.permissions import Action, allowed_url, can, not_html, requires
+from kukkaro.core.presenters import datetime_text
 from kukkaro.core.shortcuts import or_404
 from kukkaro.core.tables import Cell, Table
 from kukkaro.mobility import comparison, leasing, presenters, selectors, services, trip_files
@@ -44,7 +45,6 @@ from kukkaro.mobility.forms import (
 from kukkaro.mobility.models import CarModification, LeasingContract, LegOutcome, ReadingKind, TransportEntitlement
 from kukkaro.people import selectors as people_selectors
 from kukkaro.people.models import Client
-from kukkaro.services.presenters import datetime_text
 
 PAGE_SIZE = 50
 

@@ -8,35 +8,9 @@ from django import forms
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
-from kukkaro.core.forms import Form
+from kukkaro.core.forms import DATE_INPUT, EuroField, Form
 from kukkaro.core.models import Municipality, Organiser
-from kukkaro.core.money import MoneyError, parse_cents
 from kukkaro.services.models import Accessibility, Language, ProviderState, ServiceType, ServiceUnit
-
-DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
-
-
-class EuroField(forms.CharField):
-    """An amount in euros as people type it ("98,50", "1 234 €"), cleaned to integer cents above zero."""
-
-    def __init__(self, *args, allow_zero: bool = False, **kwargs) -> None:
-        kwargs.setdefault("max_length", 20)
-        kwargs.setdefault("help_text", _("In euros, for example 98,50."))
-        super().__init__(*args, **kwargs)
-        self.allow_zero = allow_zero
-        self.widget.attrs.setdefault("inputmode", "decimal")
-
-    def clean(self, value):
-        text = super().clean(value)  # the text's own checks (required, length) first
-        if text in self.empty_values:
-            return None
-        try:
-            cents = parse_cents(text)
-        except MoneyError as exc:
-            raise forms.ValidationError(_("Give an amount in euros, for example 98,50.")) from exc
-        if cents < 0 or (cents == 0 and not self.allow_zero):
-            raise forms.ValidationError(_("Give an amount above zero."))
-        return cents
 
 
 class QuantityField(forms.DecimalField):

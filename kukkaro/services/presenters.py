@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from kukkaro.core.money import format_cents
+from kukkaro.core.presenters import datetime_text
 from kukkaro.core.tables import Cell, Table
 from kukkaro.services.models import (
     Accessibility,
@@ -32,10 +33,6 @@ from kukkaro.services.status_reports import reason_words
 
 def _date(value: Any) -> str:
     return date_format(value, "SHORT_DATE_FORMAT") if value else "–"
-
-
-def datetime_text(value: Any) -> str:
-    return date_format(localtime(value), "SHORT_DATETIME_FORMAT") if value else "–"
 
 
 def outcome_label(outcome: str) -> str:

@@ -78,3 +78,31 @@ def test_parse_business_id__valid(business_id):
 def test_parse_business_id__invalid(business_id):
     with pytest.raises(IdentifierError):
         parse_business_id(business_id)
+
+
+@pytest.mark.django_db
+def test_sql_identifiers__postgresql_reads_codes_as_python_does():
+    """The set-based trip import checks business IDs and reads birth dates in SQL, from these rules' own SQL."""
+    from django.db import connection
+
+    from kukkaro.core.identifiers import (
+        business_id_check_digit,
+        sql_business_id_valid,
+        sql_hetu_birth_date_parts,
+    )
+    from tests.databases import postgresql_only
+
+    postgresql_only("the SQL forms of the identifiers are PostgreSQL's")
+    business_ids = ["2222222-9", "1234567-1", "1234567-0", "7654321-2", "0000000-0", "1111111-1", "9999999-9"]
+    codes = ["131052-308T", "010594Y9021", "020594X903P", "010106A9034", "010106f9034", "010180+9026"]
+    codes += [make_hetu(dt.date(2000, 2, 29), 902), make_hetu(dt.date(1899, 12, 31), 903)]
+    year, month, day = sql_hetu_birth_date_parts("c")
+    with connection.cursor() as cursor:
+        for business_id in business_ids:
+            cursor.execute(f"SELECT {sql_business_id_valid('b')} FROM (SELECT %s::text AS b) s", [business_id])  # noqa: S608
+            expected = business_id_check_digit(business_id[:7]) == int(business_id[8])
+            assert cursor.fetchone()[0] is expected, business_id
+        for code in codes:
+            cursor.execute(f"SELECT {year}, {month}, {day} FROM (SELECT %s::text AS c) s", [code])  # noqa: S608
+            born = parse_hetu(code).birth_date
+            assert cursor.fetchone() == (born.year, born.month, born.day), code

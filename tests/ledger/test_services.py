@@ -12,6 +12,7 @@ from kukkaro.ledger import services
 from kukkaro.ledger.models import PeriodKind, Purse, PurseKind, RolloverRule, Transfer, TransferCode, Unit
 from kukkaro.ledger.selectors import system_total
 from kukkaro.ledger.verification import ledger_verify
+from tests.databases import postgresql_only
 from tests.factories import client_in, make_user
 from tests.ledger.factories import NOW, in_an_hour, open_purse
 
@@ -493,12 +494,11 @@ def test_database__transfer_indexes_are_the_ones_the_ledger_relies_on():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_purses_lock__holds_writers_off_the_purses_and_their_payables_but_not_foreign_key_checks(on_postgres):
+def test_purses_lock__holds_writers_off_the_purses_and_their_payables_but_not_foreign_key_checks():
     """The lock order's up-front lock (docs/mobility.md, "Locks"): another writer of a locked purse waits, but
     another transaction's foreign-key check of a row referencing it (FOR KEY SHARE, at its commit) does not —
     FOR UPDATE made a cancel's commit wait for a whole trip import."""
-    if not on_postgres:
-        pytest.skip("row lock modes are PostgreSQL's; SQLite locks the whole database for a writer")
+    postgresql_only("row lock modes are PostgreSQL's; SQLite locks the whole database for a writer")
     import threading
 
     purse = open_purse(amount=1_000)

@@ -10,14 +10,16 @@ import pytest
 from django.core.management import call_command
 from django.db import close_old_connections, connection
 from django.test import Client as HttpClient
+from django.utils import translation
 
 from kukkaro.core import clock
 from kukkaro.core.roles import Role
 from kukkaro.ledger.models import Purse, Transfer
 from kukkaro.ledger.verification import ledger_verify
-from kukkaro.mobility import authorizations, pricing
+from kukkaro.mobility import authorizations, judgement
 from kukkaro.mobility.models import AuthorizationState, Tariff, TransportEntitlement, TripAuthorization
 from kukkaro.people import services as people_services
+from tests.databases import postgresql_only
 from tests.factories import make_user
 from tests.mobility.test_trip_files import world  # noqa: F401 - the fixture is used by name
 
@@ -97,7 +99,7 @@ def test_authorize__a_euro_trip_holds_the_county_cost_priced_with_the_tariff(cli
     token = _token()
     terms = Tariff.objects.get(valid_from=dt.date(2026, 1, 1)).terms()
     pickup = dt.datetime(2026, 3, 14, 23, 30, tzinfo=clock.HELSINKI)  # a Saturday night: the other base fare
-    leg = pricing.Leg(
+    leg = judgement.Leg(
         pickup_at=pickup,
         distance_km=Decimal("12.5"),
         ride_minutes=Decimal(18),
@@ -105,7 +107,7 @@ def test_authorize__a_euro_trip_holds_the_county_cost_priced_with_the_tariff(cli
         vehicle_class="wheelchair",
         supplements=("assist",),
     )
-    price = pricing.leg_price_cents(leg, terms)
+    price = judgement.leg_price_cents(leg, terms)
     # (11,40 + 12,5 × 1,92 + 18 × 1,06 + 19,90) = 11,40 + 24,00 + 19,08 + 19,90 = 74,38 €
     assert price == 7438
     body = _body(
@@ -386,9 +388,8 @@ def _run_threads(work: list[list[tuple[dict, str]]], token: str) -> tuple[list, 
 
 
 @pytest.mark.django_db(transaction=True)
-def test_authorize__the_same_key_fired_concurrently_holds_once(world, on_postgres):  # noqa: F811
-    if not on_postgres:
-        pytest.skip("concurrency is PostgreSQL's to prove; SQLite has one writer")
+def test_authorize__the_same_key_fired_concurrently_holds_once(world):  # noqa: F811
+    postgresql_only("concurrency is PostgreSQL's to prove; SQLite has one writer")
     token = _token()
     body = _body(world["quota"].card.number)
     answers, errors = _run_threads([[(body, "same-key-0001")] for _ in range(8)], token)
@@ -401,9 +402,8 @@ def test_authorize__the_same_key_fired_concurrently_holds_once(world, on_postgre
 
 
 @pytest.mark.django_db(transaction=True)
-def test_authorize__concurrent_bookings_drive_a_purse_to_zero_and_never_below(world, on_postgres):  # noqa: F811
-    if not on_postgres:
-        pytest.skip("concurrency is PostgreSQL's to prove; SQLite has one writer")
+def test_authorize__concurrent_bookings_drive_a_purse_to_zero_and_never_below(world):  # noqa: F811
+    postgresql_only("concurrency is PostgreSQL's to prove; SQLite has one writer")
     token = _token()
     purse = _purse(world["km"])
     metres = purse.available_now
@@ -540,11 +540,10 @@ def test_authorize__a_retry_after_the_pickup_gets_the_first_answer(client, world
 # --- the PostgreSQL fast path (ADR 0015) ----------------------------------------------------------------------
 
 
-def test_authorize__common_answers_need_no_second_attempt_on_postgres(client, world, on_postgres, monkeypatch):  # noqa: F811
+def test_authorize__common_answers_need_no_second_attempt_on_postgres(client, world, monkeypatch):  # noqa: F811
     """Approvals and denials (even for too little money) are answered in one transaction: the step-by-step path,
     which a refusal or a retry falls back to, is never taken for them. (SQLite always takes it.)"""
-    if not on_postgres:
-        pytest.skip("the one-transaction path is PostgreSQL's")
+    postgresql_only("the one-transaction path is PostgreSQL's")
 
     def refuse(**_kwargs):
         raise AssertionError("took the step-by-step path")
@@ -585,24 +584,24 @@ def test_authorize__a_retry_on_postgres_gets_the_first_answer_through_the_carefu
     assert TripAuthorization.objects.filter(idempotency_key="retry-denied-1").count() == 1
 
 
-def _judgement_facts(judgement) -> tuple:
+def _judgement_facts(judged) -> tuple:
     return (
-        judgement.reason,
-        getattr(judgement.client, "pk", None),
-        getattr(judgement.entitlement, "pk", None),
-        getattr(judgement.purse, "pk", None),
-        judgement.unit,
-        judgement.amount,
-        judgement.price_cents,
-        judgement.self_share_cents,
+        judged.reason,
+        getattr(judged.client, "pk", None),
+        getattr(judged.entitlement, "pk", None),
+        getattr(judged.purse, "pk", None),
+        judged.unit,
+        judged.amount,
+        judged.price_cents,
+        judged.self_share_cents,
     )
 
 
-def test_judge__the_one_query_agrees_with_the_lookups_one_by_one(world, on_postgres):  # noqa: F811
-    """Every reason and every model, day and night, work and leisure, with supplements, and a work trip after
-    earlier ones this month brought the self-shares near the month's cap: the same answer both ways."""
-    if not on_postgres:
-        pytest.skip("the one-query judgement is PostgreSQL's")
+def test_judge__the_one_query_agrees_with_the_lookups_one_by_one(world):  # noqa: F811
+    """Every reason the judgement of a booking declares (``judgement.BOOKING_JUDGE_REASONS``) and every model, day
+    and night, work and leisure, with supplements, the speed limit just below, at and just above it, and a work
+    trip after earlier ones this month brought the self-shares near the month's cap: the same answer both ways."""
+    postgresql_only("the one-query judgement is PostgreSQL's")
     from stdnum import luhn
 
     from kukkaro.core.models import Organiser
@@ -611,8 +610,10 @@ def test_judge__the_one_query_agrees_with_the_lookups_one_by_one(world, on_postg
     from tests.mobility.test_trip_files import _eur, _price
     from tests.mobility.trips import leg, trip_file
 
-    # Two earlier work legs of the kilometre client this month (3 € each), and a cap of 7 €: 1 € is left.
+    # Two earlier work legs of the kilometre client this month (3 € each), and a cap of 7 €: 1 € is left. The
+    # tariff ends with November: a December trip has none.
     Tariff.objects.update(work_study_monthly_cap_cents=700)
+    Tariff.objects.filter(valid_from=dt.date(2026, 1, 1)).update(valid_until=dt.date(2026, 11, 30))
     fare = _eur(_price(pickup_at=dt.datetime(2026, 3, 4, 10, 0, tzinfo=clock.HELSINKI)))
     rows = [leg(trip_id=f"W-{n}", client_number=world["km"].card.number, purpose="work", fare_eur=fare) for n in (1, 2)]
     with clock.pinned(dt.datetime(2026, 3, 5, 6, 0, tzinfo=dt.UTC)):
@@ -629,6 +630,8 @@ def test_judge__the_one_query_agrees_with_the_lookups_one_by_one(world, on_postg
         {"distance_km": Decimal(900), "duration_min": Decimal(600)},
         {"distance_km": Decimal("50.001"), "duration_min": Decimal(20)},  # just above 150 km/h
         {"distance_km": Decimal(50), "duration_min": Decimal(20)},  # at it
+        {"distance_km": Decimal("49.999"), "duration_min": Decimal(20)},  # just below it
+        {"pickup_at": dt.datetime(2026, 12, 2, 10, 0, tzinfo=clock.HELSINKI)},  # no tariff in force
     ]
     compared = set()
     for card in cards:
@@ -650,4 +653,122 @@ def test_judge__the_one_query_agrees_with_the_lookups_one_by_one(world, on_postg
             compared.add(one_by_one.reason)
             if card == world["km"].card.number and values == {"purpose": "work"}:
                 assert one_by_one.self_share_cents == 100  # only what the cap leaves
-    assert compared == {"", "unknown_client", "no_decision", "outside_area", "unknown_supplement", "impossible_speed"}
+    # Every reason the judgement of a booking can give, compared — and no other ("": approved).
+    assert compared == {"", *judgement.BOOKING_JUDGE_REASONS}
+
+
+def test_authorize__every_answer_on_postgres_is_the_step_by_step_answer(world):  # noqa: F811
+    """PostgreSQL answers a booking in one transaction, judged in one query (``_authorize_at_once``); the
+    step-by-step path (SQLite's, and the reference) must give the same answer, figures and hold for every reason a
+    booking can be denied for (``judgement.BOOKING_REASONS``: one added without a case here fails)."""
+    postgresql_only("the one-transaction path is PostgreSQL's")
+    from django.db import transaction
+    from stdnum import luhn
+
+    dispatcher = make_user(Role.DISPATCH, organiser_code="lansi-uusimaa")
+    Tariff.objects.filter(valid_from=dt.date(2026, 1, 1)).update(valid_until=dt.date(2026, 3, 11))
+    closed = _purse(world["eur"])
+    Purse.objects.filter(pk=closed.pk).update(closed_at=dt.datetime(2026, 3, 1, tzinfo=dt.UTC))
+    nobody = "99000000" + luhn.calc_check_digit("99000000")
+    cases = [
+        (world["quota"].card.number, {}),
+        (world["km"].card.number, {"purpose": "work"}),
+        (nobody, {}),  # unknown_client
+        (world["card_only"].number, {}),  # no_decision
+        (world["quota"].card.number, {"destination_municipality": "837"}),  # outside_area
+        (world["quota"].card.number, {"pickup_at": dt.datetime(2026, 3, 12, 10, 0, tzinfo=clock.HELSINKI)}),
+        (world["quota"].card.number, {"distance_km": Decimal("50.001")}),  # impossible_speed
+        (world["quota"].card.number, {"supplements": ("no-such-code",)}),  # unknown_supplement
+        (world["km"].card.number, {"distance_km": Decimal(900), "duration_min": Decimal(600)}),  # insufficient
+        (world["eur"].card.number, {}),  # purse_not_open: the euro purse is closed
+    ]
+
+    def answer(authorization) -> tuple:
+        return (
+            authorization.state,
+            authorization.reason,
+            authorization.client_id,
+            authorization.entitlement_id,
+            authorization.purse_id,
+            authorization.unit,
+            authorization.amount,
+            authorization.price_cents,
+            authorization.self_share_cents,
+            authorization.available_after,
+            authorization.expires_at,
+            authorization.hold_id is not None,
+        )
+
+    compared = set()
+    with clock.pinned(NOW):
+        for n, (card, values) in enumerate(cases):
+            request = authorizations.TripRequest(
+                client_number=card,
+                pickup_at=values.get("pickup_at", dt.datetime(2026, 3, 10, 14, 0, tzinfo=clock.HELSINKI)),
+                distance_km=values.get("distance_km", Decimal("10.0")),
+                duration_min=values.get("duration_min", Decimal(20)),
+                vehicle_class="car",
+                purpose=values.get("purpose", "leisure"),
+                origin_municipality="049",
+                destination_municipality=values.get("destination_municipality", "049"),
+                supplements=values.get("supplements", ()),
+            )
+            answers = []
+            for path in ("at once", "step by step"):
+                with transaction.atomic():
+                    key = f"both-ways-{n:04d}"
+                    if path == "at once":
+                        authorization, _new = authorizations.trip_authorize(
+                            actor=dispatcher, idempotency_key=key, request=request
+                        )
+                    else:
+                        authorization, _new = authorizations._authorize_step_by_step(
+                            actor=dispatcher, key=key, request=request, fingerprint=request.fingerprint()
+                        )
+                    answers.append(answer(authorization))
+                    assert ledger_verify()[1] == []
+                    transaction.set_rollback(True)
+            assert answers[0] == answers[1], (card, values)
+            compared.add(answers[0][1])
+    assert compared == {"", *judgement.BOOKING_REASONS}
+
+
+@pytest.mark.parametrize(
+    ("field", "values"),
+    [
+        ("distance_km", ("999.999", "1000", "1000.001")),  # judgement.MAX_DISTANCE_KM
+        ("duration_min", ("1439.99", "1440", "1440.01")),  # judgement.MAX_DURATION_MIN
+    ],
+)
+def test_authorize__the_judgements_limits_bound_a_booking_at_just_below_and_just_above(world, field, values):  # noqa: F811
+    from django.core.exceptions import ValidationError
+
+    limit = {"distance_km": judgement.MAX_DISTANCE_KM, "duration_min": judgement.MAX_DURATION_MIN}[field]
+    below, at, above = (Decimal(value) for value in values)
+    assert below < at == limit < above
+    refused = {}
+    with clock.pinned(NOW), translation.override("en"):
+        for value in (below, at, above):
+            values = {"distance_km": Decimal("10.0"), "duration_min": Decimal(20), field: value}
+            request = authorizations.TripRequest(
+                client_number=world["quota"].card.number,
+                pickup_at=dt.datetime(2026, 3, 10, 14, 0, tzinfo=clock.HELSINKI),
+                vehicle_class="car",
+                purpose="leisure",
+                origin_municipality="049",
+                destination_municipality="049",
+                **values,
+            )
+            try:
+                authorizations._check(request, "limits-0001")
+            except ValidationError as error:
+                refused[value] = error.message_dict
+            else:
+                refused[value] = {}
+    assert refused[below] == refused[at] == {}
+    # The words name the limit, as they did when it was written into them.
+    words = {
+        "distance_km": "The distance must be more than 0 and at most 1,000 km.",
+        "duration_min": "The duration must be more than 0 and at most 1,440 minutes.",
+    }
+    assert refused[above] == {field: [words[field]]}

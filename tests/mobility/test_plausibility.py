@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.utils import translation
 
 from kukkaro.core import clock
-from kukkaro.mobility import plausibility, tariff_files, trip_files
+from kukkaro.mobility import judgement, tariff_files, trip_files
 from kukkaro.mobility.models import Tariff
 from tests.factories import organiser
 from tests.mobility.test_trip_files import IMPORTED, NOBODY, _eur, _price, world  # noqa: F401 - the fixture
@@ -44,21 +44,21 @@ def _import(rows) -> dict[str, tuple[str, list[str]]]:
 
 
 def test_limits__the_functions_at_just_below_and_just_above_each_limit():
-    limits = plausibility.DEFAULT_LIMITS
+    limits = judgement.DEFAULT_LIMITS
     assert (limits.max_speed_kmh, limits.billed_minutes_slack_min) == (150, 5)
     # 150 km/h over 20 ride minutes is 50 km.
-    assert not plausibility.too_fast(Decimal("49.999"), Decimal(20), limits)
-    assert not plausibility.too_fast(Decimal("50"), Decimal(20), limits)
-    assert plausibility.too_fast(Decimal("50.001"), Decimal(20), limits)
-    assert plausibility.too_fast(Decimal("0.001"), Decimal(0), limits)  # any distance in no time at all
-    assert not plausibility.too_fast(Decimal(0), Decimal(0), limits)
+    assert not judgement.too_fast(Decimal("49.999"), Decimal(20), limits)
+    assert not judgement.too_fast(Decimal("50"), Decimal(20), limits)
+    assert judgement.too_fast(Decimal("50.001"), Decimal(20), limits)
+    assert judgement.too_fast(Decimal("0.001"), Decimal(0), limits)  # any distance in no time at all
+    assert not judgement.too_fast(Decimal(0), Decimal(0), limits)
     # 25 minutes from pickup to drop-off, 5 minutes' slack: 30 minutes may be billed.
     span = dt.timedelta(minutes=25)
-    assert not plausibility.too_long(Decimal("29.99"), Decimal(0), span, limits)
-    assert not plausibility.too_long(Decimal(20), Decimal(10), span, limits)
-    assert plausibility.too_long(Decimal("30.01"), Decimal(0), span, limits)
-    assert plausibility.too_long(Decimal(20), Decimal("10.01"), span, limits)
-    assert not plausibility.too_long(Decimal(30), Decimal(0), dt.timedelta(minutes=25, microseconds=1), limits)
+    assert not judgement.too_long(Decimal("29.99"), Decimal(0), span, limits)
+    assert not judgement.too_long(Decimal(20), Decimal(10), span, limits)
+    assert judgement.too_long(Decimal("30.01"), Decimal(0), span, limits)
+    assert judgement.too_long(Decimal(20), Decimal("10.01"), span, limits)
+    assert not judgement.too_long(Decimal(30), Decimal(0), dt.timedelta(minutes=25, microseconds=1), limits)
 
 
 def test_import__an_impossible_speed_is_rejected_just_above_the_limit_only(world):  # noqa: F811

@@ -8,9 +8,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kukkaro.core.clock import HELSINKI
-from kukkaro.mobility import pricing
+from kukkaro.mobility import judgement
 
-TERMS = pricing.TariffTerms(
+TERMS = judgement.TariffTerms(
     base_day_cents=819,
     base_other_cents=1112,
     per_km_cents={"car": 135, "van": 187, "wheelchair": 187, "stretcher": 187},
@@ -24,7 +24,7 @@ TERMS = pricing.TariffTerms(
 )
 
 
-def _leg(when: dt.datetime, **kwargs) -> pricing.Leg:
+def _leg(when: dt.datetime, **kwargs) -> judgement.Leg:
     values = {
         "pickup_at": when,
         "distance_km": Decimal("10.0"),
@@ -33,7 +33,7 @@ def _leg(when: dt.datetime, **kwargs) -> pricing.Leg:
         "vehicle_class": "car",
     }
     values.update(kwargs)
-    return pricing.Leg(**values)
+    return judgement.Leg(**values)
 
 
 WEDNESDAY_NOON = dt.datetime(2026, 3, 4, 12, 0, tzinfo=HELSINKI)
@@ -41,7 +41,7 @@ WEDNESDAY_NOON = dt.datetime(2026, 3, 4, 12, 0, tzinfo=HELSINKI)
 
 def test_leg_price__day_rate_by_hand():
     # 8,19 + 10 × 1,35 + 20 × 1,03 = 8,19 + 13,50 + 20,60 = 42,29
-    assert pricing.leg_price_cents(_leg(WEDNESDAY_NOON), TERMS) == 4229
+    assert judgement.leg_price_cents(_leg(WEDNESDAY_NOON), TERMS) == 4229
 
 
 def test_leg_price__waiting_supplements_and_class_by_hand():
@@ -55,24 +55,25 @@ def test_leg_price__waiting_supplements_and_class_by_hand():
     )
     # 8,19 + 12,345 × 1,87 + 17,5 × 1,03 + 7 × 62,18 / 60 + 19,39 + 25,00
     # = 8,19 + 23,08515 + 18,025 + 7,254333… + 44,39 = 100,944483… → 100,94
-    assert pricing.leg_price_cents(leg, TERMS) == 10094
+    assert judgement.leg_price_cents(leg, TERMS) == 10094
 
 
 def test_leg_price__shared_ride_discount_is_applied_before_the_one_rounding():
     # (8,19 + 3 × 1,35 + 7 × 1,03) × 0,8 = (8,19 + 4,05 + 7,21) × 0,8 = 19,45 × 0,8 = 15,56
     leg = _leg(WEDNESDAY_NOON, distance_km=Decimal(3), ride_minutes=Decimal(7), shared=True)
-    assert pricing.leg_price_cents(leg, TERMS) == 1556
+    assert judgement.leg_price_cents(leg, TERMS) == 1556
 
 
 def test_leg_price__rounds_half_up_once():
     # 8,19 + 0,005 km × 1,35 = 8,19675 → 8,20 (half up), not 8,19
-    terms = pricing.TariffTerms(**{**TERMS.__dict__, "per_minute_cents": 0})
+    terms = judgement.TariffTerms(**{**TERMS.__dict__, "per_minute_cents": 0})
     leg = _leg(WEDNESDAY_NOON, distance_km=Decimal("0.005"), ride_minutes=Decimal(0))
-    assert pricing.leg_price_cents(leg, terms) == 820
+    assert judgement.leg_price_cents(leg, terms) == 820
     # exactly half a cent: 8,19 + 0,01 km × 0,50 = 8,195 → 8,20
-    half = pricing.TariffTerms(**{**terms.__dict__, "per_km_cents": {**TERMS.per_km_cents, "car": 50}})
+    half = judgement.TariffTerms(**{**terms.__dict__, "per_km_cents": {**TERMS.per_km_cents, "car": 50}})
     assert (
-        pricing.leg_price_cents(_leg(WEDNESDAY_NOON, distance_km=Decimal("0.01"), ride_minutes=Decimal(0)), half) == 820
+        judgement.leg_price_cents(_leg(WEDNESDAY_NOON, distance_km=Decimal("0.01"), ride_minutes=Decimal(0)), half)
+        == 820
     )
 
 
@@ -93,39 +94,41 @@ def test_leg_price__rounds_half_up_once():
     ],
 )
 def test_is_day_rate__weekdays_06_to_20_in_helsinki_except_public_holidays(local, day_rate):
-    assert pricing.is_day_rate(local) is day_rate
+    assert judgement.is_day_rate(local) is day_rate
 
 
 def test_is_day_rate__uses_helsinki_time_whatever_the_offset_given():
     # 03:30 UTC on a Wednesday in March is 05:30 in Helsinki (UTC+2): not yet the day rate.
-    assert pricing.is_day_rate(dt.datetime(2026, 3, 4, 3, 30, tzinfo=dt.UTC)) is False
+    assert judgement.is_day_rate(dt.datetime(2026, 3, 4, 3, 30, tzinfo=dt.UTC)) is False
     # In summer (UTC+3) 03:30 UTC is 06:30 in Helsinki.
-    assert pricing.is_day_rate(dt.datetime(2026, 8, 5, 3, 30, tzinfo=dt.UTC)) is True
+    assert judgement.is_day_rate(dt.datetime(2026, 8, 5, 3, 30, tzinfo=dt.UTC)) is True
     with pytest.raises(ValueError, match="aware"):
-        pricing.is_day_rate(dt.datetime(2026, 3, 4, 12, 0))  # noqa: DTZ001 - naive on purpose
+        judgement.is_day_rate(dt.datetime(2026, 3, 4, 12, 0))  # noqa: DTZ001 - naive on purpose
 
 
 def test_self_share__adult_child_and_never_above_the_price():
-    assert pricing.self_share_cents(price_cents=4229, terms=TERMS, child=False, purpose="leisure") == 290
-    assert pricing.self_share_cents(price_cents=4229, terms=TERMS, child=True, purpose="leisure") == 145
-    assert pricing.self_share_cents(price_cents=200, terms=TERMS, child=False, purpose="leisure") == 200
+    assert judgement.self_share_cents(price_cents=4229, terms=TERMS, child=False, purpose="leisure") == 290
+    assert judgement.self_share_cents(price_cents=4229, terms=TERMS, child=True, purpose="leisure") == 145
+    assert judgement.self_share_cents(price_cents=200, terms=TERMS, child=False, purpose="leisure") == 200
 
 
 def test_self_share__work_and_study_stop_at_the_monthly_cap():
     # 67,10 cap: after 23 trips × 2,90 = 66,70 the 24th costs only 0,40, the 25th nothing.
     assert (
-        pricing.self_share_cents(price_cents=4229, terms=TERMS, child=False, purpose="work", paid_this_month_cents=6670)
+        judgement.self_share_cents(
+            price_cents=4229, terms=TERMS, child=False, purpose="work", paid_this_month_cents=6670
+        )
         == 40
     )
     assert (
-        pricing.self_share_cents(
+        judgement.self_share_cents(
             price_cents=4229, terms=TERMS, child=False, purpose="study", paid_this_month_cents=6710
         )
         == 0
     )
     # the cap does not touch leisure trips
     assert (
-        pricing.self_share_cents(
+        judgement.self_share_cents(
             price_cents=4229, terms=TERMS, child=False, purpose="leisure", paid_this_month_cents=9999
         )
         == 290
@@ -134,14 +137,14 @@ def test_self_share__work_and_study_stop_at_the_monthly_cap():
 
 def test_age_on__under_18_until_the_birthday():
     born = dt.date(2008, 6, 15)
-    assert pricing.age_on(born, dt.date(2026, 6, 14)) == 17
-    assert pricing.age_on(born, dt.date(2026, 6, 15)) == 18
+    assert judgement.age_on(born, dt.date(2026, 6, 14)) == 17
+    assert judgement.age_on(born, dt.date(2026, 6, 15)) == 18
 
 
 def test_metres__half_up():
-    assert pricing.metres(Decimal("12.3455")) == 12346
-    assert pricing.metres(Decimal("12.3454")) == 12345
-    assert pricing.metres(Decimal("0.0005")) == 1
+    assert judgement.metres(Decimal("12.3455")) == 12346
+    assert judgement.metres(Decimal("12.3454")) == 12345
+    assert judgement.metres(Decimal("0.0005")) == 1
 
 
 @given(
@@ -159,4 +162,4 @@ def test_leg_price__equals_the_exact_fraction_rounded_half_up(km, minutes, waiti
     if shared:
         exact = exact * Fraction(8000, 10000)
     expected = (exact * 2 + 1) // 2  # half up, in cents (exact is never negative)
-    assert pricing.leg_price_cents(leg, TERMS) == expected
+    assert judgement.leg_price_cents(leg, TERMS) == expected

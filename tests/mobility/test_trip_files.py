@@ -12,7 +12,7 @@ from kukkaro.core import clock
 from kukkaro.core.roles import Role
 from kukkaro.ledger.models import Purse, Transfer, TransferCode
 from kukkaro.ledger.verification import ledger_verify
-from kukkaro.mobility import pricing, services, trip_files
+from kukkaro.mobility import judgement, services, trip_files
 from kukkaro.mobility.models import EntitlementModel, TripImport, TripLeg
 from kukkaro.services.models import ProviderState
 from kukkaro.services.services import provider_set_state
@@ -55,7 +55,7 @@ def _price(**kwargs) -> int:
         "vehicle_class": "car",
     }
     values.update(kwargs)
-    return pricing.leg_price_cents(pricing.Leg(**values), terms)
+    return judgement.leg_price_cents(judgement.Leg(**values), terms)
 
 
 def _eur(cents: int) -> str:

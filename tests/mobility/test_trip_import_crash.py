@@ -18,6 +18,7 @@ from kukkaro.ledger.models import Purse, Transfer
 from kukkaro.ledger.verification import ledger_verify
 from kukkaro.mobility import trip_files
 from kukkaro.mobility.models import EntitlementModel, TripImport, TripLeg
+from tests.databases import postgresql_only
 from tests.factories import make_user, organiser
 from tests.mobility.trips import OPERATOR, leg, trip_file
 from tests.mobility.world import load_tariffs, rider
@@ -86,9 +87,8 @@ def _backend_query() -> str | None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_import__killed_in_the_middle_then_run_again__ends_as_one_clean_run(tmp_path, on_postgres):
-    if not on_postgres:
-        pytest.skip("the kill-and-rerun test runs the PostgreSQL import in a separate process")
+def test_import__killed_in_the_middle_then_run_again__ends_as_one_clean_run(tmp_path):
+    postgresql_only("the kill-and-rerun test runs the PostgreSQL import in a separate process")
     riders = _world()
     path = tmp_path / "trips.csv"
     path.write_bytes(_file(riders))

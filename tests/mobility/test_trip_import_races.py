@@ -23,6 +23,7 @@ from kukkaro.ledger.models import Transfer, TransferFlag
 from kukkaro.ledger.verification import ledger_verify
 from kukkaro.mobility import trip_files
 from kukkaro.mobility.models import AuthorizationState, TripAuthorization, TripImport
+from tests.databases import postgresql_only
 from tests.factories import organiser
 from tests.mobility.test_authorizations import URL, _ask, _body, _token
 from tests.mobility.test_trip_files import _eur, _price, world  # noqa: F401 - the fixture is used by name
@@ -152,10 +153,8 @@ def _hold_open(authorization: TripAuthorization) -> bool:
 @pytest.mark.django_db(transaction=True)
 def test_import__racing_cancels_and_bookings_on_its_authorisations__every_one_ends_definitely(
     world,  # noqa: F811
-    on_postgres,
 ):
-    if not on_postgres:
-        pytest.skip("a race needs concurrent writers: PostgreSQL's to prove; SQLite has one writer at a time")
+    postgresql_only("a race needs concurrent writers: PostgreSQL's to prove; SQLite has one writer at a time")
     token = _token()
     riders = [world["quota"], world["km"], world["eur"]]
     setup = HttpClient()

@@ -1,6 +1,8 @@
 """The set-based import on PostgreSQL gives every row exactly what the row-at-a-time import gives it: the same
 outcome, reasons, prices, self-shares, debits and the same ledger. Generated files mix good legs with every kind
-of bad one, repeats, changed repeats, work trips past the monthly cap and purses run dry."""
+of bad one, repeats, changed repeats, work trips past the monthly cap and purses run dry; a catalogue file has a
+row for every reason code the judgement declares (``judgement.LEG_REASONS``: a code added without a row here
+fails) and probes every limit at, just below and just above it."""
 
 import datetime as dt
 import random
@@ -12,11 +14,12 @@ from django.db import transaction
 from kukkaro.core import clock
 from kukkaro.ledger.models import Purse, Transfer
 from kukkaro.ledger.verification import ledger_verify
-from kukkaro.mobility import trip_files
-from kukkaro.mobility.models import TripImport, TripLeg
+from kukkaro.mobility import judgement, trip_files
+from kukkaro.mobility.models import Tariff, TripImport, TripLeg
 from kukkaro.mobility.trip_import_sql import import_trips_sql
+from tests.databases import postgresql_only
 from tests.factories import organiser
-from tests.mobility.test_trip_files import BUILT, IMPORTED, NOBODY, world  # noqa: F401 - the fixture
+from tests.mobility.test_trip_files import BUILT, IMPORTED, NOBODY, _eur, _price, world  # noqa: F401 - the fixture
 from tests.mobility.trips import leg, trip_file
 
 pytestmark = pytest.mark.django_db
@@ -192,9 +195,8 @@ def _both(content: bytes, *, earlier: bytes | None = None):
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_sql_import__gives_every_row_what_the_row_by_row_import_gives_it(world, on_postgres, seed):  # noqa: F811
-    if not on_postgres:
-        pytest.skip("the set-based import is PostgreSQL's; SQLite uses the row-by-row import only")
+def test_sql_import__gives_every_row_what_the_row_by_row_import_gives_it(world, seed):  # noqa: F811
+    postgresql_only("the set-based import is PostgreSQL's; SQLite uses the row-by-row import only")
     rng = random.Random(seed)
     rows = _random_rows(rng, world)
     with clock.pinned(IMPORTED):
@@ -211,9 +213,8 @@ def test_sql_import__gives_every_row_what_the_row_by_row_import_gives_it(world, 
     assert py_purses == sql_purses
 
 
-def test_sql_import__after_an_earlier_file_and_with_a_badly_shaped_file(world, on_postgres):  # noqa: F811
-    if not on_postgres:
-        pytest.skip("the set-based import is PostgreSQL's; SQLite uses the row-by-row import only")
+def test_sql_import__after_an_earlier_file_and_with_a_badly_shaped_file(world):  # noqa: F811
+    postgresql_only("the set-based import is PostgreSQL's; SQLite uses the row-by-row import only")
     rng = random.Random(7)
     rows = _random_rows(rng, world)
     earlier = trip_file(rows[:80])
@@ -228,9 +229,8 @@ def test_sql_import__after_an_earlier_file_and_with_a_badly_shaped_file(world, o
     assert (py_transfers, py_purses) == (sql_transfers, sql_purses)
 
 
-def test_metres_and_prices_agree_for_half_metre_distances(world, on_postgres):  # noqa: F811
-    if not on_postgres:
-        pytest.skip("the set-based import is PostgreSQL's")
+def test_metres_and_prices_agree_for_half_metre_distances(world):  # noqa: F811
+    postgresql_only("the set-based import is PostgreSQL's; SQLite uses the row-by-row import only")
     rows = [
         leg(trip_id=f"H-{n}", client_number=world["km"].card.number, distance_km=km, fare_eur="0.00")
         for n, km in enumerate(["0.0005", "1.0015", "2.0025", "12.3455", "999.9995"])
@@ -240,3 +240,136 @@ def test_metres_and_prices_agree_for_half_metre_distances(world, on_postgres):  
     assert [r["distance_m"] for r in py_legs] == [1, 1002, 2003, 12346, 1000000]
     assert py_legs == sql_legs
     assert Decimal("1.0015") * 1000 == Decimal("1001.5")
+
+
+#: Each of the judgement's limits (``judgement.LIMITS``), probed just below, at and just above it: the column, and
+#: its values as the file writes them.
+LIMIT_PROBES = {
+    "distance_km": ("distance_km", ("999.999999", "1000", "1000.000001")),
+    "duration_min": ("duration_min", ("1439.99", "1440", "1440.01")),
+    "waiting_min": ("waiting_min", ("599.99", "600", "600.01")),
+    "fare_cents": ("fare_eur", ("1999.99", "2000.00", "2000.01")),
+}
+ABSURD = {"distance_km": "distance_absurd", "duration_min": "duration_absurd", "waiting_min": "waiting_absurd"}
+ABSURD["fare_cents"] = "fare_absurd"
+
+
+def _catalogue(w) -> list[dict[str, str]]:
+    """A row for each reason code (the one in the comment, alone or first), the limits probed, the edges of the
+    day rate and of the fare's tolerance."""
+    q, k = w["quota"].card.number, w["km"].card.number
+    far = _price(distance_km=Decimal(900), ride_minutes=Decimal(600))
+    rows = [
+        leg(trip_id="C-ok", client_number=q),  # accepted
+        leg(trip_id="C-op", client_number=q, operator_id="1234567-0"),  # operator_id_invalid
+        leg(trip_id="C trip!", client_number=q),  # trip_id_invalid
+        leg(trip_id="C-card", client_number="123"),  # client_number_invalid
+        leg(trip_id="C-auth", client_number=q, authorization_id="not valid!"),  # authorization_id_invalid
+        leg(trip_id="C-shared", client_number=q, shared_ride_id="S 1"),  # shared_ride_id_invalid
+        leg(trip_id="C-pickup", client_number=q, pickup_at="2026-02-30T10:00:00+02:00"),  # pickup_at_invalid
+        leg(trip_id="C-dropoff", client_number=q, dropoff_at="later"),  # dropoff_at_invalid
+        leg(trip_id="C-before", client_number=q, dropoff_at="2026-03-04T09:00:00+02:00"),  # dropoff_before_pickup
+        leg(trip_id="C-place", client_number=q, origin_municipality="49"),  # municipality_invalid
+        leg(trip_id="C-km", client_number=q, distance_km="abc"),  # distance_invalid
+        leg(trip_id="C-min", client_number=q, duration_min=""),  # duration_invalid
+        leg(trip_id="C-wait", client_number=q, waiting_min="x"),  # waiting_invalid
+        leg(trip_id="C-class", client_number=q, vehicle_class="bus"),  # unknown_vehicle_class
+        leg(trip_id="C-purpose", client_number=q, purpose="holiday"),  # unknown_purpose
+        leg(trip_id="C-escort", client_number=q, escort="2"),  # escort_invalid
+        leg(trip_id="C-fare", client_number=q, fare_eur="12.345"),  # fare_invalid
+        leg(trip_id="C-share", client_number=q, self_share_eur="abc"),  # self_share_invalid
+        leg(trip_id="C-speed", client_number=q, distance_km="50.001", fare_eur="112.40"),  # impossible_speed
+        leg(trip_id="C-long", client_number=q, duration_min="30.01"),  # impossible_duration
+        leg(trip_id="C-supp", client_number=q, supplements="karaoke"),  # unknown_supplement
+        leg(trip_id="C-approved", client_number=q, operator_id="7654321-2"),  # operator_not_approved
+        leg(trip_id="C-nobody", client_number=NOBODY),  # unknown_client
+        leg(trip_id="C-decision", client_number=w["card_only"].number),  # no_decision
+        leg(trip_id="C-area", client_number=q, destination_municipality="837"),  # outside_area
+        leg(  # no_tariff: the tariff ends on 30 November (the test's own change)
+            trip_id="C-tariff",
+            client_number=q,
+            pickup_at="2026-12-02T10:00:00+02:00",
+            dropoff_at="2026-12-02T10:25:00+02:00",
+        ),
+        leg(  # insufficient_funds: 900 km from a 200 km purse
+            trip_id="C-funds",
+            client_number=k,
+            distance_km="900",
+            duration_min="600",
+            dropoff_at="2026-03-04T20:05:00+02:00",
+            fare_eur=_eur(far),
+        ),
+        leg(trip_id="C-ok", client_number=q, distance_km="11.0"),  # resent_changed
+    ]
+    # The fare's tolerance (1 €): at it, within it and a cent past it, either way.
+    price = _price()
+    for n, off in enumerate((-101, -100, -99, 99, 100, 101)):
+        rows.append(leg(trip_id=f"C-tolerance-{n}", client_number=q, fare_eur=_eur(price + off)))  # fare_mismatch
+    # The day rate: Monday to Friday from 06:00 to before 20:00, not on a public holiday (Good Friday 3 April).
+    for n, at in enumerate(
+        (
+            "2026-03-04T05:59:59",
+            "2026-03-04T06:00:00",
+            "2026-03-04T19:59:59",
+            "2026-03-04T20:00:00",
+            "2026-03-07T12:00:00",  # a Saturday
+            "2026-04-03T12:00:00",  # Good Friday
+            "2026-04-02T12:00:00",  # the Thursday before it, a working day
+        )
+    ):
+        pickup = dt.datetime.fromisoformat(at).replace(tzinfo=clock.HELSINKI)
+        rows.append(
+            leg(
+                trip_id=f"C-rate-{n}",
+                client_number=w["eur"].card.number,
+                pickup_at=pickup.isoformat(),
+                dropoff_at=(pickup + dt.timedelta(minutes=25)).isoformat(),
+                fare_eur=_eur(_price(pickup_at=pickup)),
+            )
+        )
+    # Each limit just below, at and just above, for a client and for a card nobody has.
+    for name, (column, values) in LIMIT_PROBES.items():
+        for card in (q, NOBODY):
+            for n, value in enumerate(values):
+                row = {
+                    "trip_id": f"C-{name}-{card[-4:]}-{n}",
+                    "client_number": card,
+                    "pickup_at": "2026-03-05T10:00:00+02:00",
+                    "dropoff_at": "2026-03-06T12:00:00+02:00",  # 26 hours: long enough for every probe
+                    "distance_km": "10",
+                    "duration_min": "480" if name == "distance_km" else "20",  # 1 000 km at 125 km/h
+                }
+                rows.append(leg(**{**row, column: value}))
+    return rows
+
+
+def test_sql_import__every_reason_code_and_every_limit__as_the_row_by_row_import(world):  # noqa: F811
+    postgresql_only("the set-based import is PostgreSQL's; SQLite uses the row-by-row import only")
+    assert set(LIMIT_PROBES) == set(judgement.LIMITS)  # a limit added to the judgement is probed here too
+    for name, (_column, values) in LIMIT_PROBES.items():
+        below, at, above = (Decimal(v) * (100 if name == "fare_cents" else 1) for v in values)
+        assert below < at == judgement.LIMITS[name] < above
+    Tariff.objects.filter(valid_from=dt.date(2026, 1, 1)).update(valid_until=dt.date(2026, 11, 30))
+    clean = trip_file(_catalogue(world))
+    # A badly shaped file (a row with too few values): the staging's other way, and the "columns" reason.
+    shaped = trip_file(_catalogue(world)[:3]) + b"2222222-9,X-1,too,few\r\n"
+    compared: set[str] = set()
+    for content in (clean, shaped):
+        with clock.pinned(IMPORTED):
+            (py_legs, py_transfers, py_purses), (sql_legs, sql_transfers, sql_purses) = _both(content)
+        for py_row, sql_row in zip(py_legs, sql_legs, strict=True):
+            assert py_row == sql_row, f"row {py_row['row_number']} differs"
+        assert (py_transfers, py_purses) == (sql_transfers, sql_purses)
+        compared |= {reason for row in py_legs for reason in row["reasons"]}
+        if content is clean:
+            by_trip = {row["trip_id"]: (row["outcome"], row["reasons"]) for row in py_legs}
+    # Every reason the judgement declares, compared — and no other.
+    assert compared == set(judgement.LEG_REASONS)
+    for name, (_column, _values) in LIMIT_PROBES.items():
+        for card in (world["quota"].card.number, NOBODY):
+            below, at, above = (by_trip[f"C-{name}-{card[-4:]}-{n}"] for n in range(3))
+            assert ABSURD[name] not in below[1] and ABSURD[name] not in at[1]
+            assert above == ("rejected", [ABSURD[name]])
+    tolerance = [by_trip[f"C-tolerance-{n}"] for n in range(6)]
+    assert [reasons for _outcome, reasons in tolerance] == [["fare_mismatch"], [], [], [], [], ["fare_mismatch"]]
+    assert all(by_trip[f"C-rate-{n}"] == ("accepted", []) for n in range(7))
