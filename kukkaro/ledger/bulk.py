@@ -25,8 +25,10 @@ from django.db import IntegrityError, connection, transaction
 
 from kukkaro.core import clock
 from kukkaro.core.middleware import current_request_id
-from kukkaro.ledger import services as ledger
+from kukkaro.ledger.errors import InsufficientFunds, LedgerError
 from kukkaro.ledger.models import SYSTEM_KINDS, Purse, PurseKind, Transfer, TransferFlag
+from kukkaro.ledger.purses import purses_lock, shard_of, system_purse_id
+from kukkaro.ledger.transfers import transfer_fingerprint
 
 PURSE_TABLE = Purse._meta.db_table
 TRANSFER_TABLE = Transfer._meta.db_table
@@ -93,7 +95,7 @@ def _facts(purse_ids: set[uuid.UUID]) -> dict[uuid.UUID, _Facts]:
             facts[pk] = _Facts(unit, organiser_id, kind, guarded, closed_at is not None)
     missing = set(purse_ids) - set(facts)
     if missing:
-        raise ledger.LedgerError(f"no such purse: {sorted(missing)[0]}", reason="no_purse")
+        raise LedgerError(f"no such purse: {sorted(missing)[0]}", reason="no_purse")
     return facts
 
 
@@ -107,11 +109,9 @@ def spendings_post_many(
     postings = []
     for spending in spendings:
         fact = facts[spending.purse_id]
-        key = (fact.organiser_id, fact.unit, ledger.shard_of(spending.purse_id))
+        key = (fact.organiser_id, fact.unit, shard_of(spending.purse_id))
         if key not in shards:  # a few payables shards serve all the purses: each is looked up once
-            shards[key] = ledger.system_purse_id(
-                organiser_id=key[0], unit=key[1], kind=PurseKind.PAYABLES, shard=key[2]
-            )
+            shards[key] = system_purse_id(organiser_id=key[0], unit=key[1], kind=PurseKind.PAYABLES, shard=key[2])
         postings.append(
             Posting(
                 transfer_id=spending.transfer_id,
@@ -126,17 +126,17 @@ def spendings_post_many(
 
 def _check(postings: Sequence[Posting], facts: dict[uuid.UUID, _Facts]) -> None:
     if len({posting.transfer_id for posting in postings}) != len(postings):
-        raise ledger.LedgerError("a transfer id is used twice in the batch", reason="id_conflict")
+        raise LedgerError("a transfer id is used twice in the batch", reason="id_conflict")
     for posting in postings:
         if not isinstance(posting.amount, int) or isinstance(posting.amount, bool):
             raise TypeError("ledger amounts are integers (cents, metres or trips)")
         if posting.amount <= 0:
-            raise ledger.LedgerError("amounts are positive integers", reason="amount")
+            raise LedgerError("amounts are positive integers", reason="amount")
         debit, credit = facts[posting.debit_purse_id], facts[posting.credit_purse_id]
         if debit.unit != credit.unit:
-            raise ledger.LedgerError(f"units differ: {debit.unit} and {credit.unit}", reason="unit_mismatch")
+            raise LedgerError(f"units differ: {debit.unit} and {credit.unit}", reason="unit_mismatch")
         if debit.organiser_id != credit.organiser_id:
-            raise ledger.LedgerError("purses belong to different organisers", reason="organiser_mismatch")
+            raise LedgerError("purses belong to different organisers", reason="organiser_mismatch")
 
 
 def _sums(postings: Sequence[Posting]) -> dict[uuid.UUID, list[int]]:
@@ -148,20 +148,20 @@ def _sums(postings: Sequence[Posting]) -> dict[uuid.UUID, list[int]]:
     return sums
 
 
-def _refusal(sums: dict[uuid.UUID, list[int]]) -> ledger.LedgerError:
+def _refusal(sums: dict[uuid.UUID, list[int]]) -> LedgerError:
     """Why the counters' UPDATE did not match every purse (read only after a refusal)."""
     purses = {p.pk: p for p in Purse.objects.filter(pk__in=list(sums))}
     for pk in sorted(sums):
         purse = purses[pk]
         if purse.closed_at is not None:
-            return ledger.LedgerError(f"purse {pk} is closed", reason="purse_closed")
+            return LedgerError(f"purse {pk} is closed", reason="purse_closed")
     for pk in sorted(sums):
         purse = purses[pk]
         if purse.debits_must_not_exceed_credits and sums[pk][0] > purse.available_now:
-            return ledger.InsufficientFunds(
+            return InsufficientFunds(
                 f"{sums[pk][0]} requested but only {purse.available_now} available in purse {pk} ({purse.unit})"
             )
-    return ledger.LedgerError("the batch was refused", reason="constraint")  # pragma: no cover - not reachable
+    return LedgerError("the batch was refused", reason="constraint")  # pragma: no cover - not reachable
 
 
 # The counters of a purse move only while it is open and, if it may not be overdrawn, has the funds for the
@@ -243,7 +243,7 @@ def _post_many(
         facts=facts,
         sums=_sums(postings),
         fingerprints=[
-            ledger.transfer_fingerprint(
+            transfer_fingerprint(
                 debit_purse_id=posting.debit_purse_id,
                 credit_purse_id=posting.credit_purse_id,
                 amount=posting.amount,
@@ -264,12 +264,12 @@ def _post_many(
     )
     try:
         with transaction.atomic():
-            ledger.purses_lock(purse_ids=purse_ids)
+            purses_lock(purse_ids=purse_ids)
             matched = _post_in_one_statement(batch) if connection.vendor == "postgresql" else _post_row_by_row(batch)
             if matched != len(batch.sums):
                 raise _refusal(batch.sums)
     except IntegrityError as exc:
-        raise ledger.LedgerError(f"refused by the database: {exc}", reason="constraint") from exc
+        raise LedgerError(f"refused by the database: {exc}", reason="constraint") from exc
     return [posting.transfer_id for posting in postings]
 
 

@@ -2,7 +2,8 @@
 
 from django.tasks import task
 
-from kukkaro.ledger.services import holds_expire, purses_release_due
+from kukkaro.ledger.holds import holds_expire
+from kukkaro.ledger.releases import purses_release_due
 
 
 @task()

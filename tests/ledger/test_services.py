@@ -8,6 +8,7 @@ from django.utils import translation
 from kukkaro.core import clock
 from kukkaro.core.models import Organiser
 from kukkaro.core.roles import Role
+from kukkaro.ledger import holds as ledger_holds
 from kukkaro.ledger import services
 from kukkaro.ledger.models import PeriodKind, Purse, PurseKind, RolloverRule, Transfer, TransferCode, Unit
 from kukkaro.ledger.selectors import system_total
@@ -169,7 +170,7 @@ def test_holds_void_many__leaves_a_hold_that_is_not_open_alone():
 
 def test_holds_void_many__a_chunk_refused_by_the_database_is_voided_one_hold_at_a_time(monkeypatch):
     holds = _holds_on_three_purses("fallback")
-    original = services._write_voids
+    original = ledger_holds._write_voids
     calls = []
 
     def refused_once(requests, *, actor):
@@ -178,7 +179,7 @@ def test_holds_void_many__a_chunk_refused_by_the_database_is_voided_one_hold_at_
         if len(calls) == 1:
             raise IntegrityError("ledger_hold_resolved_once")
 
-    monkeypatch.setattr(services, "_write_voids", refused_once)
+    monkeypatch.setattr(ledger_holds, "_write_voids", refused_once)
     released = services.holds_void_many(voids=[(services.derived_id(h.pk, "f"), h.pk) for h in holds])
     assert released == {h.pk for h in holds} and calls == [len(holds)]
     assert Transfer.objects.filter(code=TransferCode.VOID).count() == len(holds)

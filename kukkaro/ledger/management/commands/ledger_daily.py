@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand
 
-from kukkaro.ledger.services import holds_expire, purses_release_due
+from kukkaro.ledger.holds import holds_expire
+from kukkaro.ledger.releases import purses_release_due
 
 
 class Command(BaseCommand):
