@@ -1,12 +1,21 @@
 """Browser tests: headless Chromium (Debian's, driven by Playwright) against pytest-django's live server.
 
 - One browser for the whole session, a fresh browser context (cookies, viewport) for every test.
+- One live server and one world for the whole session (``browsing``, ``world``): the world is built once, on first
+  use, and committed, so that the server's thread sees it on PostgreSQL too; every test that only reads pages (the
+  page walk, keyboard, reflow, charts, error pages reached without changing the world) shares them. Such tests
+  carry no ``django_db`` mark: they run, as pytest-django orders tests, after every transactional test, so no
+  flush can empty the world under them (and if one did, the world is built again).
+- A test that changes the world (a payment batch prepared, cancelled, answered) asks for ``isolated_browsing``
+  and ``isolated_world`` instead: pytest-django's live server, a transactional test, a world of its own.
 - People are signed in by creating a session with Django's test client and giving its cookie to the browser;
   the language is chosen with the language cookie, exactly as the language switcher leaves it.
 - ``axe_violations``/``assert_axe_clean`` run axe-core (WCAG 2.0/2.1 A and AA rules) on the current page.
 
 Run them alone with ``pytest tests/browser`` or leave them out with ``-m "not browser"``.
 """
+
+from __future__ import annotations
 
 import os
 from collections.abc import Iterator
@@ -126,14 +135,6 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
     return result
 
 
-@pytest.fixture(autouse=True)
-def _reference_data_is_restored(django_db_serialized_rollback: None) -> None:
-    """Every browser test starts with the migrations' reference data (see ``BrowserPool._start``)."""
-    from kukkaro.core.models import Organiser
-
-    assert Organiser.objects.exists(), "reference data was not restored: serialized rollback found no snapshot"
-
-
 class Browsing:
     """One browser context for one test, pointed at the live server."""
 
@@ -187,8 +188,100 @@ class Browsing:
 
 
 @pytest.fixture
-def browsing(browser_pool: BrowserPool, live_server: Any) -> Iterator[Browsing]:
+def isolated_browsing(
+    browser_pool: BrowserPool, live_server: Any, django_db_serialized_rollback: None
+) -> Iterator[Browsing]:
+    """A browser context on pytest-django's live server: the test is transactional and has its own world; the
+    migrations' reference data is put back after it (serialized rollback, see ``BrowserPool._start``)."""
+    from kukkaro.core.models import Organiser
+
+    assert Organiser.objects.exists(), "reference data was not restored: serialized rollback found no snapshot"
     session = Browsing(browser_pool.get(), live_server.url)
+    yield session
+    session.close()
+
+
+class SharedSite:
+    """The session's live server and world for the tests that do not change the world (see the module docstring).
+
+    The server is pytest-django's ``LiveServer`` (its thread shares the connection of an in-memory SQLite
+    database, as pytest-django's own live server does); it is started on first use and stopped at the end.
+    """
+
+    def __init__(self) -> None:
+        self.server: Any = None
+        self._world: World | None = None
+
+    def url(self) -> str:
+        if self.server is None:
+            from pytest_django.live_server_helper import LiveServer
+
+            self.server = LiveServer("localhost")
+        return self.server.url
+
+    def world(self) -> World:
+        # A transactional test run after the world was built (only if tests are run out of pytest-django's order)
+        # would have emptied the database; the world is then built again rather than shown half gone.
+        if self._world is None or not User.objects.filter(pk=self._world.caseworker.pk).exists():
+            from kukkaro.core.models import Municipality, Organiser
+            from kukkaro.core.reference_data import ensure_reference_data
+
+            ensure_reference_data(Organiser, Municipality)
+            self._world = build_browser_world()
+            self._world.add_clients(FULL_REGISTER)
+        return self._world
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()  # its thread closes its own database connections
+            self.server = None
+
+
+_SITE = SharedSite()
+
+
+@pytest.fixture(scope="session")
+def shared_site(django_db_setup: None, django_db_blocker: Any) -> Iterator[SharedSite]:
+    from django.db import connection
+    from django.test.utils import setup_databases, teardown_databases
+
+    # pytest-django creates the test database only if some selected test is marked for the database; the shared
+    # site's tests are not (see ``shared_database``). Run alone, they would otherwise reach the configured
+    # database itself.
+    created = None
+    if connection.settings_dict["NAME"] != connection.creation._get_test_db_name():
+        with django_db_blocker.unblock():
+            created = setup_databases(verbosity=0, interactive=False, aliases={connection.alias})
+    yield _SITE
+    _SITE.stop()
+    if created is not None:
+        _POOL.stop()  # it closes the connections made while Playwright's loop ran, which would block the drop
+        with django_db_blocker.unblock():
+            teardown_databases(created, verbosity=0)
+
+
+@pytest.fixture
+def shared_database(request: pytest.FixtureRequest, django_db_blocker: Any) -> Iterator[None]:
+    """Database access for a test on the shared site: no transaction of its own, what it writes is committed."""
+    marker = request.node.get_closest_marker("django_db")
+    assert marker is None and "db" not in request.fixturenames and "transactional_db" not in request.fixturenames, (
+        "a test on the shared site must not ask for a database of its own: its writes would be invisible to the "
+        "live server (PostgreSQL) or would empty the shared world (transactional); use isolated_browsing"
+    )
+    with django_db_blocker.unblock():
+        yield
+
+
+@pytest.fixture
+def browsing(browser_pool: BrowserPool, shared_site: SharedSite, shared_database: None) -> Iterator[Browsing]:
+    """A fresh browser context on the session's live server."""
+    from axes.models import AccessAttempt, AccessFailureLog
+
+    # Sign-in failures count per address as well as per account (ADR 0006): one test's wrong passwords must not
+    # lock the next test's sign-in on the shared database.
+    AccessAttempt.objects.all().delete()
+    AccessFailureLog.objects.all().delete()
+    session = Browsing(browser_pool.get(), shared_site.url())
     yield session
     session.close()
 
@@ -316,8 +409,7 @@ class World:
         return make_user(role, organiser_code=ORGANISER)
 
 
-@pytest.fixture
-def world() -> World:
+def build_browser_world() -> World:
     from kukkaro.core.audit import PURPOSE_CASEWORK
     from kukkaro.people.selectors import client_log_reads
 
@@ -332,7 +424,12 @@ def world() -> World:
 
 
 @pytest.fixture
-def full_world(world: World) -> World:
-    """The world with more clients than fit on one page of a list."""
-    world.add_clients(FULL_REGISTER)
-    return world
+def isolated_world(isolated_browsing: Browsing) -> World:
+    """A world of the test's own, for a test that changes it (with ``isolated_browsing``)."""
+    return build_browser_world()
+
+
+@pytest.fixture
+def world(browsing: Browsing, shared_site: SharedSite) -> World:
+    """The session's shared world: more clients than fit on one page of a list, the rest built on first use."""
+    return shared_site.world()

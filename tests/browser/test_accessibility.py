@@ -67,8 +67,7 @@ def test_axe_reports_what_it_finds(browsing: Browsing) -> None:
 
 
 @pytest.mark.parametrize("site_page", SITE_PAGES, ids=lambda p: p.id)
-def test_every_page_is_axe_clean_in_every_language(browsing: Browsing, full_world: World, site_page: SitePage) -> None:
-    world = full_world
+def test_every_page_is_axe_clean_in_every_language(browsing: Browsing, world: World, site_page: SitePage) -> None:
     if site_page.problem:
         pytest.fail(site_page.problem)
     user = world.user_in(site_page.role) if site_page.role else None
@@ -352,6 +351,7 @@ def _bank_change_rejected_without_a_reason(browsing: Browsing, world: World) -> 
     return status
 
 
+#: States reached without changing the shared world (see tests/browser/conftest.py).
 SCENARIOS: dict[str, tuple[Callable[[Browsing, World], int], int]] = {
     # name: (how to get there, expected HTTP status of the page checked)
     "404-anonymous": (_not_found_anonymous, 404),
@@ -370,6 +370,11 @@ SCENARIOS: dict[str, tuple[Callable[[Browsing, World], int], int]] = {
     "provider-application-with-errors": (_provider_application_with_errors, 200),
     "provider-claim-form-with-errors": (_claim_form_with_errors, 200),
     "choice-without-a-provider-chosen": (_choice_without_a_provider_chosen, 200),
+}
+
+#: States that change the world (a payment batch prepared, cancelled or answered, a bank change decided): each test
+#: has a world of its own.
+CHANGING_SCENARIOS: dict[str, tuple[Callable[[Browsing, World], int], int]] = {
     "payment-batch-waiting-for-release": (_batch_waiting_for_release, 200),
     "payment-batch-the-preparer-cannot-release": (_batch_the_preparer_cannot_release, 200),
     "payment-batch-cancel-without-a-reason": (_batch_cancel_without_a_reason, 200),
@@ -386,9 +391,34 @@ SCENARIOS: dict[str, tuple[Callable[[Browsing, World], int], int]] = {
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_error_and_edge_states_are_axe_clean(browsing: Browsing, world: World, scenario: str, language: str) -> None:
     reach, expected_status = SCENARIOS[scenario]
+    _assert_state_axe_clean(
+        browsing, world, scenario=scenario, language=language, reach=reach, expected=expected_status
+    )
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("scenario", CHANGING_SCENARIOS)
+def test_states_that_change_the_world_are_axe_clean(
+    isolated_browsing: Browsing, isolated_world: World, scenario: str, language: str
+) -> None:
+    reach, expected_status = CHANGING_SCENARIOS[scenario]
+    _assert_state_axe_clean(
+        isolated_browsing, isolated_world, scenario=scenario, language=language, reach=reach, expected=expected_status
+    )
+
+
+def _assert_state_axe_clean(
+    browsing: Browsing,
+    world: World,
+    *,
+    scenario: str,
+    language: str,
+    reach: Callable[[Browsing, World], int],
+    expected: int,
+) -> None:
     browsing.use_language(language)
     status = reach(browsing, world)
-    assert status == expected_status, f"{scenario}: HTTP {status}, expected {expected_status}"
+    assert status == expected, f"{scenario}: HTTP {status}, expected {expected}"
     browsing.assert_styles_loaded()
     assert browsing.html_lang() == language
     assert_axe_clean(browsing.page, f"{scenario} [{language}] {browsing.page.url}")

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.browser
 FOCUS_IN_DIALOG_JS = "() => document.getElementById('session-timeout').contains(document.activeElement)"
 
 
-def test_failed_submit__focus_moves_to_the_error_summary(browsing: Browsing, db: Any) -> None:
+def test_failed_submit__focus_moves_to_the_error_summary(browsing: Browsing) -> None:
     make_user(Role.SOCIAL_WORKER, username="sari")
     browsing.goto(reverse("people:login"))
     browsing.page.fill("#id_username", "sari")
@@ -62,7 +62,7 @@ def test_idle_warning__opens_before_the_timeout_and_continue_extends_the_session
     assert browsing.goto(reverse("core:dashboard")).url.endswith(reverse("core:dashboard"))
 
 
-def test_idle_warning__ignored__signs_out_at_the_timeout(browsing: Browsing, db: Any, settings: Any) -> None:
+def test_idle_warning__ignored__signs_out_at_the_timeout(browsing: Browsing, settings: Any) -> None:
     settings.SESSION_COOKIE_AGE = 5
     settings.SESSION_WARNING_SECONDS = 3
     browsing.sign_in(make_user(Role.SOCIAL_WORKER))
@@ -73,7 +73,7 @@ def test_idle_warning__ignored__signs_out_at_the_timeout(browsing: Browsing, db:
     assert reverse("people:login") in browsing.goto(reverse("core:dashboard")).url
 
 
-def test_idle_warning__escape_continues_and_sign_out_signs_out(browsing: Browsing, db: Any, settings: Any) -> None:
+def test_idle_warning__escape_continues_and_sign_out_signs_out(browsing: Browsing, settings: Any) -> None:
     settings.SESSION_COOKIE_AGE = 8
     settings.SESSION_WARNING_SECONDS = 6
     browsing.use_language("fi")
@@ -94,7 +94,7 @@ def test_idle_warning__escape_continues_and_sign_out_signs_out(browsing: Browsin
     assert page.get_by_role("alertdialog").count() == 0
 
 
-def test_lifetime_warning__offers_no_continue(browsing: Browsing, db: Any, settings: Any) -> None:
+def test_lifetime_warning__offers_no_continue(browsing: Browsing, settings: Any) -> None:
     """Near the absolute lifetime, Continue could not help: the dialog says so and only closes."""
     settings.SESSION_ABSOLUTE_SECONDS = 6
     settings.SESSION_WARNING_SECONDS = 5

@@ -157,10 +157,10 @@ PAGES = {
 
 @pytest.mark.parametrize("page_name", ["front-page", "dashboard", "client-list"])
 def test_first_tab_focuses_the_skip_link_which_moves_focus_to_main(
-    browsing: Browsing, full_world: World, page_name: str
+    browsing: Browsing, world: World, page_name: str
 ) -> None:
     browsing.use_language("fi")
-    browsing.goto(PAGES[page_name](browsing, full_world))
+    browsing.goto(PAGES[page_name](browsing, world))
     page = browsing.page
 
     page.keyboard.press("Tab")
@@ -187,10 +187,10 @@ def test_first_tab_focuses_the_skip_link_which_moves_focus_to_main(
     "page_name", ["dashboard", "client-list", "choice", "claim-queue", "trip-leg", "transport-models"]
 )
 def test_every_interactive_element_is_reachable_by_tab_with_visible_focus(
-    browsing: Browsing, full_world: World, page_name: str
+    browsing: Browsing, world: World, page_name: str
 ) -> None:
     browsing.use_language("fi")
-    browsing.goto(PAGES[page_name](browsing, full_world))
+    browsing.goto(PAGES[page_name](browsing, world))
     browsing.assert_styles_loaded()
     stops, visited = _tab_through(browsing)
 
@@ -247,12 +247,10 @@ def _assert_no_horizontal_scrolling(browsing: Browsing, width: int, where: str) 
     "page_name",
     ["front-page", "client-list", "choice", "upload-results", "trip-leg", "transport-month", "transport-models"],
 )
-def test_no_horizontal_scrolling_at_320_px(
-    browsing: Browsing, full_world: World, page_name: str, language: str
-) -> None:
+def test_no_horizontal_scrolling_at_320_px(browsing: Browsing, world: World, page_name: str, language: str) -> None:
     browsing.use_language(language)
     browsing.set_width(320, 640)
-    browsing.goto(PAGES[page_name](browsing, full_world))
+    browsing.goto(PAGES[page_name](browsing, world))
     browsing.assert_styles_loaded()
     _assert_no_horizontal_scrolling(browsing, 320, f"{page_name} [{language}]")
     if language == "fi":  # for a person to look at; nothing is asserted on pixels
@@ -266,13 +264,13 @@ def test_no_horizontal_scrolling_at_320_px(
     ["front-page", "client-list", "choice", "upload-results", "trip-leg", "transport-month", "transport-models"],
 )
 def test_no_horizontal_scrolling_at_200_percent_zoom(
-    browsing: Browsing, full_world: World, page_name: str, language: str
+    browsing: Browsing, world: World, page_name: str, language: str
 ) -> None:
     # A 1280 px wide window zoomed to 200 % lays the page out in 640 CSS pixels. (device_scale_factor only
     # sharpens the pixels; it does not change the layout, so it is not zoom.)
     browsing.use_language(language)
     browsing.set_width(640, 400)
-    browsing.goto(PAGES[page_name](browsing, full_world))
+    browsing.goto(PAGES[page_name](browsing, world))
     browsing.assert_styles_loaded()
     assert browsing.page.evaluate("window.innerWidth") == 640
     _assert_no_horizontal_scrolling(browsing, 640, f"{page_name} [{language}] at 200 %")
