@@ -17,6 +17,7 @@ cost in cents priced with the tariff — so two bookings can never spend the sam
 
 import contextlib
 import datetime as dt
+import functools
 import hashlib
 import json
 import re
@@ -442,8 +443,10 @@ def _new_authorization(*, actor: Any, key: str, request: TripRequest, fingerprin
 _INSERT_FIELDS = [field for field in TripAuthorization._meta.concrete_fields if field.attname != "available_after"]
 #: PostgreSQL: the answer in one statement, unless the key has one already; what the purse has available after
 #: the hold is read in the same statement (the purse row is this transaction's, locked by the hold).
+# A concrete field always has a column; the stubs type every field's column as str | None.
+_INSERT_COLUMNS = ", ".join(f.column for f in _INSERT_FIELDS)  # type: ignore[misc]
 _INSERT_SQL = (
-    f"INSERT INTO mobility_tripauthorization ({', '.join(f.column for f in _INSERT_FIELDS)}, available_after) "  # noqa: S608 - column names from the model
+    f"INSERT INTO mobility_tripauthorization ({_INSERT_COLUMNS}, available_after) "  # noqa: S608 - column names from the model
     f"VALUES ({', '.join(['%s'] * len(_INSERT_FIELDS))}, "
     f"(SELECT {bulk.sql_available(bulk.PURSE_TABLE)} FROM {bulk.PURSE_TABLE} WHERE id = %s)) "
     "ON CONFLICT ON CONSTRAINT mobility_authorization_key_once DO NOTHING RETURNING available_after"
@@ -511,6 +514,7 @@ def _place_hold(
     savepoint: bool = True,
 ) -> tuple[Transfer, dt.datetime]:
     """Hold the judged amount until the hold's expiry; the transfer's id comes from the key (ADR 0014)."""
+    assert judged.amount is not None  # the callers hold only an amount that was judged
     expires_at = hold_expiry(request.pickup_at)
     hold = ledger.hold_create(
         transfer_id=hold_id_for(actor.organiser_id, key),
@@ -652,6 +656,7 @@ def _close(
     authorization.state, authorization.closed_at = state, at
     fields = ["state", "closed_at"]
     if state == AuthorizationState.CANCELLED:  # the dispatch centre is told what the purse has again
+        assert authorization.purse_id is not None  # only an approved authorisation is cancelled: it has a purse
         authorization.available_after = Purse.objects.get(pk=authorization.purse_id).available_now
         fields.append("available_after")
     authorization.save(update_fields=fields)
@@ -678,7 +683,7 @@ def authorizations_expire(*, now: dt.datetime | None = None) -> int:
         state=AuthorizationState.APPROVED, closed_at__isnull=True, expires_at__lte=now
     ).values_list("pk", flat=True)
     for pk in list(stale):
-        count += retry_on_lock_conflict("trip authorisation expiry", lambda pk=pk: _expire(pk, now))
+        count += retry_on_lock_conflict("trip authorisation expiry", functools.partial(_expire, pk, now))
     return count
 
 

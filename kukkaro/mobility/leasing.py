@@ -301,7 +301,7 @@ def odometer_record(
         reading.excess_km = max(0, km - start.km - allowed)
         reading.excess_cents = reading.excess_km * contract.excess_km_cents
         if reading.excess_cents:
-            _charge_excess(contract, reading, allowed, actor)
+            _charge_excess(contract, reading, allowed, actor, cost=reading.excess_cents)
         # The county pays the months up to the return, and no more (leasing_post_due).
         contract.returned_on = read_on
         contract.save(update_fields=["returned_on"])
@@ -323,7 +323,7 @@ def odometer_record(
     return reading
 
 
-def _charge_excess(contract: LeasingContract, reading: OdometerReading, allowed: int, actor: Any) -> None:
+def _charge_excess(contract: LeasingContract, reading: OdometerReading, allowed: int, actor: Any, *, cost: int) -> None:
     purse = contract.line.purse
     if purse is None:
         raise ValidationError({"kind": _("The lease's line has no purse to charge the excess kilometres to.")})
@@ -334,7 +334,7 @@ def _charge_excess(contract: LeasingContract, reading: OdometerReading, allowed:
             transfer_id=ledger.derived_id(contract.pk, "excess-km"),
             debit=purse,
             credit=ledger.payables_of(purse),
-            amount=reading.excess_cents,
+            amount=cost,
             code=TransferCode.USAGE,
             actor=actor,
             ref_type="leasing",
@@ -348,7 +348,7 @@ def _charge_excess(contract: LeasingContract, reading: OdometerReading, allowed:
                     "The excess kilometres cost %(cost)s but the lease's purse has %(available)s left. Raise the "
                     "decision's leasing line first; nothing was recorded."
                 )
-                % {"cost": format_cents(reading.excess_cents), "available": format_cents(purse.available_now)}
+                % {"cost": format_cents(cost), "available": format_cents(purse.available_now)}
             }
         ) from error
     except ledger.LedgerError as error:  # the purse is closed: its decision ended

@@ -495,7 +495,7 @@ def leg_resolve(*, actor: Any, leg_id: int, resolution: str, note: str) -> Any:
         raise ValidationError({"note": _("Write the reason for the resolution; the client and the operator may ask.")})
     before = {"outcome": leg.outcome, "reasons": leg.reasons}
     if resolution == Resolution.ACCEPT:
-        if not leg_may_be_accepted(leg):
+        if not leg_may_be_accepted(leg) or leg.purse_id is None or leg.pickup_at is None:
             raise ValidationError(
                 {"resolution": _("This trip cannot be accepted: it has no client, decision, price or purse to debit.")}
             )

@@ -16,7 +16,7 @@ from kukkaro.ledger.models import Transfer, TransferFlag
 from kukkaro.mobility.models import AuthorizationState, TripAuthorization
 
 #: The audit action of an authorisation closed in each state.
-CLOSE_ACTIONS = {
+CLOSE_ACTIONS: dict[str, str] = {
     AuthorizationState.CANCELLED: "trips.authorization_cancel",
     AuthorizationState.EXPIRED: "trips.authorization_expire",
     AuthorizationState.SETTLED: "trips.authorization_settle",
