@@ -4,6 +4,7 @@ data to staff are written to the audit trail with their purpose (``people.select
 
 import datetime as dt
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db.models import Count, Q, QuerySet
@@ -286,6 +287,7 @@ def choice_options(*, line, day: dt.date | None = None, order: str = "own_share"
                 speaks_client_language=client.language in (price.provider.languages or []),
             )
         )
+    key: Callable[[ChoiceOption], tuple]
     if order == "price":
         key = lambda o: (o.price_cents, o.provider.name)  # noqa: E731
     elif order == "name":
@@ -370,7 +372,7 @@ def claim_queue_counts(*, actor: User) -> dict[str, int]:
 
 def claims_log_reads(*, actor: User, claims: list[Claim]) -> None:
     """Log that staff saw these claims' clients (once per client)."""
-    clients = {c.client_id: c.client for c in claims if c.client_id}
+    clients = {c.client_id: c.client for c in claims if c.client is not None}
     client_log_reads(actor=actor, clients=list(clients.values()), purpose=PURPOSE_CLAIMS, action="claim.read")
 
 
