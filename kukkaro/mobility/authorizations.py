@@ -52,6 +52,7 @@ from kukkaro.mobility.models import (
 )
 from kukkaro.mobility.trip_lookups import Context, price_and_share
 from kukkaro.mobility.trip_settlement import closed_entry
+from kukkaro.people.models import User
 
 #: Why a trip is denied, in words the dispatch centre can read out to the client.
 DENIAL_TEXTS = {
@@ -386,30 +387,30 @@ class _AlreadyAsked(Exception):
     """The key has an answer already (the fast path found it taken and rolled back)."""
 
 
-def trip_authorize(*, actor: Any, idempotency_key: str, request: TripRequest) -> tuple[TripAuthorization, bool]:
+def trip_authorize(*, actor: User, idempotency_key: str, request: TripRequest) -> tuple[TripAuthorization, bool]:
     """Approve (holding the amount) or deny a booking. Returns the authorisation and whether it is new; a retry
     with the same key and request returns the first answer, with another request raises IdempotencyConflict.
     A booking PostgreSQL aborted for a lock conflict is asked again under its key (it cannot hold twice);
     ``LockConflict`` if it keeps failing."""
-    authorize(actor, Action.TRIP_AUTHORIZE, _Organiser(actor.organiser_id))
+    authorize(actor, Action.TRIP_AUTHORIZE, _Organiser(actor.staff_organiser_id))
     return retry_on_lock_conflict(
         "trip authorisation", lambda: _authorize(actor=actor, idempotency_key=idempotency_key, request=request)
     )
 
 
-def _authorize(*, actor: Any, idempotency_key: str, request: TripRequest) -> tuple[TripAuthorization, bool]:
+def _authorize(*, actor: User, idempotency_key: str, request: TripRequest) -> tuple[TripAuthorization, bool]:
     try:
         _check(request, idempotency_key)
     except ValidationError:
         # A retry of a booking made earlier gets its first answer even when the request would no longer be taken
         # as new (the pickup has meanwhile passed).
-        found = _retry_of(actor.organiser_id, idempotency_key, request)
+        found = _retry_of(actor.staff_organiser_id, idempotency_key, request)
         if found is None:
             raise
         return found, False
     fingerprint = request.fingerprint()
     if connection.vendor == "postgresql":
-        judged = _judge_in_one_query(request, Organiser(pk=actor.organiser_id))
+        judged = _judge_in_one_query(request, Organiser(pk=actor.staff_organiser_id))
         try:
             return _authorize_at_once(
                 actor=actor, key=idempotency_key, request=request, fingerprint=fingerprint, judged=judged
@@ -419,9 +420,11 @@ def _authorize(*, actor: Any, idempotency_key: str, request: TripRequest) -> tup
     return _authorize_step_by_step(actor=actor, key=idempotency_key, request=request, fingerprint=fingerprint)
 
 
-def _new_authorization(*, actor: Any, key: str, request: TripRequest, fingerprint: str, now: dt.datetime) -> Any:
+def _new_authorization(
+    *, actor: User, key: str, request: TripRequest, fingerprint: str, now: dt.datetime
+) -> TripAuthorization:
     return TripAuthorization(
-        organiser_id=actor.organiser_id,
+        organiser_id=actor.staff_organiser_id,
         requested_by=actor,
         idempotency_key=key,
         fingerprint=fingerprint,
@@ -454,7 +457,7 @@ _INSERT_SQL = (
 
 
 def _authorize_at_once(
-    *, actor: Any, key: str, request: TripRequest, fingerprint: str, judged: _Judgement
+    *, actor: User, key: str, request: TripRequest, fingerprint: str, judged: _Judgement
 ) -> TripAuthorization:
     """PostgreSQL, the common case: judged already, one transaction without savepoints — the hold (its id derived
     from the key, so a twin's hold collides with it), the answer's row (refused if the key has one), the audit
@@ -506,7 +509,7 @@ def _authorize_at_once(
 
 def _place_hold(
     *,
-    actor: Any,
+    actor: User,
     key: str,
     request: TripRequest,
     authorization: TripAuthorization,
@@ -517,7 +520,7 @@ def _place_hold(
     assert judged.amount is not None  # the callers hold only an amount that was judged
     expires_at = hold_expiry(request.pickup_at)
     hold = ledger.hold_create(
-        transfer_id=hold_id_for(actor.organiser_id, key),
+        transfer_id=hold_id_for(actor.staff_organiser_id, key),
         purse=judged.purse,
         amount=judged.amount,
         expires_at=expires_at,
@@ -533,12 +536,12 @@ def _place_hold(
     return hold, expires_at
 
 
-def _audit_answer(actor: Any, authorization: TripAuthorization) -> None:
+def _audit_answer(actor: User, authorization: TripAuthorization) -> None:
     audit_record(
         action="trips.authorize",
         actor=actor,
         target=authorization,
-        organiser_id=actor.organiser_id,
+        organiser_id=actor.staff_organiser_id,
         data_subject_id=authorization.client_id,
         after={
             "state": authorization.state,
@@ -551,7 +554,7 @@ def _audit_answer(actor: Any, authorization: TripAuthorization) -> None:
 
 @transaction.atomic
 def _authorize_step_by_step(
-    *, actor: Any, key: str, request: TripRequest, fingerprint: str
+    *, actor: User, key: str, request: TripRequest, fingerprint: str
 ) -> tuple[TripAuthorization, bool]:
     """The row first under its unique key (a concurrent twin waits for this transaction, then reads its answer),
     then the judgement and the hold in a savepoint, so a refusal is recorded as a denial with its reason."""
@@ -563,13 +566,13 @@ def _authorize_step_by_step(
             authorization = _new_authorization(actor=actor, key=key, request=request, fingerprint=fingerprint, now=now)
             authorization.save(force_insert=True)
     except IntegrityError:
-        found = _existing(actor.organiser_id, key, fingerprint)
+        found = _existing(actor.staff_organiser_id, key, fingerprint)
         if found is None:  # pragma: no cover - the twin rolled back; the caller may simply retry
             raise
         return found, False
     # The organiser by its id only: the lookups filter by it, and reading the row would cost a query.
     judge = _judge_in_one_query if connection.vendor == "postgresql" else _judge
-    judged = judge(request, Organiser(pk=actor.organiser_id))
+    judged = judge(request, Organiser(pk=actor.staff_organiser_id))
     authorization.client_id = getattr(judged.client, "pk", None)
     authorization.entitlement_id = getattr(judged.entitlement, "pk", None)
     authorization.price_cents, authorization.self_share_cents = judged.price_cents, judged.self_share_cents
@@ -613,22 +616,22 @@ def _hold(authorization: TripAuthorization) -> Transfer | None:
     return Transfer.objects.filter(pk=authorization.hold_id, flag=TransferFlag.PENDING).first()
 
 
-def trip_authorization_cancel(*, actor: Any, authorization_id: uuid.UUID) -> TripAuthorization:
+def trip_authorization_cancel(*, actor: User, authorization_id: uuid.UUID) -> TripAuthorization:
     """The booking was cancelled: void the hold. Cancelling twice answers the same; a settled or expired
     authorisation cannot be cancelled. Locks the authorisation, then its purse (through the void), then the
     audit chain: the lock order of docs/mobility.md. A cancel PostgreSQL aborted for a lock conflict is asked
     again (the void's id is derived from the hold, so it cannot release twice); ``LockConflict`` if it keeps
     failing."""
-    authorize(actor, Action.TRIP_AUTHORIZE, _Organiser(actor.organiser_id))
+    authorize(actor, Action.TRIP_AUTHORIZE, _Organiser(actor.staff_organiser_id))
     return retry_on_lock_conflict(
         "trip authorisation cancel", lambda: _cancel(actor=actor, authorization_id=authorization_id)
     )
 
 
 @transaction.atomic
-def _cancel(*, actor: Any, authorization_id: uuid.UUID) -> TripAuthorization:
+def _cancel(*, actor: User, authorization_id: uuid.UUID) -> TripAuthorization:
     authorization = TripAuthorization.objects.select_for_update().get(
-        pk=authorization_id, organiser_id=actor.organiser_id
+        pk=authorization_id, organiser_id=actor.staff_organiser_id
     )
     if authorization.state == AuthorizationState.CANCELLED:
         return authorization
@@ -644,7 +647,7 @@ def _cancel(*, actor: Any, authorization_id: uuid.UUID) -> TripAuthorization:
 
 
 def _close(
-    authorization: TripAuthorization, state: str, *, actor: Any, at: dt.datetime, release: tuple[str, str]
+    authorization: TripAuthorization, state: str, *, actor: User | None, at: dt.datetime, release: tuple[str, str]
 ) -> None:
     """Release the authorisation's hold if it is still open (``release``: the void's id suffix and memo) and close
     the authorisation in ``state``, with its audit row. The caller holds the row locked."""

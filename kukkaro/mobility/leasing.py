@@ -24,6 +24,7 @@ from kukkaro.core.permissions import Action, authorize
 from kukkaro.ledger import services as ledger
 from kukkaro.ledger.models import Transfer, TransferCode, Unit
 from kukkaro.mobility.models import CarModification, LeaseState, LeasingContract, OdometerReading, ReadingKind
+from kukkaro.people.models import User
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +70,7 @@ def _validate(decision: Any, line: Any, values: dict, county_cost: int) -> dict[
 
 @transaction.atomic
 def leasing_create(
-    *, actor: Any, decision: Any, line: Any, taxi_entitlement: Any = None, **values: Any
+    *, actor: User, decision: Any, line: Any, taxi_entitlement: Any = None, **values: Any
 ) -> LeasingContract:
     """Record a leasing car for the decision's client, paid from ``line``. ``values`` are the contract's fields
     (lessor, contract_number, vehicle, registration, modifications, starts_on, contract_months, monthly_price_cents,
@@ -271,7 +272,7 @@ def _reading_errors(contract: LeasingContract, readings: list, read_on: dt.date,
 
 @transaction.atomic
 def odometer_record(
-    *, actor: Any, contract: LeasingContract, read_on: dt.date, km: int, kind: str, note: str = ""
+    *, actor: User, contract: LeasingContract, read_on: dt.date, km: int, kind: str, note: str = ""
 ) -> OdometerReading:
     """Record an odometer reading. The return reading (``final``) charges the kilometres over the allowance of
     the months used (the yearly allowance × months / 12) at the contract's price per kilometre to the lease's
@@ -323,7 +324,9 @@ def odometer_record(
     return reading
 
 
-def _charge_excess(contract: LeasingContract, reading: OdometerReading, allowed: int, actor: Any, *, cost: int) -> None:
+def _charge_excess(
+    contract: LeasingContract, reading: OdometerReading, allowed: int, actor: User, *, cost: int
+) -> None:
     purse = contract.line.purse
     if purse is None:
         raise ValidationError({"kind": _("The lease's line has no purse to charge the excess kilometres to.")})
