@@ -410,7 +410,7 @@ def _authorize(*, actor: User, idempotency_key: str, request: TripRequest) -> tu
         return found, False
     fingerprint = request.fingerprint()
     if connection.vendor == "postgresql":
-        judged = _judge_in_one_query(request, Organiser(pk=actor.staff_organiser_id))
+        judged = _judge_in_one_query(request, Organiser(pk=actor.organiser_id))
         try:
             return _authorize_at_once(
                 actor=actor, key=idempotency_key, request=request, fingerprint=fingerprint, judged=judged
@@ -541,7 +541,7 @@ def _audit_answer(actor: User, authorization: TripAuthorization) -> None:
         action="trips.authorize",
         actor=actor,
         target=authorization,
-        organiser_id=actor.staff_organiser_id,
+        organiser_id=actor.organiser_id,
         data_subject_id=authorization.client_id,
         after={
             "state": authorization.state,
@@ -572,7 +572,7 @@ def _authorize_step_by_step(
         return found, False
     # The organiser by its id only: the lookups filter by it, and reading the row would cost a query.
     judge = _judge_in_one_query if connection.vendor == "postgresql" else _judge
-    judged = judge(request, Organiser(pk=actor.staff_organiser_id))
+    judged = judge(request, Organiser(pk=actor.organiser_id))
     authorization.client_id = getattr(judged.client, "pk", None)
     authorization.entitlement_id = getattr(judged.entitlement, "pk", None)
     authorization.price_cents, authorization.self_share_cents = judged.price_cents, judged.self_share_cents
