@@ -11,9 +11,9 @@ purse has gone. See docs/architecture.md ("Dependency direction").
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from kukkaro.cases.models import Decision, DecisionLine
+from kukkaro.people.models import User
 
 
 @dataclass(frozen=True)
@@ -57,11 +57,11 @@ def on_decision_annulled(hook: AnnulledHook) -> AnnulledHook:
     return hook
 
 
-def decision_replaced(*, actor: Any, replacement: Replacement) -> None:
+def decision_replaced(*, actor: User, replacement: Replacement) -> None:
     for hook in _replaced:
         hook(actor=actor, replacement=replacement)
 
 
-def decision_annulled(*, actor: Any, decision: Decision) -> None:
+def decision_annulled(*, actor: User, decision: Decision) -> None:
     for hook in _annulled:
         hook(actor=actor, decision=decision)

@@ -11,8 +11,9 @@ from django.utils.translation import ngettext, override
 
 from kukkaro.cases.models import Assessment, BudgetCalculation, Decision, ServiceUnit, SupportPlan
 from kukkaro.core.money import format_cents
+from kukkaro.core.permissions import Action
 from kukkaro.ledger.models import PeriodKind, Unit
-from kukkaro.people.models import Client
+from kukkaro.people.models import Client, User
 
 
 @dataclass(frozen=True)
@@ -121,7 +122,7 @@ def explain_calculation(*, calculation: BudgetCalculation, language: str) -> dic
         }
 
 
-def _client_read(actor: Any, client: Client, action: Any) -> None:
+def _client_read(actor: User, client: Client, action: Action) -> None:
     from kukkaro.core.audit import PURPOSE_CASEWORK
     from kukkaro.core.permissions import authorize
     from kukkaro.people.selectors import client_log_reads
@@ -130,7 +131,7 @@ def _client_read(actor: Any, client: Client, action: Any) -> None:
     client_log_reads(actor=actor, clients=[client], purpose=PURPOSE_CASEWORK)
 
 
-def calculation_get(*, actor: Any, calculation_id: Any, action: Any) -> BudgetCalculation:
+def calculation_get(*, actor: User, calculation_id: Any, action: Action) -> BudgetCalculation:
     """A calculation of the actor's organiser (else DoesNotExist); the read of its client is logged."""
     calculation = (
         BudgetCalculation.objects.filter(organiser_id=actor.organiser_id)
@@ -141,7 +142,7 @@ def calculation_get(*, actor: Any, calculation_id: Any, action: Any) -> BudgetCa
     return calculation
 
 
-def decision_get(*, actor: Any, decision_id: Any, action: Any) -> Decision:
+def decision_get(*, actor: User, decision_id: Any, action: Action) -> Decision:
     """A decision of the actor's organiser (else DoesNotExist); the read of its client is logged."""
     decision = (
         Decision.objects.filter(organiser_id=actor.organiser_id)

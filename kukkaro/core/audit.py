@@ -31,6 +31,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 
 from kukkaro.core import clock
+from kukkaro.core.actors import Actor
 from kukkaro.core.db import prepared_cursor
 from kukkaro.core.middleware import current_request_id
 from kukkaro.core.models import AuditChainHead, AuditEvent
@@ -61,7 +62,7 @@ class AuditEntry:
 
     action: str
     kind: str = AuditEvent.Kind.CHANGE
-    actor: Any = None
+    actor: Actor | None = None
     organiser_id: int | None = None
     data_subject_id: uuid.UUID | None = None
     target: Any = None
@@ -251,7 +252,7 @@ def _lock_chain() -> None:
     # SQLite: transaction_mode=IMMEDIATE already holds the database write lock for the whole transaction.
 
 
-def _actor_fields(actor: Any) -> tuple[int | None, str, str]:
+def _actor_fields(actor: Actor | None) -> tuple[int | None, str, str]:
     if actor is None or not getattr(actor, "is_authenticated", False):
         return None, "", ""
     return actor.pk, actor.get_full_name() or actor.get_username(), str(getattr(actor, "role", ""))
@@ -446,7 +447,7 @@ def _append_in_database(events: list[AuditEvent]) -> None:
 def audit_record(
     *,
     action: str,
-    actor: Any,
+    actor: Actor | None,
     kind: str = AuditEvent.Kind.CHANGE,
     target: Any = None,
     organiser_id: int | None = None,

@@ -25,6 +25,15 @@ def add_validation_errors(form: Any, error: ValidationError) -> None:
         form.add_error(field if field in form.fields else None, messages)
 
 
+def field_of[F: forms.Field](form: forms.BaseForm, name: str, kind: type[F]) -> F:
+    """``form.fields[name]`` as the kind of field it was declared as, to set its choices or queryset (Django types
+    ``form.fields`` as plain fields). A TypeError if it is of another kind."""
+    field = form.fields[name]
+    if not isinstance(field, kind):
+        raise TypeError(f"{name} is a {type(field).__name__}, not a {kind.__name__}")
+    return field
+
+
 def is_multiline(field: forms.Field) -> bool:
     """A text area's text may hold tabs and line breaks; any other text field's may not."""
     return isinstance(field.widget, forms.Textarea)

@@ -10,15 +10,16 @@ the set-based trip import an SQL query over many business IDs at once, with the 
 """
 
 import datetime as dt
+import uuid
 from typing import Protocol
 
 
 class ProviderRegister(Protocol):
-    def provider_id(self, *, organiser_id: int, business_id: str) -> int | None:
+    def provider_id(self, *, organiser_id: int, business_id: str) -> uuid.UUID | None:
         """The organiser's provider with this business ID, or None."""
         ...
 
-    def approved_on(self, *, provider_id: int, day: dt.date) -> bool:
+    def approved_on(self, *, provider_id: uuid.UUID, day: dt.date) -> bool:
         """Whether the provider was approved at the end of ``day`` in Helsinki (its last change before then)."""
         ...
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from django.db import IntegrityError, connection, transaction
 
 from kukkaro.core import clock
+from kukkaro.core.actors import Actor
 from kukkaro.core.middleware import current_request_id
 from kukkaro.ledger.errors import InsufficientFunds, LedgerError
 from kukkaro.ledger.models import SYSTEM_KINDS, Purse, PurseKind, Transfer, TransferFlag
@@ -100,7 +101,7 @@ def _facts(purse_ids: set[uuid.UUID]) -> dict[uuid.UUID, _Facts]:
 
 
 def spendings_post_many(
-    *, spendings: Sequence[Spending], code: str, ref_type: str = "", ref_id: str = "", actor: object | None = None
+    *, spendings: Sequence[Spending], code: str, ref_type: str = "", ref_id: str = "", actor: Actor | None = None
 ) -> list[uuid.UUID]:
     """Post many debits of client purses, each credited to its purse's payables shard (a trip file's debits: one
     per purse). Returns the ids of the transfers, in the order given."""
@@ -212,7 +213,7 @@ class _Batch:
 
 
 def transfers_post_many(
-    *, postings: Sequence[Posting], code: str, ref_type: str = "", ref_id: str = "", actor: object | None = None
+    *, postings: Sequence[Posting], code: str, ref_type: str = "", ref_id: str = "", actor: Actor | None = None
 ) -> list[uuid.UUID]:
     """Post many transfers at once, all with one code and reference (each with its own memo), with the checks of
     ``transfer_post``. All or nothing; runs in the caller's transaction. Returns the transfer ids."""
@@ -229,7 +230,7 @@ def _post_many(
     code: str,
     ref_type: str,
     ref_id: str,
-    actor: object | None,
+    actor: Actor | None,
 ) -> list[uuid.UUID]:
     if not postings:
         return []

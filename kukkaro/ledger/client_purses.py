@@ -6,6 +6,7 @@ import datetime as dt
 from django.db import transaction
 
 from kukkaro.core import clock
+from kukkaro.core.actors import Actor
 from kukkaro.core.audit import audit_record, lock_audit_chain
 from kukkaro.core.models import Organiser
 from kukkaro.ledger import schedules
@@ -42,7 +43,7 @@ def client_purse_open(
     borrow_limit: int = 0,
     funding_ref: str = "",
     label: str = "",
-    actor: object | None = None,
+    actor: Actor | None = None,
     schedule_from: dt.date | None = None,
 ) -> Purse:
     """Open a client purse for a budget line or entitlement: allocate the whole validity from the organiser's
@@ -167,7 +168,7 @@ def _change(
     effective_from: dt.date,
     period_amount: int,
     until: dt.date | None,
-    actor: object | None,
+    actor: Actor | None,
     ref: str,
     settings: dict,
     action: str,
@@ -305,7 +306,7 @@ def purse_reschedule(
     rollover_rule: str,
     rollover_cap: int,
     borrow_limit: int,
-    actor: object | None,
+    actor: Actor | None,
     ref: str,
 ) -> Purse:
     """Change a running purse's amount per period from ``effective_from`` on (a replacing decision's start,
@@ -328,7 +329,7 @@ def purse_reschedule(
 
 
 @transaction.atomic
-def purse_end(*, purse: Purse, actor: object | None, ref: str, ends_on: dt.date | None = None) -> Purse:
+def purse_end(*, purse: Purse, actor: Actor | None, ref: str, ends_on: dt.date | None = None) -> Purse:
     """End a purse. With ``ends_on`` (its line is dropped by a decision replacing it from the next day): the purse
     keeps what it has up to that day and stays usable until then; a period that day cuts gets its share of days,
     the allocation beyond it goes back to the funding source, periods released beyond it are corrected at once

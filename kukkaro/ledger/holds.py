@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from django.db import IntegrityError, connection, transaction
 
 from kukkaro.core import clock
+from kukkaro.core.actors import Actor
 from kukkaro.core.middleware import current_request_id
 from kukkaro.ledger.errors import HoldNotOpen, LedgerError
 from kukkaro.ledger.models import (
@@ -39,7 +40,7 @@ def hold_create(
     purse: Purse,
     amount: int,
     expires_at: dt.datetime,
-    actor: object | None = None,
+    actor: Actor | None = None,
     ref_type: str = "",
     ref_id: str = "",
     memo: str = "",
@@ -93,7 +94,7 @@ def _resolution(
 
 
 def _resolve(
-    *, transfer_id: uuid.UUID, hold: Transfer, amount: int, flag: str, code: str, actor: object | None, memo: str
+    *, transfer_id: uuid.UUID, hold: Transfer, amount: int, flag: str, code: str, actor: Actor | None, memo: str
 ) -> Transfer:
     return _execute(
         _resolution(transfer_id=transfer_id, hold=hold, amount=amount, flag=flag, code=code, memo=memo), actor=actor
@@ -101,7 +102,7 @@ def _resolve(
 
 
 def hold_post(
-    *, transfer_id: uuid.UUID, hold: Transfer, amount: int | None = None, actor: object | None = None, memo: str = ""
+    *, transfer_id: uuid.UUID, hold: Transfer, amount: int | None = None, actor: Actor | None = None, memo: str = ""
 ) -> Transfer:
     """Post a hold in full (``amount`` None) or in part; the rest goes back to the purse. Every check that
     matters is made by the database against the hold as stored (amount, purses, expiry), never against the
@@ -120,7 +121,7 @@ def hold_post(
     )
 
 
-def hold_void(*, transfer_id: uuid.UUID, hold: Transfer, actor: object | None = None, memo: str = "") -> Transfer:
+def hold_void(*, transfer_id: uuid.UUID, hold: Transfer, actor: Actor | None = None, memo: str = "") -> Transfer:
     """Release a hold in full (the database checks the amount against the stored hold)."""
     return _resolve(
         transfer_id=transfer_id,
@@ -134,7 +135,7 @@ def hold_void(*, transfer_id: uuid.UUID, hold: Transfer, actor: object | None = 
 
 
 def holds_void_many(
-    *, voids: list[tuple[uuid.UUID, uuid.UUID]], actor: object | None = None, memo: str = ""
+    *, voids: list[tuple[uuid.UUID, uuid.UUID]], actor: Actor | None = None, memo: str = ""
 ) -> set[uuid.UUID]:
     """Release many holds in full at once (the bookings a trip file settles): ``voids`` are (transfer id, hold id)
     pairs. Each void is the transfer ``hold_void`` would write, fingerprint included. The purses involved are
@@ -229,7 +230,7 @@ WHERE p.id = m.id
 """
 
 
-def _write_voids(requests: list[tuple[_Request, str]], *, actor: object | None) -> None:
+def _write_voids(requests: list[tuple[_Request, str]], *, actor: Actor | None) -> None:
     """Insert the voids (request, unit) and take their amounts off the purses' pending counters. The purses are
     locked already."""
     if not requests:

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.db.models import F
 
 from kukkaro.core import clock
+from kukkaro.core.actors import Actor
 from kukkaro.ledger import schedules
 from kukkaro.ledger.errors import LedgerError
 from kukkaro.ledger.models import (
@@ -164,7 +165,7 @@ def purses_release_due(*, today: dt.date | None = None) -> int:
 
 
 @transaction.atomic
-def purse_borrow(*, transfer_id: uuid.UUID, purse: Purse, amount: int, actor: object | None = None) -> Transfer:
+def purse_borrow(*, transfer_id: uuid.UUID, purse: Purse, amount: int, actor: Actor | None = None) -> Transfer:
     """Take ``amount`` from the next period now, up to the purse's borrowing limit; the next release is
     smaller by as much."""
     purse = _lock_twins(purse)

@@ -29,6 +29,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Sum
 
 from kukkaro.core import clock
+from kukkaro.core.actors import Actor
 from kukkaro.core.db import prepared_cursor
 from kukkaro.core.middleware import current_request_id
 from kukkaro.ledger.errors import HoldNotOpen, InsufficientFunds, LedgerError, TransferConflict
@@ -331,7 +332,7 @@ def _refusal(purse_id: uuid.UUID, request: _Request, today) -> LedgerError:
     )
 
 
-def _transfer_of(request: _Request, *, unit: str, actor: object | None) -> Transfer:
+def _transfer_of(request: _Request, *, unit: str, actor: Actor | None) -> Transfer:
     """The row a request writes (not yet saved)."""
     return Transfer(
         id=request.id,
@@ -354,7 +355,7 @@ def _transfer_of(request: _Request, *, unit: str, actor: object | None) -> Trans
     )
 
 
-def _apply(request: _Request, *, actor: object | None) -> Transfer:
+def _apply(request: _Request, *, actor: Actor | None) -> Transfer:
     """The hot path: no reads but the cached static data; one INSERT and two conditional UPDATEs. A post or void
     is checked against the stored hold inside its INSERT, and the counters move by the stored held amount."""
     metas = _meta([request.debit_purse_id, request.credit_purse_id])
@@ -395,7 +396,7 @@ def _apply(request: _Request, *, actor: object | None) -> Transfer:
     return transfer
 
 
-def _execute(request: _Request, *, actor: object | None, savepoint: bool = True) -> Transfer:
+def _execute(request: _Request, *, actor: Actor | None, savepoint: bool = True) -> Transfer:
     if not isinstance(request.amount, int):
         raise TypeError("ledger amounts are integers (cents, metres or trips)")
     if request.amount <= 0:
@@ -460,7 +461,7 @@ def transfer_post(
     credit: Purse,
     amount: int,
     code: str,
-    actor: object | None = None,
+    actor: Actor | None = None,
     period_start: dt.date | None = None,
     ref_type: str = "",
     ref_id: str = "",
@@ -485,7 +486,7 @@ def transfer_post(
 
 
 def transfer_correct(
-    *, transfer_id: uuid.UUID, original: Transfer, actor: object, memo: str, amount: int | None = None
+    *, transfer_id: uuid.UUID, original: Transfer, actor: Actor | None, memo: str, amount: int | None = None
 ) -> Transfer:
     """Reverse a posted transfer (in full or in part) with a new transfer the other way."""
     if original.flag not in {TransferFlag.POSTED, TransferFlag.POST_PENDING}:
@@ -512,7 +513,9 @@ def transfer_correct(
         return _post_correction(transfer_id=transfer_id, original=original, amount=amount, actor=actor, memo=memo)
 
 
-def _post_correction(*, transfer_id: uuid.UUID, original: Transfer, amount: int, actor: object, memo: str) -> Transfer:
+def _post_correction(
+    *, transfer_id: uuid.UUID, original: Transfer, amount: int, actor: Actor | None, memo: str
+) -> Transfer:
     return transfer_post(
         transfer_id=transfer_id,
         debit=original.credit_purse,

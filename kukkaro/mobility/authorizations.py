@@ -17,6 +17,7 @@ cost in cents priced with the tariff — so two bookings can never spend the sam
 
 import contextlib
 import datetime as dt
+import functools
 import hashlib
 import json
 import re
@@ -51,6 +52,7 @@ from kukkaro.mobility.models import (
 )
 from kukkaro.mobility.trip_lookups import Context, price_and_share
 from kukkaro.mobility.trip_settlement import closed_entry
+from kukkaro.people.models import User
 
 #: Why a trip is denied, in words the dispatch centre can read out to the client.
 DENIAL_TEXTS = {
@@ -385,24 +387,24 @@ class _AlreadyAsked(Exception):
     """The key has an answer already (the fast path found it taken and rolled back)."""
 
 
-def trip_authorize(*, actor: Any, idempotency_key: str, request: TripRequest) -> tuple[TripAuthorization, bool]:
+def trip_authorize(*, actor: User, idempotency_key: str, request: TripRequest) -> tuple[TripAuthorization, bool]:
     """Approve (holding the amount) or deny a booking. Returns the authorisation and whether it is new; a retry
     with the same key and request returns the first answer, with another request raises IdempotencyConflict.
     A booking PostgreSQL aborted for a lock conflict is asked again under its key (it cannot hold twice);
     ``LockConflict`` if it keeps failing."""
-    authorize(actor, Action.TRIP_AUTHORIZE, _Organiser(actor.organiser_id))
+    authorize(actor, Action.TRIP_AUTHORIZE, _Organiser(actor.staff_organiser_id))
     return retry_on_lock_conflict(
         "trip authorisation", lambda: _authorize(actor=actor, idempotency_key=idempotency_key, request=request)
     )
 
 
-def _authorize(*, actor: Any, idempotency_key: str, request: TripRequest) -> tuple[TripAuthorization, bool]:
+def _authorize(*, actor: User, idempotency_key: str, request: TripRequest) -> tuple[TripAuthorization, bool]:
     try:
         _check(request, idempotency_key)
     except ValidationError:
         # A retry of a booking made earlier gets its first answer even when the request would no longer be taken
         # as new (the pickup has meanwhile passed).
-        found = _retry_of(actor.organiser_id, idempotency_key, request)
+        found = _retry_of(actor.staff_organiser_id, idempotency_key, request)
         if found is None:
             raise
         return found, False
@@ -418,9 +420,11 @@ def _authorize(*, actor: Any, idempotency_key: str, request: TripRequest) -> tup
     return _authorize_step_by_step(actor=actor, key=idempotency_key, request=request, fingerprint=fingerprint)
 
 
-def _new_authorization(*, actor: Any, key: str, request: TripRequest, fingerprint: str, now: dt.datetime) -> Any:
+def _new_authorization(
+    *, actor: User, key: str, request: TripRequest, fingerprint: str, now: dt.datetime
+) -> TripAuthorization:
     return TripAuthorization(
-        organiser_id=actor.organiser_id,
+        organiser_id=actor.staff_organiser_id,
         requested_by=actor,
         idempotency_key=key,
         fingerprint=fingerprint,
@@ -442,8 +446,10 @@ def _new_authorization(*, actor: Any, key: str, request: TripRequest, fingerprin
 _INSERT_FIELDS = [field for field in TripAuthorization._meta.concrete_fields if field.attname != "available_after"]
 #: PostgreSQL: the answer in one statement, unless the key has one already; what the purse has available after
 #: the hold is read in the same statement (the purse row is this transaction's, locked by the hold).
+# A concrete field always has a column; the stubs type every field's column as str | None.
+_INSERT_COLUMNS = ", ".join(f.column for f in _INSERT_FIELDS)  # type: ignore[misc]
 _INSERT_SQL = (
-    f"INSERT INTO mobility_tripauthorization ({', '.join(f.column for f in _INSERT_FIELDS)}, available_after) "  # noqa: S608 - column names from the model
+    f"INSERT INTO mobility_tripauthorization ({_INSERT_COLUMNS}, available_after) "  # noqa: S608 - column names from the model
     f"VALUES ({', '.join(['%s'] * len(_INSERT_FIELDS))}, "
     f"(SELECT {bulk.sql_available(bulk.PURSE_TABLE)} FROM {bulk.PURSE_TABLE} WHERE id = %s)) "
     "ON CONFLICT ON CONSTRAINT mobility_authorization_key_once DO NOTHING RETURNING available_after"
@@ -451,7 +457,7 @@ _INSERT_SQL = (
 
 
 def _authorize_at_once(
-    *, actor: Any, key: str, request: TripRequest, fingerprint: str, judged: _Judgement
+    *, actor: User, key: str, request: TripRequest, fingerprint: str, judged: _Judgement
 ) -> TripAuthorization:
     """PostgreSQL, the common case: judged already, one transaction without savepoints — the hold (its id derived
     from the key, so a twin's hold collides with it), the answer's row (refused if the key has one), the audit
@@ -503,7 +509,7 @@ def _authorize_at_once(
 
 def _place_hold(
     *,
-    actor: Any,
+    actor: User,
     key: str,
     request: TripRequest,
     authorization: TripAuthorization,
@@ -511,9 +517,10 @@ def _place_hold(
     savepoint: bool = True,
 ) -> tuple[Transfer, dt.datetime]:
     """Hold the judged amount until the hold's expiry; the transfer's id comes from the key (ADR 0014)."""
+    assert judged.amount is not None  # the callers hold only an amount that was judged
     expires_at = hold_expiry(request.pickup_at)
     hold = ledger.hold_create(
-        transfer_id=hold_id_for(actor.organiser_id, key),
+        transfer_id=hold_id_for(actor.staff_organiser_id, key),
         purse=judged.purse,
         amount=judged.amount,
         expires_at=expires_at,
@@ -529,7 +536,7 @@ def _place_hold(
     return hold, expires_at
 
 
-def _audit_answer(actor: Any, authorization: TripAuthorization) -> None:
+def _audit_answer(actor: User, authorization: TripAuthorization) -> None:
     audit_record(
         action="trips.authorize",
         actor=actor,
@@ -547,7 +554,7 @@ def _audit_answer(actor: Any, authorization: TripAuthorization) -> None:
 
 @transaction.atomic
 def _authorize_step_by_step(
-    *, actor: Any, key: str, request: TripRequest, fingerprint: str
+    *, actor: User, key: str, request: TripRequest, fingerprint: str
 ) -> tuple[TripAuthorization, bool]:
     """The row first under its unique key (a concurrent twin waits for this transaction, then reads its answer),
     then the judgement and the hold in a savepoint, so a refusal is recorded as a denial with its reason."""
@@ -559,7 +566,7 @@ def _authorize_step_by_step(
             authorization = _new_authorization(actor=actor, key=key, request=request, fingerprint=fingerprint, now=now)
             authorization.save(force_insert=True)
     except IntegrityError:
-        found = _existing(actor.organiser_id, key, fingerprint)
+        found = _existing(actor.staff_organiser_id, key, fingerprint)
         if found is None:  # pragma: no cover - the twin rolled back; the caller may simply retry
             raise
         return found, False
@@ -609,22 +616,22 @@ def _hold(authorization: TripAuthorization) -> Transfer | None:
     return Transfer.objects.filter(pk=authorization.hold_id, flag=TransferFlag.PENDING).first()
 
 
-def trip_authorization_cancel(*, actor: Any, authorization_id: uuid.UUID) -> TripAuthorization:
+def trip_authorization_cancel(*, actor: User, authorization_id: uuid.UUID) -> TripAuthorization:
     """The booking was cancelled: void the hold. Cancelling twice answers the same; a settled or expired
     authorisation cannot be cancelled. Locks the authorisation, then its purse (through the void), then the
     audit chain: the lock order of docs/mobility.md. A cancel PostgreSQL aborted for a lock conflict is asked
     again (the void's id is derived from the hold, so it cannot release twice); ``LockConflict`` if it keeps
     failing."""
-    authorize(actor, Action.TRIP_AUTHORIZE, _Organiser(actor.organiser_id))
+    authorize(actor, Action.TRIP_AUTHORIZE, _Organiser(actor.staff_organiser_id))
     return retry_on_lock_conflict(
         "trip authorisation cancel", lambda: _cancel(actor=actor, authorization_id=authorization_id)
     )
 
 
 @transaction.atomic
-def _cancel(*, actor: Any, authorization_id: uuid.UUID) -> TripAuthorization:
+def _cancel(*, actor: User, authorization_id: uuid.UUID) -> TripAuthorization:
     authorization = TripAuthorization.objects.select_for_update().get(
-        pk=authorization_id, organiser_id=actor.organiser_id
+        pk=authorization_id, organiser_id=actor.staff_organiser_id
     )
     if authorization.state == AuthorizationState.CANCELLED:
         return authorization
@@ -640,7 +647,7 @@ def _cancel(*, actor: Any, authorization_id: uuid.UUID) -> TripAuthorization:
 
 
 def _close(
-    authorization: TripAuthorization, state: str, *, actor: Any, at: dt.datetime, release: tuple[str, str]
+    authorization: TripAuthorization, state: str, *, actor: User | None, at: dt.datetime, release: tuple[str, str]
 ) -> None:
     """Release the authorisation's hold if it is still open (``release``: the void's id suffix and memo) and close
     the authorisation in ``state``, with its audit row. The caller holds the row locked."""
@@ -652,6 +659,7 @@ def _close(
     authorization.state, authorization.closed_at = state, at
     fields = ["state", "closed_at"]
     if state == AuthorizationState.CANCELLED:  # the dispatch centre is told what the purse has again
+        assert authorization.purse_id is not None  # only an approved authorisation is cancelled: it has a purse
         authorization.available_after = Purse.objects.get(pk=authorization.purse_id).available_now
         fields.append("available_after")
     authorization.save(update_fields=fields)
@@ -678,7 +686,7 @@ def authorizations_expire(*, now: dt.datetime | None = None) -> int:
         state=AuthorizationState.APPROVED, closed_at__isnull=True, expires_at__lte=now
     ).values_list("pk", flat=True)
     for pk in list(stale):
-        count += retry_on_lock_conflict("trip authorisation expiry", lambda pk=pk: _expire(pk, now))
+        count += retry_on_lock_conflict("trip authorisation expiry", functools.partial(_expire, pk, now))
     return count
 
 

@@ -8,8 +8,9 @@ from django import forms
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
-from kukkaro.core.forms import DATE_INPUT, EuroField, Form
-from kukkaro.mobility.models import CarModification, ReadingKind
+from kukkaro.cases.models import DecisionLine
+from kukkaro.core.forms import DATE_INPUT, EuroField, Form, field_of
+from kukkaro.mobility.models import CarModification, ReadingKind, TransportEntitlement
 from kukkaro.mobility.presenters import REASON_TEXTS
 from kukkaro.mobility.selectors import REVIEW_REASONS
 from kukkaro.mobility.services import Resolution
@@ -43,18 +44,17 @@ class ReviewFilterForm(Form):
     )
 
 
+_RESOLUTIONS = [
+    (Resolution.ACCEPT, _("accept: the trip is taken from the client's purse and the operator is paid")),
+    (
+        Resolution.REJECT,
+        _("refuse: nothing is taken from the purse, the operator is not paid and may send the trip again"),
+    ),
+]
+
+
 class LegResolveForm(Form):
-    resolution = forms.ChoiceField(
-        label=_("Resolution"),
-        choices=[
-            (Resolution.ACCEPT, _("accept: the trip is taken from the client's purse and the operator is paid")),
-            (
-                Resolution.REJECT,
-                _("refuse: nothing is taken from the purse, the operator is not paid and may send the trip again"),
-            ),
-        ],
-        widget=forms.RadioSelect,
-    )
+    resolution = forms.ChoiceField(label=_("Resolution"), choices=_RESOLUTIONS, widget=forms.RadioSelect)
     note = forms.CharField(
         label=_("Reason for the resolution"),
         max_length=2000,
@@ -64,7 +64,7 @@ class LegResolveForm(Form):
     def __init__(self, *args, may_accept: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
         if not may_accept:
-            self.fields["resolution"].choices = [c for c in self.fields["resolution"].choices if c[0] != "accept"]
+            field_of(self, "resolution", forms.ChoiceField).choices = [c for c in _RESOLUTIONS if c[0] != "accept"]
 
 
 class MonthForm(Form):
@@ -118,7 +118,8 @@ class ComparisonForm(Form):
     )
 
     def clean(self):
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         entered = [data.get(name) for name in ("trips_per_month", "km_per_trip")]
         if any(value is not None for value in entered) and not all(value is not None for value in entered):
             raise forms.ValidationError(_("For a pattern of your own, give both the trips a month and the kilometres."))
@@ -140,14 +141,24 @@ class CohortForm(Form):
 
     def __init__(self, *args, municipalities=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["municipality"].choices = [("", _("all municipalities")), *municipalities]
+        field_of(self, "municipality", forms.ChoiceField).choices = [("", _("all municipalities")), *municipalities]
+
+
+class _LineField(forms.ModelChoiceField[DecisionLine]):
+    def label_from_instance(self, obj: DecisionLine) -> str:
+        return f"{obj.name_in((get_language() or 'fi')[:2])} ({obj.decision.number})"
+
+
+class _TaxiEntitlementField(forms.ModelChoiceField[TransportEntitlement]):
+    def label_from_instance(self, obj: TransportEntitlement) -> str:
+        return f"{obj.get_model_display()} ({obj.valid_from}–)"
 
 
 class LeasingForm(Form):
     """A leasing car's contract, in euros as people type them."""
 
-    line = forms.ModelChoiceField(label=_("Paid from the decision's line"), queryset=None, empty_label=None)
-    taxi_entitlement = forms.ModelChoiceField(
+    line = _LineField(label=_("Paid from the decision's line"), queryset=None, empty_label=None)
+    taxi_entitlement = _TaxiEntitlementField(
         label=_("Taxi purse alongside"), queryset=None, required=False, empty_label=_("none")
     )
     lessor = forms.CharField(label=_("Lessor"), max_length=200)
@@ -180,12 +191,8 @@ class LeasingForm(Form):
 
     def __init__(self, *args, lines=None, entitlements=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["line"].queryset = lines
-        self.fields["line"].label_from_instance = lambda line: (
-            f"{line.name_in((get_language() or 'fi')[:2])} ({line.decision.number})"
-        )
-        self.fields["taxi_entitlement"].queryset = entitlements
-        self.fields["taxi_entitlement"].label_from_instance = lambda e: f"{e.get_model_display()} ({e.valid_from}–)"
+        field_of(self, "line", forms.ModelChoiceField).queryset = lines
+        field_of(self, "taxi_entitlement", forms.ModelChoiceField).queryset = entitlements
 
     def contract_values(self) -> dict:
         data = dict(self.cleaned_data)

@@ -464,7 +464,9 @@ def sql_reasons(conditions: Mapping[str, str]) -> str:
     unknown = set(conditions) - set(order)
     if unknown:
         raise ValueError(f"undeclared reason codes: {sorted(unknown)}")
-    cases = [f"CASE WHEN {conditions[code]} THEN {sql_text(code)} END" for code in sorted(conditions, key=order.get)]
+    cases = [
+        f"CASE WHEN {conditions[code]} THEN {sql_text(code)} END" for code in sorted(conditions, key=order.__getitem__)
+    ]
     return f"array_remove(ARRAY[{', '.join(cases)}], NULL)"
 
 

@@ -24,6 +24,7 @@ from kukkaro.core.permissions import Action, authorize
 from kukkaro.ledger import services as ledger
 from kukkaro.ledger.models import Transfer, TransferCode, Unit
 from kukkaro.mobility.models import CarModification, LeaseState, LeasingContract, OdometerReading, ReadingKind
+from kukkaro.people.models import User
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +70,7 @@ def _validate(decision: Any, line: Any, values: dict, county_cost: int) -> dict[
 
 @transaction.atomic
 def leasing_create(
-    *, actor: Any, decision: Any, line: Any, taxi_entitlement: Any = None, **values: Any
+    *, actor: User, decision: Any, line: Any, taxi_entitlement: Any = None, **values: Any
 ) -> LeasingContract:
     """Record a leasing car for the decision's client, paid from ``line``. ``values`` are the contract's fields
     (lessor, contract_number, vehicle, registration, modifications, starts_on, contract_months, monthly_price_cents,
@@ -271,7 +272,7 @@ def _reading_errors(contract: LeasingContract, readings: list, read_on: dt.date,
 
 @transaction.atomic
 def odometer_record(
-    *, actor: Any, contract: LeasingContract, read_on: dt.date, km: int, kind: str, note: str = ""
+    *, actor: User, contract: LeasingContract, read_on: dt.date, km: int, kind: str, note: str = ""
 ) -> OdometerReading:
     """Record an odometer reading. The return reading (``final``) charges the kilometres over the allowance of
     the months used (the yearly allowance × months / 12) at the contract's price per kilometre to the lease's
@@ -301,7 +302,7 @@ def odometer_record(
         reading.excess_km = max(0, km - start.km - allowed)
         reading.excess_cents = reading.excess_km * contract.excess_km_cents
         if reading.excess_cents:
-            _charge_excess(contract, reading, allowed, actor)
+            _charge_excess(contract, reading, allowed, actor, cost=reading.excess_cents)
         # The county pays the months up to the return, and no more (leasing_post_due).
         contract.returned_on = read_on
         contract.save(update_fields=["returned_on"])
@@ -323,7 +324,9 @@ def odometer_record(
     return reading
 
 
-def _charge_excess(contract: LeasingContract, reading: OdometerReading, allowed: int, actor: Any) -> None:
+def _charge_excess(
+    contract: LeasingContract, reading: OdometerReading, allowed: int, actor: User, *, cost: int
+) -> None:
     purse = contract.line.purse
     if purse is None:
         raise ValidationError({"kind": _("The lease's line has no purse to charge the excess kilometres to.")})
@@ -334,7 +337,7 @@ def _charge_excess(contract: LeasingContract, reading: OdometerReading, allowed:
             transfer_id=ledger.derived_id(contract.pk, "excess-km"),
             debit=purse,
             credit=ledger.payables_of(purse),
-            amount=reading.excess_cents,
+            amount=cost,
             code=TransferCode.USAGE,
             actor=actor,
             ref_type="leasing",
@@ -348,7 +351,7 @@ def _charge_excess(contract: LeasingContract, reading: OdometerReading, allowed:
                     "The excess kilometres cost %(cost)s but the lease's purse has %(available)s left. Raise the "
                     "decision's leasing line first; nothing was recorded."
                 )
-                % {"cost": format_cents(reading.excess_cents), "available": format_cents(purse.available_now)}
+                % {"cost": format_cents(cost), "available": format_cents(purse.available_now)}
             }
         ) from error
     except ledger.LedgerError as error:  # the purse is closed: its decision ended

@@ -34,7 +34,7 @@ REVIEW_REASONS = (
 
 def trip_imports(*, actor: User) -> QuerySet[TripImport]:
     authorize(actor, Action.TRIP_IMPORT)
-    return TripImport.objects.filter(organiser_id=actor.organiser_id).select_related("imported_by")
+    return TripImport.objects.filter(organiser_id=actor.staff_organiser_id).select_related("imported_by")
 
 
 def trip_import_get(*, actor: User, import_id: Any) -> TripImport:
@@ -50,7 +50,7 @@ def import_legs(*, trip_import: TripImport, outcome: str = "") -> QuerySet[TripL
 
 
 def _legs_of_organiser(actor: User) -> QuerySet[TripLeg]:
-    return TripLeg.objects.filter(trip_import__organiser_id=actor.organiser_id)
+    return TripLeg.objects.filter(trip_import__organiser_id=actor.staff_organiser_id)
 
 
 def review_queue(*, actor: User, reason: str = "") -> QuerySet[TripLeg]:
@@ -335,19 +335,21 @@ def cohort(
     since, until = comparison_window(months=months, today=today)
     client_ids = None
     if municipality:
-        client_ids = Client.objects.filter(organiser_id=actor.organiser_id, municipality__code=municipality).values(
-            "pk"
-        )
-    found = patterns(organiser_id=actor.organiser_id, since=since, until=until, months=months, client_ids=client_ids)
-    models = current_models(organiser_id=actor.organiser_id, on=today, client_ids=client_ids)
+        client_ids = Client.objects.filter(
+            organiser_id=actor.staff_organiser_id, municipality__code=municipality
+        ).values("pk")
+    found = patterns(
+        organiser_id=actor.staff_organiser_id, since=since, until=until, months=months, client_ids=client_ids
+    )
+    models = current_models(organiser_id=actor.staff_organiser_id, on=today, client_ids=client_ids)
     homes = dict(
         Client.objects.filter(
-            organiser_id=actor.organiser_id,
-            pk__in=TransportEntitlement.objects.filter(organiser_id=actor.organiser_id).values("client_id"),
+            organiser_id=actor.staff_organiser_id,
+            pk__in=TransportEntitlement.objects.filter(organiser_id=actor.staff_organiser_id).values("client_id"),
         ).values_list("pk", "municipality__code")
     )
     # A leasing car's own trips are not in the trip files: such clients are counted, not ranked by their taxis.
-    leased = leased_clients(organiser_id=actor.organiser_id, on=today)
+    leased = leased_clients(organiser_id=actor.staff_organiser_id, on=today)
     rows = []
     for client_id, pattern in found.items():
         current = models.get(client_id)

@@ -13,6 +13,8 @@ from django.db.models import Q
 from django.utils.translation import gettext as _
 from stdnum import luhn
 
+from kukkaro.cases.hooks import Replacement
+from kukkaro.cases.models import Decision, DecisionLine
 from kukkaro.core import clock
 from kukkaro.core.audit import audit_record
 from kukkaro.core.models import Municipality, Organiser
@@ -33,6 +35,7 @@ from kukkaro.mobility.models import (
     TripLeg,
     VehicleClass,
 )
+from kukkaro.people.models import Client, User
 
 #: The legal minimum: at least 18 one-way trips a month for errands and leisure (Act 675/2023, as before it).
 MINIMUM_TRIPS_PER_MONTH = 18
@@ -61,7 +64,7 @@ def _overlapping(versions: Any, valid_from: dt.date, valid_until: dt.date | None
 
 
 @transaction.atomic
-def tariffs_load(*, actor: Any, organiser: Organiser, document: dict, source: str) -> tuple[ContractArea, int]:
+def tariffs_load(*, actor: User | None, organiser: Organiser, document: dict, source: str) -> tuple[ContractArea, int]:
     """Load a tariff file (``tariff_files``): the contract area is created or its name and municipalities updated,
     and each version is added. A version identical to a stored one is skipped, so loading a file twice changes
     nothing; a version that overlaps a different stored one is refused. Returns (area, versions added)."""
@@ -224,15 +227,15 @@ def minimum_warning_text(shortfall: dict) -> str:
 @transaction.atomic
 def entitlement_create(
     *,
-    actor: Any,
-    decision: Any,
+    actor: User,
+    decision: Decision,
     model: str,
-    leisure_line: Any,
+    leisure_line: DecisionLine,
     contract_area: ContractArea,
     allowed_area: str,
     vehicle_class: str,
     escort: bool = False,
-    work_line: Any = None,
+    work_line: DecisionLine | None = None,
     typical: dict | None = None,
 ) -> TransportEntitlement:
     """How an effective transport decision's lines pay for trips. The amounts are the decision's; this adds the
@@ -321,7 +324,7 @@ def _entitlement_facts(entitlement: TransportEntitlement) -> dict[str, Any]:
     }
 
 
-def entitlements_follow_replacement(*, actor: Any, replacement: Any) -> None:
+def entitlements_follow_replacement(*, actor: User, replacement: Replacement) -> None:
     """A transport decision was replaced (``cases.hooks.Replacement``): in the same transaction, each entitlement
     of the replaced decision follows its lines. Where every line it pays from continues (in the same purse), it
     moves to the new decision's lines and validity. Where a line ends, the entitlement ends the day before the
@@ -386,7 +389,7 @@ def entitlements_follow_replacement(*, actor: Any, replacement: Any) -> None:
         )
 
 
-def entitlements_end_with_decision(*, actor: Any, decision: Any) -> None:
+def entitlements_end_with_decision(*, actor: User, decision: Decision) -> None:
     """A transport decision was annulled: its entitlements end with it, in the same transaction."""
     for entitlement in TransportEntitlement.objects.select_for_update().filter(
         decision_id=decision.pk, state=EntitlementState.ACTIVE
@@ -414,7 +417,7 @@ def _card_number(organiser: Organiser, sequence: int) -> str:
 
 
 @transaction.atomic
-def card_issue(*, actor: Any, client: Any) -> TransportCard:
+def card_issue(*, actor: User, client: Client) -> TransportCard:
     """Give the client a transport card (closing an earlier one): its number is the ``client_number`` of trip files
     and of the dispatch centre's requests. Nine digits and a Luhn check digit, so a mistyped number is caught."""
     authorize(actor, Action.CASE_EDIT, client)
@@ -457,7 +460,7 @@ class Resolution:
     REJECT = "reject"
 
 
-def leg_may_be_accepted(leg: Any) -> bool:
+def leg_may_be_accepted(leg: TripLeg) -> bool:
     return (
         leg.same_as_id is None
         and leg.purse_id is not None
@@ -467,7 +470,7 @@ def leg_may_be_accepted(leg: Any) -> bool:
     )
 
 
-def _debit_of(leg: Any, unit: str) -> int:
+def _debit_of(leg: TripLeg, unit: str) -> int:
     """What accepting the leg takes from its purse: the same rule as the import (one trip, the distance in
     metres, or the county's cost in cents)."""
     if unit == Unit.TRIP:
@@ -478,7 +481,7 @@ def _debit_of(leg: Any, unit: str) -> int:
 
 
 @transaction.atomic
-def leg_resolve(*, actor: Any, leg_id: int, resolution: str, note: str) -> Any:
+def leg_resolve(*, actor: User, leg_id: int, resolution: str, note: str) -> TripLeg:
     """Resolve a leg held for review: accept it (the purse is debited now, with the leg's own transfer id, so a
     second click debits nothing) or refuse it (nothing is debited; the operator is not paid for it). The import's
     outcome stays as it was; the resolution is kept beside it with who, when and why."""
@@ -495,7 +498,7 @@ def leg_resolve(*, actor: Any, leg_id: int, resolution: str, note: str) -> Any:
         raise ValidationError({"note": _("Write the reason for the resolution; the client and the operator may ask.")})
     before = {"outcome": leg.outcome, "reasons": leg.reasons}
     if resolution == Resolution.ACCEPT:
-        if not leg_may_be_accepted(leg):
+        if not leg_may_be_accepted(leg) or leg.purse_id is None or leg.pickup_at is None:
             raise ValidationError(
                 {"resolution": _("This trip cannot be accepted: it has no client, decision, price or purse to debit.")}
             )

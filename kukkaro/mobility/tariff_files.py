@@ -250,6 +250,6 @@ def parse_document(document: dict[str, Any], *, organiser_municipalities: set[st
     for earlier, later in itertools.pairwise(ordered):
         if earlier.valid_until is None or earlier.valid_until >= later.valid_from:
             problems.add("tariff", _("versions overlap from %(date)s") % {"date": later.valid_from.isoformat()})
-    if problems.items:
+    if problems.items or not isinstance(code, str) or not isinstance(name, str):
         raise ValidationError({"file": problems.items})
     return AreaSpec(code=code, name=name.strip(), municipalities=sorted(set(municipalities)), tariffs=ordered)

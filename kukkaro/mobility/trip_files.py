@@ -10,7 +10,6 @@ field of every row. ``import_trips`` picks the one for the database.
 """
 
 from decimal import Decimal
-from typing import Any
 
 from django.db import connection
 
@@ -23,6 +22,7 @@ from kukkaro.mobility.trip_import import FILE_REF_TYPE
 from kukkaro.mobility.trip_import_rowwise import import_trips_rowwise
 from kukkaro.mobility.trip_import_sql import import_trips_sql
 from kukkaro.mobility.trip_rows import COLUMNS
+from kukkaro.people.models import User
 
 __all__ = ["COLUMNS", "FILE_REF_TYPE", "RESULT_COLUMNS", "import_trips", "import_trips_rowwise", "results_csv"]
 
@@ -61,7 +61,7 @@ def results_csv(trip_import: TripImport) -> bytes:
     )
 
 
-def import_trips(*, actor: Any, organiser: Organiser, filename: str, content: bytes) -> TripImport:
+def import_trips(*, actor: User | None, organiser: Organiser, filename: str, content: bytes) -> TripImport:
     """Import a trip file: set-based on PostgreSQL, a row at a time elsewhere (the demo's SQLite). An import that
     PostgreSQL aborted for a lock conflict is run again (it is all or nothing, and the same bytes are the same
     import), a few times; then ``LockConflict`` says it may be sent again later."""

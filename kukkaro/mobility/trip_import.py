@@ -2,7 +2,6 @@
 ``trip_import_sql``): who may import, the one debit of each purse a file makes, and how an import ends."""
 
 import uuid
-from typing import Any
 
 from kukkaro.core import clock
 from kukkaro.core.audit import audit_record
@@ -11,6 +10,7 @@ from kukkaro.core.permissions import Action, authorize
 from kukkaro.ledger import services as ledger
 from kukkaro.mobility.models import TripImport
 from kukkaro.mobility.trip_settlement import Settlement, settlement_audit
+from kukkaro.people.models import User
 
 #: The ``ref_type`` of the one debit an import makes from each purse (its ``ref_id`` is the file's SHA-256).
 FILE_REF_TYPE = "trip_file"
@@ -21,7 +21,7 @@ class _Owned:
         self.organiser_id = organiser_id
 
 
-def import_authorize(actor: Any, organiser: Organiser) -> None:
+def import_authorize(actor: User | None, organiser: Organiser) -> None:
     """Only staff of the organiser may import its trip files (``actor=None``: the command line and the demo)."""
     if actor is not None:
         authorize(actor, Action.TRIP_IMPORT, _Owned(organiser.pk))
@@ -38,7 +38,7 @@ def file_memo(filename: str, legs: int) -> str:
 
 
 def import_finish(
-    trip_import: TripImport, *, counts: dict[str, int], rows: int, settlement: Settlement, actor: Any
+    trip_import: TripImport, *, counts: dict[str, int], rows: int, settlement: Settlement, actor: User | None
 ) -> None:
     """Record the outcomes, then the audit rows: the settled bookings' and the import's own. The audit chain's lock
     is the last lock the import takes (docs/mobility.md, "Locks")."""

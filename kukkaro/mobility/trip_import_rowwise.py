@@ -40,6 +40,7 @@ from kukkaro.mobility.trip_import import FILE_REF_TYPE, file_memo, file_transfer
 from kukkaro.mobility.trip_lookups import Context, price_and_share
 from kukkaro.mobility.trip_rows import Row, read_file
 from kukkaro.mobility.trip_settlement import lock_and_settle, settlement_lock
+from kukkaro.people.models import User
 
 
 @dataclass
@@ -48,7 +49,7 @@ class Verdict:
     reasons: list[str]
     client: Any = None
     entitlement: Any = None
-    provider_id: int | None = None
+    provider_id: uuid.UUID | None = None
     price_cents: int | None = None
     self_share_cents: int | None = None
     county_cost_cents: int | None = None
@@ -61,11 +62,12 @@ class Verdict:
 def _lookups(row: Row, context: Context, verdict: Verdict) -> Any:
     """Operator, client, entitlement and tariff of a readable row; review reasons where one is missing. Returns
     the tariff (or None)."""
-    day = judgement.helsinki_day(row.pickup_at)
+    read = row.readings()
+    day = judgement.helsinki_day(read.pickup_at)
     verdict.provider_id = context.provider_id(row.operator_id)
     if verdict.provider_id is None or not context.operator_approved(verdict.provider_id, day):
         verdict.reasons.append(judgement.OPERATOR_NOT_APPROVED)
-    verdict.client = context.client_for(row.client_number, row.pickup_at)
+    verdict.client = context.client_for(row.client_number, read.pickup_at)
     if verdict.client is None:
         verdict.reasons.append(judgement.UNKNOWN_CLIENT)
         return None
@@ -81,35 +83,39 @@ def _lookups(row: Row, context: Context, verdict: Verdict) -> Any:
     return tariff
 
 
-def _price(row: Row, context: Context, verdict: Verdict, tariff: Any) -> None:
+def _price(row: Row, context: Context, verdict: Verdict, tariff: Any) -> int:
+    """Price the leg onto the verdict; returns the county's cost."""
+    read = row.readings()
     leg = judgement.Leg(
-        pickup_at=row.pickup_at,
-        distance_km=row.distance_km,
-        ride_minutes=row.duration_min,
-        waiting_minutes=row.waiting_min,
+        pickup_at=read.pickup_at,
+        distance_km=read.distance_km,
+        ride_minutes=read.duration_min,
+        waiting_minutes=read.waiting_min,
         vehicle_class=row.vehicle_class,
         supplements=row.supplements,
         shared=bool(row.shared_ride_id),
     )
     price, share = price_and_share(context, verdict.client, tariff, leg, row.purpose)
     verdict.price_cents, verdict.self_share_cents, verdict.county_cost_cents = price, share, price - share
-    if judgement.fare_mismatch(row.fare_cents, price, tariff.fare_tolerance_cents):
+    if judgement.fare_mismatch(read.fare_cents, price, tariff.fare_tolerance_cents):
         verdict.reasons.append(judgement.FARE_MISMATCH)
+    return price - share
 
 
 def judge(row: Row, context: Context) -> Verdict:
     """The row's one outcome, without changing anything (the caller debits an accepted leg)."""
     if row.reasons:
         return Verdict(outcome=LegOutcome.REJECTED, reasons=list(row.reasons))
+    read = row.readings()
     verdict = Verdict(outcome=LegOutcome.ACCEPTED, reasons=[])
     tariff = _lookups(row, context, verdict)
     # What cannot have happened as billed, by the tariff's limits (the defaults without a tariff), and a
     # supplement the tariff does not know: rejected, with the client found.
     rejection = judgement.impossible(
-        distance_km=row.distance_km,
-        ride_minutes=row.duration_min,
-        waiting_minutes=row.waiting_min,
-        span=row.dropoff_at - row.pickup_at,
+        distance_km=read.distance_km,
+        ride_minutes=read.duration_min,
+        waiting_minutes=read.waiting_min,
+        span=read.dropoff_at - read.pickup_at,
         limits=judgement.limits_of(tariff),
     )
     if tariff is not None and judgement.unknown_supplements(row.supplements, tariff.supplements_cents):
@@ -117,9 +123,9 @@ def judge(row: Row, context: Context) -> Verdict:
     if rejection:
         return Verdict(outcome=LegOutcome.REJECTED, reasons=judgement.in_order(rejection), client=verdict.client)
     if tariff is not None:
-        _price(row, context, verdict, tariff)
+        county_cost = _price(row, context, verdict, tariff)
         verdict.debit_unit, verdict.debit_amount, verdict.purse = judgement.debit_target(
-            verdict.entitlement, row.purpose, row.distance_km, verdict.county_cost_cents
+            verdict.entitlement, row.purpose, read.distance_km, county_cost
         )
     verdict.reasons = judgement.in_order(verdict.reasons)
     return verdict
@@ -147,7 +153,7 @@ class _Debits:
         self.legs[purse.pk] += 1
         return True
 
-    def post(self, trip_import: TripImport, actor: Any) -> None:
+    def post(self, trip_import: TripImport, actor: User | None) -> None:
         for purse_id in sorted(self.taken):
             if not self.taken[purse_id]:
                 continue
@@ -215,8 +221,9 @@ def _candidate_purses(rows: list[Row], context: Context) -> set:
     for row in rows:
         if row.reasons:
             continue
-        client = context.client_for(row.client_number, row.pickup_at)
-        entitlement = None if client is None else context.entitlement_for(client, judgement.helsinki_day(row.pickup_at))
+        pickup_at = row.readings().pickup_at
+        client = context.client_for(row.client_number, pickup_at)
+        entitlement = None if client is None else context.entitlement_for(client, judgement.helsinki_day(pickup_at))
         if entitlement is None:
             continue
         for line in (entitlement.leisure_line, entitlement.work_line):
@@ -233,7 +240,7 @@ def _order(row: Row) -> tuple:
 
 
 @transaction.atomic
-def import_trips_rowwise(*, actor: Any, organiser: Organiser, filename: str, content: bytes) -> TripImport:
+def import_trips_rowwise(*, actor: User | None, organiser: Organiser, filename: str, content: bytes) -> TripImport:
     """Import a trip file a row at a time. The same bytes again return the earlier import unchanged; a file that
     cannot be read at all is refused whole and stores nothing."""
     import_authorize(actor, organiser)
@@ -279,7 +286,7 @@ def import_trips_rowwise(*, actor: Any, organiser: Organiser, filename: str, con
                 exhausted.add(verdict.purse.pk)
                 verdict.outcome, verdict.reasons = LegOutcome.REVIEW, [judgement.INSUFFICIENT_FUNDS]
             if verdict.self_share_cents is not None and row.purpose in judgement.WORK_OR_STUDY:
-                context.work_study_paid_add(verdict.client, row.pickup_at, verdict.self_share_cents)
+                context.work_study_paid_add(verdict.client, row.readings().pickup_at, verdict.self_share_cents)
         leg = _leg(trip_import, row, verdict)
         leg.save()
         if verdict.outcome != LegOutcome.REJECTED and verdict.same_as is None:

@@ -4,6 +4,7 @@ import and the step-by-step booking ask here; the set-based import and the one-q
 in SQL (``trip_import_sql``, ``authorizations``), built from the same rules (``judgement``)."""
 
 import datetime as dt
+import uuid
 from typing import Any
 
 from django.db.models import Sum
@@ -21,7 +22,7 @@ class Context:
 
     def __init__(self, organiser: Organiser) -> None:
         self.organiser = organiser
-        self._providers: dict[str, int | None] = {}
+        self._providers: dict[str, uuid.UUID | None] = {}
         self._approved: dict[tuple, bool] = {}
         self._cards: dict[str, list] = {}
         self._entitlements: dict[int, list] = {}
@@ -29,7 +30,7 @@ class Context:
         self.cap_paid: dict[tuple, int] = {}  # (client id, year, month) -> work/study self-shares so far
         self.first_legs: dict[tuple, Any] = {}  # (operator, trip) -> the identity's first leg in this file
 
-    def provider_id(self, business_id: str) -> int | None:
+    def provider_id(self, business_id: str) -> uuid.UUID | None:
         """The organiser's provider with this business ID (the register of ``services``), or None."""
         if business_id not in self._providers:
             self._providers[business_id] = provider_register().provider_id(
@@ -37,7 +38,7 @@ class Context:
             )
         return self._providers[business_id]
 
-    def operator_approved(self, provider_id: int, day: dt.date) -> bool:
+    def operator_approved(self, provider_id: uuid.UUID, day: dt.date) -> bool:
         key = (provider_id, day)
         if key not in self._approved:
             self._approved[key] = provider_register().approved_on(provider_id=provider_id, day=day)

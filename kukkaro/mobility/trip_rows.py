@@ -86,6 +86,18 @@ _CARD = re.compile(rf"\d{{{CARD_DIGITS[0]},{CARD_DIGITS[1]}}}", re.ASCII)
 _ID = re.compile(rf"[{ID_CHARACTERS}]{{1,{ID_MAX_LENGTH}}}")
 
 
+@dataclass(frozen=True)
+class Readings:
+    """The measured values of a readable row (one without rejection reasons): none of them is missing."""
+
+    pickup_at: dt.datetime
+    dropoff_at: dt.datetime
+    distance_km: Decimal
+    duration_min: Decimal
+    waiting_min: Decimal
+    fare_cents: int
+
+
 @dataclass
 class Row:
     """One row of a trip file, read: typed values, and the rejection reasons found while reading it."""
@@ -115,6 +127,27 @@ class Row:
     def reject(self, code: str) -> None:
         if code not in self.reasons:
             self.reasons.append(code)
+
+    def readings(self) -> Readings:
+        """The measured values of a readable row; a ValueError for a row with rejection reasons."""
+        if (
+            self.reasons
+            or self.pickup_at is None
+            or self.dropoff_at is None
+            or self.distance_km is None
+            or self.duration_min is None
+            or self.waiting_min is None
+            or self.fare_cents is None
+        ):
+            raise ValueError(f"row {self.number} is not readable")
+        return Readings(
+            pickup_at=self.pickup_at,
+            dropoff_at=self.dropoff_at,
+            distance_km=self.distance_km,
+            duration_min=self.duration_min,
+            waiting_min=self.waiting_min,
+            fare_cents=self.fare_cents,
+        )
 
     @property
     def content_sha256(self) -> str:

@@ -8,7 +8,7 @@ import uuid
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.formats import date_format, number_format
@@ -45,6 +45,7 @@ from kukkaro.mobility.forms import (
 from kukkaro.mobility.models import CarModification, LeasingContract, LegOutcome, ReadingKind, TransportEntitlement
 from kukkaro.people import selectors as people_selectors
 from kukkaro.people.models import Client
+from kukkaro.people.requests import AuthenticatedRequest
 
 PAGE_SIZE = 50
 
@@ -54,7 +55,7 @@ PAGE_SIZE = 50
 
 @requires(Action.TRIP_IMPORT)
 @require_http_methods(["GET", "POST"])
-def trip_imports(request: HttpRequest) -> HttpResponse:
+def trip_imports(request: AuthenticatedRequest) -> HttpResponse:
     """Send a trip file (imported while the page waits, by the same code as ``kukkaro import_trips``) and see the
     files imported before."""
     form = TripUploadForm(request.POST or None, request.FILES or None)
@@ -63,7 +64,7 @@ def trip_imports(request: HttpRequest) -> HttpResponse:
         try:
             trip_import = trip_files.import_trips(
                 actor=request.user,
-                organiser=request.user.organiser,
+                organiser=request.user.staff_organiser,
                 filename=upload.name,
                 content=upload.read(WEB_MAX_BYTES + 1),
             )
@@ -108,7 +109,7 @@ def trip_imports(request: HttpRequest) -> HttpResponse:
 
 @requires(Action.TRIP_IMPORT)
 @require_GET
-def trip_import_detail(request: HttpRequest, import_id: uuid.UUID) -> HttpResponse:
+def trip_import_detail(request: AuthenticatedRequest, import_id: uuid.UUID) -> HttpResponse:
     trip_import = or_404(lambda: selectors.trip_import_get(actor=request.user, import_id=import_id))
     outcome = request.GET.get("outcome") or ""
     if outcome and outcome not in LegOutcome.values:
@@ -141,7 +142,7 @@ def trip_import_detail(request: HttpRequest, import_id: uuid.UUID) -> HttpRespon
 @not_html
 @requires(Action.TRIP_IMPORT)
 @require_GET
-def trip_import_results(request: HttpRequest, import_id: uuid.UUID) -> HttpResponse:
+def trip_import_results(request: AuthenticatedRequest, import_id: uuid.UUID) -> HttpResponse:
     """The result file: row, trip id, outcome, reasons, price, self-share and debit of every row."""
     trip_import = or_404(lambda: selectors.trip_import_get(actor=request.user, import_id=import_id))
     name = trip_import.filename.rsplit(".", 1)[0] or "trips"
@@ -153,7 +154,7 @@ def trip_import_results(request: HttpRequest, import_id: uuid.UUID) -> HttpRespo
 
 @requires(Action.TRIP_REVIEW)
 @require_GET
-def review_queue(request: HttpRequest) -> HttpResponse:
+def review_queue(request: AuthenticatedRequest) -> HttpResponse:
     form = ReviewFilterForm(request.GET or None)
     reason = form.cleaned_data["reason"] if form.is_valid() else ""
     legs = selectors.review_queue(actor=request.user, reason=reason)
@@ -207,7 +208,7 @@ def _leg_facts(leg) -> list[tuple[str, str]]:
 
 @requires(Action.TRIP_REVIEW)
 @require_http_methods(["GET", "POST"])
-def leg_detail(request: HttpRequest, leg_id: int) -> HttpResponse:
+def leg_detail(request: AuthenticatedRequest, leg_id: int) -> HttpResponse:
     """One leg with everything the import knew of it; a leg held for review is resolved here."""
     leg = or_404(lambda: selectors.leg_get(actor=request.user, leg_id=leg_id))
     selectors.legs_log_reads(actor=request.user, legs=[leg])
@@ -266,7 +267,7 @@ def _month_label(month: dt.date) -> str:
 
 @requires(Action.CASE_VIEW)
 @require_GET
-def client_month(request: HttpRequest, client_id: uuid.UUID) -> HttpResponse:
+def client_month(request: AuthenticatedRequest, client_id: uuid.UUID) -> HttpResponse:
     """The client's transport in a month: trips, kilometres, euros, self-shares paid and what is left."""
     client = or_404(
         lambda: people_selectors.client_get(
@@ -360,7 +361,7 @@ def _model_name(model: str) -> str:
 
 @requires(Action.CASE_VIEW)
 @require_GET
-def client_comparison(request: HttpRequest, client_id: uuid.UUID) -> HttpResponse:
+def client_comparison(request: AuthenticatedRequest, client_id: uuid.UUID) -> HttpResponse:
     """Which transport model would serve the client best: each model's monthly cost to the county and to the
     client, by the client's own trips or by a pattern the worker enters."""
     client = or_404(
@@ -457,10 +458,10 @@ def client_comparison(request: HttpRequest, client_id: uuid.UUID) -> HttpRespons
     )
 
 
-def _cohort(request: HttpRequest) -> tuple[CohortForm, list, dict]:
+def _cohort(request: AuthenticatedRequest) -> tuple[CohortForm, list, dict]:
     municipalities = [
         (m.code, m.name)
-        for m in Municipality.objects.filter(organiser_id=request.user.organiser_id).order_by("name_fi")
+        for m in Municipality.objects.filter(organiser_id=request.user.staff_organiser_id).order_by("name_fi")
     ]
     form = CohortForm(request.GET or None, municipalities=municipalities)
     data = form.cleaned_data if form.is_bound and form.is_valid() else {}
@@ -475,7 +476,7 @@ def _cohort(request: HttpRequest) -> tuple[CohortForm, list, dict]:
 
 @requires(Action.TRANSPORT_COMPARE)
 @require_GET
-def cohort_comparison(request: HttpRequest) -> HttpResponse:
+def cohort_comparison(request: AuthenticatedRequest) -> HttpResponse:
     """The organiser's transport clients ranked by what another model would save the county, with totals."""
     form, rows, totals = _cohort(request)
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
@@ -538,7 +539,7 @@ COHORT_COLUMNS = (
 )
 
 
-def _cohort_export(request: HttpRequest, *, extension: str) -> HttpResponse:
+def _cohort_export(request: AuthenticatedRequest, *, extension: str) -> HttpResponse:
     """The whole ranking as a file, cents as integers. Clients appear by their Kukkaro id only; the export is
     logged as one event."""
     _form, rows, totals = _cohort(request)
@@ -559,7 +560,7 @@ def _cohort_export(request: HttpRequest, *, extension: str) -> HttpResponse:
         action="transport.comparison_export",
         actor=request.user,
         kind=AuditEvent.Kind.READ,
-        organiser_id=request.user.organiser_id,
+        organiser_id=request.user.staff_organiser_id,
         purpose=PURPOSE_TRIPS,
         after={"clients": totals["clients"], "query": request.GET.urlencode(), "format": extension},
     )
@@ -574,7 +575,7 @@ def _cohort_export(request: HttpRequest, *, extension: str) -> HttpResponse:
 @not_html
 @requires(Action.TRANSPORT_COMPARE)
 @require_GET
-def cohort_comparison_csv(request: HttpRequest) -> HttpResponse:
+def cohort_comparison_csv(request: AuthenticatedRequest) -> HttpResponse:
     """The whole ranking as CSV (UTF-8, commas)."""
     return _cohort_export(request, extension="csv")
 
@@ -582,7 +583,7 @@ def cohort_comparison_csv(request: HttpRequest) -> HttpResponse:
 @not_html
 @requires(Action.TRANSPORT_COMPARE)
 @require_GET
-def cohort_comparison_xlsx(request: HttpRequest) -> HttpResponse:
+def cohort_comparison_xlsx(request: AuthenticatedRequest) -> HttpResponse:
     """The whole ranking as an Excel workbook, for the county's analysts."""
     return _cohort_export(request, extension="xlsx")
 
@@ -592,7 +593,7 @@ def cohort_comparison_xlsx(request: HttpRequest) -> HttpResponse:
 
 @requires(Action.CASE_EDIT)
 @require_http_methods(["GET", "POST"])
-def leasing_new(request: HttpRequest, client_id: uuid.UUID) -> HttpResponse:
+def leasing_new(request: AuthenticatedRequest, client_id: uuid.UUID) -> HttpResponse:
     """Record a leasing car for the client, paid from an effective line in euros of their decision."""
     client = or_404(
         lambda: people_selectors.client_get(actor=request.user, client_id=client_id, action=Action.CASE_EDIT)
@@ -642,7 +643,7 @@ def _km(value: int | None) -> str:
 
 @requires(Action.CASE_VIEW)
 @require_http_methods(["GET", "POST"])
-def lease_detail(request: HttpRequest, client_id: uuid.UUID, lease_id: uuid.UUID) -> HttpResponse:
+def lease_detail(request: AuthenticatedRequest, client_id: uuid.UUID, lease_id: uuid.UUID) -> HttpResponse:
     """A leasing car's odometer readings against its kilometre allowance; the readings are recorded here, and the
     return reading charges the excess kilometres."""
     client = or_404(

@@ -2,6 +2,7 @@ import datetime
 import uuid
 
 from django.contrib.auth.models import AbstractUser, UserManager
+from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
@@ -59,6 +60,21 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.get_full_name() or self.username
+
+    @property
+    def staff_organiser(self) -> Organiser:
+        """The organiser a staff member works for. Staff always have one (people_user_staff_have_organiser);
+        anyone else who reaches staff-only code is refused."""
+        if self.organiser is None:
+            raise PermissionDenied("this user works for no organiser")
+        return self.organiser
+
+    @property
+    def staff_organiser_id(self) -> int:
+        """The id of ``staff_organiser``, without loading it."""
+        if self.organiser_id is None:
+            raise PermissionDenied("this user works for no organiser")
+        return self.organiser_id
 
 
 class Client(models.Model):

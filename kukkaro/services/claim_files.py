@@ -113,7 +113,7 @@ def _read_rows(content: bytes) -> tuple[list[str], list[tuple[int, dict[str, str
         raise ValidationError(
             {"file": _("The header row lacks the columns: %(columns)s.") % {"columns": ", ".join(missing)}}
         )
-    rows = []
+    rows: list[tuple[int, dict[str, str]]] = []
     for number, values in enumerate(reader, start=2):  # by record: a quoted value may span lines
         if not any(v.strip() for v in values):
             continue  # a blank line is not a row

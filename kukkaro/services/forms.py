@@ -8,7 +8,7 @@ from django import forms
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
-from kukkaro.core.forms import DATE_INPUT, EuroField, Form
+from kukkaro.core.forms import DATE_INPUT, EuroField, Form, field_of
 from kukkaro.core.models import Municipality, Organiser
 from kukkaro.services.models import Accessibility, Language, ProviderState, ServiceType, ServiceUnit
 
@@ -63,14 +63,14 @@ class _ProviderDataForm(Form):
 
     def __init__(self, *args, organiser_id: int | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["municipalities"].choices = _municipality_choices(organiser_id)
+        field_of(self, "municipalities", forms.ChoiceField).choices = _municipality_choices(organiser_id)
 
     def chosen_municipalities(self) -> list[Municipality]:
         return list(Municipality.objects.filter(code__in=self.cleaned_data["municipalities"]))
 
 
 class ProviderApplicationForm(_ProviderDataForm):
-    organiser = forms.ModelChoiceField(
+    organiser: forms.ModelChoiceField[Organiser] = forms.ModelChoiceField(
         label=_("Wellbeing services county"), queryset=Organiser.objects.order_by("name"), empty_label=None
     )
     name = forms.CharField(label=_("Name of the organisation"), max_length=200)
@@ -108,7 +108,7 @@ class ProviderStateForm(Form):
     def __init__(self, *args, allowed: list[str] | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if allowed is not None:
-            self.fields["state"].choices = [(s, ProviderState(s).label) for s in allowed]
+            field_of(self, "state", forms.ChoiceField).choices = [(s, ProviderState(s).label) for s in allowed]
 
 
 class ProviderSearchForm(Form):
@@ -120,7 +120,9 @@ class _VersionForm(Form):
     """A new version of a cap or price for a service of one organiser's catalogue (``service_types``): a service
     of another organiser is not a valid choice."""
 
-    service_type = forms.ModelChoiceField(label=_("Service"), queryset=ServiceType.objects.none(), empty_label=None)
+    service_type: forms.ModelChoiceField[ServiceType] = forms.ModelChoiceField(
+        label=_("Service"), queryset=ServiceType.objects.none(), empty_label=None
+    )
     valid_from = forms.DateField(label=_("Valid from"), widget=DATE_INPUT)
     valid_until = forms.DateField(
         label=_("Valid until"), widget=DATE_INPUT, required=False, help_text=_("Leave empty if it stays in force.")
@@ -128,7 +130,7 @@ class _VersionForm(Form):
 
     def __init__(self, *args, service_types: QuerySet[ServiceType], **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["service_type"].queryset = service_types
+        field_of(self, "service_type", forms.ModelChoiceField).queryset = service_types
 
 
 class PriceCapForm(_VersionForm):
@@ -179,7 +181,7 @@ class ClaimForm(Form):
 
     def __init__(self, *args, agreements: list | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["agreement"].choices = [
+        field_of(self, "agreement", forms.ChoiceField).choices = [
             (a.number, f"{a.number} – {a.service_type.name} ({a.valid_from:%d.%m.%Y}–{a.valid_until:%d.%m.%Y})")
             for a in agreements or []
         ]
@@ -297,7 +299,7 @@ class ServiceTypeForm(Form):
 
     def __init__(self, *args, categories: list[tuple[str, str]] | None = None, editing: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["category_code"].choices = categories or []
+        field_of(self, "category_code", forms.ChoiceField).choices = categories or []
         if editing:
             for name in ("code", "unit", "category_code"):
                 self.fields[name].disabled = True

@@ -22,6 +22,7 @@ unpaid again, with the reason on the payment, and the next batch takes them.
 
 import datetime as dt
 import hashlib
+import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -66,7 +67,7 @@ def _batch_number(organiser: Organiser, day: dt.date) -> str:
     return f"{prefix}{count + 1:02d}"
 
 
-def _accounting_csv(batch: PaymentBatch, claims: list[Claim], lines: dict[int, PaymentBatchLine]) -> bytes:
+def _accounting_csv(batch: PaymentBatch, claims: list[Claim], lines: dict[uuid.UUID, PaymentBatchLine]) -> bytes:
     """One row per claim for the county's accounting system (semicolons, decimal comma, UTF-8 with BOM), written
     by the shared formula-safe writer."""
     return exports.csv_bytes(
@@ -84,26 +85,30 @@ def _accounting_csv(batch: PaymentBatch, claims: list[Claim], lines: dict[int, P
             "amount_eur",
             "municipality",
         ],
-        (
-            [
-                batch.number,
-                lines[claim.provider_id].reference,
-                claim.provider.business_id,
-                claim.provider.name,
-                claim.invoice_number,
-                str(claim.pk),
-                claim.agreement.number,
-                claim.agreement.service_type.code,
-                claim.service_date,
-                Decimal(claim.quantity_hundredths) / 100,
-                Decimal(claim.amount_cents) / 100,
-                claim.client.municipality.code,
-            ]
-            for claim in claims
-        ),
+        (_accounting_row(batch, claim, lines) for claim in claims),
         delimiter=";",
         decimal_separator=",",
     )
+
+
+def _accounting_row(batch: PaymentBatch, claim: Claim, lines: dict[uuid.UUID, PaymentBatchLine]) -> list:
+    # A claim being paid has its agreement (services_live_claim_is_held) and the agreement's client.
+    assert claim.agreement is not None
+    assert claim.client is not None
+    return [
+        batch.number,
+        lines[claim.provider_id].reference,
+        claim.provider.business_id,
+        claim.provider.name,
+        claim.invoice_number,
+        str(claim.pk),
+        claim.agreement.number,
+        claim.agreement.service_type.code,
+        claim.service_date,
+        Decimal(claim.quantity_hundredths) / 100,
+        Decimal(claim.amount_cents) / 100,
+        claim.client.municipality.code,
+    ]
 
 
 # --- prepare -------------------------------------------------------------------------------------------------
@@ -118,6 +123,12 @@ class _Candidate:
     @property
     def amount_cents(self) -> int:
         return sum(c.amount_cents for c in self.claims)
+
+    @property
+    def numbered_line(self) -> PaymentBatchLine:
+        """The candidate's line, once ``_number_lines`` has made it."""
+        assert self.line is not None
+        return self.line
 
 
 def _number_lines(batch: PaymentBatch, candidates: list[_Candidate]) -> None:
@@ -155,7 +166,7 @@ def _document(batch: PaymentBatch, policy, candidates: list[_Candidate]) -> byte
         debtor_name=policy.debtor_name,
         debtor_iban=policy.debtor_iban,
         debtor_bic=policy.debtor_bic,
-        payments=[_payment(c.line) for c in candidates],
+        payments=[_payment(c.numbered_line) for c in candidates],
     )
 
 
@@ -270,7 +281,7 @@ def payment_batch_prepare(
     _number_lines(batch, list(candidates.values()))
     for provider_id, candidate in candidates.items():
         reasons = [LeftOutReason.BANK_CHANGE_PENDING] if provider_id in waiting else []
-        reasons += [LeftOutReason(p) for p in payment_files.payment_problems(_payment(candidate.line))]
+        reasons += [LeftOutReason(p) for p in payment_files.payment_problems(_payment(candidate.numbered_line))]
         if reasons:
             left_out[provider_id] = (candidate, reasons, "")
     kept = [c for pid, c in candidates.items() if pid not in left_out]
@@ -283,8 +294,10 @@ def payment_batch_prepare(
             }
         )
     paid_claims = [claim for candidate in kept for claim in candidate.claims]
-    lines = {candidate.provider.pk: candidate.line for candidate in kept}
-    batch.period_start = min(c.decided_at for c in paid_claims).astimezone(clock.HELSINKI).date()
+    lines = {candidate.provider.pk: candidate.numbered_line for candidate in kept}
+    batch.period_start = (
+        min(c.decided_at for c in paid_claims if c.decided_at is not None).astimezone(clock.HELSINKI).date()
+    )
     batch.total_cents = sum(line.amount_cents for line in lines.values())
     batch.pain001 = document
     batch.pain001_sha256 = hashlib.sha256(document).hexdigest()
@@ -455,6 +468,7 @@ def _accept(line: PaymentBatchLine, *, actor: User | None, at: dt.datetime) -> i
         .order_by("pk")
     )
     for claim in claims:
+        assert claim.agreement is not None  # a claim being paid has its agreement (services_live_claim_is_held)
         shard = ledger.shard_of(claim.agreement.purse_id)
         ledger.transfer_post(
             transfer_id=_paid_transfer_id(claim, line),

@@ -4,6 +4,7 @@ approved provider of an organiser on a day, in Python and in SQL, by the same ru
 state on a day is the last change before the end of that day in Helsinki."""
 
 import datetime as dt
+import uuid
 
 from kukkaro.core.clock import HELSINKI
 from kukkaro.services.models import Provider, ProviderState, ProviderStateChange
@@ -11,14 +12,14 @@ from kukkaro.services.services import provider_state_on
 
 
 class ServicesProviderRegister:
-    def provider_id(self, *, organiser_id: int, business_id: str) -> int | None:
+    def provider_id(self, *, organiser_id: int, business_id: str) -> uuid.UUID | None:
         return (
             Provider.objects.filter(organiser_id=organiser_id, business_id=business_id)
             .values_list("pk", flat=True)
             .first()
         )
 
-    def approved_on(self, *, provider_id: int, day: dt.date) -> bool:
+    def approved_on(self, *, provider_id: uuid.UUID, day: dt.date) -> bool:
         return provider_state_on(provider=Provider(pk=provider_id), day=day) == ProviderState.APPROVED
 
     def approval_days_sql(self, *, business_ids: str) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -20,6 +20,7 @@ from kukkaro.core.forms import add_validation_errors
 from kukkaro.core.permissions import Action, not_html, requires
 from kukkaro.core.shortcuts import or_404
 from kukkaro.core.tables import Cell, Table
+from kukkaro.people.requests import AuthenticatedRequest
 from kukkaro.services import claim_files, presenters, selectors, services
 from kukkaro.services.forms import (
     BankAccountForm,
@@ -34,18 +35,18 @@ from kukkaro.services.models import AgreementState, ClaimStatus, Provider
 PAGE_SIZE = 25
 
 
-def _not_yet(request: HttpRequest, title: str) -> HttpResponse:
+def _not_yet(request: AuthenticatedRequest, title: str) -> HttpResponse:
     """The page a provider user sees where their provider's data would be, before they have applied."""
     return render(request, "services/provider/not_yet.html", {"title": title})
 
 
-def _provider(request: HttpRequest) -> Provider | None:
+def _provider(request: AuthenticatedRequest) -> Provider | None:
     return selectors.own_provider(actor=request.user)
 
 
 @requires(Action.PROVIDER_SELF)
 @require_GET
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: AuthenticatedRequest) -> HttpResponse:
     provider = _provider(request)
     if provider is None:
         return render(request, "services/provider/home.html", {"provider": None})
@@ -71,7 +72,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @requires(Action.PROVIDER_SELF)
 @require_http_methods(["GET", "POST"])
-def apply(request: HttpRequest) -> HttpResponse:
+def apply(request: AuthenticatedRequest) -> HttpResponse:
     provider = _provider(request)
     if provider is not None:
         return render(request, "services/provider/applied.html", {"provider": provider})
@@ -119,7 +120,7 @@ def apply(request: HttpRequest) -> HttpResponse:
 
 @requires(Action.PROVIDER_SELF)
 @require_http_methods(["GET", "POST"])
-def edit(request: HttpRequest) -> HttpResponse:
+def edit(request: AuthenticatedRequest) -> HttpResponse:
     provider = _provider(request)
     if provider is None:
         return _not_yet(request, _("Your details"))
@@ -159,7 +160,7 @@ def edit(request: HttpRequest) -> HttpResponse:
 
 @requires(Action.PROVIDER_SELF)
 @require_http_methods(["GET", "POST"])
-def bank_account(request: HttpRequest) -> HttpResponse:
+def bank_account(request: AuthenticatedRequest) -> HttpResponse:
     provider = _provider(request)
     if provider is None:
         return _not_yet(request, _("Change of bank account"))
@@ -191,7 +192,7 @@ def bank_account(request: HttpRequest) -> HttpResponse:
 
 @requires(Action.PROVIDER_SELF)
 @require_http_methods(["GET", "POST"])
-def prices(request: HttpRequest) -> HttpResponse:
+def prices(request: AuthenticatedRequest) -> HttpResponse:
     provider = _provider(request)
     if provider is None:
         return _not_yet(request, _("Prices"))
@@ -228,7 +229,7 @@ def prices(request: HttpRequest) -> HttpResponse:
 
 @requires(Action.PROVIDER_SELF)
 @require_GET
-def agreements(request: HttpRequest) -> HttpResponse:
+def agreements(request: AuthenticatedRequest) -> HttpResponse:
     provider = _provider(request)
     if provider is None:
         return _not_yet(request, _("Service agreements"))
@@ -246,7 +247,7 @@ def agreements(request: HttpRequest) -> HttpResponse:
 
 @requires(Action.PROVIDER_SELF)
 @require_GET
-def claims(request: HttpRequest) -> HttpResponse:
+def claims(request: AuthenticatedRequest) -> HttpResponse:
     provider = _provider(request)
     if provider is None:
         return _not_yet(request, _("Claims"))
@@ -273,7 +274,7 @@ def claims(request: HttpRequest) -> HttpResponse:
 
 @requires(Action.CLAIM_SUBMIT)
 @require_http_methods(["GET", "POST"])
-def claim_new(request: HttpRequest) -> HttpResponse:
+def claim_new(request: AuthenticatedRequest) -> HttpResponse:
     provider = _provider(request)
     if provider is None:
         return _not_yet(request, _("Report a delivered service"))
@@ -312,7 +313,7 @@ def claim_new(request: HttpRequest) -> HttpResponse:
 
 @requires(Action.PROVIDER_SELF)
 @require_GET
-def claim_detail(request: HttpRequest, claim_id: uuid.UUID) -> HttpResponse:
+def claim_detail(request: AuthenticatedRequest, claim_id: uuid.UUID) -> HttpResponse:
     if _provider(request) is None:
         raise Http404
     claim = or_404(lambda: selectors.claim_get(actor=request.user, claim_id=claim_id))
@@ -330,7 +331,7 @@ def claim_detail(request: HttpRequest, claim_id: uuid.UUID) -> HttpResponse:
 
 @requires(Action.CLAIM_SUBMIT)
 @require_http_methods(["GET", "POST"])
-def uploads(request: HttpRequest) -> HttpResponse:
+def uploads(request: AuthenticatedRequest) -> HttpResponse:
     provider = _provider(request)
     if provider is None:
         return _not_yet(request, _("Claims from a file"))
@@ -394,7 +395,7 @@ def _result_rows(upload: Any) -> list[dict[str, Any]]:
 
 @requires(Action.PROVIDER_SELF)
 @require_GET
-def upload_detail(request: HttpRequest, upload_id: uuid.UUID) -> HttpResponse:
+def upload_detail(request: AuthenticatedRequest, upload_id: uuid.UUID) -> HttpResponse:
     provider = _provider(request)
     if provider is None:
         raise Http404
@@ -414,7 +415,7 @@ def upload_detail(request: HttpRequest, upload_id: uuid.UUID) -> HttpResponse:
 @not_html
 @requires(Action.PROVIDER_SELF)
 @require_GET
-def upload_results_csv(request: HttpRequest, upload_id: uuid.UUID) -> HttpResponse:
+def upload_results_csv(request: AuthenticatedRequest, upload_id: uuid.UUID) -> HttpResponse:
     """The result file: one line per row of the file sent, with the outcome and the reasons."""
     provider = _provider(request)
     if provider is None:

@@ -4,6 +4,7 @@ data to staff are written to the audit trail with their purpose (``people.select
 
 import datetime as dt
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db.models import Count, Q, QuerySet
@@ -93,7 +94,7 @@ def bank_changes_pending(*, actor: User) -> QuerySet[BankAccountChange]:
     authorize(actor, Action.BANK_ACCOUNT_APPROVE)
     return (
         BankAccountChange.objects.filter(
-            provider__organiser_id=actor.organiser_id, state=BankAccountChangeState.PENDING
+            provider__organiser_id=actor.staff_organiser_id, state=BankAccountChangeState.PENDING
         )
         .select_related("provider", "requested_by")
         .order_by("requested_at")
@@ -104,7 +105,7 @@ def bank_changes_decided(*, actor: User, limit: int = 20) -> QuerySet[BankAccoun
     """The organiser's latest decided changes of bank account, newest first: who asked, who decided, why."""
     authorize(actor, Action.BANK_ACCOUNT_APPROVE)
     return (
-        BankAccountChange.objects.filter(provider__organiser_id=actor.organiser_id)
+        BankAccountChange.objects.filter(provider__organiser_id=actor.staff_organiser_id)
         .exclude(state=BankAccountChangeState.PENDING)
         .select_related("provider", "requested_by", "decided_by")
         .order_by("-decided_at", "-pk")[:limit]
@@ -113,7 +114,7 @@ def bank_changes_decided(*, actor: User, limit: int = 20) -> QuerySet[BankAccoun
 
 def bank_change_get(*, actor: User, change_id: int) -> BankAccountChange:
     change = BankAccountChange.objects.select_related("provider", "requested_by", "decided_by").get(
-        pk=change_id, provider__organiser_id=actor.organiser_id
+        pk=change_id, provider__organiser_id=actor.staff_organiser_id
     )
     authorize(actor, Action.BANK_ACCOUNT_APPROVE, change.provider)
     return change
@@ -239,7 +240,7 @@ def choice_line_get(*, actor: User, line_id: int, action: Action = Action.AGREEM
     from kukkaro.cases.models import DecisionLine
 
     line = DecisionLine.objects.select_related("client", "client__organiser", "client__municipality", "purse").get(
-        pk=line_id, client__organiser_id=actor.organiser_id
+        pk=line_id, client__organiser_id=actor.staff_organiser_id
     )
     authorize(actor, action, line.client)
     client_log_reads(actor=actor, clients=[line.client], purpose=PURPOSE_CASEWORK)
@@ -286,6 +287,7 @@ def choice_options(*, line, day: dt.date | None = None, order: str = "own_share"
                 speaks_client_language=client.language in (price.provider.languages or []),
             )
         )
+    key: Callable[[ChoiceOption], tuple]
     if order == "price":
         key = lambda o: (o.price_cents, o.provider.name)  # noqa: E731
     elif order == "name":
@@ -328,7 +330,7 @@ def agreement_get(*, actor: User, agreement_id: uuid.UUID) -> ServiceAgreement:
     agreements = ServiceAgreement.objects.select_related("client", "provider", "service_type", "purse")
     if actor.role == Role.PROVIDER:
         return agreements.get(pk=agreement_id, provider__users__user=actor)
-    agreement = agreements.get(pk=agreement_id, organiser_id=actor.organiser_id)
+    agreement = agreements.get(pk=agreement_id, organiser_id=actor.staff_organiser_id)
     authorize(actor, Action.CASE_VIEW, agreement.client)
     client_log_reads(actor=actor, clients=[agreement.client], purpose=PURPOSE_CASEWORK)
     return agreement
@@ -344,7 +346,7 @@ def claim_queue(*, actor: User, status: str, query: str = "") -> QuerySet[Claim]
     """The organiser's claims in one state, oldest first (what waits longest is dealt with first). The caller
     logs the page of claims it shows with ``claims_log_reads``."""
     authorize(actor, Action.CLAIM_REVIEW)
-    claims = Claim.objects.filter(organiser_id=actor.organiser_id, status=status).select_related(
+    claims = Claim.objects.filter(organiser_id=actor.staff_organiser_id, status=status).select_related(
         "provider", "client", "service_type", "agreement"
     )
     for term in (query or "").split():
@@ -359,7 +361,7 @@ def claim_queue(*, actor: User, status: str, query: str = "") -> QuerySet[Claim]
 
 def claim_queue_counts(*, actor: User) -> dict[str, int]:
     rows = (
-        Claim.objects.filter(organiser_id=actor.organiser_id, status__in=CLAIM_QUEUES)
+        Claim.objects.filter(organiser_id=actor.staff_organiser_id, status__in=CLAIM_QUEUES)
         .values("status")
         .annotate(n=Count("pk"))
     )
@@ -370,7 +372,7 @@ def claim_queue_counts(*, actor: User) -> dict[str, int]:
 
 def claims_log_reads(*, actor: User, claims: list[Claim]) -> None:
     """Log that staff saw these claims' clients (once per client)."""
-    clients = {c.client_id: c.client for c in claims if c.client_id}
+    clients = {c.client_id: c.client for c in claims if c.client is not None}
     client_log_reads(actor=actor, clients=list(clients.values()), purpose=PURPOSE_CLAIMS, action="claim.read")
 
 
@@ -381,7 +383,7 @@ def claim_get(*, actor: User, claim_id: uuid.UUID) -> Claim:
     )
     if actor.role == Role.PROVIDER:
         return claims.get(pk=claim_id, provider__users__user=actor)
-    claim = claims.get(pk=claim_id, organiser_id=actor.organiser_id)
+    claim = claims.get(pk=claim_id, organiser_id=actor.staff_organiser_id)
     authorize(actor, Action.CLAIM_REVIEW, claim)
     claims_log_reads(actor=actor, claims=[claim])
     return claim
@@ -425,7 +427,7 @@ def payment_batches(*, actor: User) -> QuerySet[PaymentBatch]:
     """The organiser's batches, newest first, with how many payments each has and how many the bank rejected."""
     authorize(actor, Action.PAYMENT_MANAGE)
     return (
-        PaymentBatch.objects.filter(organiser_id=actor.organiser_id)
+        PaymentBatch.objects.filter(organiser_id=actor.staff_organiser_id)
         .annotate(
             payments=Count("lines"),
             rejected=Count("lines", filter=Q(lines__outcome=PaymentOutcome.REJECTED)),
@@ -437,7 +439,7 @@ def payment_batches(*, actor: User) -> QuerySet[PaymentBatch]:
 
 def payment_batch_get(*, actor: User, batch_id: uuid.UUID) -> PaymentBatch:
     batch = PaymentBatch.objects.select_related("prepared_by", "released_by", "confirmed_by", "cancelled_by").get(
-        pk=batch_id, organiser_id=actor.organiser_id
+        pk=batch_id, organiser_id=actor.staff_organiser_id
     )
     authorize(actor, Action.PAYMENT_MANAGE, batch)
     return batch
@@ -462,7 +464,9 @@ def batch_status_reports(*, batch: PaymentBatch) -> QuerySet[PaymentStatusReport
 def payable_claims(*, actor: User, approved_until: dt.date | None = None) -> QuerySet[Claim]:
     """Approved claims not yet in a batch (what the next batch would pay)."""
     authorize(actor, Action.PAYMENT_MANAGE)
-    claims = Claim.objects.filter(organiser_id=actor.organiser_id, status=ClaimStatus.APPROVED, payment__isnull=True)
+    claims = Claim.objects.filter(
+        organiser_id=actor.staff_organiser_id, status=ClaimStatus.APPROVED, payment__isnull=True
+    )
     if approved_until is not None:
         until = dt.datetime.combine(approved_until + dt.timedelta(days=1), dt.time(), tzinfo=clock.HELSINKI)
         claims = claims.filter(decided_at__lt=until)

@@ -9,6 +9,7 @@ import pytest
 from django import forms
 
 import kukkaro
+from kukkaro.core.forms import Form, field_of
 from kukkaro.core.text import CODE
 from kukkaro.ledger.models import Unit
 
@@ -94,3 +95,14 @@ def test_every_form__every_text_field_refuses_a_control_character():
     assert "FinaliseForm.why_day" in checked
     assert "StaffLoginForm.username" in checked
     assert len(checked) > 60
+
+
+def test_field_of__gives_the_field_as_its_kind_and_refuses_another():
+    class Choosing(Form):
+        colour = forms.ChoiceField(choices=[("red", "red")])
+        note = forms.CharField()
+
+    form = Choosing()
+    assert field_of(form, "colour", forms.ChoiceField) is form.fields["colour"]
+    with pytest.raises(TypeError):
+        field_of(form, "note", forms.ChoiceField)
