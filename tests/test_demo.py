@@ -1,4 +1,5 @@
 import datetime as dt
+from dataclasses import dataclass
 
 import pytest
 from django.db import transaction
@@ -7,7 +8,7 @@ from kukkaro.core.audit import audit_verify
 from kukkaro.core.identifiers import parse_hetu
 from kukkaro.core.models import AuditEvent
 from kukkaro.core.roles import Role
-from kukkaro.demo.data import CLIENT_COUNT, build_demo
+from kukkaro.demo.data import CLIENT_COUNT, DemoSummary, build_demo
 from kukkaro.demo.services_data import SERVICE_TYPES
 from kukkaro.ledger.verification import ledger_verify
 from kukkaro.people.models import Client, User
@@ -32,16 +33,37 @@ from kukkaro.services.models import (
 from kukkaro.services.payment_files import validate_pain001
 from kukkaro.services.services import provider_of
 
-pytestmark = pytest.mark.django_db
+# One worker builds the demo once for the whole module (``./dev test`` distributes with --dist loadgroup).
+pytestmark = [pytest.mark.django_db, pytest.mark.xdist_group("demo")]
 ORGANISERS = {"lansi-uusimaa", "paijat-hame"}
 
 
+@dataclass(frozen=True)
+class BuiltDemo:
+    """The module's one demo, and what its first build left, for the test that builds it again."""
+
+    summary: DemoSummary
+    clients: list[tuple[str, str, str]]
+    services_counts: tuple[int, ...]
+
+
 @pytest.fixture(scope="module")
-def demo(django_db_setup, django_db_blocker):
-    """One demo for the tests that only read it (building it takes a while), rolled back afterwards."""
+def built(django_db_setup, django_db_blocker):
+    """One demo for the whole module (building it takes a while), rolled back afterwards. Each test runs in a
+    savepoint inside it, so the test that builds it a second time leaves the first build for the others."""
     with django_db_blocker.unblock(), transaction.atomic():
-        yield build_demo()
+        summary = build_demo()
+        yield BuiltDemo(
+            summary=summary,
+            clients=sorted(Client.objects.values_list("national_id", "first_names", "last_name")),
+            services_counts=_services_counts(),
+        )
         transaction.set_rollback(True)
+
+
+@pytest.fixture
+def demo(built: BuiltDemo) -> DemoSummary:
+    return built.summary
 
 
 def _services_counts() -> tuple[int, ...]:
@@ -54,14 +76,14 @@ def _services_counts() -> tuple[int, ...]:
     )
 
 
-def test_build_demo__builds_the_region_and_is_safe_to_repeat():
-    first = build_demo()
+def test_build_demo__builds_the_region_and_is_safe_to_repeat(built):
+    first = built.summary
     assert first.clients_created == CLIENT_COUNT + 1  # and the client of the next-year replacement
     assert Client.objects.count() == first.clients_total == CLIENT_COUNT + 1
-    snapshot = sorted(Client.objects.values_list("national_id", "first_names", "last_name"))
+    snapshot = built.clients
     assert first.cases["replaced"] == 8  # four in each organiser
     assert first.services.built and first.services.new_claims > 300
-    services_before = _services_counts()
+    services_before = built.services_counts
     again = build_demo()
     assert again.clients_created == 0
     assert again.cases == {}
