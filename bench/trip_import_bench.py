@@ -48,7 +48,7 @@ def build_world(clients: int, seed: int) -> list[tuple[str, str, str]]:
     from kukkaro.core.models import Municipality
     from kukkaro.core.roles import Role
     from kukkaro.people.services import user_create
-    from kukkaro.services import services as spending
+    from kukkaro.services import providers
 
     start = dt.datetime(2025, 12, 1, 8, 0, tzinfo=dt.UTC)
     where = transport_world.setting(start)
@@ -63,7 +63,7 @@ def build_world(clients: int, seed: int) -> list[tuple[str, str, str]]:
                 organiser=None,
                 password=transport_world.PASSWORD,
             )
-            provider = spending.provider_apply(
+            provider = providers.provider_apply(
                 actor=user,
                 organiser=where.organiser,
                 name=f"Taksi {index} Oy",
@@ -77,9 +77,9 @@ def build_world(clients: int, seed: int) -> list[tuple[str, str, str]]:
                 accessibility=[],
                 iban="FI2112345600000785",
                 bic="NDEAFIHH",
-                rulebook_version=spending.RULEBOOK_VERSION,
+                rulebook_version=providers.RULEBOOK_VERSION,
             )
-            spending.provider_set_state(actor=where.approver, provider=provider, state="approved")
+            providers.provider_set_state(actor=where.approver, provider=provider, state="approved")
     amounts = {"trip_quota": 400, "km_purse": 4_000_000, "eur_purse": 2_000_000}
     made = transport_world.riders(
         where,

@@ -30,7 +30,7 @@ from kukkaro.services.models import (
     ServiceType,
 )
 from kukkaro.services.payment_files import validate_pain001
-from kukkaro.services.services import provider_of
+from kukkaro.services.providers import provider_of
 
 pytestmark = pytest.mark.django_db
 ORGANISERS = {"lansi-uusimaa", "paijat-hame"}

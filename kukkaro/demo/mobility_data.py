@@ -43,7 +43,7 @@ from kukkaro.mobility.models import (
 from kukkaro.mobility.neighbours import allowed_municipalities
 from kukkaro.people import services as people_services
 from kukkaro.people.models import Client, User
-from kukkaro.services import services as spending
+from kukkaro.services import providers
 from kukkaro.services.models import Provider, ProviderState
 
 SEED = 20261201
@@ -279,7 +279,7 @@ class _Story:
                 email=f"{first.lower()}@taksi{base[-3:]}.example",
             )
             iban, bic = bank_account("405", base)
-            provider = spending.provider_apply(
+            provider = providers.provider_apply(
                 actor=user,
                 organiser=self.organiser,
                 name=name,
@@ -294,10 +294,10 @@ class _Story:
                 accessibility=[],
                 iban=iban,
                 bic=bic,
-                rulebook_version=spending.RULEBOOK_VERSION,
+                rulebook_version=providers.RULEBOOK_VERSION,
                 description="Taksi- ja invataksiliikennettä Länsi-Uudellamaalla.",
             )
-            spending.provider_set_state(actor=self.approver, provider=provider, state=ProviderState.APPROVED)
+            providers.provider_set_state(actor=self.approver, provider=provider, state=ProviderState.APPROVED)
 
     def decide(self) -> None:
         """Transport decisions for clients who have no other case, valid 18 months from the first month."""

@@ -54,7 +54,8 @@ from kukkaro.services.models import (
     PaymentStatusReport,
     Provider,
 )
-from kukkaro.services.services import _Owned, policy_for
+from kukkaro.services.policies import policy_for
+from kukkaro.services.providers import _Owned
 
 #: Our pain.001 has one payment information block: its id is the batch number and this.
 PAYMENT_INFORMATION_SUFFIX = "-1"

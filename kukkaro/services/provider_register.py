@@ -7,7 +7,7 @@ import datetime as dt
 
 from kukkaro.core.clock import HELSINKI
 from kukkaro.services.models import Provider, ProviderState, ProviderStateChange
-from kukkaro.services.services import provider_state_on
+from kukkaro.services.providers import provider_state_on
 
 
 class ServicesProviderRegister:

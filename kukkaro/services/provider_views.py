@@ -20,7 +20,8 @@ from kukkaro.core.forms import add_validation_errors
 from kukkaro.core.permissions import Action, not_html, requires
 from kukkaro.core.shortcuts import or_404
 from kukkaro.core.tables import Cell, Table
-from kukkaro.services import claim_files, presenters, selectors, services
+from kukkaro.services import catalogue, claim_files, presenters, providers, selectors
+from kukkaro.services.claims import claim_submit
 from kukkaro.services.forms import (
     BankAccountForm,
     ClaimForm,
@@ -79,7 +80,7 @@ def apply(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            services.provider_apply(
+            providers.provider_apply(
                 actor=request.user,
                 organiser=data["organiser"],
                 name=data["name"],
@@ -95,7 +96,7 @@ def apply(request: HttpRequest) -> HttpResponse:
                 accessibility=data["accessibility"],
                 iban=data["iban"],
                 bic=data["bic"],
-                rulebook_version=services.RULEBOOK_VERSION if data["accept_rulebook"] else "",
+                rulebook_version=providers.RULEBOOK_VERSION if data["accept_rulebook"] else "",
             )
         except ValidationError as error:
             add_validation_errors(form, error)
@@ -112,7 +113,7 @@ def apply(request: HttpRequest) -> HttpResponse:
                 "The county approves providers for personal budgets. You accept rulebook version %(version)s; "
                 "payments go to the bank account you give here."
             )
-            % {"version": services.RULEBOOK_VERSION},
+            % {"version": providers.RULEBOOK_VERSION},
         },
     )
 
@@ -137,7 +138,7 @@ def edit(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            services.provider_update(
+            providers.provider_update(
                 actor=request.user,
                 provider=provider,
                 contact_name=data["contact_name"],
@@ -166,7 +167,7 @@ def bank_account(request: HttpRequest) -> HttpResponse:
     form = BankAccountForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            services.bank_account_change_request(
+            providers.bank_account_change_request(
                 actor=request.user, provider=provider, iban=form.cleaned_data["iban"], bic=form.cleaned_data["bic"]
             )
         except ValidationError as error:
@@ -203,7 +204,7 @@ def prices(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            services.provider_price_set(
+            catalogue.provider_price_set(
                 actor=request.user,
                 provider=provider,
                 service_type=data["service_type"],
@@ -283,7 +284,7 @@ def claim_new(request: HttpRequest) -> HttpResponse:
         data = form.cleaned_data
         agreement = next(a for a in active if a.number == data["agreement"])
         try:
-            claim, created = services.claim_submit(
+            claim, created = claim_submit(
                 actor=request.user,
                 provider=provider,
                 agreement_number=agreement.number,

@@ -16,7 +16,7 @@ from kukkaro.core.roles import Role
 from kukkaro.ledger.models import Unit
 from kukkaro.people.models import Client, User
 from kukkaro.people.selectors import client_log_reads
-from kukkaro.services import services
+from kukkaro.services.catalogue import own_share_cents
 from kukkaro.services.models import (
     BankAccountChange,
     BankAccountChangeState,
@@ -282,7 +282,7 @@ def choice_options(*, line, day: dt.date | None = None, order: str = "own_share"
                 service_type=price.service_type,
                 price_cents=price.price_cents,
                 cap_cents=cap.cap_cents,
-                own_share_cents=services.own_share_cents(price_cents=price.price_cents, cap_cents=cap.cap_cents),
+                own_share_cents=own_share_cents(price_cents=price.price_cents, cap_cents=cap.cap_cents),
                 speaks_client_language=client.language in (price.provider.languages or []),
             )
         )

@@ -235,7 +235,7 @@ def _march():
 @pytest.mark.django_db
 @pytest.mark.usefixtures("_march")
 def test_accounting_csv__hostile_provider_and_invoices(client):
-    from kukkaro.services import payments, services
+    from kukkaro.services import claims, payments
     from kukkaro.services.models import Provider
     from tests.services.world import build_world
 
@@ -243,7 +243,7 @@ def test_accounting_csv__hostile_provider_and_invoices(client):
     Provider.objects.filter(pk=world.provider.pk).update(name=HOSTILE[0])
     invoices = ["INV-OK", *HOSTILE[1:]]
     for invoice in invoices:
-        services.claim_submit(
+        claims.claim_submit(
             actor=world.provider_user,
             provider=world.provider,
             agreement_number=world.agreement.number,

@@ -15,7 +15,7 @@ from kukkaro.ledger.verification import ledger_verify
 from kukkaro.mobility import judgement, services, trip_files
 from kukkaro.mobility.models import EntitlementModel, TripImport, TripLeg
 from kukkaro.services.models import ProviderState
-from kukkaro.services.services import provider_set_state
+from kukkaro.services.providers import provider_set_state
 from tests.factories import client_in, make_user, organiser
 from tests.mobility.trips import OPERATOR, leg, trip_file
 from tests.mobility.world import load_tariffs, rider
