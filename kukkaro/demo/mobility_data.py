@@ -22,6 +22,7 @@ from django.db.models import Count
 from kukkaro.cases import services as case_services
 from kukkaro.cases.models import BudgetCalculation, DecisionLine
 from kukkaro.core import clock
+from kukkaro.core.actors import demo_builder
 from kukkaro.core.models import Municipality, Organiser
 from kukkaro.core.roles import Role
 from kukkaro.demo.timeline import Timeline, add_months
@@ -257,7 +258,9 @@ class _Story:
             path = TARIFFS / name
             document = tariff_files.read_document(path.read_bytes(), path.name)
             organiser = Organiser.objects.get(code=code)
-            area, _added = mobility.tariffs_load(actor=None, organiser=organiser, document=document, source=path.name)
+            area, _added = mobility.tariffs_load(
+                actor=demo_builder(organiser), organiser=organiser, document=document, source=path.name
+            )
             if organiser == self.organiser:
                 self.area = area
 
@@ -271,7 +274,7 @@ class _Story:
             if Provider.objects.filter(organiser=self.organiser, business_id=number).exists():
                 continue
             user = people_services.user_create(
-                actor=None,
+                actor=demo_builder(self.organiser),
                 username=f"provider.taxi{base[-3:]}",
                 role=Role.PROVIDER,
                 first_name=first,

@@ -43,6 +43,7 @@ from schwifty import IBAN
 
 from kukkaro.cases.models import DecisionLine
 from kukkaro.core import clock
+from kukkaro.core.actors import demo_builder
 from kukkaro.core.identifiers import business_id_check_digit
 from kukkaro.core.models import Municipality, Organiser
 from kukkaro.core.roles import Role
@@ -625,7 +626,7 @@ class _Story:
         if spec.demo_user:
             return User.objects.get(username="provider.demo")
         return people_services.user_create(
-            actor=None,
+            actor=demo_builder(),
             username=f"provider.{spec.slug}",
             role=Role.PROVIDER,
             first_name=spec.contact[0],

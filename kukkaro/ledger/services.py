@@ -31,6 +31,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Sum
 
 from kukkaro.core import clock
+from kukkaro.core.actors import DAILY_JOB
 from kukkaro.core.audit import audit_record, lock_audit_chain
 from kukkaro.core.db import prepared_cursor
 from kukkaro.core.middleware import current_request_id
@@ -917,7 +918,7 @@ def holds_expire(*, now: dt.datetime | None = None, limit: int = 1000) -> int:
                 amount=hold.amount,
                 flag=TransferFlag.VOID_PENDING,
                 code=TransferCode.EXPIRE,
-                actor=None,
+                actor=DAILY_JOB,
                 memo="hold expired",
             )
             count += 1

@@ -35,6 +35,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from kukkaro.core import clock
+from kukkaro.core.actors import DAILY_JOB
 from kukkaro.core.audit import audit_record, audit_record_many
 from kukkaro.core.db import prepared_cursor, retry_on_lock_conflict
 from kukkaro.core.identifiers import parse_hetu
@@ -693,7 +694,7 @@ def _expire(pk: uuid.UUID, now: dt.datetime) -> int:
     _close(
         authorization,
         AuthorizationState.EXPIRED,
-        actor=None,
+        actor=DAILY_JOB,
         at=now,
         release=("authorization-expired", "authorisation expired"),
     )

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from stdnum import luhn
 
 from kukkaro.core import clock
+from kukkaro.core.actors import person
 from kukkaro.core.audit import audit_record
 from kukkaro.core.models import Municipality, Organiser
 from kukkaro.core.money import format_cents
@@ -65,8 +66,7 @@ def tariffs_load(*, actor: Any, organiser: Organiser, document: dict, source: st
     """Load a tariff file (``tariff_files``): the contract area is created or its name and municipalities updated,
     and each version is added. A version identical to a stored one is skipped, so loading a file twice changes
     nothing; a version that overlaps a different stored one is refused. Returns (area, versions added)."""
-    if actor is not None:
-        authorize(actor, Action.TARIFF_MANAGE, _Owned(organiser.pk))
+    authorize(actor, Action.TARIFF_MANAGE, _Owned(organiser.pk))
     source = source.replace("\x00", "")[:200]  # a file name, as the browser sent it
     codes = set(Municipality.objects.filter(organiser=organiser).values_list("code", flat=True))
     spec = tariff_files.parse_document(document, organiser_municipalities=codes)
@@ -105,7 +105,7 @@ def tariffs_load(*, actor: Any, organiser: Organiser, document: dict, source: st
                 valid_from=version.valid_from,
                 valid_until=version.valid_until,
                 source=source,
-                created_by=actor,
+                created_by=person(actor),
                 created_at=clock.now(),
                 **values,
             )

@@ -5,6 +5,7 @@ import uuid
 from typing import Any
 
 from kukkaro.core import clock
+from kukkaro.core.actors import Actor
 from kukkaro.core.audit import audit_record
 from kukkaro.core.models import Organiser
 from kukkaro.core.permissions import Action, authorize
@@ -21,10 +22,10 @@ class _Owned:
         self.organiser_id = organiser_id
 
 
-def import_authorize(actor: Any, organiser: Organiser) -> None:
-    """Only staff of the organiser may import its trip files (``actor=None``: the command line and the demo)."""
-    if actor is not None:
-        authorize(actor, Action.TRIP_IMPORT, _Owned(organiser.pk))
+def import_authorize(actor: Actor, organiser: Organiser) -> None:
+    """Only staff of the organiser may import its trip files, or the system for it (the ``import_trips`` command
+    and the demo act as ``core.actors`` system actors of that organiser)."""
+    authorize(actor, Action.TRIP_IMPORT, _Owned(organiser.pk))
 
 
 def file_transfer_id(organiser_id: int, sha256: str, purse_id: uuid.UUID) -> uuid.UUID:

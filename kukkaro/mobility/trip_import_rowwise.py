@@ -29,6 +29,7 @@ from typing import Any
 from django.db import transaction
 
 from kukkaro.core import clock
+from kukkaro.core.actors import person
 from kukkaro.core.models import Organiser
 from kukkaro.core.text import clean_filename
 from kukkaro.ledger import bulk
@@ -251,7 +252,7 @@ def import_trips_rowwise(*, actor: Any, organiser: Organiser, filename: str, con
         filename=clean_filename(filename, default="trips.csv"),
         sha256=sha256,
         rows=len(rows),
-        imported_by=actor,
+        imported_by=person(actor),
         started_at=started,
         finished_at=started,
     )

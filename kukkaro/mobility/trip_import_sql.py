@@ -30,6 +30,7 @@ from django.db import DatabaseError, connection, transaction
 from django.utils.translation import gettext as _
 
 from kukkaro.core import clock
+from kukkaro.core.actors import person
 from kukkaro.core.models import Organiser
 from kukkaro.core.text import clean_filename
 from kukkaro.ledger import bulk
@@ -372,7 +373,7 @@ def import_trips_sql(*, actor: Any, organiser: Organiser, filename: str, content
                 filename=clean_filename(filename, default="trips.csv"),
                 sha256=sha256,
                 rows=rows,
-                imported_by=actor,
+                imported_by=person(actor),
                 started_at=started,
                 finished_at=started,
             )

@@ -18,6 +18,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from kukkaro.core import clock
+from kukkaro.core.actors import DAILY_JOB, Actor
 from kukkaro.core.audit import audit_record
 from kukkaro.core.money import round_cents
 from kukkaro.core.permissions import Action, authorize
@@ -325,9 +326,10 @@ def claim_dispute_resolve(*, actor: User, claim: Claim, approve: bool, reason: s
     return claim
 
 
-def claims_auto_approve(*, today: dt.date | None = None) -> int:
+def claims_auto_approve(*, actor: Actor = DAILY_JOB, today: dt.date | None = None) -> int:
     """Approve waiting claims whose dispute window has passed (as NDIS does). Each claim is its own transaction;
-    running it again approves nothing twice."""
+    running it again approves nothing twice. Only the system runs it (``Action.JOB_RUN``)."""
+    authorize(actor, Action.JOB_RUN)
     today = today or clock.today()
     approved = 0
     for claim_id in Claim.objects.filter(status=ClaimStatus.WAITING, dispute_deadline__lt=today).values_list(
@@ -337,10 +339,10 @@ def claims_auto_approve(*, today: dt.date | None = None) -> int:
             claim = Claim.objects.select_for_update().get(pk=claim_id)
             if claim.status != ClaimStatus.WAITING:
                 continue
-            _post(claim=claim, actor=None, how="window")
+            _post(claim=claim, actor=actor, how="window")
             audit_record(
                 action="claim.auto_approve",
-                actor=None,
+                actor=actor,
                 target=claim,
                 organiser_id=claim.organiser_id,
                 data_subject_id=claim.client_id,
