@@ -11,6 +11,7 @@ from django.utils.translation import ngettext, override
 
 from kukkaro.cases.models import Assessment, BudgetCalculation, Decision, ServiceUnit, SupportPlan
 from kukkaro.core.money import format_cents
+from kukkaro.core.permissions import visible
 from kukkaro.ledger.models import PeriodKind, Unit
 from kukkaro.people.models import Client
 
@@ -133,7 +134,7 @@ def _client_read(actor: Any, client: Client, action: Any) -> None:
 def calculation_get(*, actor: Any, calculation_id: Any, action: Any) -> BudgetCalculation:
     """A calculation of the actor's organiser (else DoesNotExist); the read of its client is logged."""
     calculation = (
-        BudgetCalculation.objects.filter(organiser_id=actor.organiser_id)
+        visible(BudgetCalculation.objects.all(), actor, action)
         .select_related("client", "client__municipality", "rate_table", "based_on")
         .get(pk=calculation_id)
     )
@@ -144,7 +145,7 @@ def calculation_get(*, actor: Any, calculation_id: Any, action: Any) -> BudgetCa
 def decision_get(*, actor: Any, decision_id: Any, action: Any) -> Decision:
     """A decision of the actor's organiser (else DoesNotExist); the read of its client is logged."""
     decision = (
-        Decision.objects.filter(organiser_id=actor.organiser_id)
+        visible(Decision.objects.all(), actor, action)
         .select_related("client", "client__municipality", "calculation", "preparer", "approver", "replaces")
         .get(pk=decision_id)
     )

@@ -40,7 +40,7 @@ from kukkaro.core.audit import audit_record, audit_record_many
 from kukkaro.core.db import prepared_cursor, retry_on_lock_conflict
 from kukkaro.core.identifiers import parse_hetu
 from kukkaro.core.models import Organiser
-from kukkaro.core.permissions import Action, authorize
+from kukkaro.core.permissions import Action, authorize, visible
 from kukkaro.ledger import bulk
 from kukkaro.ledger import services as ledger
 from kukkaro.ledger.models import Purse, Transfer, TransferFlag
@@ -624,9 +624,8 @@ def trip_authorization_cancel(*, actor: Any, authorization_id: uuid.UUID) -> Tri
 
 @transaction.atomic
 def _cancel(*, actor: Any, authorization_id: uuid.UUID) -> TripAuthorization:
-    authorization = TripAuthorization.objects.select_for_update().get(
-        pk=authorization_id, organiser_id=actor.organiser_id
-    )
+    authorizations = visible(TripAuthorization.objects.all(), actor, Action.TRIP_AUTHORIZE)
+    authorization = authorizations.select_for_update().get(pk=authorization_id)
     if authorization.state == AuthorizationState.CANCELLED:
         return authorization
     if authorization.state != AuthorizationState.APPROVED or authorization.closed_at is not None:

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from kukkaro.core import clock
 from kukkaro.core.forms import add_validation_errors
-from kukkaro.core.permissions import Action, can, post_only, requires
+from kukkaro.core.permissions import Action, can, post_only, reach, requires
 from kukkaro.core.shortcuts import or_404
 from kukkaro.core.tables import Cell, Table
 from kukkaro.services import presenters, providers, selectors
@@ -214,7 +214,9 @@ def cap_new(request: HttpRequest) -> HttpResponse:
     form = PriceCapForm(
         request.POST or None,
         initial={"valid_from": clock.today()},
-        service_types=selectors.service_type_list(organiser_id=request.user.organiser_id),
+        service_types=selectors.service_type_list(
+            organiser_id=reach(request.user, Action.CATALOGUE_MANAGE).organiser_id
+        ),
     )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -254,7 +256,7 @@ def service_type_edit(request: HttpRequest, service_code: str = "") -> HttpRespo
     existing = (
         or_404(lambda: selectors.service_type_get(actor=request.user, code=service_code)) if service_code else None
     )
-    categories = selectors.budget_categories(organiser_id=request.user.organiser_id)
+    categories = selectors.budget_categories(organiser_id=reach(request.user, Action.CATALOGUE_MANAGE).organiser_id)
     if existing is not None and existing.category_code not in dict(categories):
         categories.append((existing.category_code, existing.category_code))
     initial = {}
