@@ -82,6 +82,14 @@ def own_client_record(user: Any, obj: Any) -> bool:
 
 
 @dataclass(frozen=True)
+class OfOrganiser:
+    """Something of an organiser not loaded yet (a new price cap, a batch to prepare), for checking an organiser
+    rule before it exists: ``authorize(actor, Action.X, OfOrganiser(organiser.pk))``."""
+
+    organiser_id: int | None
+
+
+@dataclass(frozen=True)
 class Rule:
     roles: frozenset[Role]
     on_object: ObjectRule | None = None

@@ -8,7 +8,7 @@ from kukkaro.core import clock
 from kukkaro.core.actors import Actor
 from kukkaro.core.audit import audit_record
 from kukkaro.core.models import Organiser
-from kukkaro.core.permissions import Action, authorize
+from kukkaro.core.permissions import Action, OfOrganiser, authorize
 from kukkaro.ledger import services as ledger
 from kukkaro.mobility.models import TripImport
 from kukkaro.mobility.trip_settlement import Settlement, settlement_audit
@@ -17,15 +17,10 @@ from kukkaro.mobility.trip_settlement import Settlement, settlement_audit
 FILE_REF_TYPE = "trip_file"
 
 
-class _Owned:
-    def __init__(self, organiser_id: int) -> None:
-        self.organiser_id = organiser_id
-
-
 def import_authorize(actor: Actor, organiser: Organiser) -> None:
     """Only staff of the organiser may import its trip files, or the system for it (the ``import_trips`` command
     and the demo act as ``core.actors`` system actors of that organiser)."""
-    authorize(actor, Action.TRIP_IMPORT, _Owned(organiser.pk))
+    authorize(actor, Action.TRIP_IMPORT, OfOrganiser(organiser.pk))
 
 
 def file_transfer_id(organiser_id: int, sha256: str, purse_id: uuid.UUID) -> uuid.UUID:

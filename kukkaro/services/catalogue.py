@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from kukkaro.core import clock
 from kukkaro.core.audit import audit_record
 from kukkaro.core.models import Organiser
-from kukkaro.core.permissions import Action, authorize
+from kukkaro.core.permissions import Action, OfOrganiser, authorize
 from kukkaro.people.models import User
 from kukkaro.services.models import (
     PriceCap,
@@ -21,7 +21,7 @@ from kukkaro.services.models import (
     ServiceType,
     ServiceUnit,
 )
-from kukkaro.services.providers import _Owned, provider_of
+from kukkaro.services.providers import provider_of
 
 # --- catalogue and prices ------------------------------------------------------------------------------------
 
@@ -56,7 +56,7 @@ def service_type_save(
     """Add a service to the organiser's catalogue, or rename one of it (its code, unit and budget line category
     stay once claims or prices may refer to it). Only that organiser's row changes, and the audit row is that
     organiser's: each organiser owns its catalogue (ADR 0022)."""
-    authorize(actor, Action.CATALOGUE_MANAGE, _Owned(organiser.pk))
+    authorize(actor, Action.CATALOGUE_MANAGE, OfOrganiser(organiser.pk))
     code = (code or "").strip()
     names = {"name_fi": name_fi.strip(), "name_sv": name_sv.strip(), "name_en": name_en.strip()}
     errors = {field: _("Give the name in every language.") for field, value in names.items() if not value}
@@ -100,7 +100,7 @@ def price_cap_set(
     valid_until: dt.date | None = None,
 ) -> PriceCap:
     """A new version of the county's price cap for a service type (from ``valid_from`` by date of service)."""
-    authorize(actor, Action.CATALOGUE_MANAGE, _Owned(organiser.pk))
+    authorize(actor, Action.CATALOGUE_MANAGE, OfOrganiser(organiser.pk))
     if service_type.organiser_id != organiser.pk:
         raise PermissionDenied("another organiser's service")
     # One version change at a time. FOR NO KEY UPDATE, not FOR UPDATE: a concurrent audit row or claim that refers to

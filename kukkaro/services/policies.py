@@ -7,12 +7,12 @@ from django.utils.translation import gettext as _
 
 from kukkaro.core.audit import audit_record
 from kukkaro.core.models import Organiser
-from kukkaro.core.permissions import Action, authorize
+from kukkaro.core.permissions import Action, OfOrganiser, authorize
 from kukkaro.people.models import User
 from kukkaro.services.models import (
     SpendingPolicy,
 )
-from kukkaro.services.providers import _Owned, validated_bank_account
+from kukkaro.services.providers import validated_bank_account
 
 
 def policy_for(organiser: Organiser) -> SpendingPolicy:
@@ -33,7 +33,7 @@ def spending_policy_update(
     debtor_bic: str,
 ) -> SpendingPolicy:
     """The organiser's rules for claims and the account its payments leave from."""
-    authorize(actor, Action.PAYMENT_MANAGE, _Owned(organiser.pk))
+    authorize(actor, Action.PAYMENT_MANAGE, OfOrganiser(organiser.pk))
     policy = SpendingPolicy.objects.select_for_update().filter(organiser=organiser).first() or policy_for(organiser)
     errors = {}
     if not isinstance(approval_threshold_cents, int) or approval_threshold_cents <= 0:

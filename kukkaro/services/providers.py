@@ -14,7 +14,7 @@ from kukkaro.core import clock
 from kukkaro.core.audit import audit_record
 from kukkaro.core.identifiers import IdentifierError, parse_business_id
 from kukkaro.core.models import Municipality, Organiser
-from kukkaro.core.permissions import Action, authorize
+from kukkaro.core.permissions import Action, OfOrganiser, authorize
 from kukkaro.core.roles import Role
 from kukkaro.people.models import User
 from kukkaro.services.models import (
@@ -115,7 +115,7 @@ def provider_apply(
     """A provider applies to an organiser, accepting the current rulebook. A provider user applies for their
     own organisation (and is linked to it); staff may register a provider on paper's behalf."""
     if actor.role != Role.PROVIDER:
-        authorize(actor, Action.PROVIDER_REVIEW, _Owned(organiser.pk))
+        authorize(actor, Action.PROVIDER_REVIEW, OfOrganiser(organiser.pk))
     elif ProviderUser.objects.filter(user=actor).exists():
         raise ValidationError({"business_id": _("Your account already belongs to a provider.")})
     if rulebook_version != RULEBOOK_VERSION:
@@ -166,13 +166,6 @@ def provider_apply(
         },
     )
     return provider
-
-
-class _Owned:
-    """Something of an organiser, for permission rules that compare organisers."""
-
-    def __init__(self, organiser_id: int) -> None:
-        self.organiser_id = organiser_id
 
 
 @transaction.atomic

@@ -15,7 +15,7 @@ from kukkaro.core.actors import (
 )
 from kukkaro.core.audit import audit_record, audit_verify
 from kukkaro.core.models import AuditEvent
-from kukkaro.core.permissions import RULES, Action, authorize, can
+from kukkaro.core.permissions import RULES, Action, OfOrganiser, authorize, can
 from kukkaro.core.roles import PERSON_ROLES, Role
 from kukkaro.core.tasks import audit_verify_job
 from tests.factories import make_user, organiser
@@ -60,15 +60,11 @@ def test_system_actor__is_denied_what_the_table_does_not_grant_it(action):
 
 
 def test_system_actor__of_one_organiser__may_not_act_for_another():
-    class _Of:
-        def __init__(self, organiser_id):
-            self.organiser_id = organiser_id
-
     own, other = organiser(), organiser("paijat-hame")
     command = trip_import_command(own)
-    assert can(command, Action.TRIP_IMPORT, _Of(own.pk))
-    assert not can(command, Action.TRIP_IMPORT, _Of(other.pk))
-    assert not can(demo_builder(), Action.TARIFF_MANAGE, _Of(own.pk))  # of no organiser: none of an organiser's
+    assert can(command, Action.TRIP_IMPORT, OfOrganiser(own.pk))
+    assert not can(command, Action.TRIP_IMPORT, OfOrganiser(other.pk))
+    assert not can(demo_builder(), Action.TARIFF_MANAGE, OfOrganiser(own.pk))  # of no organiser: none of an organiser's
 
 
 def test_jobs__only_the_system_runs_them():
