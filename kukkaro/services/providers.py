@@ -205,6 +205,9 @@ def provider_set_state(*, actor: User, provider: Provider, state: str, reason: s
 
 def provider_state_on(*, provider: Provider, day: dt.date) -> str | None:
     """The provider's state at the end of ``day`` (Helsinki), or None before it applied."""
+    if day >= dt.date.max:  # the last day there is: its end is past every change (no day after it to start)
+        change = provider.state_changes.order_by("-effective_at", "-pk").first()
+        return change.state if change else None
     end_of_day = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=clock.HELSINKI)
     change = provider.state_changes.filter(effective_at__lt=end_of_day).order_by("-effective_at", "-pk").first()
     return change.state if change else None

@@ -743,3 +743,10 @@ def test_spending_policy_update__validates_and_is_audited():
         debtor_bic=IBANS[1][1],
     )
     assert AuditEvent.objects.filter(action="spending_policy.update").count() == 1
+
+
+def test_claim_submit__on_the_last_date_there_is__is_rejected_not_a_crash():
+    """The fuzzed claim file found it: a service date of 31.12.9999 has no following day to end on."""
+    world = build_world()
+    claim, _created = _claim(world, day=dt.date.max)
+    assert claim.status == ClaimStatus.REJECTED and claim.reasons
