@@ -80,6 +80,7 @@ def county_tariff() -> tuple[Any, Any]:
     """Migrate the scratch database and load the county's tariff file: (organiser, contract area)."""
     from django.core.management import call_command
 
+    from kukkaro.core.actors import demo_builder
     from kukkaro.core.models import Organiser
     from kukkaro.mobility import services as mobility
     from kukkaro.mobility import tariff_files
@@ -88,7 +89,7 @@ def county_tariff() -> tuple[Any, Any]:
     organiser = Organiser.objects.get(code="lansi-uusimaa")
     tariff_path = ROOT / "kukkaro" / "mobility" / "tariffs" / "lansi-uusimaa.toml"
     area, _ = mobility.tariffs_load(
-        actor=None,
+        actor=demo_builder(organiser),  # a scratch world built as the demo builds its own
         organiser=organiser,
         document=tariff_files.read_document(tariff_path.read_bytes(), tariff_path.name),
         source=tariff_path.name,

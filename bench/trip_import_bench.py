@@ -48,7 +48,7 @@ def build_world(clients: int, seed: int) -> list[tuple[str, str, str]]:
     from kukkaro.core.models import Municipality
     from kukkaro.core.roles import Role
     from kukkaro.people.services import user_create
-    from kukkaro.services import services as spending
+    from kukkaro.services import providers
 
     start = dt.datetime(2025, 12, 1, 8, 0, tzinfo=dt.UTC)
     where = transport_world.setting(start)
@@ -63,7 +63,7 @@ def build_world(clients: int, seed: int) -> list[tuple[str, str, str]]:
                 organiser=None,
                 password=transport_world.PASSWORD,
             )
-            provider = spending.provider_apply(
+            provider = providers.provider_apply(
                 actor=user,
                 organiser=where.organiser,
                 name=f"Taksi {index} Oy",
@@ -77,9 +77,9 @@ def build_world(clients: int, seed: int) -> list[tuple[str, str, str]]:
                 accessibility=[],
                 iban="FI2112345600000785",
                 bic="NDEAFIHH",
-                rulebook_version=spending.RULEBOOK_VERSION,
+                rulebook_version=providers.RULEBOOK_VERSION,
             )
-            spending.provider_set_state(actor=where.approver, provider=provider, state="approved")
+            providers.provider_set_state(actor=where.approver, provider=provider, state="approved")
     amounts = {"trip_quota": 400, "km_purse": 4_000_000, "eur_purse": 2_000_000}
     made = transport_world.riders(
         where,
@@ -366,10 +366,11 @@ def main() -> None:
     print("importing …", flush=True)
     with connection.cursor() as cursor:
         cursor.execute("CHECKPOINT")
+    from kukkaro.core.actors import trip_import_command
+
+    lansi = Organiser.objects.get(code="lansi-uusimaa")
     started = time.perf_counter()
-    done = import_trips(
-        actor=None, organiser=Organiser.objects.get(code="lansi-uusimaa"), filename="bench.csv", content=content
-    )
+    done = import_trips(actor=trip_import_command(lansi), organiser=lansi, filename="bench.csv", content=content)
     elapsed = time.perf_counter() - started
     print(f"  import: {elapsed:.2f} s — {done.counts}", flush=True)
     # "trip import <id>: <rows> rows, stage 1.23 s, keys …": the seconds of each step.
@@ -379,9 +380,7 @@ def main() -> None:
     floor = measure_floor(content)
     print("  floor: " + ", ".join(f"{key} {value:.2f} s" for key, value in floor.items()), flush=True)
     started = time.perf_counter()
-    again = import_trips(
-        actor=None, organiser=Organiser.objects.get(code="lansi-uusimaa"), filename="bench.csv", content=content
-    )
+    again = import_trips(actor=trip_import_command(lansi), organiser=lansi, filename="bench.csv", content=content)
     again_s = time.perf_counter() - started
     assert again.pk == done.pk
     _count, problems = ledger_verify()

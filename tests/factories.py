@@ -5,6 +5,7 @@ import itertools
 
 import factory
 
+from kukkaro.core.actors import SystemActor
 from kukkaro.core.identifiers import make_hetu
 from kukkaro.core.models import Municipality, Organiser
 from kukkaro.core.roles import IDENTIFIED_ROLES, ORGANISER_ROLES, Role
@@ -20,6 +21,11 @@ def synthetic_hetu() -> str:
     n = next(_hetu_counter)
     born = dt.date(1950, 1, 1) + dt.timedelta(days=(n // 100) * 37 % 20000)
     return make_hetu(born, 900 + n % 100)
+
+
+def system_actor(organiser: Organiser) -> SystemActor:
+    """The system acting for ``organiser`` in a test world (as ``import_trips`` or the demo builder would)."""
+    return SystemActor("test world", organiser_id=organiser.pk)
 
 
 def organiser(code: str = "lansi-uusimaa") -> Organiser:

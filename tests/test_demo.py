@@ -31,7 +31,7 @@ from kukkaro.services.models import (
     ServiceType,
 )
 from kukkaro.services.payment_files import validate_pain001
-from kukkaro.services.services import provider_of
+from kukkaro.services.providers import provider_of
 
 # One worker builds the demo once for the whole module (``./dev test`` distributes with --dist loadgroup).
 pytestmark = [pytest.mark.django_db, pytest.mark.xdist_group("demo")]

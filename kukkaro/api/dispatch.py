@@ -21,7 +21,7 @@ from ninja import Field, Header, Router, Schema
 from ninja.errors import HttpError
 
 from kukkaro.api.schemas import ErrorOut, InputSchema, IsoDateTime, Line, ValidationErrorOut, decimal_input
-from kukkaro.core.permissions import Action, authorize
+from kukkaro.core.permissions import Action, authorize, visible
 from kukkaro.mobility import authorizations, judgement
 from kukkaro.mobility.models import AuthorizationState, TripAuthorization, TripPurpose, VehicleClass
 from kukkaro.mobility.tariff_files import SUPPLEMENT_CODE
@@ -149,7 +149,7 @@ def authorization_create(
 
 def _get(request: HttpRequest, authorization_id: uuid.UUID) -> TripAuthorization:
     try:
-        return TripAuthorization.objects.get(pk=authorization_id, organiser_id=request.auth.organiser_id)
+        return visible(TripAuthorization.objects.all(), request.auth, Action.TRIP_AUTHORIZE).get(pk=authorization_id)
     except ObjectDoesNotExist as exc:
         raise HttpError(404, _("There is no such authorisation.")) from exc
 

@@ -24,7 +24,7 @@ from kukkaro.api.auth import TokenAuth
 from kukkaro.api.schemas import ErrorOut, InputSchema, IsoDate, Line, QueryInt, ValidationErrorOut, whole_number
 from kukkaro.core.permissions import Action, authorize
 from kukkaro.people.models import User
-from kukkaro.services import claim_files, selectors, services, status_reports
+from kukkaro.services import catalogue, claim_files, claims, selectors, status_reports
 from kukkaro.services.models import (
     AgreementState,
     Claim,
@@ -45,10 +45,10 @@ MAX_OFFSET = 1_000_000_000
 
 #: Whole numbers only (no texts or booleans) where money or quantities are expected, up to what any one claim or
 #: price can be (the services' own limits; beyond them a product of the two would not fit in 64 bits).
-Cents = whole_number(gt=0, le=services.MAX_CLAIM_UNIT_PRICE_CENTS)
-Hundredths = whole_number(gt=0, le=services.MAX_CLAIM_QUANTITY_HUNDREDTHS)
+Cents = whole_number(gt=0, le=claims.MAX_CLAIM_UNIT_PRICE_CENTS)
+Hundredths = whole_number(gt=0, le=claims.MAX_CLAIM_QUANTITY_HUNDREDTHS)
 
-#: The field names of ``services.claim_submit``'s errors, as this API names them.
+#: The field names of ``claims.claim_submit``'s errors, as this API names them.
 CLAIM_FIELDS = {"quantity": "quantity_hundredths", "unit_price": "unit_price_cents"}
 
 # Error answers every operation may give (401 no or bad token, 403 not a provider), and those with input.
@@ -416,7 +416,7 @@ def provider_price_set(request: HttpRequest, payload: PriceIn) -> tuple[int, Pri
     service_type = selectors.service_type_list(organiser_id=provider.organiser_id).filter(code=payload.service).first()
     if service_type is None:
         raise ValidationError({"service": _("There is no such service in the catalogue.")})
-    price = services.provider_price_set(
+    price = catalogue.provider_price_set(
         actor=request.auth,
         provider=provider,
         service_type=service_type,
@@ -487,7 +487,7 @@ def provider_claim_submit(request: HttpRequest, payload: ClaimIn) -> tuple[int, 
     retry is safe. 422: the request itself is not valid."""
     provider = _own_provider(request, Action.CLAIM_SUBMIT)
     try:
-        claim, created = services.claim_submit(
+        claim, created = claims.claim_submit(
             actor=request.auth,
             provider=provider,
             agreement_number=payload.agreement,

@@ -11,7 +11,7 @@ from django.utils.translation import ngettext, override
 
 from kukkaro.cases.models import Assessment, BudgetCalculation, Decision, ServiceUnit, SupportPlan
 from kukkaro.core.money import format_cents
-from kukkaro.core.permissions import Action
+from kukkaro.core.permissions import Action, visible
 from kukkaro.ledger.models import PeriodKind, Unit
 from kukkaro.people.models import Client, User
 
@@ -134,7 +134,7 @@ def _client_read(actor: User, client: Client, action: Action) -> None:
 def calculation_get(*, actor: User, calculation_id: Any, action: Action) -> BudgetCalculation:
     """A calculation of the actor's organiser (else DoesNotExist); the read of its client is logged."""
     calculation = (
-        BudgetCalculation.objects.filter(organiser_id=actor.organiser_id)
+        visible(BudgetCalculation.objects.all(), actor, action)
         .select_related("client", "client__municipality", "rate_table", "based_on")
         .get(pk=calculation_id)
     )
@@ -145,7 +145,7 @@ def calculation_get(*, actor: User, calculation_id: Any, action: Action) -> Budg
 def decision_get(*, actor: User, decision_id: Any, action: Action) -> Decision:
     """A decision of the actor's organiser (else DoesNotExist); the read of its client is logged."""
     decision = (
-        Decision.objects.filter(organiser_id=actor.organiser_id)
+        visible(Decision.objects.all(), actor, action)
         .select_related("client", "client__municipality", "calculation", "preparer", "approver", "replaces")
         .get(pk=decision_id)
     )

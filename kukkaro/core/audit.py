@@ -31,10 +31,11 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 
 from kukkaro.core import clock
-from kukkaro.core.actors import Actor
+from kukkaro.core.actors import Actor, SystemActor
 from kukkaro.core.db import prepared_cursor
 from kukkaro.core.middleware import current_request_id
 from kukkaro.core.models import AuditChainHead, AuditEvent
+from kukkaro.core.roles import Role
 
 logger = logging.getLogger(__name__)
 
@@ -253,6 +254,10 @@ def _lock_chain() -> None:
 
 
 def _actor_fields(actor: Actor | None) -> tuple[int | None, str, str]:
+    """(actor id, label, role) of the row: a person's account; a system actor's name and the role "system" with
+    no account (ADR 0028); nobody (a failed sign-in has no actor) empty."""
+    if isinstance(actor, SystemActor):
+        return None, actor.name, str(Role.SYSTEM)
     if actor is None or not getattr(actor, "is_authenticated", False):
         return None, "", ""
     return actor.pk, actor.get_full_name() or actor.get_username(), str(getattr(actor, "role", ""))

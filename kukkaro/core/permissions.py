@@ -7,6 +7,12 @@ scope their querysets to the actor so that a missed check still cannot reveal an
 build their links with ``allowed_url``, which reads the target view's action, so nobody is shown a link that
 would answer 403.
 
+The table is also the one truth of *how far* a grant reaches: ``reach(actor, action)`` reads it (nothing, the
+actor's own organiser where the rule is ``same_organiser``, or everything where the rule has no object rule), and
+``visible(queryset, actor, action)`` filters a queryset by that reach, so selectors and views never restate a role
+set or an organiser filter of their own (ADR 0027). Jobs and the demo act as ``core.actors.SystemActor``s of
+``Role.SYSTEM``, checked here like anyone else (ADR 0028).
+
 ``tests/core/test_url_permissions.py`` walks every URL pattern for every role against this table: a URL
 whose view declares neither ``requires`` nor ``public`` fails that test; it also follows, for every role, each link
 on the pages that role can open and fails on any that does not open.
@@ -20,9 +26,11 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied
+from django.db.models import Model, QuerySet
 from django.urls import resolve, reverse
 
-from kukkaro.core.roles import Role
+from kukkaro.core.actors import Actor
+from kukkaro.core.roles import PERSON_ROLES, Role
 
 
 class Action(StrEnum):
@@ -59,6 +67,7 @@ class Action(StrEnum):
     TRIP_REVIEW = "trip.review"
     TRIP_AUTHORIZE = "trip.authorize"
     TRANSPORT_COMPARE = "transport.compare"
+    JOB_RUN = "job.run"
 
 
 ObjectRule = Callable[[Any, Any], bool]
@@ -73,6 +82,14 @@ def own_client_record(user: Any, obj: Any) -> bool:
 
 
 @dataclass(frozen=True)
+class OfOrganiser:
+    """Something of an organiser not loaded yet (a new price cap, a batch to prepare), for checking an organiser
+    rule before it exists: ``authorize(actor, Action.X, OfOrganiser(organiser.pk))``."""
+
+    organiser_id: int | None
+
+
+@dataclass(frozen=True)
 class Rule:
     roles: frozenset[Role]
     on_object: ObjectRule | None = None
@@ -83,12 +100,12 @@ CASEWORK = frozenset({Role.SOCIAL_WORKER, Role.DECISION_MAKER})
 
 RULES: dict[Action, Rule] = {
     Action.DASHBOARD_VIEW: Rule(STAFF | {Role.PROVIDER, Role.DISPATCH}),
-    Action.SESSION_EXTEND: Rule(frozenset(Role)),  # anyone signed in may keep their own session going
-    Action.CLIENT_SEARCH: Rule(CASEWORK),
+    Action.SESSION_EXTEND: Rule(PERSON_ROLES),  # anyone signed in may keep their own session going
+    Action.CLIENT_SEARCH: Rule(CASEWORK, same_organiser),  # the own organiser's register only
     Action.CLIENT_VIEW: Rule(CASEWORK, same_organiser),
     Action.CLIENT_ACCESS_LOG_VIEW: Rule(CASEWORK | {Role.ADMIN}, same_organiser),
-    Action.AUDIT_LOG_VIEW: Rule(frozenset({Role.ADMIN})),
-    Action.USER_LIST: Rule(frozenset({Role.ADMIN})),
+    Action.AUDIT_LOG_VIEW: Rule(frozenset({Role.ADMIN}), same_organiser),
+    Action.USER_LIST: Rule(frozenset({Role.ADMIN}), same_organiser),
     Action.PORTAL_VIEW: Rule(frozenset({Role.CLIENT, Role.SUPPORTER})),
     Action.PORTAL_ACCESS_LOG_VIEW: Rule(frozenset({Role.CLIENT}), own_client_record),
     Action.API_ACCESS: Rule(frozenset({Role.DISPATCH, Role.PROVIDER})),
@@ -113,11 +130,15 @@ RULES: dict[Action, Rule] = {
     Action.PAYMENT_PREPARE: Rule(frozenset({Role.FINANCE}), same_organiser),
     Action.PAYMENT_RELEASE: Rule(frozenset({Role.FINANCE}), same_organiser),
     Action.PAYMENT_CONFIRM: Rule(frozenset({Role.FINANCE}), same_organiser),
-    Action.TARIFF_MANAGE: Rule(frozenset({Role.FINANCE, Role.ADMIN}), same_organiser),
-    Action.TRIP_IMPORT: Rule(frozenset({Role.FINANCE, Role.ADMIN}), same_organiser),
+    # The system acts for one organiser here: the demo builder loads tariffs, ``import_trips`` imports files.
+    Action.TARIFF_MANAGE: Rule(frozenset({Role.FINANCE, Role.ADMIN, Role.SYSTEM}), same_organiser),
+    Action.TRIP_IMPORT: Rule(frozenset({Role.FINANCE, Role.ADMIN, Role.SYSTEM}), same_organiser),
     Action.TRIP_REVIEW: Rule(CASEWORK | {Role.FINANCE}, same_organiser),
     Action.TRIP_AUTHORIZE: Rule(frozenset({Role.DISPATCH}), same_organiser),
     Action.TRANSPORT_COMPARE: Rule(frozenset({Role.DECISION_MAKER, Role.FINANCE, Role.ADMIN}), same_organiser),
+    # A scheduled job of every organiser (claims approved after the window, expiries, audit verification): only
+    # the system runs them, never a person.
+    Action.JOB_RUN: Rule(frozenset({Role.SYSTEM})),
 }
 
 
@@ -141,6 +162,54 @@ def authorize(user: Any, action: Action, obj: Any = None) -> None:
     """Raise PermissionDenied unless ``can``."""
     if not can(user, action, obj):
         raise PermissionDenied(action)
+
+
+class Scope(StrEnum):
+    NONE = "none"  # the actor may not do the action at all
+    ORGANISER = "organiser"  # only on its own organiser's objects (the rule is ``same_organiser``)
+    ALL = "all"  # the rule has no object rule: whatever the role may do it, everywhere
+    PER_OBJECT = "per_object"  # another object rule (own client record): checked object by object with ``can``
+
+
+@dataclass(frozen=True)
+class Reach:
+    scope: Scope
+    organiser_id: int | None = None
+
+
+def organiser_id_for(actor: Actor | None) -> int | None:
+    """The organiser an actor works for (a person's or a system actor's), or None."""
+    return getattr(actor, "organiser_id", None)
+
+
+def reach(actor: Actor | None, action: Action) -> Reach:
+    """How far ``RULES`` lets ``actor`` do ``action``: nowhere, in its own organiser, everywhere, or object by
+    object. An organiser-scoped grant to an actor of no organiser reaches nothing."""
+    if not can(actor, action):
+        return Reach(Scope.NONE)
+    rule = RULES[action]
+    if rule.on_object is None:
+        return Reach(Scope.ALL)
+    if rule.on_object is same_organiser:
+        organiser_id = organiser_id_for(actor)
+        return Reach(Scope.ORGANISER, organiser_id) if organiser_id is not None else Reach(Scope.NONE)
+    return Reach(Scope.PER_OBJECT)
+
+
+def visible[M: Model](
+    queryset: QuerySet[M], actor: Actor | None, action: Action, *, organiser_field: str = "organiser"
+) -> QuerySet[M]:
+    """``queryset`` narrowed to what ``actor`` may ``action``: none, the own organiser's (by ``organiser_field``,
+    a lookup path such as ``"provider__organiser"``) or all of it. The one organiser filter of selectors and
+    views; an action whose rule is not about organisers cannot be scoped this way (ValueError)."""
+    found = reach(actor, action)
+    if found.scope == Scope.NONE:
+        return queryset.none()
+    if found.scope == Scope.ORGANISER:
+        return queryset.filter(**{f"{organiser_field}_id": found.organiser_id})
+    if found.scope == Scope.ALL:
+        return queryset
+    raise ValueError(f"{action} is not scoped by organiser; check each object with can()")
 
 
 def allowed_url(user: Any, url_name: str, *, obj: Any = None, query: str = "", **kwargs: Any) -> str:

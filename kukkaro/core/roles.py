@@ -12,6 +12,14 @@ class Role(models.TextChoices):
     FINANCE = "finance", _("finance")
     ANALYST = "analyst", _("analyst")
     ADMIN = "admin", _("administrator")
+    #: A job or the demo builder acting in code (``core.actors.SystemActor``); never a person's account.
+    SYSTEM = "system", _("system")
+
+
+#: Roles a person (a ``User`` row) may have: every role but SYSTEM.
+PERSON_ROLES = frozenset(Role) - {Role.SYSTEM}
+#: The choices of ``User.role``: no account can be given the system role.
+PERSON_ROLE_CHOICES = [(role.value, role.label) for role in Role if role in PERSON_ROLES]
 
 
 #: Roles that work for an organiser and must belong to exactly one.

@@ -3,13 +3,13 @@
 from django.db.models import QuerySet
 
 from kukkaro.core.models import AuditEvent, Municipality, Organiser
-from kukkaro.core.permissions import Action, authorize
+from kukkaro.core.permissions import Action, authorize, visible
 
 
 def audit_events_for_organiser(*, actor, action_prefix: str = "", kind: str = "") -> QuerySet[AuditEvent]:
     """An organiser's administrators see the events of their own organiser only."""
     authorize(actor, Action.AUDIT_LOG_VIEW)
-    events = AuditEvent.objects.filter(organiser_id=actor.organiser_id).order_by("-seq")
+    events = visible(AuditEvent.objects.all(), actor, Action.AUDIT_LOG_VIEW).order_by("-seq")
     if action_prefix:
         events = events.filter(action__startswith=action_prefix)
     if kind:

@@ -32,7 +32,7 @@ SAME_WORD = frozenset({("sv", "ramp")})
 @dataclass(frozen=True)
 class CodeUse:
     code: str
-    where: str  # "kukkaro/services/services.py:891"
+    where: str  # "kukkaro/services/claims.py:91"
 
 
 def _python_files(root: Path) -> Iterator[Path]:

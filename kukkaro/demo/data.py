@@ -20,6 +20,7 @@ from django.db import transaction
 from kukkaro.cases import services as case_services
 from kukkaro.cases.models import BudgetCalculation, Decision, DeliveryMethod, RateTable
 from kukkaro.core import clock
+from kukkaro.core.actors import demo_builder
 from kukkaro.core.identifiers import make_hetu
 from kukkaro.core.models import Municipality, Organiser
 from kukkaro.core.roles import Role
@@ -233,7 +234,7 @@ def _ensure_staff(username: str, role: Role, names: tuple[str, str], organiser: 
     user = User.objects.filter(username=username).first()
     if user is None:
         user = services.user_create(
-            actor=None,
+            actor=demo_builder(organiser),
             username=username,
             role=role,
             first_name=names[0],
@@ -247,7 +248,7 @@ def _ensure_staff(username: str, role: Role, names: tuple[str, str], organiser: 
 
 def _ensure_token(user: User, token: str) -> None:
     if not ApiToken.objects.filter(user=user, name="demo").exists():
-        services.api_token_create(actor=None, user=user, name="demo", token=token)
+        services.api_token_create(actor=demo_builder(user.organiser), user=user, name="demo", token=token)
 
 
 RATE_CATEGORIES = [
@@ -492,7 +493,7 @@ def _next_year_replacement(summary: DemoSummary, timeline: Timeline) -> None:
     worker = User.objects.get(username="lu.social")
     approver = User.objects.get(username="lu.decision")
     client = services.client_create(
-        actor=None,
+        actor=demo_builder(organiser),
         organiser=organiser,
         municipality=Municipality.objects.get(code="049"),
         national_id=hetu,
@@ -578,7 +579,7 @@ def _people(rng: random.Random, summary: DemoSummary, organisers: dict[str, Orga
         if (municipality.organiser_id, hetu) in existing:
             continue
         services.client_create(
-            actor=None,
+            actor=demo_builder(municipality.organiser),
             organiser=municipality.organiser,
             municipality=municipality,
             national_id=hetu,
@@ -603,7 +604,7 @@ def _supporters(rng: random.Random, used: set[str], summary: DemoSummary, organi
         user = User.objects.filter(username=f"supporter.{index + 1}").first()
         if user is None:
             user = services.user_create(
-                actor=None,
+                actor=demo_builder(),
                 username=f"supporter.{index + 1}",
                 role=Role.SUPPORTER,
                 first_name=first,

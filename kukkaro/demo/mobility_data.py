@@ -22,6 +22,7 @@ from django.db.models import Count
 from kukkaro.cases import services as case_services
 from kukkaro.cases.models import BudgetCalculation, DecisionLine
 from kukkaro.core import clock
+from kukkaro.core.actors import demo_builder
 from kukkaro.core.models import Municipality, Organiser
 from kukkaro.core.roles import Role
 from kukkaro.demo.timeline import Timeline, add_months
@@ -43,7 +44,7 @@ from kukkaro.mobility.models import (
 from kukkaro.mobility.neighbours import allowed_municipalities
 from kukkaro.people import services as people_services
 from kukkaro.people.models import Client, User
-from kukkaro.services import services as spending
+from kukkaro.services import providers
 from kukkaro.services.models import Provider, ProviderState
 
 SEED = 20261201
@@ -257,7 +258,9 @@ class _Story:
             path = TARIFFS / name
             document = tariff_files.read_document(path.read_bytes(), path.name)
             organiser = Organiser.objects.get(code=code)
-            area, _added = mobility.tariffs_load(actor=None, organiser=organiser, document=document, source=path.name)
+            area, _added = mobility.tariffs_load(
+                actor=demo_builder(organiser), organiser=organiser, document=document, source=path.name
+            )
             if organiser == self.organiser:
                 self.area = area
 
@@ -271,7 +274,7 @@ class _Story:
             if Provider.objects.filter(organiser=self.organiser, business_id=number).exists():
                 continue
             user = people_services.user_create(
-                actor=None,
+                actor=demo_builder(self.organiser),
                 username=f"provider.taxi{base[-3:]}",
                 role=Role.PROVIDER,
                 first_name=first,
@@ -279,7 +282,7 @@ class _Story:
                 email=f"{first.lower()}@taksi{base[-3:]}.example",
             )
             iban, bic = bank_account("405", base)
-            provider = spending.provider_apply(
+            provider = providers.provider_apply(
                 actor=user,
                 organiser=self.organiser,
                 name=name,
@@ -294,10 +297,10 @@ class _Story:
                 accessibility=[],
                 iban=iban,
                 bic=bic,
-                rulebook_version=spending.RULEBOOK_VERSION,
+                rulebook_version=providers.RULEBOOK_VERSION,
                 description="Taksi- ja invataksiliikennettä Länsi-Uudellamaalla.",
             )
-            spending.provider_set_state(actor=self.approver, provider=provider, state=ProviderState.APPROVED)
+            providers.provider_set_state(actor=self.approver, provider=provider, state=ProviderState.APPROVED)
 
     def decide(self) -> None:
         """Transport decisions for clients who have no other case, valid 18 months from the first month."""

@@ -46,6 +46,7 @@ from schwifty import IBAN
 
 from kukkaro.cases.models import DecisionLine
 from kukkaro.core import clock
+from kukkaro.core.actors import demo_builder
 from kukkaro.core.identifiers import business_id_check_digit
 from kukkaro.core.models import Municipality, Organiser
 from kukkaro.core.roles import Role
@@ -67,7 +68,7 @@ from kukkaro.ledger import services as ledger
 from kukkaro.people import services as people_services
 from kukkaro.people.identification import IdentityClaims
 from kukkaro.people.models import SupporterGrant, User
-from kukkaro.services import claim_files, payments, services
+from kukkaro.services import agreements, catalogue, claim_files, claims, payments, policies, providers
 from kukkaro.services.models import (
     Claim,
     ClaimSource,
@@ -153,7 +154,7 @@ class _Story(StoryPlan):
         if spec.demo_user:
             return User.objects.get(username="provider.demo")
         return people_services.user_create(
-            actor=None,
+            actor=demo_builder(),
             username=f"provider.{spec.slug}",
             role=Role.PROVIDER,
             first_name=spec.contact[0],
@@ -190,7 +191,7 @@ class _Story(StoryPlan):
         """Each county's finance person builds that county's own catalogue (the same services in both)."""
         for organiser in sorted(self.organisers):
             for code, fi, sv, en, unit, category in SERVICE_TYPES:
-                self.types[organiser, code] = services.service_type_save(
+                self.types[organiser, code] = catalogue.service_type_save(
                     actor=self.staff(organiser, "finance"),
                     organiser=self.organisers[organiser],
                     code=code,
@@ -205,7 +206,7 @@ class _Story(StoryPlan):
         organiser = self.organisers[code]
         name, bank, account, threshold, window = POLICIES[code]
         iban, bic = bank_account(bank, account)
-        services.spending_policy_update(
+        policies.spending_policy_update(
             actor=self.staff(code, "finance"),
             organiser=organiser,
             approval_threshold_cents=threshold,
@@ -216,7 +217,7 @@ class _Story(StoryPlan):
             debtor_bic=bic,
         )
         for service, cap in CAPS[code].items():
-            services.price_cap_set(
+            catalogue.price_cap_set(
                 actor=self.staff(code, "admin"),
                 organiser=organiser,
                 service_type=self.types[code, service],
@@ -230,7 +231,7 @@ class _Story(StoryPlan):
         iban, bic = bank_account(spec.bank, spec.base)
         area = "9" if spec.organiser == "lansi-uusimaa" else "3"
         self.users[spec.slug] = user
-        self.providers[spec.slug] = services.provider_apply(
+        self.providers[spec.slug] = providers.provider_apply(
             actor=user,
             organiser=self.organisers[spec.organiser],
             name=spec.name,
@@ -245,18 +246,18 @@ class _Story(StoryPlan):
             accessibility=list(spec.accessibility),
             iban=iban,
             bic=bic,
-            rulebook_version=services.RULEBOOK_VERSION,
+            rulebook_version=providers.RULEBOOK_VERSION,
             description=spec.description,
         )
 
     def set_state(self, spec: ProviderSpec, state: str, reason: str = "") -> None:
-        self.providers[spec.slug] = services.provider_set_state(
+        self.providers[spec.slug] = providers.provider_set_state(
             actor=self.staff(spec.organiser, "decision"), provider=self.providers[spec.slug], state=state, reason=reason
         )
 
     def set_prices(self, spec: ProviderSpec) -> None:
         for service, price in spec.prices.items():
-            services.provider_price_set(
+            catalogue.provider_price_set(
                 actor=self.users[spec.slug],
                 provider=self.providers[spec.slug],
                 service_type=self.types[spec.organiser, service],
@@ -266,18 +267,18 @@ class _Story(StoryPlan):
 
     def bank_change(self, slug: str, bank: str, account: str) -> None:
         iban, bic = bank_account(bank, account)
-        services.bank_account_change_request(actor=self.users[slug], provider=self.providers[slug], iban=iban, bic=bic)
+        providers.bank_account_change_request(actor=self.users[slug], provider=self.providers[slug], iban=iban, bic=bic)
 
     def bank_change_approve(self, slug: str) -> None:
         change = self.providers[slug].bank_changes.get(state="pending")
-        services.bank_account_change_decide(
+        providers.bank_account_change_decide(
             actor=self.staff(self.specs[slug].organiser, "finance"), change=change, approve=True
         )
 
     def daily(self) -> None:
         ledger.purses_release_due()
-        services.agreements_reserve_month()
-        services.claims_auto_approve()
+        agreements.agreements_reserve_month()
+        claims.claims_auto_approve()
         ledger.holds_expire()
 
     def agreement(self, plan: AgreementPlan) -> None:
@@ -290,7 +291,7 @@ class _Story(StoryPlan):
             valid_from__lte=plan.valid_from,
             valid_until__gte=plan.valid_from,
         )
-        self.agreements[plan.key] = services.agreement_create(
+        self.agreements[plan.key] = agreements.agreement_create(
             actor=self.staff(plan.organiser, "social"),
             line=line,
             provider=self.providers[plan.provider],
@@ -303,7 +304,7 @@ class _Story(StoryPlan):
         )
 
     def change(self, plan: AgreementPlan, new: AgreementPlan | None) -> None:
-        self.agreements[plan.key] = services.agreement_end(
+        self.agreements[plan.key] = agreements.agreement_end(
             actor=self.staff(plan.organiser, "social"),
             agreement=self.agreements[plan.key],
             last_day=plan.ends_on,
@@ -370,7 +371,7 @@ class _Story(StoryPlan):
             return
         for row in rows:
             price = row.price or self.agreements[row.agreement].agreed_price_cents
-            services.claim_submit(
+            claims.claim_submit(
                 actor=user,
                 provider=provider,
                 agreement_number=self._number(row),
@@ -425,18 +426,18 @@ class _Story(StoryPlan):
         for index, claim in enumerate(waiting):
             if index == 0 and k in (1, 2, 3, 4):
                 reasons = DISPUTES_SV if claim.client.language == "sv" else DISPUTES_FI
-                services.claim_client_decide(
+                claims.claim_client_decide(
                     actor=self.decider(claim), claim=claim, approve=False, reason=reasons[k % len(reasons)]
                 )
                 self.disputed[(code, k)] = str(claim.pk)
             elif index % 2 == 1 or self.supporter_for(claim) is not None:
-                services.claim_client_decide(actor=self.decider(claim), claim=claim, approve=True)
+                claims.claim_client_decide(actor=self.decider(claim), claim=claim, approve=True)
 
     def resolve(self, code: str, k: int, *, approve: bool) -> None:
         claim_id = self.disputed.get((code, k))
         if claim_id is None:
             return
-        services.claim_dispute_resolve(
+        claims.claim_dispute_resolve(
             actor=self.staff(code, "social"),
             claim=Claim.objects.get(pk=claim_id),
             approve=approve,
@@ -453,7 +454,7 @@ class _Story(StoryPlan):
         )
         if claim is not None:
             reasons = DISPUTES_SV if claim.client.language == "sv" else DISPUTES_FI
-            services.claim_client_decide(actor=self.decider(claim), claim=claim, approve=False, reason=reasons[1])
+            claims.claim_client_decide(actor=self.decider(claim), claim=claim, approve=False, reason=reasons[1])
 
     def batch(self, code: str, execution: dt.date, *, answered: bool) -> None:
         organiser = self.organisers[code]

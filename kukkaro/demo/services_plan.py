@@ -28,7 +28,7 @@ from kukkaro.demo.timeline import add_months, month_end
 from kukkaro.ledger import services as ledger
 from kukkaro.ledger.models import Unit
 from kukkaro.people.models import Client, SupporterGrant
-from kukkaro.services import services
+from kukkaro.services import catalogue, claims
 from kukkaro.services.models import ClaimSource, ProviderState
 
 
@@ -105,7 +105,7 @@ class StoryPlan:
         for slug, (service, price) in PRICE_RISES.items():
             add(
                 t.at(t.months[3] - dt.timedelta(days=14), 11),
-                lambda slug=slug, service=service, price=price: services.provider_price_set(
+                lambda slug=slug, service=service, price=price: catalogue.provider_price_set(
                     actor=self.users[slug],
                     provider=self.providers[slug],
                     service_type=self.types[self.specs[slug].organiser, service],
@@ -116,7 +116,7 @@ class StoryPlan:
         for code, (service, cap) in CAP_CHANGES.items():
             add(
                 t.at(t.months[3] - dt.timedelta(days=20), 9),
-                lambda code=code, service=service, cap=cap: services.price_cap_set(
+                lambda code=code, service=service, cap=cap: catalogue.price_cap_set(
                     actor=self.staff(code, "admin"),
                     organiser=self.organisers[code],
                     service_type=self.types[code, service],
@@ -152,7 +152,7 @@ class StoryPlan:
         for month in (t.valid_from, *t.months, t.this_month):
             add(t.at(month, 1), self.daily)
             add(t.at(month + dt.timedelta(days=9), 1), ledger.holds_expire, optional=True)
-            add(t.at(month + dt.timedelta(days=14), 2), services.claims_auto_approve, optional=True)
+            add(t.at(month + dt.timedelta(days=14), 2), claims.claims_auto_approve, optional=True)
 
     def plan_agreements(self) -> None:
         """Choose providers for a good share of the effective euro lines (everyone printed as an example, and

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from django.db import IntegrityError, connection, transaction
 
 from kukkaro.core import clock
-from kukkaro.core.actors import Actor
+from kukkaro.core.actors import DAILY_JOB, Actor
 from kukkaro.core.middleware import current_request_id
 from kukkaro.ledger.errors import HoldNotOpen, LedgerError
 from kukkaro.ledger.models import (
@@ -296,7 +296,7 @@ def holds_expire(*, now: dt.datetime | None = None, limit: int = 1000) -> int:
                 amount=hold.amount,
                 flag=TransferFlag.VOID_PENDING,
                 code=TransferCode.EXPIRE,
-                actor=None,
+                actor=DAILY_JOB,
                 memo="hold expired",
             )
             count += 1

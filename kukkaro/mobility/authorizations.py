@@ -36,11 +36,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from kukkaro.core import clock
+from kukkaro.core.actors import DAILY_JOB, Actor
 from kukkaro.core.audit import audit_record, audit_record_many
 from kukkaro.core.db import prepared_cursor, retry_on_lock_conflict
 from kukkaro.core.identifiers import parse_hetu
 from kukkaro.core.models import Organiser
-from kukkaro.core.permissions import Action, authorize
+from kukkaro.core.permissions import Action, authorize, visible
 from kukkaro.ledger import bulk
 from kukkaro.ledger import services as ledger
 from kukkaro.ledger.models import Purse, Transfer, TransferFlag
@@ -630,9 +631,8 @@ def trip_authorization_cancel(*, actor: User, authorization_id: uuid.UUID) -> Tr
 
 @transaction.atomic
 def _cancel(*, actor: User, authorization_id: uuid.UUID) -> TripAuthorization:
-    authorization = TripAuthorization.objects.select_for_update().get(
-        pk=authorization_id, organiser_id=actor.staff_organiser_id
-    )
+    authorizations = visible(TripAuthorization.objects.all(), actor, Action.TRIP_AUTHORIZE)
+    authorization = authorizations.select_for_update().get(pk=authorization_id)
     if authorization.state == AuthorizationState.CANCELLED:
         return authorization
     if authorization.state != AuthorizationState.APPROVED or authorization.closed_at is not None:
@@ -647,7 +647,7 @@ def _cancel(*, actor: User, authorization_id: uuid.UUID) -> TripAuthorization:
 
 
 def _close(
-    authorization: TripAuthorization, state: str, *, actor: User | None, at: dt.datetime, release: tuple[str, str]
+    authorization: TripAuthorization, state: str, *, actor: Actor, at: dt.datetime, release: tuple[str, str]
 ) -> None:
     """Release the authorisation's hold if it is still open (``release``: the void's id suffix and memo) and close
     the authorisation in ``state``, with its audit row. The caller holds the row locked."""
@@ -701,7 +701,7 @@ def _expire(pk: uuid.UUID, now: dt.datetime) -> int:
     _close(
         authorization,
         AuthorizationState.EXPIRED,
-        actor=None,
+        actor=DAILY_JOB,
         at=now,
         release=("authorization-expired", "authorisation expired"),
     )

@@ -10,7 +10,7 @@ from django.db.models import Count, Q, QuerySet, Sum
 
 from kukkaro.core.audit import PURPOSE_TRIPS
 from kukkaro.core.clock import HELSINKI
-from kukkaro.core.permissions import Action, authorize
+from kukkaro.core.permissions import Action, authorize, reach, visible
 from kukkaro.ledger.models import Purse
 from kukkaro.ledger.selectors import purse_statement
 from kukkaro.mobility import judgement
@@ -34,7 +34,7 @@ REVIEW_REASONS = (
 
 def trip_imports(*, actor: User) -> QuerySet[TripImport]:
     authorize(actor, Action.TRIP_IMPORT)
-    return TripImport.objects.filter(organiser_id=actor.staff_organiser_id).select_related("imported_by")
+    return visible(TripImport.objects.all(), actor, Action.TRIP_IMPORT).select_related("imported_by")
 
 
 def trip_import_get(*, actor: User, import_id: Any) -> TripImport:
@@ -50,7 +50,7 @@ def import_legs(*, trip_import: TripImport, outcome: str = "") -> QuerySet[TripL
 
 
 def _legs_of_organiser(actor: User) -> QuerySet[TripLeg]:
-    return TripLeg.objects.filter(trip_import__organiser_id=actor.staff_organiser_id)
+    return visible(TripLeg.objects.all(), actor, Action.TRIP_REVIEW, organiser_field="trip_import__organiser")
 
 
 def review_queue(*, actor: User, reason: str = "") -> QuerySet[TripLeg]:
@@ -333,23 +333,21 @@ def cohort(
     different model would save the county a month; and the totals."""
     authorize(actor, Action.TRANSPORT_COMPARE)
     since, until = comparison_window(months=months, today=today)
+    organiser_id = reach(actor, Action.TRANSPORT_COMPARE).organiser_id
+    assert organiser_id is not None, "the rule is the own organiser's, and authorize let the actor in"
+    clients = visible(Client.objects.all(), actor, Action.TRANSPORT_COMPARE)
     client_ids = None
     if municipality:
-        client_ids = Client.objects.filter(
-            organiser_id=actor.staff_organiser_id, municipality__code=municipality
-        ).values("pk")
-    found = patterns(
-        organiser_id=actor.staff_organiser_id, since=since, until=until, months=months, client_ids=client_ids
-    )
-    models = current_models(organiser_id=actor.staff_organiser_id, on=today, client_ids=client_ids)
+        client_ids = clients.filter(municipality__code=municipality).values("pk")
+    found = patterns(organiser_id=organiser_id, since=since, until=until, months=months, client_ids=client_ids)
+    models = current_models(organiser_id=organiser_id, on=today, client_ids=client_ids)
     homes = dict(
-        Client.objects.filter(
-            organiser_id=actor.staff_organiser_id,
-            pk__in=TransportEntitlement.objects.filter(organiser_id=actor.staff_organiser_id).values("client_id"),
+        clients.filter(
+            pk__in=TransportEntitlement.objects.filter(organiser_id=organiser_id).values("client_id"),
         ).values_list("pk", "municipality__code")
     )
     # A leasing car's own trips are not in the trip files: such clients are counted, not ranked by their taxis.
-    leased = leased_clients(organiser_id=actor.staff_organiser_id, on=today)
+    leased = leased_clients(organiser_id=organiser_id, on=today)
     rows = []
     for client_id, pattern in found.items():
         current = models.get(client_id)

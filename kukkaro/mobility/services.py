@@ -16,10 +16,11 @@ from stdnum import luhn
 from kukkaro.cases.hooks import Replacement
 from kukkaro.cases.models import Decision, DecisionLine
 from kukkaro.core import clock
+from kukkaro.core.actors import Actor, person
 from kukkaro.core.audit import audit_record
 from kukkaro.core.models import Municipality, Organiser
 from kukkaro.core.money import format_cents
-from kukkaro.core.permissions import Action, authorize
+from kukkaro.core.permissions import Action, OfOrganiser, authorize
 from kukkaro.ledger import services as ledger
 from kukkaro.ledger.models import PeriodKind, Purse, TransferCode, Unit
 from kukkaro.mobility import judgement, tariff_files
@@ -49,11 +50,6 @@ MODEL_UNITS = {
 PERIODS_PER_YEAR = {PeriodKind.MONTHLY: 12, PeriodKind.QUARTERLY: 4, PeriodKind.YEARLY: 1}
 
 
-class _Owned:
-    def __init__(self, organiser_id: int) -> None:
-        self.organiser_id = organiser_id
-
-
 # --- tariffs -------------------------------------------------------------------------------------------------
 
 
@@ -64,12 +60,11 @@ def _overlapping(versions: Any, valid_from: dt.date, valid_until: dt.date | None
 
 
 @transaction.atomic
-def tariffs_load(*, actor: User | None, organiser: Organiser, document: dict, source: str) -> tuple[ContractArea, int]:
+def tariffs_load(*, actor: Actor, organiser: Organiser, document: dict, source: str) -> tuple[ContractArea, int]:
     """Load a tariff file (``tariff_files``): the contract area is created or its name and municipalities updated,
     and each version is added. A version identical to a stored one is skipped, so loading a file twice changes
     nothing; a version that overlaps a different stored one is refused. Returns (area, versions added)."""
-    if actor is not None:
-        authorize(actor, Action.TARIFF_MANAGE, _Owned(organiser.pk))
+    authorize(actor, Action.TARIFF_MANAGE, OfOrganiser(organiser.pk))
     source = source.replace("\x00", "")[:200]  # a file name, as the browser sent it
     codes = set(Municipality.objects.filter(organiser=organiser).values_list("code", flat=True))
     spec = tariff_files.parse_document(document, organiser_municipalities=codes)
@@ -108,7 +103,7 @@ def tariffs_load(*, actor: User | None, organiser: Organiser, document: dict, so
                 valid_from=version.valid_from,
                 valid_until=version.valid_until,
                 source=source,
-                created_by=actor,
+                created_by=person(actor),
                 created_at=clock.now(),
                 **values,
             )
@@ -486,7 +481,7 @@ def leg_resolve(*, actor: User, leg_id: int, resolution: str, note: str) -> Trip
     second click debits nothing) or refuse it (nothing is debited; the operator is not paid for it). The import's
     outcome stays as it was; the resolution is kept beside it with who, when and why."""
     leg = TripLeg.objects.select_for_update().select_related("trip_import").get(pk=leg_id)
-    authorize(actor, Action.TRIP_REVIEW, _Owned(leg.trip_import.organiser_id))
+    authorize(actor, Action.TRIP_REVIEW, OfOrganiser(leg.trip_import.organiser_id))
     note = (note or "").strip()
     if leg.outcome != LegOutcome.REVIEW:
         raise ValidationError({"resolution": _("Only a trip held for review can be resolved.")})

@@ -14,6 +14,7 @@ from decimal import Decimal
 from django.db import connection
 
 from kukkaro.core import exports
+from kukkaro.core.actors import Actor
 from kukkaro.core.db import retry_on_lock_conflict
 from kukkaro.core.models import Organiser
 from kukkaro.mobility.models import TripImport, TripLeg
@@ -22,7 +23,6 @@ from kukkaro.mobility.trip_import import FILE_REF_TYPE
 from kukkaro.mobility.trip_import_rowwise import import_trips_rowwise
 from kukkaro.mobility.trip_import_sql import import_trips_sql
 from kukkaro.mobility.trip_rows import COLUMNS
-from kukkaro.people.models import User
 
 __all__ = ["COLUMNS", "FILE_REF_TYPE", "RESULT_COLUMNS", "import_trips", "import_trips_rowwise", "results_csv"]
 
@@ -61,7 +61,7 @@ def results_csv(trip_import: TripImport) -> bytes:
     )
 
 
-def import_trips(*, actor: User | None, organiser: Organiser, filename: str, content: bytes) -> TripImport:
+def import_trips(*, actor: Actor, organiser: Organiser, filename: str, content: bytes) -> TripImport:
     """Import a trip file: set-based on PostgreSQL, a row at a time elsewhere (the demo's SQLite). An import that
     PostgreSQL aborted for a lock conflict is run again (it is all or nothing, and the same bytes are the same
     import), a few times; then ``LockConflict`` says it may be sent again later."""

@@ -4,27 +4,22 @@
 import uuid
 
 from kukkaro.core import clock
+from kukkaro.core.actors import Actor
 from kukkaro.core.audit import audit_record
 from kukkaro.core.models import Organiser
-from kukkaro.core.permissions import Action, authorize
+from kukkaro.core.permissions import Action, OfOrganiser, authorize
 from kukkaro.ledger import services as ledger
 from kukkaro.mobility.models import TripImport
 from kukkaro.mobility.trip_settlement import Settlement, settlement_audit
-from kukkaro.people.models import User
 
 #: The ``ref_type`` of the one debit an import makes from each purse (its ``ref_id`` is the file's SHA-256).
 FILE_REF_TYPE = "trip_file"
 
 
-class _Owned:
-    def __init__(self, organiser_id: int) -> None:
-        self.organiser_id = organiser_id
-
-
-def import_authorize(actor: User | None, organiser: Organiser) -> None:
-    """Only staff of the organiser may import its trip files (``actor=None``: the command line and the demo)."""
-    if actor is not None:
-        authorize(actor, Action.TRIP_IMPORT, _Owned(organiser.pk))
+def import_authorize(actor: Actor, organiser: Organiser) -> None:
+    """Only staff of the organiser may import its trip files, or the system for it (the ``import_trips`` command
+    and the demo act as ``core.actors`` system actors of that organiser)."""
+    authorize(actor, Action.TRIP_IMPORT, OfOrganiser(organiser.pk))
 
 
 def file_transfer_id(organiser_id: int, sha256: str, purse_id: uuid.UUID) -> uuid.UUID:
@@ -38,7 +33,7 @@ def file_memo(filename: str, legs: int) -> str:
 
 
 def import_finish(
-    trip_import: TripImport, *, counts: dict[str, int], rows: int, settlement: Settlement, actor: User | None
+    trip_import: TripImport, *, counts: dict[str, int], rows: int, settlement: Settlement, actor: Actor
 ) -> None:
     """Record the outcomes, then the audit rows: the settled bookings' and the import's own. The audit chain's lock
     is the last lock the import takes (docs/mobility.md, "Locks")."""

@@ -29,6 +29,7 @@ from typing import Any
 from django.db import transaction
 
 from kukkaro.core import clock
+from kukkaro.core.actors import Actor, person
 from kukkaro.core.models import Organiser
 from kukkaro.core.text import clean_filename
 from kukkaro.ledger import bulk
@@ -40,7 +41,6 @@ from kukkaro.mobility.trip_import import FILE_REF_TYPE, file_memo, file_transfer
 from kukkaro.mobility.trip_lookups import Context, price_and_share
 from kukkaro.mobility.trip_rows import Row, read_file
 from kukkaro.mobility.trip_settlement import lock_and_settle, settlement_lock
-from kukkaro.people.models import User
 
 
 @dataclass
@@ -153,7 +153,7 @@ class _Debits:
         self.legs[purse.pk] += 1
         return True
 
-    def post(self, trip_import: TripImport, actor: User | None) -> None:
+    def post(self, trip_import: TripImport, actor: Actor) -> None:
         for purse_id in sorted(self.taken):
             if not self.taken[purse_id]:
                 continue
@@ -240,7 +240,7 @@ def _order(row: Row) -> tuple:
 
 
 @transaction.atomic
-def import_trips_rowwise(*, actor: User | None, organiser: Organiser, filename: str, content: bytes) -> TripImport:
+def import_trips_rowwise(*, actor: Actor, organiser: Organiser, filename: str, content: bytes) -> TripImport:
     """Import a trip file a row at a time. The same bytes again return the earlier import unchanged; a file that
     cannot be read at all is refused whole and stores nothing."""
     import_authorize(actor, organiser)
@@ -258,7 +258,7 @@ def import_trips_rowwise(*, actor: User | None, organiser: Organiser, filename: 
         filename=clean_filename(filename, default="trips.csv"),
         sha256=sha256,
         rows=len(rows),
-        imported_by=actor,
+        imported_by=person(actor),
         started_at=started,
         finished_at=started,
     )

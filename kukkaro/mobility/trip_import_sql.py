@@ -30,6 +30,7 @@ from django.db import DatabaseError, connection, transaction
 from django.utils.translation import gettext as _
 
 from kukkaro.core import clock
+from kukkaro.core.actors import Actor, person
 from kukkaro.core.models import Organiser
 from kukkaro.core.text import clean_filename
 from kukkaro.ledger import bulk
@@ -41,7 +42,6 @@ from kukkaro.mobility.trip_import import FILE_REF_TYPE, file_memo, file_transfer
 from kukkaro.mobility.trip_import_sql_judge import JUDGE_SQL, TIMESTAMP, ZONE, prepare_reference_tables, stage, trim
 from kukkaro.mobility.trip_rows import MAX_BYTES
 from kukkaro.mobility.trip_settlement import lock_and_settle, settlement_lock
-from kukkaro.people.models import User
 
 logger = logging.getLogger(__name__)
 
@@ -314,7 +314,7 @@ def _plan_transfers(cursor: Any, trip_import: TripImport) -> None:
     )
 
 
-def _post_transfers(cursor: Any, trip_import: TripImport, actor: User | None) -> None:
+def _post_transfers(cursor: Any, trip_import: TripImport, actor: Actor) -> None:
     """Debit each purse once with what the file took from it (``trip_debit``), crediting the purse's payables
     shard: the ledger's bulk service writes the transfers and moves the counters."""
     cursor.execute("SELECT purse_id, amount, legs FROM trip_debit ORDER BY purse_id")
@@ -346,7 +346,7 @@ def _settings(cursor: Any) -> None:
         pass  # this session has used temporary tables before: they keep the buffers they have
 
 
-def import_trips_sql(*, actor: User | None, organiser: Organiser, filename: str, content: bytes) -> TripImport:
+def import_trips_sql(*, actor: Actor, organiser: Organiser, filename: str, content: bytes) -> TripImport:
     """Import a trip file on PostgreSQL, set-based. The same bytes again return the earlier import unchanged; a
     file that cannot be read at all is refused whole and stores nothing."""
     import_authorize(actor, organiser)
@@ -373,7 +373,7 @@ def import_trips_sql(*, actor: User | None, organiser: Organiser, filename: str,
                 filename=clean_filename(filename, default="trips.csv"),
                 sha256=sha256,
                 rows=rows,
-                imported_by=actor,
+                imported_by=person(actor),
                 started_at=started,
                 finished_at=started,
             )

@@ -9,11 +9,11 @@ import uuid
 from dataclasses import dataclass
 
 from kukkaro.core import clock
+from kukkaro.core.actors import Actor
 from kukkaro.core.audit import AuditEntry, audit_record_many
 from kukkaro.ledger import services as ledger
 from kukkaro.ledger.models import Transfer, TransferFlag
 from kukkaro.mobility.models import AuthorizationState, TripAuthorization
-from kukkaro.people.models import User
 
 #: The audit action of an authorisation closed in each state.
 CLOSE_ACTIONS: dict[str, str] = {
@@ -24,7 +24,7 @@ CLOSE_ACTIONS: dict[str, str] = {
 
 
 def closed_entry(
-    authorization_id: uuid.UUID, state: str, *, organiser_id: int, client_id: uuid.UUID | None, actor: User | None
+    authorization_id: uuid.UUID, state: str, *, organiser_id: int, client_id: uuid.UUID | None, actor: Actor
 ) -> AuditEntry:
     """The audit row of an authorisation closed in ``state`` (from values: a trip file closes many at once)."""
     return AuditEntry(
@@ -88,7 +88,7 @@ def settlement_lock(*, organiser_id: int, references: list[tuple[str, str]]) -> 
     return Settlement(organiser_id=organiser_id, matched=matched, purse_ids=purse_ids)
 
 
-def settlement_release(settlement: Settlement, *, actor: User | None = None) -> int:
+def settlement_release(settlement: Settlement, *, actor: Actor) -> int:
     """Release the settled bookings' holds and mark them settled, so each leg is then debited its actual amount
     like any other — the difference is released, and a leg that costs more than the purse has is held for review.
     The caller has locked the purses (client purses before system purses). A hold released meanwhile (the expiry
@@ -109,7 +109,7 @@ def settlement_release(settlement: Settlement, *, actor: User | None = None) -> 
     return len(settlement.matched)
 
 
-def settlement_audit(settlement: Settlement, *, actor: User | None = None) -> None:
+def settlement_audit(settlement: Settlement, *, actor: Actor) -> None:
     """An audit row for each settled booking. Written at the end of the import, with its own: the audit chain's
     lock is the last lock a transaction takes (docs/mobility.md, "Locks")."""
     for start in range(0, len(settlement.matched), 5_000):
@@ -121,7 +121,7 @@ def settlement_audit(settlement: Settlement, *, actor: User | None = None) -> No
         )
 
 
-def lock_and_settle(settlement: Settlement, purse_ids: set, actor: User | None) -> None:
+def lock_and_settle(settlement: Settlement, purse_ids: set, actor: Actor) -> None:
     """Lock every purse the import may touch — the settled bookings' and the legs' client purses in id order,
     then their payables shards — and only then release the settled bookings' holds, so that the import never
     waits for a client purse while it holds a system purse (docs/mobility.md, "Locks"). Both paths call this

@@ -26,7 +26,7 @@ from kukkaro.core.db import LockConflict
 from kukkaro.core.forms import add_validation_errors
 from kukkaro.core.models import AuditEvent, Municipality
 from kukkaro.core.money import format_cents
-from kukkaro.core.permissions import Action, allowed_url, can, not_html, requires
+from kukkaro.core.permissions import Action, allowed_url, can, not_html, requires, visible
 from kukkaro.core.presenters import datetime_text
 from kukkaro.core.shortcuts import or_404
 from kukkaro.core.tables import Cell, Table
@@ -461,7 +461,7 @@ def client_comparison(request: AuthenticatedRequest, client_id: uuid.UUID) -> Ht
 def _cohort(request: AuthenticatedRequest) -> tuple[CohortForm, list, dict]:
     municipalities = [
         (m.code, m.name)
-        for m in Municipality.objects.filter(organiser_id=request.user.staff_organiser_id).order_by("name_fi")
+        for m in visible(Municipality.objects.all(), request.user, Action.TRANSPORT_COMPARE).order_by("name_fi")
     ]
     form = CohortForm(request.GET or None, municipalities=municipalities)
     data = form.cleaned_data if form.is_bound and form.is_valid() else {}

@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from kukkaro.core.identifiers import parse_hetu
 from kukkaro.core.models import Municipality, Organiser
-from kukkaro.core.roles import ORGANISER_ROLES, Role
+from kukkaro.core.roles import ORGANISER_ROLES, PERSON_ROLE_CHOICES, Role
 
 
 class Language(models.TextChoices):
@@ -24,7 +24,7 @@ class User(AbstractUser):
     identification returns (``national_id``).
     """
 
-    role = models.CharField(_("role"), max_length=32, choices=Role.choices)
+    role = models.CharField(_("role"), max_length=32, choices=PERSON_ROLE_CHOICES)
     organiser = models.ForeignKey(
         Organiser,
         on_delete=models.PROTECT,

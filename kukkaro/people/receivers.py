@@ -54,7 +54,7 @@ def _login_failed(sender: Any, credentials: dict, request: Any = None, **kwargs:
     audit_record(
         action="auth.login_failed",
         kind=AuditEvent.Kind.AUTH,
-        actor=None,
+        actor=None,  # on purpose: a failed sign-in has no actor, neither a person nor the system (ADR 0028)
         organiser_id=_organiser_of(username),
         target_type="people.user",
         target_id=username,
@@ -69,7 +69,7 @@ def _locked_out(sender: Any, request: Any, username: str, ip_address: str, **kwa
     audit_record(
         action="auth.locked_out",
         kind=AuditEvent.Kind.AUTH,
-        actor=None,
+        actor=None,  # on purpose: a lockout has no actor, neither a person nor the system (ADR 0028)
         organiser_id=_organiser_of(username),
         target_type="people.user",
         target_id=username,

@@ -6,6 +6,7 @@ import uuid
 from django.db.models import Q, QuerySet
 
 from kukkaro.core import clock
+from kukkaro.core.actors import Actor
 from kukkaro.core.audit import (
     PURPOSE_CASEWORK,
     PURPOSE_SEARCH,
@@ -15,16 +16,15 @@ from kukkaro.core.audit import (
 )
 from kukkaro.core.identifiers import IdentifierError, parse_hetu
 from kukkaro.core.models import AuditEvent
-from kukkaro.core.permissions import Action, authorize
+from kukkaro.core.permissions import Action, authorize, organiser_id_for, visible
 from kukkaro.core.roles import Role
 from kukkaro.people.models import Client, Guardian, SupporterGrant, User
 
 
-def clients_visible_to(actor: User) -> QuerySet[Client]:
-    """The clients an actor may see at all: staff only their own organiser's, nobody else any."""
-    if actor.role in {Role.SOCIAL_WORKER, Role.DECISION_MAKER, Role.ADMIN} and actor.organiser_id:
-        return Client.objects.filter(organiser_id=actor.organiser_id)
-    return Client.objects.none()
+def clients_visible_to(actor: Actor, action: Action = Action.CLIENT_VIEW) -> QuerySet[Client]:
+    """The clients an actor may ``action`` at all, as ``RULES`` says: the roles granted it only their own
+    organiser's clients, everybody else none (an administrator sees clients only through the access log)."""
+    return visible(Client.objects.all(), actor, action)
 
 
 def client_log_reads(*, actor: User, clients: list[Client], purpose: str, action: str = "client.read") -> None:
@@ -46,7 +46,7 @@ def client_search(*, actor: User, query: str = "") -> QuerySet[Client]:
     """Search the actor's organiser's register by name or identity code. The search itself is logged here;
     the caller logs the page of results it actually shows (``client_log_reads``)."""
     authorize(actor, Action.CLIENT_SEARCH)
-    clients = clients_visible_to(actor).select_related("municipality")
+    clients = clients_visible_to(actor, Action.CLIENT_SEARCH).select_related("municipality")
     query = (query or "").strip()
     if not query:
         return clients
@@ -56,7 +56,7 @@ def client_search(*, actor: User, query: str = "") -> QuerySet[Client]:
                 action="client.search",
                 kind=AuditEvent.Kind.READ,
                 actor=actor,
-                organiser_id=actor.organiser_id,
+                organiser_id=organiser_id_for(actor),
                 purpose=PURPOSE_SEARCH,
                 after={"query": query},
             )
@@ -80,7 +80,7 @@ def client_get(
 ) -> Client:
     """One client, if the actor may ``action`` them (else Client.DoesNotExist, which views turn into 404, so
     another organiser's client looks exactly like no client at all). The read is logged with its purpose."""
-    client = clients_visible_to(actor).select_related("municipality", "organiser").get(pk=client_id)
+    client = clients_visible_to(actor, action).select_related("municipality", "organiser").get(pk=client_id)
     authorize(actor, action, client)
     client_log_reads(actor=actor, clients=[client], purpose=purpose)
     return client
@@ -106,7 +106,7 @@ def client_access_log(*, client: Client, every_organiser: bool = False) -> Query
 
 def users_of_organiser(*, actor: User) -> QuerySet[User]:
     authorize(actor, Action.USER_LIST)
-    return User.objects.filter(organiser_id=actor.organiser_id).order_by("last_name", "first_name")
+    return visible(User.objects.all(), actor, Action.USER_LIST).order_by("last_name", "first_name")
 
 
 def supporter_grants_active(*, supporter: User, capability: str = "can_view") -> QuerySet[SupporterGrant]:

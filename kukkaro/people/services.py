@@ -10,6 +10,7 @@ from django.db import connection, transaction
 from django.utils.translation import gettext as _
 
 from kukkaro.core import clock
+from kukkaro.core.actors import STRONG_IDENTIFICATION, Actor
 from kukkaro.core.audit import audit_record
 from kukkaro.core.identifiers import IdentifierError, parse_hetu
 from kukkaro.core.models import Municipality, Organiser
@@ -44,7 +45,7 @@ def _validated_hetu(national_id: str) -> str:
 @transaction.atomic
 def user_create(
     *,
-    actor: User | None,
+    actor: Actor,
     username: str,
     role: Role,
     first_name: str,
@@ -110,7 +111,7 @@ def user_set_active(*, actor: User, user: User, active: bool) -> User:
 @transaction.atomic
 def client_create(
     *,
-    actor: User | None,
+    actor: Actor,
     organiser: Organiser,
     municipality: Municipality,
     national_id: str,
@@ -197,7 +198,7 @@ def user_for_identity(*, claims: Any) -> User | None:
     if client is None:
         return None
     return user_create(
-        actor=None,
+        actor=STRONG_IDENTIFICATION,
         username=f"client-{client.pk}",
         role=Role.CLIENT,
         first_name=claims.given_names,
@@ -213,7 +214,7 @@ def _token_digest(token: str) -> str:
 
 @transaction.atomic
 def api_token_create(
-    *, actor: User | None, user: User, name: str, expires_at: Any = None, token: str | None = None
+    *, actor: Actor, user: User, name: str, expires_at: Any = None, token: str | None = None
 ) -> tuple[ApiToken, str]:
     """Issue a token; returns the row and the token text, which is never stored or shown again.
     ``token`` lets the demo hand out a memorable one; everything else lets it be generated."""

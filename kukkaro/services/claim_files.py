@@ -38,7 +38,7 @@ from kukkaro.core.audit import audit_record
 from kukkaro.core.money import MoneyError, parse_cents
 from kukkaro.core.text import allow_long_csv_values, clean_filename, text_problem
 from kukkaro.people.models import User
-from kukkaro.services import services
+from kukkaro.services import claims, providers
 from kukkaro.services.models import ClaimSource, ClaimUpload, ClaimUploadRow, Provider, RejectReason
 
 COLUMNS = ("agreement", "service", "service_date", "quantity", "unit_price", "invoice_number")
@@ -224,7 +224,7 @@ def claims_upload(*, actor: User, provider: Provider, filename: str, content: by
     """Read a provider's CSV of claims. A file that cannot be read at all is refused whole (nothing stored);
     otherwise every row gets one ClaimUploadRow. Re-uploading a file pays nothing twice: rows already claimed
     come back as ``duplicate``."""
-    if services.provider_of(actor).pk != provider.pk:
+    if providers.provider_of(actor).pk != provider.pk:
         raise ValidationError({"file": _("You can upload claims for your own organisation only.")})
     _header, rows = _read_rows(content)
     upload = ClaimUpload.objects.create(
@@ -242,7 +242,7 @@ def claims_upload(*, actor: User, provider: Provider, filename: str, content: by
             results.append(ClaimUploadRow(upload=upload, row_number=row_number, outcome=INVALID, reasons=problems))
             continue
         try:
-            claim, created = services.claim_submit(
+            claim, created = claims.claim_submit(
                 actor=actor,
                 provider=provider,
                 agreement_number=values["agreement"],

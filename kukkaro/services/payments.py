@@ -35,7 +35,7 @@ from django.utils.translation import gettext as _
 from kukkaro.core import clock, exports
 from kukkaro.core.audit import audit_record
 from kukkaro.core.models import Organiser
-from kukkaro.core.permissions import Action, authorize
+from kukkaro.core.permissions import Action, OfOrganiser, authorize
 from kukkaro.ledger import services as ledger
 from kukkaro.ledger.models import PurseKind, Transfer, TransferCode, Unit
 from kukkaro.people.models import User
@@ -55,7 +55,7 @@ from kukkaro.services.models import (
     PaymentStatusReport,
     Provider,
 )
-from kukkaro.services.services import _Owned, policy_for
+from kukkaro.services.policies import policy_for
 
 #: Our pain.001 has one payment information block: its id is the batch number and this.
 PAYMENT_INFORMATION_SUFFIX = "-1"
@@ -222,7 +222,7 @@ def payment_batch_prepare(
 
     A provider is left out, its claims staying for the next batch, when its change of bank account waits for
     approval or its stored data cannot be written into a bank file; the batch records who and why."""
-    authorize(actor, Action.PAYMENT_PREPARE, _Owned(organiser.pk))
+    authorize(actor, Action.PAYMENT_PREPARE, OfOrganiser(organiser.pk))
     # One batch at a time per organiser. FOR NO KEY UPDATE, not FOR UPDATE: every audit row and batch refers to the
     # organiser, and PostgreSQL's foreign-key check takes FOR KEY SHARE on it while the writer holds the audit
     # chain's lock, which FOR UPDATE would wait for — a deadlock with this transaction's own audit row.
@@ -676,7 +676,7 @@ def payment_status_import(
     or rejected (its claims approved and unpaid again, with the reason). The report finds its batch by our message
     id; ``batch`` (the page it was sent from) must then be that one. The same file again changes nothing. A file
     that cannot be read, is for a batch not of this organiser's, or contradicts what is known is refused whole."""
-    authorize(actor, Action.PAYMENT_CONFIRM, _Owned(organiser.pk))
+    authorize(actor, Action.PAYMENT_CONFIRM, OfOrganiser(organiser.pk))
     try:
         report = status_reports.parse(content)
     except status_reports.StatusReportError as exc:

@@ -8,7 +8,7 @@ import uuid
 
 from kukkaro.core.clock import HELSINKI
 from kukkaro.services.models import Provider, ProviderState, ProviderStateChange
-from kukkaro.services.services import provider_state_on
+from kukkaro.services.providers import provider_state_on
 
 
 class ServicesProviderRegister:

@@ -21,7 +21,8 @@ from kukkaro.core.permissions import Action, not_html, requires
 from kukkaro.core.shortcuts import or_404
 from kukkaro.core.tables import Cell, Table
 from kukkaro.people.requests import AuthenticatedRequest
-from kukkaro.services import claim_files, presenters, selectors, services
+from kukkaro.services import catalogue, claim_files, presenters, providers, selectors
+from kukkaro.services.claims import claim_submit
 from kukkaro.services.forms import (
     BankAccountForm,
     ClaimForm,
@@ -80,7 +81,7 @@ def apply(request: AuthenticatedRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            services.provider_apply(
+            providers.provider_apply(
                 actor=request.user,
                 organiser=data["organiser"],
                 name=data["name"],
@@ -96,7 +97,7 @@ def apply(request: AuthenticatedRequest) -> HttpResponse:
                 accessibility=data["accessibility"],
                 iban=data["iban"],
                 bic=data["bic"],
-                rulebook_version=services.RULEBOOK_VERSION if data["accept_rulebook"] else "",
+                rulebook_version=providers.RULEBOOK_VERSION if data["accept_rulebook"] else "",
             )
         except ValidationError as error:
             add_validation_errors(form, error)
@@ -113,7 +114,7 @@ def apply(request: AuthenticatedRequest) -> HttpResponse:
                 "The county approves providers for personal budgets. You accept rulebook version %(version)s; "
                 "payments go to the bank account you give here."
             )
-            % {"version": services.RULEBOOK_VERSION},
+            % {"version": providers.RULEBOOK_VERSION},
         },
     )
 
@@ -138,7 +139,7 @@ def edit(request: AuthenticatedRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            services.provider_update(
+            providers.provider_update(
                 actor=request.user,
                 provider=provider,
                 contact_name=data["contact_name"],
@@ -167,7 +168,7 @@ def bank_account(request: AuthenticatedRequest) -> HttpResponse:
     form = BankAccountForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            services.bank_account_change_request(
+            providers.bank_account_change_request(
                 actor=request.user, provider=provider, iban=form.cleaned_data["iban"], bic=form.cleaned_data["bic"]
             )
         except ValidationError as error:
@@ -204,7 +205,7 @@ def prices(request: AuthenticatedRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            services.provider_price_set(
+            catalogue.provider_price_set(
                 actor=request.user,
                 provider=provider,
                 service_type=data["service_type"],
@@ -284,7 +285,7 @@ def claim_new(request: AuthenticatedRequest) -> HttpResponse:
         data = form.cleaned_data
         agreement = next(a for a in active if a.number == data["agreement"])
         try:
-            claim, created = services.claim_submit(
+            claim, created = claim_submit(
                 actor=request.user,
                 provider=provider,
                 agreement_number=agreement.number,

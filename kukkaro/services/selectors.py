@@ -12,12 +12,12 @@ from django.utils.translation import get_language
 
 from kukkaro.core import clock
 from kukkaro.core.audit import PURPOSE_CASEWORK, PURPOSE_CLAIMS
-from kukkaro.core.permissions import Action, authorize
+from kukkaro.core.permissions import Action, authorize, visible
 from kukkaro.core.roles import Role
 from kukkaro.ledger.models import Unit
 from kukkaro.people.models import Client, User
 from kukkaro.people.selectors import client_log_reads
-from kukkaro.services import services
+from kukkaro.services.catalogue import own_share_cents
 from kukkaro.services.models import (
     BankAccountChange,
     BankAccountChangeState,
@@ -41,19 +41,12 @@ from kukkaro.services.models import (
 # --- providers -----------------------------------------------------------------------------------------------
 
 
-def providers_visible_to(actor: User) -> QuerySet[Provider]:
-    """Staff see their organiser's providers; a provider user sees its own; nobody else any."""
+def providers_visible_to(actor: User, action: Action = Action.PROVIDER_LIST) -> QuerySet[Provider]:
+    """A provider user sees its own provider; everyone else the providers ``RULES`` lets them ``action`` (staff
+    their own organiser's, nobody else any)."""
     if actor.role == Role.PROVIDER:
         return Provider.objects.filter(users__user=actor)
-    if actor.organiser_id and actor.role in {
-        Role.SOCIAL_WORKER,
-        Role.DECISION_MAKER,
-        Role.FINANCE,
-        Role.ANALYST,
-        Role.ADMIN,
-    }:
-        return Provider.objects.filter(organiser_id=actor.organiser_id)
-    return Provider.objects.none()
+    return visible(Provider.objects.all(), actor, action)
 
 
 def provider_list(*, actor: User, state: str = "", query: str = "") -> QuerySet[Provider]:
@@ -93,9 +86,8 @@ def bank_changes_pending(*, actor: User) -> QuerySet[BankAccountChange]:
     """Changes of bank account waiting for the second person, in the actor's organiser."""
     authorize(actor, Action.BANK_ACCOUNT_APPROVE)
     return (
-        BankAccountChange.objects.filter(
-            provider__organiser_id=actor.staff_organiser_id, state=BankAccountChangeState.PENDING
-        )
+        _bank_changes(actor)
+        .filter(state=BankAccountChangeState.PENDING)
         .select_related("provider", "requested_by")
         .order_by("requested_at")
     )
@@ -105,17 +97,21 @@ def bank_changes_decided(*, actor: User, limit: int = 20) -> QuerySet[BankAccoun
     """The organiser's latest decided changes of bank account, newest first: who asked, who decided, why."""
     authorize(actor, Action.BANK_ACCOUNT_APPROVE)
     return (
-        BankAccountChange.objects.filter(provider__organiser_id=actor.staff_organiser_id)
+        _bank_changes(actor)
         .exclude(state=BankAccountChangeState.PENDING)
         .select_related("provider", "requested_by", "decided_by")
         .order_by("-decided_at", "-pk")[:limit]
     )
 
 
-def bank_change_get(*, actor: User, change_id: int) -> BankAccountChange:
-    change = BankAccountChange.objects.select_related("provider", "requested_by", "decided_by").get(
-        pk=change_id, provider__organiser_id=actor.staff_organiser_id
+def _bank_changes(actor: User) -> QuerySet[BankAccountChange]:
+    return visible(
+        BankAccountChange.objects.all(), actor, Action.BANK_ACCOUNT_APPROVE, organiser_field="provider__organiser"
     )
+
+
+def bank_change_get(*, actor: User, change_id: int) -> BankAccountChange:
+    change = _bank_changes(actor).select_related("provider", "requested_by", "decided_by").get(pk=change_id)
     authorize(actor, Action.BANK_ACCOUNT_APPROVE, change.provider)
     return change
 
@@ -239,9 +235,8 @@ def choice_line_get(*, actor: User, line_id: int, action: Action = Action.AGREEM
     client is logged as casework."""
     from kukkaro.cases.models import DecisionLine
 
-    line = DecisionLine.objects.select_related("client", "client__organiser", "client__municipality", "purse").get(
-        pk=line_id, client__organiser_id=actor.staff_organiser_id
-    )
+    lines = visible(DecisionLine.objects.all(), actor, action, organiser_field="client__organiser")
+    line = lines.select_related("client", "client__organiser", "client__municipality", "purse").get(pk=line_id)
     authorize(actor, action, line.client)
     client_log_reads(actor=actor, clients=[line.client], purpose=PURPOSE_CASEWORK)
     return line
@@ -283,7 +278,7 @@ def choice_options(*, line, day: dt.date | None = None, order: str = "own_share"
                 service_type=price.service_type,
                 price_cents=price.price_cents,
                 cap_cents=cap.cap_cents,
-                own_share_cents=services.own_share_cents(price_cents=price.price_cents, cap_cents=cap.cap_cents),
+                own_share_cents=own_share_cents(price_cents=price.price_cents, cap_cents=cap.cap_cents),
                 speaks_client_language=client.language in (price.provider.languages or []),
             )
         )
@@ -330,7 +325,7 @@ def agreement_get(*, actor: User, agreement_id: uuid.UUID) -> ServiceAgreement:
     agreements = ServiceAgreement.objects.select_related("client", "provider", "service_type", "purse")
     if actor.role == Role.PROVIDER:
         return agreements.get(pk=agreement_id, provider__users__user=actor)
-    agreement = agreements.get(pk=agreement_id, organiser_id=actor.staff_organiser_id)
+    agreement = visible(agreements, actor, Action.CASE_VIEW).get(pk=agreement_id)
     authorize(actor, Action.CASE_VIEW, agreement.client)
     client_log_reads(actor=actor, clients=[agreement.client], purpose=PURPOSE_CASEWORK)
     return agreement
@@ -346,7 +341,7 @@ def claim_queue(*, actor: User, status: str, query: str = "") -> QuerySet[Claim]
     """The organiser's claims in one state, oldest first (what waits longest is dealt with first). The caller
     logs the page of claims it shows with ``claims_log_reads``."""
     authorize(actor, Action.CLAIM_REVIEW)
-    claims = Claim.objects.filter(organiser_id=actor.staff_organiser_id, status=status).select_related(
+    claims = visible(Claim.objects.filter(status=status), actor, Action.CLAIM_REVIEW).select_related(
         "provider", "client", "service_type", "agreement"
     )
     for term in (query or "").split():
@@ -361,7 +356,7 @@ def claim_queue(*, actor: User, status: str, query: str = "") -> QuerySet[Claim]
 
 def claim_queue_counts(*, actor: User) -> dict[str, int]:
     rows = (
-        Claim.objects.filter(organiser_id=actor.staff_organiser_id, status__in=CLAIM_QUEUES)
+        visible(Claim.objects.filter(status__in=CLAIM_QUEUES), actor, Action.CLAIM_REVIEW)
         .values("status")
         .annotate(n=Count("pk"))
     )
@@ -383,7 +378,7 @@ def claim_get(*, actor: User, claim_id: uuid.UUID) -> Claim:
     )
     if actor.role == Role.PROVIDER:
         return claims.get(pk=claim_id, provider__users__user=actor)
-    claim = claims.get(pk=claim_id, organiser_id=actor.staff_organiser_id)
+    claim = visible(claims, actor, Action.CLAIM_REVIEW).get(pk=claim_id)
     authorize(actor, Action.CLAIM_REVIEW, claim)
     claims_log_reads(actor=actor, claims=[claim])
     return claim
@@ -427,7 +422,7 @@ def payment_batches(*, actor: User) -> QuerySet[PaymentBatch]:
     """The organiser's batches, newest first, with how many payments each has and how many the bank rejected."""
     authorize(actor, Action.PAYMENT_MANAGE)
     return (
-        PaymentBatch.objects.filter(organiser_id=actor.staff_organiser_id)
+        visible(PaymentBatch.objects.all(), actor, Action.PAYMENT_MANAGE)
         .annotate(
             payments=Count("lines"),
             rejected=Count("lines", filter=Q(lines__outcome=PaymentOutcome.REJECTED)),
@@ -438,9 +433,8 @@ def payment_batches(*, actor: User) -> QuerySet[PaymentBatch]:
 
 
 def payment_batch_get(*, actor: User, batch_id: uuid.UUID) -> PaymentBatch:
-    batch = PaymentBatch.objects.select_related("prepared_by", "released_by", "confirmed_by", "cancelled_by").get(
-        pk=batch_id, organiser_id=actor.staff_organiser_id
-    )
+    batches = visible(PaymentBatch.objects.all(), actor, Action.PAYMENT_MANAGE)
+    batch = batches.select_related("prepared_by", "released_by", "confirmed_by", "cancelled_by").get(pk=batch_id)
     authorize(actor, Action.PAYMENT_MANAGE, batch)
     return batch
 
@@ -464,8 +458,8 @@ def batch_status_reports(*, batch: PaymentBatch) -> QuerySet[PaymentStatusReport
 def payable_claims(*, actor: User, approved_until: dt.date | None = None) -> QuerySet[Claim]:
     """Approved claims not yet in a batch (what the next batch would pay)."""
     authorize(actor, Action.PAYMENT_MANAGE)
-    claims = Claim.objects.filter(
-        organiser_id=actor.staff_organiser_id, status=ClaimStatus.APPROVED, payment__isnull=True
+    claims = visible(Claim.objects.all(), actor, Action.PAYMENT_MANAGE).filter(
+        status=ClaimStatus.APPROVED, payment__isnull=True
     )
     if approved_until is not None:
         until = dt.datetime.combine(approved_until + dt.timedelta(days=1), dt.time(), tzinfo=clock.HELSINKI)

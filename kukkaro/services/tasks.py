@@ -2,7 +2,8 @@
 
 from django.tasks import task
 
-from kukkaro.services.services import agreements_reserve_month, claims_auto_approve
+from kukkaro.services.agreements import agreements_reserve_month
+from kukkaro.services.claims import claims_auto_approve
 
 
 @task()

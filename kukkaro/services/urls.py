@@ -1,6 +1,6 @@
 from django.urls import path
 
-from kukkaro.services import views
+from kukkaro.services import choice_views, claim_views, payment_views, views
 
 app_name = "services"
 
@@ -15,35 +15,35 @@ urlpatterns = [
     path("catalogue/caps/new/", views.cap_new, name="cap_new"),
     path("catalogue/services/new/", views.service_type_edit, name="service_type_new"),
     path("catalogue/services/<slug:service_code>/", views.service_type_edit, name="service_type_edit"),
-    path("clients/<uuid:client_id>/services/", views.client_services, name="client_services"),
-    path("budget-lines/<int:line_id>/choice/", views.choice, name="choice"),
-    path("agreements/<uuid:agreement_id>/", views.agreement_detail, name="agreement_detail"),
-    path("agreements/<uuid:agreement_id>/end/", views.agreement_end, name="agreement_end"),
-    path("claims/", views.claim_queue, name="claim_queue"),
-    path("claims/<uuid:claim_id>/", views.claim_detail, name="claim_detail"),
-    path("claims/<uuid:claim_id>/resolve/", views.claim_resolve, name="claim_resolve"),
-    path("payments/", views.payment_batch_list, name="payment_batch_list"),
-    path("payments/settings/", views.spending_policy, name="spending_policy"),
-    path("payments/status-report/", views.payment_status_import, name="payment_status_import"),
-    path("payments/<uuid:batch_id>/", views.payment_batch_detail, name="payment_batch_detail"),
+    path("clients/<uuid:client_id>/services/", choice_views.client_services, name="client_services"),
+    path("budget-lines/<int:line_id>/choice/", choice_views.choice, name="choice"),
+    path("agreements/<uuid:agreement_id>/", choice_views.agreement_detail, name="agreement_detail"),
+    path("agreements/<uuid:agreement_id>/end/", choice_views.agreement_end, name="agreement_end"),
+    path("claims/", claim_views.claim_queue, name="claim_queue"),
+    path("claims/<uuid:claim_id>/", claim_views.claim_detail, name="claim_detail"),
+    path("claims/<uuid:claim_id>/resolve/", claim_views.claim_resolve, name="claim_resolve"),
+    path("payments/", payment_views.payment_batch_list, name="payment_batch_list"),
+    path("payments/settings/", payment_views.spending_policy, name="spending_policy"),
+    path("payments/status-report/", payment_views.payment_status_import, name="payment_status_import"),
+    path("payments/<uuid:batch_id>/", payment_views.payment_batch_detail, name="payment_batch_detail"),
     path(
         "payments/<uuid:batch_id>/pain001.xml",
-        views.payment_batch_file,
+        payment_views.payment_batch_file,
         {"kind": "pain001"},
         name="payment_batch_pain001",
     ),
     path(
         "payments/<uuid:batch_id>/accounting.csv",
-        views.payment_batch_file,
+        payment_views.payment_batch_file,
         {"kind": "accounting"},
         name="payment_batch_csv",
     ),
-    path("payments/<uuid:batch_id>/release/", views.payment_batch_release, name="payment_batch_release"),
-    path("payments/<uuid:batch_id>/cancel/", views.payment_batch_cancel, name="payment_batch_cancel"),
-    path("payments/<uuid:batch_id>/confirm/", views.payment_batch_confirm, name="payment_batch_confirm"),
+    path("payments/<uuid:batch_id>/release/", payment_views.payment_batch_release, name="payment_batch_release"),
+    path("payments/<uuid:batch_id>/cancel/", payment_views.payment_batch_cancel, name="payment_batch_cancel"),
+    path("payments/<uuid:batch_id>/confirm/", payment_views.payment_batch_confirm, name="payment_batch_confirm"),
     path(
         "payments/<uuid:batch_id>/status-report/",
-        views.payment_batch_status_import,
+        payment_views.payment_batch_status_import,
         name="payment_batch_status_import",
     ),
 ]

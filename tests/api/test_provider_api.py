@@ -9,7 +9,7 @@ from kukkaro.core.roles import Role
 from kukkaro.ledger.models import Purse
 from kukkaro.people import services as people_services
 from kukkaro.people.models import User
-from kukkaro.services import services
+from kukkaro.services import agreements, catalogue, claims, providers
 from kukkaro.services.models import Claim, ClaimSource, ClaimUpload, ServiceAgreement
 from tests.factories import make_user
 from tests.services.world import BUSINESS_IDS, IBANS, World, approved_provider
@@ -45,10 +45,10 @@ def other_provider(world: World) -> tuple[ServiceAgreement, User]:
             name="Toinen Palvelu Oy",
             username="toinen-palvelu",
         )
-        services.provider_price_set(
+        catalogue.provider_price_set(
             actor=user, provider=provider, service_type=world.day_activity, price_cents=8_000, valid_from=clock.today()
         )
-        agreement = services.agreement_create(
+        agreement = agreements.agreement_create(
             actor=world.worker,
             line=world.line,
             provider=provider,
@@ -84,7 +84,7 @@ def post_claim(client, headers, body):
 
 
 def submit(world: World, user, agreement: ServiceAgreement, invoice: str, *, day=dt.date(2026, 3, 3), price=None):
-    claim, _created = services.claim_submit(
+    claim, _created = claims.claim_submit(
         actor=user,
         provider=agreement.provider,
         agreement_number=agreement.number,
@@ -184,11 +184,11 @@ def test_provider_api__own_provider__with_bank_account_and_pending_change(client
     assert data["municipalities"] == ["049"]
     assert data["languages"] == ["fi", "sv"]
     assert data["accessibility"] == ["step_free"]
-    assert data["rulebook_version"] == services.RULEBOOK_VERSION
+    assert data["rulebook_version"] == providers.RULEBOOK_VERSION
     assert data["bank_account"] == {"iban": IBANS[0][0], "bic": IBANS[0][1]}
     assert data["pending_bank_change"] is None
 
-    services.bank_account_change_request(
+    providers.bank_account_change_request(
         actor=world.provider_user, provider=world.provider, iban=IBANS[1][0], bic=IBANS[1][1]
     )
     data = client.get(API, headers=headers).json()
@@ -198,7 +198,7 @@ def test_provider_api__own_provider__with_bank_account_and_pending_change(client
 
 def test_provider_api__catalogue__cap_in_force_on_the_day_asked(client):
     world = build_world()
-    services.price_cap_set(
+    catalogue.price_cap_set(
         actor=make_user(Role.ADMIN),
         organiser=world.client.organiser,
         service_type=world.day_activity,
@@ -338,7 +338,7 @@ def test_provider_api__agreement_reads__are_logged_for_the_client(client):
 def test_provider_api__agreements__filtered_by_state_and_paged(client):
     world = build_world()
     with clock.pinned(FIRST_OF_MARCH):
-        second = services.agreement_create(
+        second = agreements.agreement_create(
             actor=world.worker,
             line=world.line,
             provider=world.provider,
@@ -347,7 +347,7 @@ def test_provider_api__agreements__filtered_by_state_and_paged(client):
             valid_from=clock.today(),
             valid_until=world.line.valid_until,
         )
-    services.agreement_end(actor=world.worker, agreement=second, last_day=dt.date(2026, 3, 19), reason="Muutto")
+    agreements.agreement_end(actor=world.worker, agreement=second, last_day=dt.date(2026, 3, 19), reason="Muutto")
     headers = auth(world.provider_user)
 
     def numbers(**params) -> list[str]:

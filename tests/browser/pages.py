@@ -15,7 +15,7 @@ from typing import Any
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from kukkaro.core.permissions import RULES, Action
-from kukkaro.core.roles import Role
+from kukkaro.core.roles import PERSON_ROLES, Role
 
 #: URL names that are not pages: they only redirect, act on POST, or answer machines.
 NOT_PAGES = frozenset(
@@ -96,7 +96,7 @@ def site_pages() -> list[SitePage]:
             pages.extend(
                 SitePage(name=name, params=params, role=role, action=action)
                 for role in Role  # every role that may see the page, in a stable order
-                if role in RULES[action].roles
+                if role in RULES[action].roles and role in PERSON_ROLES  # a system actor never opens a page
             )
     return pages
 

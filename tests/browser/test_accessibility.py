@@ -239,12 +239,12 @@ def _prepared_batch(world: World) -> Any:
     """A batch prepared by the spending world's first finance person, paying a claim the client approved (the
     world's waiting change of bank account is approved first by the same person, so the second may release)."""
     from kukkaro.core import clock
-    from kukkaro.services import payments, services
+    from kukkaro.services import claims, payments, providers
 
     spending, activity = world.spending()
-    services.bank_account_change_decide(actor=spending.finance, change=activity.bank_change, approve=True)
+    providers.bank_account_change_decide(actor=spending.finance, change=activity.bank_change, approve=True)
     client_user = User.objects.filter(role=Role.CLIENT, national_id=spending.client.national_id).first()
-    services.claim_client_decide(actor=client_user, claim=activity.waiting, approve=True)
+    claims.claim_client_decide(actor=client_user, claim=activity.waiting, approve=True)
     return payments.payment_batch_prepare(
         actor=spending.finance,
         organiser=spending.client.organiser,

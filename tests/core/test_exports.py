@@ -17,7 +17,7 @@ from django.urls import reverse
 
 from kukkaro.core import clock
 from kukkaro.core.roles import Role
-from tests.factories import make_user, organiser
+from tests.factories import make_user, organiser, system_actor
 
 KUKKARO = Path(__file__).resolve().parents[2] / "kukkaro"
 
@@ -235,7 +235,7 @@ def _march():
 @pytest.mark.django_db
 @pytest.mark.usefixtures("_march")
 def test_accounting_csv__hostile_provider_and_invoices(client):
-    from kukkaro.services import payments, services
+    from kukkaro.services import claims, payments
     from kukkaro.services.models import Provider
     from tests.services.world import build_world
 
@@ -243,7 +243,7 @@ def test_accounting_csv__hostile_provider_and_invoices(client):
     Provider.objects.filter(pk=world.provider.pk).update(name=HOSTILE[0])
     invoices = ["INV-OK", *HOSTILE[1:]]
     for invoice in invoices:
-        services.claim_submit(
+        claims.claim_submit(
             actor=world.provider_user,
             provider=world.provider,
             agreement_number=world.agreement.number,
@@ -318,7 +318,7 @@ def test_trip_results_csv__hostile_trip_ids(client):
     trip_ids = ["T-OK", "@SUM(A1)", "-2+3", "=1+1", "+1", "\t=3", "\r=4", "＝5", "  =6"]
     with clock.pinned(dt.datetime(2026, 4, 2, 9, 0, tzinfo=dt.UTC)):
         imported = trip_files.import_trips(
-            actor=None,
+            actor=system_actor(organiser()),
             organiser=organiser(),
             filename='=maalis";kuu.csv',
             content=trip_file([leg(trip_id=trip_id) for trip_id in trip_ids]),

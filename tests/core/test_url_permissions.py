@@ -19,7 +19,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 from django.utils import translation
 
 from kukkaro.core.permissions import RULES, Action
-from kukkaro.core.roles import Role
+from kukkaro.core.roles import PERSON_ROLES, Role
 from tests.cases.world import INDICATIVE_PAGES, build_case
 from tests.factories import client_in, make_user
 from tests.mobility.world import build_lease, build_trip_activity
@@ -62,7 +62,9 @@ def _walk(patterns, namespace: str = "") -> Iterator[Route]:
 
 ROUTES = list(_walk(get_resolver().url_patterns))
 WEB_ROUTES = [route for route in ROUTES if not route.api]
-ROLES = [*Role, ANONYMOUS]
+#: Everyone who can sign in (a system actor never does), and nobody.
+PEOPLE = [role for role in Role if role in PERSON_ROLES]
+ROLES = [*PEOPLE, ANONYMOUS]
 
 
 def test_every_url__declares_a_rule():
@@ -93,7 +95,7 @@ def _each_test_in_a_savepoint(db):
 def _build_world() -> dict:
     own = client_in("lansi-uusimaa", first_names="Oma")
     other = client_in("paijat-hame", first_names="Vieras")
-    users = {role: make_user(role, organiser_code="lansi-uusimaa") for role in Role if role != Role.CLIENT}
+    users = {role: make_user(role, organiser_code="lansi-uusimaa") for role in PEOPLE if role != Role.CLIENT}
     users[Role.CLIENT] = make_user(Role.CLIENT, national_id=own.national_id)
     spending = build_world()  # providers, claims and payments in Länsi-Uusimaa
     users[Role.PROVIDER] = spending.provider_user
@@ -179,7 +181,7 @@ def test_every_download__is_marked_no_store(client, world):
     for route in WEB_ROUTES:
         if route.public:
             continue
-        client.force_login(world["users"][next(iter(RULES[route.action].roles))])
+        client.force_login(world["users"][next(role for role in PEOPLE if role in RULES[route.action].roles)])
         response = client.get(_url(route, world))
         if response.has_header("Content-Disposition"):
             downloads[route.name] = response.get("Cache-Control", "")
@@ -313,7 +315,7 @@ def _view_name(path: str) -> str:
     return resolve(path.split("?", 1)[0]).view_name
 
 
-@pytest.mark.parametrize("role", list(Role), ids=str)
+@pytest.mark.parametrize("role", PEOPLE, ids=str)
 def test_pages__role__every_link_it_sees_opens_and_no_code_shows(client, world, role):
     """From every page ``role`` can open (in Finnish, the default language), and on from the pages its links lead
     to (up to ``PAGES_PER_PATTERN`` pages of one URL pattern): each internal link answers 200 for that role (or a

@@ -20,7 +20,7 @@ from kukkaro.mobility import authorizations, judgement
 from kukkaro.mobility.models import AuthorizationState, Tariff, TransportEntitlement, TripAuthorization
 from kukkaro.people import services as people_services
 from tests.databases import postgresql_only
-from tests.factories import make_user
+from tests.factories import make_user, system_actor
 from tests.mobility.test_trip_files import world  # noqa: F401 - the fixture is used by name
 
 pytestmark = pytest.mark.django_db
@@ -458,8 +458,12 @@ def test_trip_file__settles_the_booking_with_the_actual_distance(client, world, 
     assert purse.available_now == before - 10_000
     content = _file_leg(card, approved["authorization_id"], distance_km=distance, duration_min=minutes)
     with clock.pinned(dt.datetime(2026, 4, 3, 6, 0, tzinfo=dt.UTC)):
-        done = trip_files.import_trips(actor=None, organiser=organiser(), filename="april.csv", content=content)
-        again = trip_files.import_trips(actor=None, organiser=organiser(), filename="april.csv", content=content)
+        done = trip_files.import_trips(
+            actor=system_actor(organiser()), organiser=organiser(), filename="april.csv", content=content
+        )
+        again = trip_files.import_trips(
+            actor=system_actor(organiser()), organiser=organiser(), filename="april.csv", content=content
+        )
     assert again.pk == done.pk
     leg = done.legs.get()
     authorization = TripAuthorization.objects.get(pk=approved["authorization_id"])
@@ -511,7 +515,9 @@ def test_trip_file__settles_many_bookings_together_and_audits_each(client, world
             )
         )
     with clock.pinned(dt.datetime(2026, 4, 3, 6, 0, tzinfo=dt.UTC)):
-        trip_files.import_trips(actor=None, organiser=organiser(), filename="many.csv", content=trip_file(rows))
+        trip_files.import_trips(
+            actor=system_actor(organiser()), organiser=organiser(), filename="many.csv", content=trip_file(rows)
+        )
     states = [TripAuthorization.objects.get(pk=a).state for _r, _p, a in booked]
     assert states == [AuthorizationState.SETTLED] * 5 + [AuthorizationState.APPROVED]
     settled = AuditEvent.objects.filter(action="trips.authorization_settle")
@@ -617,7 +623,9 @@ def test_judge__the_one_query_agrees_with_the_lookups_one_by_one(world):  # noqa
     fare = _eur(_price(pickup_at=dt.datetime(2026, 3, 4, 10, 0, tzinfo=clock.HELSINKI)))
     rows = [leg(trip_id=f"W-{n}", client_number=world["km"].card.number, purpose="work", fare_eur=fare) for n in (1, 2)]
     with clock.pinned(dt.datetime(2026, 3, 5, 6, 0, tzinfo=dt.UTC)):
-        trip_files.import_trips(actor=None, organiser=organiser(), filename="m.csv", content=trip_file(rows))
+        trip_files.import_trips(
+            actor=system_actor(organiser()), organiser=organiser(), filename="m.csv", content=trip_file(rows)
+        )
     nobody = "99000000" + luhn.calc_check_digit("99000000")
     cards = [world[name].card.number for name in ("quota", "km", "eur")] + [world["card_only"].number, nobody]
     variants = [

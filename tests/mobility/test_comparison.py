@@ -13,7 +13,7 @@ from kukkaro.core import clock
 from kukkaro.mobility import comparison, selectors, trip_files
 from kukkaro.mobility.comparison import EUR_PURSE, KM_PURSE, LEASING, QUOTA, Lease, Pattern, compare
 from kukkaro.mobility.models import EntitlementModel
-from tests.factories import organiser
+from tests.factories import organiser, system_actor
 from tests.mobility.test_trip_files import IMPORTED, _rows, world  # noqa: F401 - the fixture is used by name
 from tests.mobility.trips import trip_file
 
@@ -94,7 +94,9 @@ def test_compare__excess_kilometres_are_charged_beyond_the_yearly_allowance():
 @pytest.mark.django_db
 def test_patterns__sum_the_legs_the_county_paid_for(world):  # noqa: F811
     with clock.pinned(IMPORTED):
-        trip_files.import_trips(actor=None, organiser=organiser(), filename="m.csv", content=trip_file(_rows(world)))
+        trip_files.import_trips(
+            actor=system_actor(organiser()), organiser=organiser(), filename="m.csv", content=trip_file(_rows(world))
+        )
     since = dt.datetime(2026, 3, 1, tzinfo=clock.HELSINKI)
     until = dt.datetime(2026, 4, 1, tzinfo=clock.HELSINKI)
     found = selectors.patterns(organiser_id=organiser().pk, since=since, until=until, months=1)

@@ -13,7 +13,7 @@ from django.utils import translation
 from kukkaro.core import clock
 from kukkaro.mobility import judgement, tariff_files, trip_files
 from kukkaro.mobility.models import Tariff
-from tests.factories import organiser
+from tests.factories import organiser, system_actor
 from tests.mobility.test_trip_files import IMPORTED, NOBODY, _eur, _price, world  # noqa: F401 - the fixture
 from tests.mobility.trips import leg, trip_file
 
@@ -39,7 +39,9 @@ def _leg(trip_id: str, card: str, *, km: str = "10", ride: str = "20", waiting: 
 
 def _import(rows) -> dict[str, tuple[str, list[str]]]:
     with clock.pinned(IMPORTED):
-        done = trip_files.import_trips(actor=None, organiser=organiser(), filename="p.csv", content=trip_file(rows))
+        done = trip_files.import_trips(
+            actor=system_actor(organiser()), organiser=organiser(), filename="p.csv", content=trip_file(rows)
+        )
     return {leg.trip_id: (leg.outcome, leg.reasons) for leg in done.legs.all()}
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from kukkaro.core import clock
 from kukkaro.mobility import selectors, trip_files
-from tests.factories import organiser
+from tests.factories import organiser, system_actor
 from tests.mobility.test_trip_files import world  # noqa: F401 - the fixture is used by name
 from tests.mobility.trips import leg, trip_file
 
@@ -28,7 +28,9 @@ def _march_trips_imported_in_april(w) -> None:
         for day in (2, 3, 4)
     ]
     with clock.pinned(APRIL_IMPORT):
-        trip_files.import_trips(actor=None, organiser=organiser(), filename="march.csv", content=trip_file(rows))
+        trip_files.import_trips(
+            actor=system_actor(organiser()), organiser=organiser(), filename="march.csv", content=trip_file(rows)
+        )
 
 
 def test_client_month__a_leg_picked_up_in_march_and_imported_in_april_counts_in_march_on_both_bases(

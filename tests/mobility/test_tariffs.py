@@ -11,7 +11,7 @@ from kukkaro.core.models import AuditEvent
 from kukkaro.core.roles import Role
 from kukkaro.mobility import services, tariff_files
 from kukkaro.mobility.models import ContractArea, Tariff
-from tests.factories import make_user, organiser
+from tests.factories import make_user, organiser, system_actor
 from tests.mobility.world import TARIFF_FILE, load_tariffs
 
 pytestmark = pytest.mark.django_db
@@ -29,14 +29,18 @@ def test_tariff_file__the_shipped_files_load_and_price_by_pickup_date():
     assert new.supplements_cents == {"assist": 1990, "stairs": 2560, "service": 1020}
     assert services.tariff_on(area_id=area.pk, day=dt.date(2024, 12, 31)) is None
     ph = tariff_files.read_document(PH_FILE.read_bytes(), PH_FILE.name)
-    ph_area, added = services.tariffs_load(actor=None, organiser=organiser("paijat-hame"), document=ph, source="ph")
+    ph_area, added = services.tariffs_load(
+        actor=system_actor(organiser("paijat-hame")), organiser=organiser("paijat-hame"), document=ph, source="ph"
+    )
     assert added == 1 and ph_area.tariffs.get().self_share_adult_cents == 280
 
 
 def test_tariff_file__loading_it_again_changes_nothing():
     load_tariffs()
     document = tariff_files.read_document(TARIFF_FILE.read_bytes(), TARIFF_FILE.name)
-    _area, added = services.tariffs_load(actor=None, organiser=organiser(), document=document, source="again")
+    _area, added = services.tariffs_load(
+        actor=system_actor(organiser()), organiser=organiser(), document=document, source="again"
+    )
     assert added == 0
     assert Tariff.objects.count() == 2
 
@@ -46,7 +50,9 @@ def test_tariff_file__a_changed_price_for_stored_dates_is_refused_whole():
     document = tariff_files.read_document(TARIFF_FILE.read_bytes(), TARIFF_FILE.name)
     document["tariff"][1]["base_day_eur"] = "9.00"
     with pytest.raises(ValidationError) as refused:
-        services.tariffs_load(actor=None, organiser=organiser(), document=document, source="changed")
+        services.tariffs_load(
+            actor=system_actor(organiser()), organiser=organiser(), document=document, source="changed"
+        )
     assert "tariff[2]" in refused.value.message_dict["file"][0]
     assert Tariff.objects.get(valid_from=dt.date(2026, 1, 1)).base_day_cents == 840
 
@@ -81,7 +87,9 @@ work_study_monthly_cap_eur = "60"
 """
     document = tariff_files.read_document(text, "bad.toml")
     with translation.override("en"), pytest.raises(ValidationError) as refused:
-        services.tariffs_load(actor=None, organiser=organiser(), document=document, source="bad.toml")
+        services.tariffs_load(
+            actor=system_actor(organiser()), organiser=organiser(), document=document, source="bad.toml"
+        )
     problems = "\n".join(refused.value.message_dict["file"])
     for place in [
         "area:",
@@ -113,7 +121,12 @@ def test_tariff_file__an_area_name_the_database_cannot_keep_is_refused_with_its_
     document["name"] = name
     parsed = tariff_files.read_document(json.dumps(document).encode(), "ph.json")
     with translation.override("en"), pytest.raises(ValidationError) as refused:
-        services.tariffs_load(actor=None, organiser=organiser("paijat-hame"), document=parsed, source="ph.json")
+        services.tariffs_load(
+            actor=system_actor(organiser("paijat-hame")),
+            organiser=organiser("paijat-hame"),
+            document=parsed,
+            source="ph.json",
+        )
     (message,) = refused.value.message_dict["file"]
     assert message.startswith("name:") and problem in message
     assert not ContractArea.objects.exists()
@@ -122,7 +135,10 @@ def test_tariff_file__an_area_name_the_database_cannot_keep_is_refused_with_its_
 def test_tariff_file__a_file_name_with_nul_is_kept_without_it():
     document = tariff_files.read_document(PH_FILE.read_bytes(), PH_FILE.name)
     area, added = services.tariffs_load(
-        actor=None, organiser=organiser("paijat-hame"), document=document, source="ph\x00.json"
+        actor=system_actor(organiser("paijat-hame")),
+        organiser=organiser("paijat-hame"),
+        document=document,
+        source="ph\x00.json",
     )
     assert added and {t.source for t in Tariff.objects.filter(area=area)} == {"ph.json"}
     assert AuditEvent.objects.filter(action="tariff.load").latest("pk").after["source"] == "ph.json"
@@ -134,7 +150,12 @@ def test_tariff_file__json_numbers_with_a_fraction_are_refused_as_money():
     content = json.dumps(document).encode()
     parsed = tariff_files.read_document(content, "ph.json")
     with pytest.raises(ValidationError) as refused:
-        services.tariffs_load(actor=None, organiser=organiser("paijat-hame"), document=parsed, source="ph.json")
+        services.tariffs_load(
+            actor=system_actor(organiser("paijat-hame")),
+            organiser=organiser("paijat-hame"),
+            document=parsed,
+            source="ph.json",
+        )
     assert any("tariff[1].base_day_eur" in p for p in refused.value.message_dict["file"])
 
 

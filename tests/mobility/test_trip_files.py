@@ -15,8 +15,8 @@ from kukkaro.ledger.verification import ledger_verify
 from kukkaro.mobility import judgement, services, trip_files
 from kukkaro.mobility.models import EntitlementModel, TripImport, TripLeg
 from kukkaro.services.models import ProviderState
-from kukkaro.services.services import provider_set_state
-from tests.factories import client_in, make_user, organiser
+from kukkaro.services.providers import provider_set_state
+from tests.factories import client_in, make_user, organiser, system_actor
 from tests.mobility.trips import OPERATOR, leg, trip_file
 from tests.mobility.world import load_tariffs, rider
 from tests.services.world import approved_provider
@@ -125,7 +125,9 @@ def _outcomes(trip_import: TripImport) -> dict[int, tuple[str, list[str]]]:
 def test_import_trips__every_row_gets_one_outcome_with_its_reasons(world):
     content = trip_file(_rows(world))
     with clock.pinned(IMPORTED):
-        done = trip_files.import_trips(actor=None, organiser=organiser(), filename="march.csv", content=content)
+        done = trip_files.import_trips(
+            actor=system_actor(organiser()), organiser=organiser(), filename="march.csv", content=content
+        )
     outcomes = _outcomes(done)
     assert sorted(outcomes) == list(range(2, 20))
     assert done.rows == 18
@@ -155,7 +157,7 @@ def test_import_trips__every_row_gets_one_outcome_with_its_reasons(world):
 def test_import_trips__prices_self_shares_and_debits_to_the_cent(world):
     with clock.pinned(IMPORTED):
         done = trip_files.import_trips(
-            actor=None, organiser=organiser(), filename="m.csv", content=trip_file(_rows(world))
+            actor=system_actor(organiser()), organiser=organiser(), filename="m.csv", content=trip_file(_rows(world))
         )
     legs = {leg.row_number: leg for leg in done.legs.all()}
     # 2: 8,40 + 10 × 1,38 + 20 × 1,06 = 43,40; self-share 3,00; one trip from the leisure line
@@ -192,7 +194,9 @@ def test_import_trips__debits_each_purse_once_with_the_sum_of_its_legs(world):
     for row in rows:
         row["fare_eur"] = _eur(_price(distance_km=Decimal(row["distance_km"])))
     with clock.pinned(IMPORTED):
-        done = trip_files.import_trips(actor=None, organiser=organiser(), filename="km.csv", content=trip_file(rows))
+        done = trip_files.import_trips(
+            actor=system_actor(organiser()), organiser=organiser(), filename="km.csv", content=trip_file(rows)
+        )
     legs = list(done.legs.order_by("row_number"))
     assert [leg.debit_amount for leg in legs] == [10_000, 2_500, 7_000]
     (transfer,) = Transfer.objects.filter(ref_type=trip_files.FILE_REF_TYPE)
@@ -206,13 +210,17 @@ def test_import_trips__debits_each_purse_once_with_the_sum_of_its_legs(world):
 def test_import_trips__the_same_file_again_and_the_same_legs_in_another_file_change_nothing(world):
     rows = _rows(world)
     with clock.pinned(IMPORTED):
-        first = trip_files.import_trips(actor=None, organiser=organiser(), filename="m.csv", content=trip_file(rows))
+        first = trip_files.import_trips(
+            actor=system_actor(organiser()), organiser=organiser(), filename="m.csv", content=trip_file(rows)
+        )
         snapshot = sorted(Transfer.objects.values_list("id", "amount"))
-        again = trip_files.import_trips(actor=None, organiser=organiser(), filename="m.csv", content=trip_file(rows))
+        again = trip_files.import_trips(
+            actor=system_actor(organiser()), organiser=organiser(), filename="m.csv", content=trip_file(rows)
+        )
         assert again.pk == first.pk and TripLeg.objects.count() == 18
         shuffled = list(reversed(rows[:3]))
         other = trip_files.import_trips(
-            actor=None,
+            actor=system_actor(organiser()),
             organiser=organiser(),
             filename="again.csv",
             content=trip_file(shuffled, columns=tuple(reversed(trip_files.COLUMNS))),
@@ -240,7 +248,9 @@ def test_import_trips__work_trips_stop_costing_the_client_at_the_monthly_cap(wor
             )
         )
     with clock.pinned(IMPORTED):
-        done = trip_files.import_trips(actor=None, organiser=organiser(), filename="work.csv", content=trip_file(rows))
+        done = trip_files.import_trips(
+            actor=system_actor(organiser()), organiser=organiser(), filename="work.csv", content=trip_file(rows)
+        )
     shares = [leg.self_share_cents for leg in done.legs.order_by("pickup_at") if leg.self_share_cents is not None]
     # 2026 cap 69,00 €: 23 trips × 3,00 = 69,00, then nothing.
     assert sum(shares) == 6900
@@ -267,13 +277,16 @@ def test_import_trips__a_work_trip_refused_in_review_does_not_count_towards_the_
     reviewer = make_user(Role.SOCIAL_WORKER)
     with clock.pinned(IMPORTED):
         first = trip_files.import_trips(
-            actor=None, organiser=organiser(), filename="a.csv", content=trip_file([work(1, fare_eur="99.00")])
+            actor=system_actor(organiser()),
+            organiser=organiser(),
+            filename="a.csv",
+            content=trip_file([work(1, fare_eur="99.00")]),
         )
         (held,) = first.legs.all()
         assert (held.outcome, held.reasons, held.self_share_cents) == ("review", ["fare_mismatch"], 300)
         services.leg_resolve(actor=reviewer, leg_id=held.pk, resolution="reject", note="Not this client's trip.")
         done = trip_files.import_trips(
-            actor=None,
+            actor=system_actor(organiser()),
             organiser=organiser(),
             filename="b.csv",
             content=trip_file([work(n) for n in range(2, 25)]),
@@ -296,7 +309,7 @@ def test_import_trips__a_child_pays_the_reduced_self_share(world):
         )
     with clock.pinned(IMPORTED):
         done = trip_files.import_trips(
-            actor=None,
+            actor=system_actor(organiser()),
             organiser=organiser(),
             filename="c.csv",
             content=trip_file([leg(trip_id="C-1", client_number=child.card.number)]),
@@ -319,7 +332,9 @@ def test_import_trips__an_operator_suspended_before_the_pickup_is_held(world):
         leg(trip_id="E-2", client_number=world["quota"].card.number),
     ]
     with clock.pinned(IMPORTED):
-        done = trip_files.import_trips(actor=None, organiser=organiser(), filename="s.csv", content=trip_file(rows))
+        done = trip_files.import_trips(
+            actor=system_actor(organiser()), organiser=organiser(), filename="s.csv", content=trip_file(rows)
+        )
     outcomes = {leg.trip_id: leg.outcome for leg in done.legs.all()}
     assert outcomes == {"E-1": "accepted", "E-2": "review"}
 
@@ -331,7 +346,9 @@ def test_import_trips__an_operator_suspended_before_the_pickup_is_held(world):
 )
 def test_import_trips__a_file_that_is_not_a_trip_file_is_refused_whole(world, content):
     with clock.pinned(IMPORTED), pytest.raises(ValidationError) as refused:
-        trip_files.import_trips(actor=None, organiser=organiser(), filename="x.csv", content=content)
+        trip_files.import_trips(
+            actor=system_actor(organiser()), organiser=organiser(), filename="x.csv", content=content
+        )
     assert "file" in refused.value.message_dict
     assert not TripImport.objects.exists() and not TripLeg.objects.exists()
 
@@ -347,7 +364,9 @@ def test_import__a_nul_character_rejects_its_row_and_the_rest_is_imported(world)
         leg(trip_id="N-4", client_number=card),
     ]
     with clock.pinned(dt.datetime(2026, 3, 5, 6, 0, tzinfo=dt.UTC)):
-        done = trip_files.import_trips(actor=None, organiser=organiser(), filename="nul.csv", content=trip_file(rows))
+        done = trip_files.import_trips(
+            actor=system_actor(organiser()), organiser=organiser(), filename="nul.csv", content=trip_file(rows)
+        )
     outcomes = [(leg.row_number, leg.outcome, leg.reasons) for leg in done.legs.order_by("row_number")]
     assert outcomes == [
         (2, "rejected", ["trip_id_invalid"]),
@@ -364,7 +383,9 @@ def _refused(content: bytes) -> str:
     from django.utils import translation
 
     with clock.pinned(IMPORTED), translation.override("en"), pytest.raises(ValidationError) as refused:
-        trip_files.import_trips(actor=None, organiser=organiser(), filename="x.csv", content=content)
+        trip_files.import_trips(
+            actor=system_actor(organiser()), organiser=organiser(), filename="x.csv", content=content
+        )
     assert not TripImport.objects.exists() and not TripLeg.objects.exists()
     (message,) = refused.value.message_dict["file"]
     return message

@@ -20,7 +20,7 @@ from kukkaro.mobility import trip_files
 from kukkaro.mobility.models import LegOutcome, TripImport, TripLeg
 from kukkaro.mobility.trip_import_sql import import_trips_sql
 from tests import csv_fuzz
-from tests.factories import organiser
+from tests.factories import organiser, system_actor
 from tests.mobility.test_trip_files import IMPORTED, NOBODY, world  # noqa: F401 - the fixture
 from tests.mobility.test_trip_import_sql import _snapshot
 from tests.mobility.trips import OPERATOR, leg, trip_file
@@ -83,7 +83,9 @@ def _outcome(importer, content: bytes):
         before = (TripImport.objects.count(), TripLeg.objects.count())
         refused = None
         try:
-            done = importer(actor=None, organiser=organiser(), filename="fuzz.csv", content=content)
+            done = importer(
+                actor=system_actor(organiser()), organiser=organiser(), filename="fuzz.csv", content=content
+            )
         except ValidationError as error:
             refused = error
         if refused is not None:

@@ -19,7 +19,7 @@ from kukkaro.ledger.verification import ledger_verify
 from kukkaro.mobility import trip_files
 from kukkaro.mobility.models import EntitlementModel, TripImport, TripLeg
 from tests.databases import postgresql_only
-from tests.factories import make_user, organiser
+from tests.factories import make_user, organiser, system_actor
 from tests.mobility.trips import OPERATOR, leg, trip_file
 from tests.mobility.world import load_tariffs, rider
 from tests.services.world import approved_provider
@@ -96,7 +96,9 @@ def test_import__killed_in_the_middle_then_run_again__ends_as_one_clean_run(tmp_
 
     # What one clean run ends with (in a transaction that is then rolled back).
     with transaction.atomic():
-        trip_files.import_trips(actor=None, organiser=organiser(), filename=path.name, content=path.read_bytes())
+        trip_files.import_trips(
+            actor=system_actor(organiser()), organiser=organiser(), filename=path.name, content=path.read_bytes()
+        )
         clean = _state()
         transaction.set_rollback(True)
     assert clean["legs"] and clean["transfers"] and _state() == before

@@ -24,7 +24,7 @@ from kukkaro.ledger.verification import ledger_verify
 from kukkaro.mobility import trip_files
 from kukkaro.mobility.models import AuthorizationState, TripAuthorization, TripImport
 from tests.databases import postgresql_only
-from tests.factories import organiser
+from tests.factories import organiser, system_actor
 from tests.mobility.test_authorizations import URL, _ask, _body, _token
 from tests.mobility.test_trip_files import _eur, _price, world  # noqa: F401 - the fixture is used by name
 from tests.mobility.trips import leg, trip_file
@@ -97,7 +97,9 @@ def _import(content: bytes, name: str, start: threading.Barrier, results: Result
     try:
         start.wait()
         with clock.pinned(NOW):
-            done = trip_files.import_trips(actor=None, organiser=organiser(), filename=name, content=content)
+            done = trip_files.import_trips(
+                actor=system_actor(organiser()), organiser=organiser(), filename=name, content=content
+            )
         results.imported.append(done.pk)
     except Exception as exc:
         results.errors.append(f"import: {exc!r}")

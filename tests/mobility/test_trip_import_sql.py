@@ -18,7 +18,7 @@ from kukkaro.mobility import judgement, trip_files
 from kukkaro.mobility.models import Tariff, TripImport, TripLeg
 from kukkaro.mobility.trip_import_sql import import_trips_sql
 from tests.databases import postgresql_only
-from tests.factories import organiser
+from tests.factories import organiser, system_actor
 from tests.mobility.test_trip_files import BUILT, IMPORTED, NOBODY, _eur, _price, world  # noqa: F401 - the fixture
 from tests.mobility.trips import leg, trip_file
 
@@ -186,8 +186,12 @@ def _both(content: bytes, *, earlier: bytes | None = None):
     for importer in (trip_files.import_trips_rowwise, import_trips_sql):
         with transaction.atomic():
             if earlier is not None:
-                importer(actor=None, organiser=organiser(), filename="earlier.csv", content=earlier)
-            done = importer(actor=None, organiser=organiser(), filename="file.csv", content=content)
+                importer(
+                    actor=system_actor(organiser()), organiser=organiser(), filename="earlier.csv", content=earlier
+                )
+            done = importer(
+                actor=system_actor(organiser()), organiser=organiser(), filename="file.csv", content=content
+            )
             results.append(_snapshot(done))
             assert ledger_verify()[1] == []
             transaction.set_rollback(True)

@@ -14,7 +14,7 @@ from kukkaro.ledger.models import Unit
 from kukkaro.mobility import services, tariff_files
 from kukkaro.mobility.models import ContractArea, EntitlementModel, TransportCard, TransportEntitlement
 from kukkaro.people.models import Client, User
-from tests.factories import client_in, make_user, organiser
+from tests.factories import client_in, make_user, organiser, system_actor
 
 TARIFF_FILE = Path(__file__).resolve().parents[2] / "kukkaro" / "mobility" / "tariffs" / "lansi-uusimaa.toml"
 
@@ -104,7 +104,10 @@ def transport_rate_table(organiser_code: str = "lansi-uusimaa") -> RateTable:
 def load_tariffs(organiser_code: str = "lansi-uusimaa") -> ContractArea:
     document = tariff_files.read_document(TARIFF_FILE.read_bytes(), TARIFF_FILE.name)
     area, _added = services.tariffs_load(
-        actor=None, organiser=organiser(organiser_code), document=document, source=TARIFF_FILE.name
+        actor=system_actor(organiser(organiser_code)),
+        organiser=organiser(organiser_code),
+        document=document,
+        source=TARIFF_FILE.name,
     )
     return area
 
@@ -223,7 +226,9 @@ def build_trip_activity(*, worker: User, approver: User) -> TripActivity:
             leg(trip_id="A-3", client_number=quota.card.number, distance_km="-1"),
         ]
     )
-    trip_import = trip_files.import_trips(actor=None, organiser=organiser(), filename="trips.csv", content=content)
+    trip_import = trip_files.import_trips(
+        actor=system_actor(organiser()), organiser=organiser(), filename="trips.csv", content=content
+    )
     review = trip_import.legs.filter(outcome=LegOutcome.REVIEW).first()
     return TripActivity(rider=quota, trip_import=trip_import, review_leg=review)
 

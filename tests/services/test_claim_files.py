@@ -12,7 +12,7 @@ from kukkaro.core import clock
 from kukkaro.core.text import text_problem
 from kukkaro.ledger.models import Purse, Transfer, TransferCode
 from kukkaro.ledger.verification import ledger_verify
-from kukkaro.services import services
+from kukkaro.services import claims
 from kukkaro.services.claim_files import COLUMNS, claims_upload
 from kukkaro.services.models import Claim, ClaimUpload
 from tests import csv_fuzz
@@ -186,8 +186,8 @@ def _assert_stored_rows_valid(upload: ClaimUpload) -> None:
         else:
             assert result.claim_id is not None
     for claim in Claim.objects.filter(upload=upload):
-        assert 0 < claim.quantity_hundredths <= services.MAX_CLAIM_QUANTITY_HUNDREDTHS
-        assert 0 < claim.unit_price_cents <= services.MAX_CLAIM_UNIT_PRICE_CENTS
+        assert 0 < claim.quantity_hundredths <= claims.MAX_CLAIM_QUANTITY_HUNDREDTHS
+        assert 0 < claim.unit_price_cents <= claims.MAX_CLAIM_UNIT_PRICE_CENTS
         assert 0 < len(claim.invoice_number) <= 40 and text_problem(claim.invoice_number) is None
         assert isinstance(claim.service_date, dt.date)
 

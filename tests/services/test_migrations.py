@@ -8,7 +8,7 @@ from django.db.migrations.executor import MigrationExecutor
 
 from kukkaro.core import clock
 from kukkaro.core.roles import Role
-from kukkaro.services import services
+from kukkaro.services import catalogue, claims
 from kukkaro.services.models import Claim, PriceCap, ProviderPrice, ServiceAgreement, ServiceType
 from tests.factories import make_user, organiser
 from tests.services.world import BUSINESS_IDS, approved_provider, build_world
@@ -51,7 +51,7 @@ def _back_to_one_global_catalogue() -> None:
 def test_migration_0004__gives_each_organiser_its_own_copy_and_repoints_every_reference():
     with clock.pinned(dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)):
         ph = organiser("paijat-hame")
-        created_by_ph = services.service_type_save(
+        created_by_ph = catalogue.service_type_save(
             actor=make_user(Role.ADMIN, organiser_code="paijat-hame"),
             organiser=ph,
             code="day-activity",
@@ -62,7 +62,7 @@ def test_migration_0004__gives_each_organiser_its_own_copy_and_repoints_every_re
             category_code="day-activity",
         )
         world = build_world()  # Länsi-Uusimaa: caps, a price, an agreement and a claim
-        services.claim_submit(
+        claims.claim_submit(
             actor=world.provider_user,
             provider=world.provider,
             agreement_number=world.agreement.number,
@@ -78,14 +78,14 @@ def test_migration_0004__gives_each_organiser_its_own_copy_and_repoints_every_re
             business_id=BUSINESS_IDS[3],
             municipality_codes=("398",),
         )
-        services.price_cap_set(
+        catalogue.price_cap_set(
             actor=make_user(Role.ADMIN, organiser_code="paijat-hame"),
             organiser=ph,
             service_type=created_by_ph,
             cap_cents=9_900,
             valid_from=dt.date(2020, 1, 1),
         )
-        services.provider_price_set(
+        catalogue.provider_price_set(
             actor=ph_user, provider=ph_provider, service_type=created_by_ph, price_cents=9_500, valid_from=clock.today()
         )
     codes_before = {

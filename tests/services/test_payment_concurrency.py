@@ -26,7 +26,8 @@ from kukkaro.demo.bank import status_report
 from kukkaro.ledger.models import PurseKind, Transfer, TransferCode, Unit
 from kukkaro.ledger.selectors import system_total
 from kukkaro.ledger.verification import ledger_verify
-from kukkaro.services import payments, services
+from kukkaro.services import agreements, catalogue, payments
+from kukkaro.services.claims import claim_client_decide, claim_submit
 from kukkaro.services.models import (
     Claim,
     ClaimStatus,
@@ -62,10 +63,10 @@ def _world():
         name="Toinen Päivä Oy",
         username="toinen-paiva-race",
     )
-    services.provider_price_set(
+    catalogue.provider_price_set(
         actor=other_user, provider=other, service_type=world.day_activity, price_cents=9_000, valid_from=clock.today()
     )
-    second = services.agreement_create(
+    second = agreements.agreement_create(
         actor=world.worker,
         line=world.line,
         provider=other,
@@ -80,7 +81,7 @@ def _world():
         (other, other_user, second, "B"),
     ):
         for n in range(CLAIMS_PER_PROVIDER):
-            claim, _created = services.claim_submit(
+            claim, _created = claim_submit(
                 actor=user,
                 provider=provider,
                 agreement_number=agreement.number,
@@ -102,7 +103,7 @@ def _approve(seed: int, claims: list, client_user, shared: Shared, *, own_connec
     try:
         with clock.pinned(NOW):
             for claim in claims:
-                services.claim_client_decide(actor=client_user, claim=claim, approve=True)
+                claim_client_decide(actor=client_user, claim=claim, approve=True)
                 with shared.lock:
                     shared.outcomes["approved"] += 1
                 if own_connection:
@@ -200,7 +201,7 @@ def test_payment_runs__racing_claim_approvals__pay_every_claim_exactly_once(on_p
         with clock.pinned(NOW):
             for start in range(0, len(claims), 5):
                 for claim in claims[start : start + 5]:
-                    services.claim_client_decide(actor=client_user, claim=claim, approve=True)
+                    claim_client_decide(actor=client_user, claim=claim, approve=True)
                     shared.outcomes["approved"] += 1
                 _cycle(rng, world, world.finance, world.finance2, shared, force_reject=start == 0)
         shared.approving = 0

@@ -18,7 +18,7 @@ from kukkaro.demo.bank import status_report
 from kukkaro.ledger.models import PurseKind, Transfer, TransferCode, Unit
 from kukkaro.ledger.selectors import system_total
 from kukkaro.ledger.verification import ledger_verify
-from kukkaro.services import payments, services, status_reports
+from kukkaro.services import agreements, catalogue, claims, payments, providers, status_reports
 from kukkaro.services.models import (
     Claim,
     ClaimStatus,
@@ -48,7 +48,7 @@ def _clock():
 
 
 def _claim(world, *, invoice, quantity=100, provider=None, user=None, agreement=None):
-    claim, _created = services.claim_submit(
+    claim, _created = claims.claim_submit(
         actor=user or world.provider_user,
         provider=provider or world.provider,
         agreement_number=(agreement or world.agreement).number,
@@ -70,10 +70,10 @@ def _second_provider(world, *, name="Toinen Päivä Oy", business_id=BUSINESS_ID
         name=name,
         username=username,
     )
-    services.provider_price_set(
+    catalogue.provider_price_set(
         actor=other_user, provider=other, service_type=world.day_activity, price_cents=9_000, valid_from=clock.today()
     )
-    agreement = services.agreement_create(
+    agreement = agreements.agreement_create(
         actor=world.worker,
         line=world.line,
         provider=other,
@@ -149,7 +149,7 @@ def test_payment_batch_prepare__groups_per_provider_and_the_file_waits_for_relea
 def test_payment_batch_prepare__holds_back_a_provider_whose_bank_account_change_waits():
     world = build_world()
     _claim(world, invoice="INV-1")
-    services.bank_account_change_request(
+    providers.bank_account_change_request(
         actor=world.provider_user, provider=world.provider, iban=IBANS[1][0], bic=IBANS[1][1]
     )
     with pytest.raises(ValidationError) as refused:
@@ -262,10 +262,10 @@ def test_payment_batch_release__by_whoever_approved_the_bank_account__is_refused
     """The issue's story: one finance user approved a provider's new account, paid a batch to it and marked it paid
     within a minute. Now whoever approved (or asked for) the account cannot release a batch that pays to it."""
     world = build_world()
-    change = services.bank_account_change_request(
+    change = providers.bank_account_change_request(
         actor=world.provider_user, provider=world.provider, iban=IBANS[1][0], bic=IBANS[1][1]
     )
-    services.bank_account_change_decide(actor=world.finance2, change=change, approve=True)
+    providers.bank_account_change_decide(actor=world.finance2, change=change, approve=True)
     _claim(world, invoice="A-1")
     batch = _prepare(world)
     assert batch.lines.get().iban == IBANS[1][0]
@@ -287,11 +287,11 @@ def test_payment_batch_release__account_changed_or_date_passed_since_prepared__i
     world = build_world()
     _claim(world, invoice="A-1")
     batch = _prepare(world, execution_date=clock.today())
-    change = services.bank_account_change_request(
+    change = providers.bank_account_change_request(
         actor=world.provider_user, provider=world.provider, iban=IBANS[1][0], bic=IBANS[1][1]
     )
     third = make_user(Role.FINANCE)
-    services.bank_account_change_decide(actor=third, change=change, approve=True)
+    providers.bank_account_change_decide(actor=third, change=change, approve=True)
     with pytest.raises(ValidationError) as refused:
         payments.payment_batch_release(actor=world.finance2, batch=batch)
     assert "Cancel the batch" in " ".join(refused.value.messages)

@@ -10,7 +10,7 @@ from django.db import connection
 from kukkaro.core import clock
 from kukkaro.core.provider_register import provider_register
 from kukkaro.core.roles import Role
-from kukkaro.services import services
+from kukkaro.services import providers
 from kukkaro.services.models import ProviderState
 from tests.databases import postgresql_only
 from tests.factories import make_user, organiser
@@ -26,13 +26,13 @@ def _history():
     with clock.pinned(dt.datetime(2026, 3, 3, 12, 0, tzinfo=dt.UTC)):
         first, _user = approved_provider(organiser=organiser(), decision_maker=approver, username="p1")
     with clock.pinned(dt.datetime(2026, 3, 10, 8, 0, tzinfo=dt.UTC)):
-        first = services.provider_set_state(
+        first = providers.provider_set_state(
             actor=approver, provider=first, state=ProviderState.SUSPENDED, reason="Tarkastus."
         )
     with clock.pinned(dt.datetime(2026, 3, 10, 21, 30, tzinfo=dt.UTC)):  # 23.30 in Helsinki: still 10 March
-        first = services.provider_set_state(actor=approver, provider=first, state=ProviderState.APPROVED)
+        first = providers.provider_set_state(actor=approver, provider=first, state=ProviderState.APPROVED)
     with clock.pinned(dt.datetime(2026, 3, 20, 22, 30, tzinfo=dt.UTC)):  # 00.30 on 21 March in Helsinki
-        first = services.provider_set_state(
+        first = providers.provider_set_state(
             actor=approver, provider=first, state=ProviderState.SUSPENDED, reason="Tarkastus."
         )
     with clock.pinned(dt.datetime(2026, 3, 5, 9, 0, tzinfo=dt.UTC)):

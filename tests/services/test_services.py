@@ -11,7 +11,7 @@ from kukkaro.core.roles import Role
 from kukkaro.ledger.models import Purse, Transfer, TransferCode
 from kukkaro.ledger.verification import ledger_verify
 from kukkaro.people.services import supporter_grant_create
-from kukkaro.services import services
+from kukkaro.services import agreements, catalogue, claims, policies, providers
 from kukkaro.services.models import (
     BankAccountChange,
     Claim,
@@ -38,7 +38,7 @@ def _clock():
 
 
 def _claim(world, *, invoice="INV-1", day=None, quantity=100, price=9_000, agreement=None, service="day-activity"):
-    return services.claim_submit(
+    return claims.claim_submit(
         actor=world.provider_user,
         provider=world.provider,
         agreement_number=agreement or world.agreement.number,
@@ -73,7 +73,7 @@ def test_provider_apply__validates_business_id_bank_account_and_rulebook():
         "accessibility": [],
         "iban": IBANS[0][0],
         "bic": IBANS[0][1],
-        "rulebook_version": services.RULEBOOK_VERSION,
+        "rulebook_version": providers.RULEBOOK_VERSION,
     }
     for change, field in [
         ({"business_id": "1234567-2"}, "business_id"),
@@ -84,55 +84,57 @@ def test_provider_apply__validates_business_id_bank_account_and_rulebook():
         ({"languages": ["klingon"]}, "languages"),
     ]:
         with pytest.raises(ValidationError) as refused:
-            services.provider_apply(**{**base, **change})
+            providers.provider_apply(**{**base, **change})
         assert field in refused.value.message_dict, change
-    provider = services.provider_apply(**base)
+    provider = providers.provider_apply(**base)
     assert provider.state == ProviderState.APPLIED
     assert provider.users.get().user == user
-    assert services.provider_of(user) == provider
+    assert providers.provider_of(user) == provider
     assert AuditEvent.objects.filter(action="provider.apply", target_id=str(provider.pk)).exists()
 
 
 def test_provider_set_state__life_cycle_and_history_by_date():
     world = build_world()
     provider = world.provider
-    assert services.provider_state_on(provider=provider, day=clock.today()) == ProviderState.APPROVED
-    assert services.provider_state_on(provider=provider, day=clock.today() - dt.timedelta(days=1)) is None
+    assert providers.provider_state_on(provider=provider, day=clock.today()) == ProviderState.APPROVED
+    assert providers.provider_state_on(provider=provider, day=clock.today() - dt.timedelta(days=1)) is None
     with pytest.raises(ValidationError) as refused:
-        services.provider_set_state(actor=world.decision_maker, provider=provider, state="suspended")
+        providers.provider_set_state(actor=world.decision_maker, provider=provider, state="suspended")
     assert "reason" in refused.value.message_dict
     with pytest.raises(ValidationError):
-        services.provider_set_state(actor=world.decision_maker, provider=provider, state="applied", reason="x")
+        providers.provider_set_state(actor=world.decision_maker, provider=provider, state="applied", reason="x")
     with pytest.raises(PermissionDenied):
-        services.provider_set_state(actor=world.worker, provider=provider, state="suspended", reason="x")
+        providers.provider_set_state(actor=world.worker, provider=provider, state="suspended", reason="x")
     other = make_user(Role.DECISION_MAKER, organiser_code="paijat-hame")
     with pytest.raises(PermissionDenied):
-        services.provider_set_state(actor=other, provider=provider, state="suspended", reason="x")
+        providers.provider_set_state(actor=other, provider=provider, state="suspended", reason="x")
     with clock.pinned(MARCH + dt.timedelta(days=3)):
-        services.provider_set_state(actor=world.decision_maker, provider=provider, state="suspended", reason="Audit")
-    assert services.provider_state_on(provider=provider, day=dt.date(2026, 3, 4)) == ProviderState.APPROVED
-    assert services.provider_state_on(provider=provider, day=dt.date(2026, 3, 5)) == ProviderState.SUSPENDED
+        providers.provider_set_state(actor=world.decision_maker, provider=provider, state="suspended", reason="Audit")
+    assert providers.provider_state_on(provider=provider, day=dt.date(2026, 3, 4)) == ProviderState.APPROVED
+    assert providers.provider_state_on(provider=provider, day=dt.date(2026, 3, 5)) == ProviderState.SUSPENDED
 
 
 def test_bank_account_change__needs_a_second_person():
     world = build_world()
     provider = world.provider
-    change = services.bank_account_change_request(
+    change = providers.bank_account_change_request(
         actor=world.provider_user, provider=provider, iban=IBANS[1][0], bic=IBANS[1][1]
     )
     assert Provider.objects.get(pk=provider.pk).iban == IBANS[0][0]  # not before approval
     with pytest.raises(ValidationError):  # only one waiting change at a time
-        services.bank_account_change_request(
+        providers.bank_account_change_request(
             actor=world.provider_user, provider=provider, iban=IBANS[1][0], bic=IBANS[1][1]
         )
     with pytest.raises(PermissionDenied):
-        services.bank_account_change_decide(actor=world.worker, change=change, approve=True)
-    services.bank_account_change_decide(actor=world.finance, change=change, approve=True)
+        providers.bank_account_change_decide(actor=world.worker, change=change, approve=True)
+    providers.bank_account_change_decide(actor=world.finance, change=change, approve=True)
     assert Provider.objects.get(pk=provider.pk).iban == IBANS[1][0]
     # A change a finance officer asked for cannot be approved by the same officer — nor by the database.
-    own = services.bank_account_change_request(actor=world.finance, provider=provider, iban=IBANS[0][0], bic="NDEAFIHH")
+    own = providers.bank_account_change_request(
+        actor=world.finance, provider=provider, iban=IBANS[0][0], bic="NDEAFIHH"
+    )
     with pytest.raises(ValidationError):
-        services.bank_account_change_decide(actor=world.finance, change=own, approve=True)
+        providers.bank_account_change_decide(actor=world.finance, change=own, approve=True)
     with pytest.raises(IntegrityError), transaction.atomic():
         BankAccountChange.objects.filter(pk=own.pk).update(decided_by=world.finance)
     assert AuditEvent.objects.filter(action="provider.bank_account.approve").count() == 1
@@ -140,17 +142,17 @@ def test_bank_account_change__needs_a_second_person():
 
 def test_bank_account_change_decide__rejecting__needs_a_reason_and_keeps_who_asked_and_who_decided():
     world = build_world()
-    change = services.bank_account_change_request(
+    change = providers.bank_account_change_request(
         actor=world.provider_user, provider=world.provider, iban=IBANS[1][0], bic=IBANS[1][1]
     )
     with pytest.raises(ValidationError) as refused:
-        services.bank_account_change_decide(actor=world.finance, change=change, approve=False, reason="  ")
+        providers.bank_account_change_decide(actor=world.finance, change=change, approve=False, reason="  ")
     assert "reason" in refused.value.message_dict
     assert BankAccountChange.objects.get(pk=change.pk).state == "pending"
     with pytest.raises(IntegrityError), transaction.atomic():  # the database insists on the reason too
         BankAccountChange.objects.filter(pk=change.pk).update(state="rejected", decided_by=world.finance)
     with clock.pinned(MARCH + dt.timedelta(hours=2)):
-        rejected = services.bank_account_change_decide(
+        rejected = providers.bank_account_change_decide(
             actor=world.finance, change=change, approve=False, reason="Tilinomistaja ei ole palveluntuottaja"
         )
     assert (rejected.state, rejected.requested_by, rejected.decided_by) == (
@@ -170,18 +172,18 @@ def test_bank_account_change_decide__rejecting__needs_a_reason_and_keeps_who_ask
 
 def test_prices__versions_apply_by_date_of_service_and_never_overlap():
     world = build_world()
-    services.provider_price_set(
+    catalogue.provider_price_set(
         actor=world.provider_user,
         provider=world.provider,
         service_type=world.day_activity,
         price_cents=9_500,
         valid_from=dt.date(2026, 4, 1),
     )
-    price = lambda day: services.price_on(provider=world.provider, service_type=world.day_activity, day=day)  # noqa: E731
+    price = lambda day: catalogue.price_on(provider=world.provider, service_type=world.day_activity, day=day)  # noqa: E731
     assert price(dt.date(2026, 3, 31)).price_cents == 9_000
     assert price(dt.date(2026, 4, 1)).price_cents == 9_500
     with pytest.raises(ValidationError):  # the past cannot be repriced
-        services.provider_price_set(
+        catalogue.provider_price_set(
             actor=world.provider_user,
             provider=world.provider,
             service_type=world.day_activity,
@@ -189,7 +191,7 @@ def test_prices__versions_apply_by_date_of_service_and_never_overlap():
             valid_from=dt.date(2026, 3, 1),
         )
     with pytest.raises(ValidationError):  # would overlap the April version
-        services.provider_price_set(
+        catalogue.provider_price_set(
             actor=world.provider_user,
             provider=world.provider,
             service_type=world.day_activity,
@@ -202,7 +204,7 @@ def test_prices__versions_apply_by_date_of_service_and_never_overlap():
 def test_agreement__price_above_cap__records_the_clients_own_share():
     world = build_world(price_cents=11_000)  # cap is 100 €
     assert (world.agreement.agreed_price_cents, world.agreement.own_share_cents) == (11_000, 1_000)
-    assert services.monthly_budget_cents(world.agreement) == 8 * 10_000
+    assert agreements.monthly_budget_cents(world.agreement) == 8 * 10_000
 
 
 def test_agreement__refused_for_wrong_service_unapproved_provider_or_outside_the_line():
@@ -225,11 +227,11 @@ def test_agreement__refused_for_wrong_service_unapproved_provider_or_outside_the
             **change,
         }
         with pytest.raises(ValidationError) as refused:
-            services.agreement_create(**kwargs)
+            agreements.agreement_create(**kwargs)
         assert field in refused.value.message_dict
-    services.provider_set_state(actor=world.decision_maker, provider=world.provider, state="suspended", reason="x")
+    providers.provider_set_state(actor=world.decision_maker, provider=world.provider, state="suspended", reason="x")
     with pytest.raises(ValidationError) as refused:
-        services.agreement_create(
+        agreements.agreement_create(
             actor=world.worker,
             line=world.line,
             provider=Provider.objects.get(pk=world.provider.pk),
@@ -263,9 +265,9 @@ def test_claim__not_endorsed__waits_for_the_client_then_is_approved_after_the_wi
     assert claim.status == ClaimStatus.WAITING
     assert claim.dispute_deadline == clock.today() + dt.timedelta(days=7)
     assert _fresh(world.purse).debits_pending == 9_000
-    assert services.claims_auto_approve(today=claim.dispute_deadline) == 0  # the window is still open that day
-    assert services.claims_auto_approve(today=claim.dispute_deadline + dt.timedelta(days=1)) == 1
-    assert services.claims_auto_approve(today=claim.dispute_deadline + dt.timedelta(days=1)) == 0
+    assert claims.claims_auto_approve(today=claim.dispute_deadline) == 0  # the window is still open that day
+    assert claims.claims_auto_approve(today=claim.dispute_deadline + dt.timedelta(days=1)) == 1
+    assert claims.claims_auto_approve(today=claim.dispute_deadline + dt.timedelta(days=1)) == 0
     claim.refresh_from_db()
     assert claim.status == ClaimStatus.APPROVED
     assert _fresh(world.purse).debits_pending == 0
@@ -340,7 +342,7 @@ def test_reject_reason_for__each_ledger_refusal_keeps_its_own_reason(refusal, va
     from kukkaro.ledger import services as ledger
 
     purse = Purse(valid_from=dt.date(2026, 1, 1), valid_until=valid_until)
-    assert services.reject_reason_for(ledger.LedgerError("refused", reason=refusal), purse=purse) == expected
+    assert claims.reject_reason_for(ledger.LedgerError("refused", reason=refusal), purse=purse) == expected
 
 
 def test_claim__same_invoice_again__returns_the_original_and_pays_nothing_twice():
@@ -363,7 +365,7 @@ def test_claim__another_providers_user__is_refused():
         organiser=world.client.organiser, decision_maker=world.decision_maker, business_id=BUSINESS_IDS[2]
     )
     with pytest.raises(PermissionDenied):
-        services.claim_submit(
+        claims.claim_submit(
             actor=other_user,
             provider=world.provider,
             agreement_number=world.agreement.number,
@@ -392,17 +394,17 @@ def test_claim_client_decide__client_or_supporter_with_authority_only():
         consent_method="in_person",
     )
     with pytest.raises(PermissionDenied):  # may see, may not approve
-        services.claim_client_decide(actor=supporter, claim=claim, approve=True)
+        claims.claim_client_decide(actor=supporter, claim=claim, approve=True)
     with pytest.raises(PermissionDenied):
-        services.claim_client_decide(actor=world.worker, claim=claim, approve=True)
+        claims.claim_client_decide(actor=world.worker, claim=claim, approve=True)
     client_user = client_user_for(world.client)
     with pytest.raises(ValidationError) as refused:
-        services.claim_client_decide(actor=client_user, claim=claim, approve=False)
+        claims.claim_client_decide(actor=client_user, claim=claim, approve=False)
     assert "reason" in refused.value.message_dict
-    claim = services.claim_client_decide(actor=client_user, claim=claim, approve=False, reason="Ei käynyt")
+    claim = claims.claim_client_decide(actor=client_user, claim=claim, approve=False, reason="Ei käynyt")
     assert claim.status == ClaimStatus.DISPUTED
     # A worker upholds the dispute: the hold is released, nothing is paid.
-    claim = services.claim_dispute_resolve(actor=world.worker, claim=claim, approve=False, reason="Ei toteutunut")
+    claim = claims.claim_dispute_resolve(actor=world.worker, claim=claim, approve=False, reason="Ei toteutunut")
     assert claim.status == ClaimStatus.REJECTED and RejectReason.DISPUTE_UPHELD in claim.reasons
     assert _fresh(world.purse).debits_pending == 0
     helper = make_user(Role.SUPPORTER)
@@ -419,7 +421,7 @@ def test_claim_client_decide__client_or_supporter_with_authority_only():
         consent_method="in_person",
     )
     second, _ = _claim(world, invoice="INV-2")
-    second = services.claim_client_decide(actor=helper, claim=second, approve=True)
+    second = claims.claim_client_decide(actor=helper, claim=second, approve=True)
     assert second.status == ClaimStatus.APPROVED and second.decided_by == helper
     assert ledger_verify()[1] == []
 
@@ -468,7 +470,7 @@ def test_standing_hold__on_a_line_a_replacement_drops__works_until_the_purse_end
     claim, _ = _claim(world, invoice="MARCH-1", quantity=200)
     assert claim.status == ClaimStatus.APPROVED
     with clock.pinned(dt.datetime(2026, 4, 2, 9, 0, tzinfo=dt.UTC)):
-        assert services.agreements_reserve_month() == 0
+        assert agreements.agreements_reserve_month() == 0
         assert not StandingHold.objects.filter(agreement=world.agreement, month=dt.date(2026, 4, 1)).exists()
         late, _ = _claim(world, invoice="APRIL-1", quantity=100)
     assert late.reasons == [RejectReason.BUDGET_ENDED]
@@ -507,7 +509,7 @@ def test_claim__reservation_past_its_time_but_not_yet_expired_by_the_job__is_rel
 def test_service_type_save__creates_renames_and_keeps_unit_and_line_fixed():
     admin = make_user(Role.ADMIN)
     county = organiser("lansi-uusimaa")
-    made = services.service_type_save(
+    made = catalogue.service_type_save(
         actor=admin,
         organiser=county,
         code="music-therapy",
@@ -518,7 +520,7 @@ def test_service_type_save__creates_renames_and_keeps_unit_and_line_fixed():
         category_code="personal-assistance",
     )
     assert (made.name_sv, made.unit) == ("Musikterapi", "hour")
-    renamed = services.service_type_save(
+    renamed = catalogue.service_type_save(
         actor=admin,
         organiser=county,
         code="music-therapy",
@@ -530,7 +532,7 @@ def test_service_type_save__creates_renames_and_keeps_unit_and_line_fixed():
     )
     assert renamed.pk == made.pk and renamed.name_fi == "Musiikkiterapia (yksilö)"
     with pytest.raises(ValidationError) as refused:
-        services.service_type_save(
+        catalogue.service_type_save(
             actor=admin,
             organiser=county,
             code="music-therapy",
@@ -542,7 +544,7 @@ def test_service_type_save__creates_renames_and_keeps_unit_and_line_fixed():
         )
     assert "unit" in refused.value.message_dict
     with pytest.raises(ValidationError) as blank:
-        services.service_type_save(
+        catalogue.service_type_save(
             actor=admin,
             organiser=county,
             code="x-y",
@@ -554,7 +556,7 @@ def test_service_type_save__creates_renames_and_keeps_unit_and_line_fixed():
         )
     assert set(blank.value.message_dict) == {"name_sv", "name_en"}
     with pytest.raises(PermissionDenied):
-        services.service_type_save(
+        catalogue.service_type_save(
             actor=make_user(Role.SOCIAL_WORKER),
             organiser=county,
             code="z",
@@ -576,7 +578,7 @@ def _service(actor, county, **changes) -> ServiceType:
         "unit": "visit",
         "category_code": "personal-assistance",
     }
-    return services.service_type_save(actor=actor, organiser=county, **{**data, **changes})
+    return catalogue.service_type_save(actor=actor, organiser=county, **{**data, **changes})
 
 
 def test_service_type_save__same_code_in_two_counties__is_two_services_each_audited_in_its_own():
@@ -617,11 +619,11 @@ def test_catalogue_writes__with_another_countys_service__are_refused():
     )
     lu_admin = make_user(Role.ADMIN)
     with pytest.raises(PermissionDenied):
-        services.price_cap_set(
+        catalogue.price_cap_set(
             actor=lu_admin, organiser=world.client.organiser, service_type=ph_day, cap_cents=1, valid_from=clock.today()
         )
     with pytest.raises(PermissionDenied):
-        services.provider_price_set(
+        catalogue.provider_price_set(
             actor=world.provider_user,
             provider=world.provider,
             service_type=ph_day,
@@ -629,7 +631,7 @@ def test_catalogue_writes__with_another_countys_service__are_refused():
             valid_from=clock.today(),
         )
     with pytest.raises(PermissionDenied):
-        services.agreement_create(
+        agreements.agreement_create(
             actor=world.worker,
             line=world.line,
             provider=world.provider,
@@ -652,8 +654,8 @@ def test_agreements_reserve_month__reserves_each_standing_agreement_once_a_month
     world = build_world(standing_hold=True)
     assert StandingHold.objects.filter(agreement=world.agreement).count() == 1  # March, when it was made
     with clock.pinned(dt.datetime(2026, 4, 1, 6, 0, tzinfo=dt.UTC)):
-        assert services.agreements_reserve_month() == 1
-        assert services.agreements_reserve_month() == 0
+        assert agreements.agreements_reserve_month() == 1
+        assert agreements.agreements_reserve_month() == 0
     april = StandingHold.objects.get(agreement=world.agreement, month=dt.date(2026, 4, 1))
     assert april.hold_id is not None and april.remaining_cents > 0
     assert ledger_verify()[1] == []
@@ -662,11 +664,11 @@ def test_agreements_reserve_month__reserves_each_standing_agreement_once_a_month
 def test_agreement_end__gives_later_reservations_back_and_cannot_end_twice():
     world = build_world(standing_hold=True)
     with clock.pinned(dt.datetime(2026, 4, 1, 6, 0, tzinfo=dt.UTC)):
-        services.agreements_reserve_month()
+        agreements.agreements_reserve_month()
     held = _fresh(world.purse).debits_pending
     april = StandingHold.objects.get(agreement=world.agreement, month=dt.date(2026, 4, 1))
     april_reserved = april.remaining_cents
-    ended = services.agreement_end(
+    ended = agreements.agreement_end(
         actor=world.worker, agreement=world.agreement, last_day=dt.date(2026, 3, 31), reason="Vaihtoi tuottajaa"
     )
     assert (ended.state, ended.valid_until) == ("ended", dt.date(2026, 3, 31))
@@ -675,10 +677,10 @@ def test_agreement_end__gives_later_reservations_back_and_cannot_end_twice():
     # April's reservation is free again (only what the purse could cover was reserved); March's stays.
     assert april_reserved > 0 and _fresh(world.purse).debits_pending == held - april_reserved
     with pytest.raises(ValidationError) as again:
-        services.agreement_end(actor=world.worker, agreement=ended, last_day=dt.date(2026, 3, 31), reason="x")
+        agreements.agreement_end(actor=world.worker, agreement=ended, last_day=dt.date(2026, 3, 31), reason="x")
     assert "last_day" in again.value.message_dict
     with pytest.raises(PermissionDenied):
-        services.agreement_end(
+        agreements.agreement_end(
             actor=make_user(Role.SOCIAL_WORKER, organiser_code="paijat-hame"),
             agreement=world.agreement,
             last_day=dt.date(2026, 3, 31),
@@ -703,7 +705,7 @@ def test_services_daily__approves_claims_whose_window_has_passed(capsys):
 def test_spending_policy_update__validates_and_is_audited():
     world = build_world()
     with pytest.raises(ValidationError) as refused:
-        services.spending_policy_update(
+        policies.spending_policy_update(
             actor=world.finance,
             organiser=world.client.organiser,
             approval_threshold_cents=0,
@@ -720,7 +722,7 @@ def test_spending_policy_update__validates_and_is_audited():
         "debtor_name",
     }
     with pytest.raises(PermissionDenied):
-        services.spending_policy_update(
+        policies.spending_policy_update(
             actor=world.worker,
             organiser=world.client.organiser,
             approval_threshold_cents=1,
@@ -730,7 +732,7 @@ def test_spending_policy_update__validates_and_is_audited():
             debtor_iban=IBANS[1][0],
             debtor_bic=IBANS[1][1],
         )
-    services.spending_policy_update(
+    policies.spending_policy_update(
         actor=world.finance,
         organiser=world.client.organiser,
         approval_threshold_cents=25_000,
@@ -741,3 +743,10 @@ def test_spending_policy_update__validates_and_is_audited():
         debtor_bic=IBANS[1][1],
     )
     assert AuditEvent.objects.filter(action="spending_policy.update").count() == 1
+
+
+def test_claim_submit__on_the_last_date_there_is__is_rejected_not_a_crash():
+    """The fuzzed claim file found it: a service date of 31.12.9999 has no following day to end on."""
+    world = build_world()
+    claim, _created = _claim(world, day=dt.date.max)
+    assert claim.status == ClaimStatus.REJECTED and claim.reasons

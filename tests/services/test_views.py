@@ -13,7 +13,7 @@ from kukkaro.core import clock
 from kukkaro.core.models import AuditEvent, Municipality
 from kukkaro.core.roles import Role
 from kukkaro.ledger.models import Purse
-from kukkaro.services import payments, services
+from kukkaro.services import agreements, catalogue, claims, payments, providers
 from kukkaro.services.models import (
     BankAccountChange,
     Claim,
@@ -105,7 +105,7 @@ def test_provider_state__social_worker_may_not(client):
 
 def test_bank_change__the_person_who_asked_cannot_approve_but_a_second_person_can(client):
     world = build_world()
-    change = services.bank_account_change_request(
+    change = providers.bank_account_change_request(
         actor=world.finance, provider=world.provider, iban=IBANS[1][0], bic=IBANS[1][1]
     )
     url = reverse("services:bank_change_decide", kwargs={"change_id": change.pk})
@@ -123,7 +123,7 @@ def test_bank_change__the_person_who_asked_cannot_approve_but_a_second_person_ca
 
 def test_bank_change__rejecting_without_a_reason__is_an_error_at_the_field_and_the_page_keeps_the_history(client):
     world = build_world()
-    change = services.bank_account_change_request(
+    change = providers.bank_account_change_request(
         actor=world.provider_user, provider=world.provider, iban=IBANS[1][0], bic=IBANS[1][1]
     )
     detail = reverse("services:bank_change_detail", kwargs={"change_id": change.pk})
@@ -149,7 +149,7 @@ def test_bank_change__of_another_organiser__is_not_found(client):
     world = build_world()
     other = _other_organiser_provider()
     ph_finance = make_user(Role.FINANCE, organiser_code="paijat-hame")
-    change = services.bank_account_change_request(actor=ph_finance, provider=other, iban=IBANS[1][0], bic=IBANS[1][1])
+    change = providers.bank_account_change_request(actor=ph_finance, provider=other, iban=IBANS[1][0], bic=IBANS[1][1])
     client.force_login(world.finance)
     response = client.post(reverse("services:bank_change_decide", kwargs={"change_id": change.pk}), {"approve": "1"})
     assert response.status_code == 404
@@ -195,7 +195,7 @@ def test_choice__compares_providers_with_the_clients_own_share_and_records_the_c
         name="Kallis Päivä Oy",
         username="kallis",
     )
-    services.provider_price_set(
+    catalogue.provider_price_set(
         actor=_user, provider=dear, service_type=world.day_activity, price_cents=12_500, valid_from=clock.today()
     )
     client.force_login(world.worker)
@@ -248,7 +248,7 @@ def test_agreement_end__ends_it_and_a_later_claim_is_rejected(client):
     agreement = ServiceAgreement.objects.get(pk=world.agreement.pk)
     assert (agreement.state, agreement.valid_until) == ("ended", dt.date(2026, 3, 10))
     with clock.pinned(dt.datetime(2026, 3, 20, 9, tzinfo=dt.UTC)):
-        claim, _created = services.claim_submit(
+        claim, _created = claims.claim_submit(
             actor=world.provider_user,
             provider=world.provider,
             agreement_number=agreement.number,
@@ -304,7 +304,7 @@ def test_claim_detail__of_another_organiser__is_not_found(client):
 
 
 def _submit(world, invoice, quantity=200):
-    claim, _created = services.claim_submit(
+    claim, _created = claims.claim_submit(
         actor=world.provider_user,
         provider=world.provider,
         agreement_number=world.agreement.number,
@@ -409,10 +409,10 @@ def test_payment_batch__a_provider_stored_with_a_control_character__is_listed_as
         name="Toinen Päivä Oy",
         username="toinen-paiva-page",
     )
-    services.provider_price_set(
+    catalogue.provider_price_set(
         actor=other_user, provider=other, service_type=world.day_activity, price_cents=9_000, valid_from=clock.today()
     )
-    agreement = services.agreement_create(
+    agreement = agreements.agreement_create(
         actor=world.worker,
         line=world.line,
         provider=other,
@@ -422,7 +422,7 @@ def test_payment_batch__a_provider_stored_with_a_control_character__is_listed_as
         valid_until=world.line.valid_until,
         endorsed=True,
     )
-    services.claim_submit(
+    claims.claim_submit(
         actor=other_user,
         provider=other,
         agreement_number=agreement.number,
@@ -652,7 +652,7 @@ def test_provider_update__changes_public_data_and_prices_by_form(client):
         {"service_type": world.day_activity.pk, "price": "92,00", "valid_from": "2026-04-01"},
     )
     assert (
-        services.price_on(provider=provider, service_type=world.day_activity, day=dt.date(2026, 4, 2)).price_cents
+        catalogue.price_on(provider=provider, service_type=world.day_activity, day=dt.date(2026, 4, 2)).price_cents
         == 9_200
     )
 

@@ -11,7 +11,7 @@ from kukkaro.core.models import Municipality
 from kukkaro.core.roles import Role
 from kukkaro.ledger.models import Purse
 from kukkaro.people.models import Client, User
-from kukkaro.services import payments, services
+from kukkaro.services import agreements, catalogue, claims, payments, providers
 from kukkaro.services.models import Provider, ServiceAgreement, ServiceType, SpendingPolicy
 from tests.cases.world import build_case
 from tests.factories import client_in, client_user_for, make_user
@@ -69,7 +69,7 @@ def approved_provider(
 ) -> tuple[Provider, User]:
     user = make_user(Role.PROVIDER, organiser_code=None, username=username)
     iban, bic = IBANS[0]
-    provider = services.provider_apply(
+    provider = providers.provider_apply(
         actor=user,
         organiser=organiser,
         name=name,
@@ -83,9 +83,9 @@ def approved_provider(
         accessibility=["step_free"],
         iban=iban,
         bic=bic,
-        rulebook_version=services.RULEBOOK_VERSION,
+        rulebook_version=providers.RULEBOOK_VERSION,
     )
-    provider = services.provider_set_state(actor=decision_maker, provider=provider, state="approved")
+    provider = providers.provider_set_state(actor=decision_maker, provider=provider, state="approved")
     return provider, user
 
 
@@ -100,7 +100,7 @@ def build_world(*, endorsed: bool = True, standing_hold: bool = False, price_cen
     types = service_types(organiser)
     admin = make_user(Role.ADMIN)
     for service_type in types.values():
-        services.price_cap_set(
+        catalogue.price_cap_set(
             actor=admin,
             organiser=organiser,
             service_type=service_type,
@@ -108,7 +108,7 @@ def build_world(*, endorsed: bool = True, standing_hold: bool = False, price_cen
             valid_from=dt.date(2020, 1, 1),
         )
     provider, provider_user = approved_provider(organiser=organiser, decision_maker=decision_maker)
-    services.provider_price_set(
+    catalogue.provider_price_set(
         actor=provider_user,
         provider=provider,
         service_type=types["day-activity"],
@@ -135,7 +135,7 @@ def build_world(*, endorsed: bool = True, standing_hold: bool = False, price_cen
         provider_user=provider_user,
         day_activity=types["day-activity"],
     )
-    world.agreement = services.agreement_create(
+    world.agreement = agreements.agreement_create(
         actor=worker,
         line=line,
         provider=provider,
@@ -170,7 +170,7 @@ def add_activity(world: World) -> Activity:
     today = clock.today()
 
     def claim(invoice: str, quantity: int = 100):
-        made, _created = services.claim_submit(
+        made, _created = claims.claim_submit(
             actor=world.provider_user,
             provider=world.provider,
             agreement_number=world.agreement.number,
@@ -192,16 +192,14 @@ def add_activity(world: World) -> Activity:
     waiting = claim("W-1")
     disputed = claim("D-1")
     client_user = client_user_for(world.client)
-    disputed = services.claim_client_decide(
-        actor=client_user, claim=disputed, approve=False, reason="En ollut paikalla"
-    )
+    disputed = claims.claim_client_decide(actor=client_user, claim=disputed, approve=False, reason="En ollut paikalla")
     content = (
         "agreement;service;service_date;quantity;unit_price;invoice_number\n"
         f"{world.agreement.number};day-activity;{today.isoformat()};1;90,00;F-1\n"
         f"{world.agreement.number};day-activity;not-a-date;1;90,00;F-2\n"
     ).encode()
     upload = claims_upload(actor=world.provider_user, provider=world.provider, filename="claims.csv", content=content)
-    bank_change = services.bank_account_change_request(
+    bank_change = providers.bank_account_change_request(
         actor=world.provider_user, provider=world.provider, iban=IBANS[1][0], bic=IBANS[1][1]
     )
     return Activity(

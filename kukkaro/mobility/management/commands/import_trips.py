@@ -3,6 +3,7 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from kukkaro.core.actors import trip_import_command
 from kukkaro.core.models import Organiser
 from kukkaro.mobility.trip_files import import_trips, results_csv
 
@@ -27,7 +28,7 @@ class Command(BaseCommand):
         except OSError as exc:
             raise CommandError(f"cannot read {file}: {exc}") from exc
         try:
-            done = import_trips(actor=None, organiser=org, filename=file.name, content=content)
+            done = import_trips(actor=trip_import_command(org), organiser=org, filename=file.name, content=content)
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from exc
         target = results or file.with_name(file.name + ".results.csv")

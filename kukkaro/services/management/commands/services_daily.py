@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand
 
-from kukkaro.services.services import agreements_reserve_month, claims_auto_approve
+from kukkaro.services.agreements import agreements_reserve_month
+from kukkaro.services.claims import claims_auto_approve
 
 
 class Command(BaseCommand):
