@@ -105,6 +105,6 @@ def strong_identification() -> SystemActor:
     return STRONG_IDENTIFICATION
 
 
-def person(actor: Any) -> Any:
+def person[P: Person](actor: P | SystemActor | None) -> P | None:
     """The actor if a person (for a ``*_by`` foreign key to a user), None if the system acted."""
     return None if isinstance(actor, SystemActor) else actor

@@ -77,7 +77,7 @@ def agreement_create(
         errors["service_type"] = _("The provider has no price for this service on that date.")
     if cap is None:
         errors["service_type"] = _("The county has no price cap for this service on that date.")
-    if errors:
+    if errors or price is None or cap is None:  # a missing price or cap is one of the errors
         raise ValidationError(errors)
     agreement = ServiceAgreement.objects.create(
         number=_agreement_number(client.organiser),
@@ -144,6 +144,7 @@ def agreement_end(*, actor: User, agreement: ServiceAgreement, last_day: dt.date
     for standing in StandingHold.objects.select_for_update().filter(
         agreement=agreement, month__gt=last_day, hold_id__isnull=False
     ):
+        assert standing.hold_id is not None  # the filter above took only standing holds still open
         hold = Transfer.objects.get(pk=standing.hold_id)
         ledger.hold_void(transfer_id=ledger.derived_id("standing-end", hold.pk), hold=hold, actor=actor)
         standing.hold_id, standing.remaining_cents = None, 0
@@ -232,6 +233,7 @@ def release_standing_hold(*, agreement: ServiceAgreement, day: dt.date, amount: 
     )
     if standing is None:
         return
+    assert standing.hold_id is not None  # the filter above took only a standing hold still open
     hold = Transfer.objects.get(pk=standing.hold_id)
     if hold.resolutions.exists():  # the reservation expired (the expiry job released it): nothing left to give
         standing.hold_id, standing.remaining_cents = None, 0

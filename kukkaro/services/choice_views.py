@@ -4,7 +4,7 @@ import uuid
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import get_language
@@ -18,6 +18,7 @@ from kukkaro.core.permissions import Action, can, requires
 from kukkaro.core.shortcuts import or_404
 from kukkaro.people import selectors as people_selectors
 from kukkaro.people.models import Client
+from kukkaro.people.requests import AuthenticatedRequest
 from kukkaro.services import agreements, presenters, selectors
 from kukkaro.services.forms import (
     AgreementEndForm,
@@ -28,13 +29,13 @@ from kukkaro.services.forms import (
 # --- the client's choice and agreements ----------------------------------------------------------------------
 
 
-def _client(request: HttpRequest, client_id: uuid.UUID, action: Action) -> Client:
+def _client(request: AuthenticatedRequest, client_id: uuid.UUID, action: Action) -> Client:
     return or_404(lambda: people_selectors.client_get(actor=request.user, client_id=client_id, action=action))
 
 
 @requires(Action.CASE_VIEW)
 @require_GET
-def client_services(request: HttpRequest, client_id: uuid.UUID) -> HttpResponse:
+def client_services(request: AuthenticatedRequest, client_id: uuid.UUID) -> HttpResponse:
     """The client's euro budget lines, what has been chosen for them, and where to choose more."""
     client = _client(request, client_id, Action.CASE_VIEW)
     language = (get_language() or "fi")[:2]
@@ -63,7 +64,7 @@ def client_services(request: HttpRequest, client_id: uuid.UUID) -> HttpResponse:
 
 @requires(Action.AGREEMENT_CREATE)
 @require_http_methods(["GET", "POST"])
-def choice(request: HttpRequest, line_id: int) -> HttpResponse:
+def choice(request: AuthenticatedRequest, line_id: int) -> HttpResponse:
     """Compare the providers the client could choose for a budget line, and record the choice as an agreement."""
     line = or_404(lambda: selectors.choice_line_get(actor=request.user, line_id=line_id))
     client = line.client
@@ -124,7 +125,7 @@ def choice(request: HttpRequest, line_id: int) -> HttpResponse:
 
 @requires(Action.CASE_VIEW)
 @require_GET
-def agreement_detail(request: HttpRequest, agreement_id: uuid.UUID) -> HttpResponse:
+def agreement_detail(request: AuthenticatedRequest, agreement_id: uuid.UUID) -> HttpResponse:
     agreement = or_404(lambda: selectors.agreement_get(actor=request.user, agreement_id=agreement_id))
     claims = list(agreement.claims.select_related("service_type").order_by("-service_date")[:50])
     return render(
@@ -142,7 +143,7 @@ def agreement_detail(request: HttpRequest, agreement_id: uuid.UUID) -> HttpRespo
 
 @requires(Action.AGREEMENT_CREATE)
 @require_http_methods(["GET", "POST"])
-def agreement_end(request: HttpRequest, agreement_id: uuid.UUID) -> HttpResponse:
+def agreement_end(request: AuthenticatedRequest, agreement_id: uuid.UUID) -> HttpResponse:
     agreement = or_404(lambda: selectors.agreement_get(actor=request.user, agreement_id=agreement_id))
     form = AgreementEndForm(request.POST or None, initial={"last_day": clock.today()})
     if request.method == "POST" and form.is_valid():

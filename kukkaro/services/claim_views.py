@@ -5,7 +5,7 @@ import uuid
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from kukkaro.core.permissions import Action, post_only, requires
 from kukkaro.core.shortcuts import or_404
+from kukkaro.people.requests import AuthenticatedRequest
 from kukkaro.services import claims, presenters, selectors
 from kukkaro.services.forms import (
     ClaimDecisionForm,
@@ -28,7 +29,7 @@ from kukkaro.services.views import PAGE_SIZE
 
 @requires(Action.CLAIM_REVIEW)
 @require_GET
-def claim_queue(request: HttpRequest) -> HttpResponse:
+def claim_queue(request: AuthenticatedRequest) -> HttpResponse:
     status = request.GET.get("status") or ClaimStatus.DISPUTED
     if status not in selectors.CLAIM_QUEUES:
         raise Http404
@@ -55,7 +56,7 @@ def claim_queue(request: HttpRequest) -> HttpResponse:
             "status": status,
             "tabs": tabs,
             "table": presenters.claim_table(
-                list(page), caption=ClaimStatus(status).label, href="staff", with_client=True
+                list(page), caption=str(ClaimStatus(status).label), href="staff", with_client=True
             ),
             "page_obj": page,
             "total": page.paginator.count,
@@ -65,7 +66,7 @@ def claim_queue(request: HttpRequest) -> HttpResponse:
 
 @requires(Action.CLAIM_REVIEW)
 @require_GET
-def claim_detail(request: HttpRequest, claim_id: uuid.UUID) -> HttpResponse:
+def claim_detail(request: AuthenticatedRequest, claim_id: uuid.UUID) -> HttpResponse:
     claim = or_404(lambda: selectors.claim_get(actor=request.user, claim_id=claim_id))
     return render(
         request,
@@ -84,7 +85,7 @@ def claim_detail(request: HttpRequest, claim_id: uuid.UUID) -> HttpResponse:
 @post_only
 @requires(Action.CLAIM_REVIEW)
 @require_POST
-def claim_resolve(request: HttpRequest, claim_id: uuid.UUID) -> HttpResponse:
+def claim_resolve(request: AuthenticatedRequest, claim_id: uuid.UUID) -> HttpResponse:
     claim = or_404(lambda: selectors.claim_get(actor=request.user, claim_id=claim_id))
     form = ClaimDecisionForm(request.POST)
     if not form.is_valid():

@@ -25,7 +25,7 @@ from kukkaro.core.permissions import Action, authorize
 from kukkaro.core.roles import Role
 from kukkaro.ledger import services as ledger
 from kukkaro.ledger.models import Transfer
-from kukkaro.people.models import SupporterGrant, User
+from kukkaro.people.models import Client, SupporterGrant, User
 from kukkaro.services.agreements import release_standing_hold
 from kukkaro.services.catalogue import cap_on
 from kukkaro.services.models import (
@@ -75,9 +75,9 @@ def _claim_checks(
     service_type: ServiceType | None,
     day: dt.date,
     unit_price_cents: int,
-) -> tuple[list[str], PriceCap | None]:
+) -> tuple[list[RejectReason], PriceCap | None]:
     """Every reason the claim cannot be paid (not only the first), and the cap that applies."""
-    reasons = []
+    reasons: list[RejectReason] = []
     if day > clock.today():
         reasons.append(RejectReason.FUTURE_DATE)
     if provider_state_on(provider=provider, day=day) != ProviderState.APPROVED:
@@ -241,20 +241,21 @@ def claim_submit(
     return claim, True
 
 
-def _post(*, claim: Claim, actor: Any, how: str) -> None:
+def _post(*, claim: Claim, actor: Actor, how: str) -> None:
+    assert claim.hold_id is not None  # a live claim is held (services_live_claim_is_held)
     hold = Transfer.objects.get(pk=claim.hold_id)
     ledger.hold_post(transfer_id=ledger.derived_id("claim-post", claim.pk), hold=hold, actor=actor)
     Claim.objects.filter(pk=claim.pk).update(status=ClaimStatus.APPROVED, decided_at=clock.now())
     claim.status = ClaimStatus.APPROVED
 
 
-def _void(*, claim: Claim, actor: Any) -> None:
+def _void(*, claim: Claim, actor: Actor) -> None:
+    assert claim.hold_id is not None  # a disputed claim is held (services_live_claim_is_held)
     hold = Transfer.objects.get(pk=claim.hold_id)
     ledger.hold_void(transfer_id=ledger.derived_id("claim-void", claim.pk), hold=hold, actor=actor)
 
 
-def _may_decide_for_client(actor: User, claim: Claim) -> bool:
-    client = claim.client
+def _may_decide_for_client(actor: User, client: Client) -> bool:
     if actor.role == Role.CLIENT:
         return actor.national_id is not None and actor.national_id == client.national_id
     if actor.role == Role.SUPPORTER:
@@ -270,7 +271,7 @@ def _may_decide_for_client(actor: User, claim: Claim) -> bool:
 def claim_client_decide(*, actor: User, claim: Claim, approve: bool, reason: str = "") -> Claim:
     """The client (or a supporter the client has allowed to) approves a waiting claim or disputes it."""
     claim = Claim.objects.select_for_update(of=("self",)).select_related("client").get(pk=claim.pk)
-    if claim.client is None or not _may_decide_for_client(actor, claim):
+    if claim.client is None or not _may_decide_for_client(actor, claim.client):
         raise PermissionDenied("not the client's claim")
     if claim.status != ClaimStatus.WAITING:
         raise ValidationError({"status": _("This claim is no longer waiting for approval.")})

@@ -2,6 +2,7 @@
 and their ValidationErrors are put back on these forms (``kukkaro.core.forms.add_validation_errors``)."""
 
 import datetime as dt
+from collections.abc import Sequence
 from decimal import Decimal
 
 from django import forms
@@ -105,7 +106,7 @@ class ProviderStateForm(Form):
         help_text=_("Needed when the application is rejected or the provider is suspended or ended."),
     )
 
-    def __init__(self, *args, allowed: list[str] | None = None, **kwargs) -> None:
+    def __init__(self, *args, allowed: Sequence[str] | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if allowed is not None:
             field_of(self, "state", forms.ChoiceField).choices = [(s, ProviderState(s).label) for s in allowed]

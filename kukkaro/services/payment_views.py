@@ -3,11 +3,12 @@ spending policy."""
 
 import datetime as dt
 import uuid
+from typing import TYPE_CHECKING
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.formats import date_format
@@ -20,6 +21,7 @@ from kukkaro.core.money import format_cents
 from kukkaro.core.permissions import Action, can, not_html, post_only, requires
 from kukkaro.core.shortcuts import or_404
 from kukkaro.core.tables import Cell, Table
+from kukkaro.people.requests import AuthenticatedRequest
 from kukkaro.services import payments, policies, presenters, selectors
 from kukkaro.services.forms import (
     STATUS_REPORT_MAX_BYTES,
@@ -29,10 +31,14 @@ from kukkaro.services.forms import (
     StatusReportForm,
 )
 from kukkaro.services.models import (
+    PaymentBatch,
     PaymentBatchState,
     PaymentOutcome,
 )
 from kukkaro.services.payment_files import printable
+
+if TYPE_CHECKING:  # django-stubs is a development dependency
+    from django_stubs_ext import WithAnnotations
 from kukkaro.services.views import PAGE_SIZE
 
 
@@ -43,7 +49,7 @@ def _date(value: dt.date | None) -> str:
 # --- payments ------------------------------------------------------------------------------------------------
 
 
-def _left_out_message(request: HttpRequest, batch) -> None:
+def _left_out_message(request: AuthenticatedRequest, batch) -> None:
     left_out = list(selectors.batch_left_out(batch=batch))
     if left_out:
         messages.warning(
@@ -59,13 +65,13 @@ def _left_out_message(request: HttpRequest, batch) -> None:
 
 @requires(Action.PAYMENT_MANAGE)
 @require_http_methods(["GET", "POST"])
-def payment_batch_list(request: HttpRequest) -> HttpResponse:
+def payment_batch_list(request: AuthenticatedRequest) -> HttpResponse:
     form = PaymentBatchForm(request.POST or None, today=clock.today())
     if request.method == "POST" and can(request.user, Action.PAYMENT_PREPARE) and form.is_valid():
         try:
             batch = payments.payment_batch_prepare(
                 actor=request.user,
-                organiser=request.user.organiser,
+                organiser=request.user.staff_organiser,
                 approved_until=form.cleaned_data["approved_until"],
                 execution_date=form.cleaned_data["execution_date"],
             )
@@ -90,13 +96,16 @@ def payment_batch_list(request: HttpRequest) -> HttpResponse:
         numeric_columns=frozenset({2, 3}),
         id="batches",
     )
-    for batch in batches:
+    listed: WithAnnotations[PaymentBatch, selectors.BatchCounts]  # the page's items lose their counts to mypy
+    for listed in batches:
         table.add(
-            Cell(batch.number, href=reverse("services:payment_batch_detail", kwargs={"batch_id": batch.pk})),
-            _date(batch.execution_date),
-            Cell(batch.payments, numeric=True),
-            Cell(format_cents(batch.total_cents), numeric=True),
-            presenters.batch_state(batch, payments=batch.payments, answered=batch.answered, rejected=batch.rejected),
+            Cell(listed.number, href=reverse("services:payment_batch_detail", kwargs={"batch_id": listed.pk})),
+            _date(listed.execution_date),
+            Cell(listed.payments, numeric=True),
+            Cell(format_cents(listed.total_cents), numeric=True),
+            presenters.batch_state(
+                listed, payments=listed.payments, answered=listed.answered, rejected=listed.rejected
+            ),
         )
     payable = selectors.payable_claims(actor=request.user)
     return render(
@@ -115,7 +124,7 @@ def payment_batch_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _batch_page(request: HttpRequest, batch, *, forms: dict | None = None) -> HttpResponse:
+def _batch_page(request: AuthenticatedRequest, batch, *, forms: dict | None = None) -> HttpResponse:
     """The batch's page in whatever state it is, with the actions the user may take now (and the forms of a
     failed one bound, so their errors show at their fields)."""
     forms = forms or {}
@@ -174,7 +183,7 @@ def _batch_page(request: HttpRequest, batch, *, forms: dict | None = None) -> Ht
 
 @requires(Action.PAYMENT_MANAGE)
 @require_GET
-def payment_batch_detail(request: HttpRequest, batch_id: uuid.UUID) -> HttpResponse:
+def payment_batch_detail(request: AuthenticatedRequest, batch_id: uuid.UUID) -> HttpResponse:
     batch = or_404(lambda: selectors.payment_batch_get(actor=request.user, batch_id=batch_id))
     return _batch_page(request, batch)
 
@@ -182,7 +191,7 @@ def payment_batch_detail(request: HttpRequest, batch_id: uuid.UUID) -> HttpRespo
 @not_html
 @requires(Action.PAYMENT_MANAGE)
 @require_GET
-def payment_batch_file(request: HttpRequest, batch_id: uuid.UUID, kind: str) -> HttpResponse:
+def payment_batch_file(request: AuthenticatedRequest, batch_id: uuid.UUID, kind: str) -> HttpResponse:
     """The bank file and the accounting file, once a second person has released the batch (never before)."""
     batch = or_404(lambda: selectors.payment_batch_get(actor=request.user, batch_id=batch_id))
     if not batch.file_available:
@@ -199,7 +208,7 @@ def payment_batch_file(request: HttpRequest, batch_id: uuid.UUID, kind: str) -> 
 @post_only
 @requires(Action.PAYMENT_RELEASE)
 @require_POST
-def payment_batch_release(request: HttpRequest, batch_id: uuid.UUID) -> HttpResponse:
+def payment_batch_release(request: AuthenticatedRequest, batch_id: uuid.UUID) -> HttpResponse:
     batch = or_404(lambda: selectors.payment_batch_get(actor=request.user, batch_id=batch_id))
     try:
         payments.payment_batch_release(actor=request.user, batch=batch)
@@ -211,7 +220,9 @@ def payment_batch_release(request: HttpRequest, batch_id: uuid.UUID) -> HttpResp
     return redirect("services:payment_batch_detail", batch_id=batch.pk)
 
 
-def _reasoned_batch_step(request: HttpRequest, batch_id: uuid.UUID, *, step, form_key: str, label: str, done: str):
+def _reasoned_batch_step(
+    request: AuthenticatedRequest, batch_id: uuid.UUID, *, step, form_key: str, label: str, done: str
+):
     """A step on a batch that needs a reason (cancelling, confirming by hand): the reason's form, the service, and
     the batch page again with the form's errors if the service refuses."""
     batch = or_404(lambda: selectors.payment_batch_get(actor=request.user, batch_id=batch_id))
@@ -229,7 +240,7 @@ def _reasoned_batch_step(request: HttpRequest, batch_id: uuid.UUID, *, step, for
 @post_only
 @requires(Action.PAYMENT_PREPARE)
 @require_POST
-def payment_batch_cancel(request: HttpRequest, batch_id: uuid.UUID) -> HttpResponse:
+def payment_batch_cancel(request: AuthenticatedRequest, batch_id: uuid.UUID) -> HttpResponse:
     return _reasoned_batch_step(
         request,
         batch_id,
@@ -243,7 +254,7 @@ def payment_batch_cancel(request: HttpRequest, batch_id: uuid.UUID) -> HttpRespo
 @post_only
 @requires(Action.PAYMENT_CONFIRM)
 @require_POST
-def payment_batch_confirm(request: HttpRequest, batch_id: uuid.UUID) -> HttpResponse:
+def payment_batch_confirm(request: AuthenticatedRequest, batch_id: uuid.UUID) -> HttpResponse:
     return _reasoned_batch_step(
         request,
         batch_id,
@@ -254,7 +265,7 @@ def payment_batch_confirm(request: HttpRequest, batch_id: uuid.UUID) -> HttpResp
     )
 
 
-def _import_report(request: HttpRequest, form: StatusReportForm, batch=None):
+def _import_report(request: AuthenticatedRequest, form: StatusReportForm, batch=None):
     """Import the uploaded status report; None (errors on the form) or the batch it answered."""
     if not form.is_valid():
         return None
@@ -262,7 +273,7 @@ def _import_report(request: HttpRequest, form: StatusReportForm, batch=None):
     try:
         result = payments.payment_status_import(
             actor=request.user,
-            organiser=request.user.organiser,
+            organiser=request.user.staff_organiser,
             filename=upload.name,
             content=upload.read(STATUS_REPORT_MAX_BYTES + 1),
             batch=batch,
@@ -294,7 +305,7 @@ def _import_report(request: HttpRequest, form: StatusReportForm, batch=None):
 @post_only
 @requires(Action.PAYMENT_CONFIRM)
 @require_POST
-def payment_status_import(request: HttpRequest) -> HttpResponse:
+def payment_status_import(request: AuthenticatedRequest) -> HttpResponse:
     """A status report sent from the list of batches: it finds its own batch."""
     form = StatusReportForm(request.POST, request.FILES)
     batch = _import_report(request, form)
@@ -302,14 +313,15 @@ def payment_status_import(request: HttpRequest) -> HttpResponse:
         return redirect("services:payment_batch_detail", batch_id=batch.pk)
     for errors in form.errors.values():
         for message in errors:
-            messages.error(request, message)
+            # An ErrorList yields its messages as text; the stubs type its items as what it stores.
+            messages.error(request, message)  # type: ignore[arg-type]
     return redirect("services:payment_batch_list")
 
 
 @post_only
 @requires(Action.PAYMENT_CONFIRM)
 @require_POST
-def payment_batch_status_import(request: HttpRequest, batch_id: uuid.UUID) -> HttpResponse:
+def payment_batch_status_import(request: AuthenticatedRequest, batch_id: uuid.UUID) -> HttpResponse:
     batch = or_404(lambda: selectors.payment_batch_get(actor=request.user, batch_id=batch_id))
     form = StatusReportForm(request.POST, request.FILES)
     if _import_report(request, form, batch=batch) is None:
@@ -319,8 +331,8 @@ def payment_batch_status_import(request: HttpRequest, batch_id: uuid.UUID) -> Ht
 
 @requires(Action.PAYMENT_MANAGE)
 @require_http_methods(["GET", "POST"])
-def spending_policy(request: HttpRequest) -> HttpResponse:
-    policy = policies.policy_for(request.user.organiser)
+def spending_policy(request: AuthenticatedRequest) -> HttpResponse:
+    policy = policies.policy_for(request.user.staff_organiser)
     form = SpendingPolicyForm(
         request.POST or None,
         initial={
@@ -337,7 +349,7 @@ def spending_policy(request: HttpRequest) -> HttpResponse:
         try:
             policies.spending_policy_update(
                 actor=request.user,
-                organiser=request.user.organiser,
+                organiser=request.user.staff_organiser,
                 approval_threshold_cents=data["approval_threshold"],
                 dispute_window_days=data["dispute_window_days"],
                 payment_day=data["payment_day"],

@@ -6,9 +6,13 @@ import datetime as dt
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypedDict
 
 from django.db.models import Count, Q, QuerySet
 from django.utils.translation import get_language
+
+if TYPE_CHECKING:  # django-stubs is a development dependency
+    from django_stubs_ext import WithAnnotations
 
 from kukkaro.core import clock
 from kukkaro.core.audit import PURPOSE_CASEWORK, PURPOSE_CLAIMS
@@ -150,9 +154,11 @@ def service_type_get(*, actor: User, code: str) -> ServiceType:
     return service_type_list(organiser_id=catalogue_organiser_id(actor=actor)).get(code=code)
 
 
-def budget_categories(*, organiser_id: int) -> list[tuple[str, str]]:
+def budget_categories(*, organiser_id: int | None) -> list[tuple[str, str]]:
     """(code, name) of the budget line categories in the organiser's rate tables, for choosing what a service is
-    paid from."""
+    paid from; no organiser, no categories."""
+    if organiser_id is None:
+        return []
     from kukkaro.cases.models import RateCategory
 
     language = (get_language() or "fi")[:2]
@@ -418,7 +424,15 @@ def upload_outcome_counts(*, upload: ClaimUpload) -> dict[str, int]:
 # --- payment batches -----------------------------------------------------------------------------------------
 
 
-def payment_batches(*, actor: User) -> QuerySet[PaymentBatch]:
+class BatchCounts(TypedDict):
+    """What ``payment_batches`` counts of each batch's payments."""
+
+    payments: int
+    rejected: int
+    answered: int
+
+
+def payment_batches(*, actor: User) -> "QuerySet[WithAnnotations[PaymentBatch, BatchCounts]]":
     """The organiser's batches, newest first, with how many payments each has and how many the bank rejected."""
     authorize(actor, Action.PAYMENT_MANAGE)
     return (
@@ -439,7 +453,13 @@ def payment_batch_get(*, actor: User, batch_id: uuid.UUID) -> PaymentBatch:
     return batch
 
 
-def batch_lines(*, batch: PaymentBatch) -> QuerySet[PaymentBatchLine]:
+class LineCounts(TypedDict):
+    """What ``batch_lines`` counts of each payment."""
+
+    claim_count: int
+
+
+def batch_lines(*, batch: PaymentBatch) -> "QuerySet[WithAnnotations[PaymentBatchLine, LineCounts]]":
     return (
         batch.lines.select_related("status_report", "decided_by")
         .annotate(claim_count=Count("items"))

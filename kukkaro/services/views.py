@@ -8,7 +8,7 @@ import uuid
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -19,6 +19,7 @@ from kukkaro.core.forms import add_validation_errors
 from kukkaro.core.permissions import Action, can, post_only, reach, requires
 from kukkaro.core.shortcuts import or_404
 from kukkaro.core.tables import Cell, Table
+from kukkaro.people.requests import AuthenticatedRequest
 from kukkaro.services import presenters, providers, selectors
 from kukkaro.services.catalogue import price_cap_set, service_type_save
 from kukkaro.services.forms import (
@@ -41,7 +42,7 @@ PAGE_SIZE = 25
 
 @requires(Action.PROVIDER_LIST)
 @require_GET
-def provider_list(request: HttpRequest) -> HttpResponse:
+def provider_list(request: AuthenticatedRequest) -> HttpResponse:
     form = ProviderSearchForm(request.GET or None)
     data = form.cleaned_data if form.is_valid() else {}
     providers = selectors.provider_list(actor=request.user, state=data.get("state", ""), query=data.get("q", ""))
@@ -77,7 +78,7 @@ def provider_list(request: HttpRequest) -> HttpResponse:
 
 @requires(Action.PROVIDER_LIST)
 @require_GET
-def provider_detail(request: HttpRequest, provider_id: uuid.UUID) -> HttpResponse:
+def provider_detail(request: AuthenticatedRequest, provider_id: uuid.UUID) -> HttpResponse:
     provider = or_404(lambda: selectors.provider_get(actor=request.user, provider_id=provider_id))
     allowed = sorted(providers.PROVIDER_TRANSITIONS[ProviderState(provider.state)])
     may_review = bool(allowed) and can(request.user, Action.PROVIDER_REVIEW, provider)
@@ -99,7 +100,7 @@ def provider_detail(request: HttpRequest, provider_id: uuid.UUID) -> HttpRespons
 @post_only
 @requires(Action.PROVIDER_REVIEW)
 @require_POST
-def provider_state(request: HttpRequest, provider_id: uuid.UUID) -> HttpResponse:
+def provider_state(request: AuthenticatedRequest, provider_id: uuid.UUID) -> HttpResponse:
     provider = or_404(
         lambda: selectors.provider_get(actor=request.user, provider_id=provider_id, action=Action.PROVIDER_REVIEW)
     )
@@ -127,7 +128,7 @@ def provider_state(request: HttpRequest, provider_id: uuid.UUID) -> HttpResponse
 
 @requires(Action.BANK_ACCOUNT_APPROVE)
 @require_GET
-def bank_change_list(request: HttpRequest) -> HttpResponse:
+def bank_change_list(request: AuthenticatedRequest) -> HttpResponse:
     return render(
         request,
         "services/bank_change_list.html",
@@ -138,7 +139,7 @@ def bank_change_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _bank_change_page(request: HttpRequest, change, reject_form=None, status: int = 200) -> HttpResponse:
+def _bank_change_page(request: AuthenticatedRequest, change, reject_form=None, status: int = 200) -> HttpResponse:
     pending = change.state == BankAccountChangeState.PENDING
     return render(
         request,
@@ -155,7 +156,7 @@ def _bank_change_page(request: HttpRequest, change, reject_form=None, status: in
 
 @requires(Action.BANK_ACCOUNT_APPROVE)
 @require_GET
-def bank_change_detail(request: HttpRequest, change_id: int) -> HttpResponse:
+def bank_change_detail(request: AuthenticatedRequest, change_id: int) -> HttpResponse:
     """One change of bank account: the accounts, who asked and when, who decided, when and why."""
     change = or_404(lambda: selectors.bank_change_get(actor=request.user, change_id=change_id))
     return _bank_change_page(request, change)
@@ -164,7 +165,7 @@ def bank_change_detail(request: HttpRequest, change_id: int) -> HttpResponse:
 @post_only
 @requires(Action.BANK_ACCOUNT_APPROVE)
 @require_POST
-def bank_change_decide(request: HttpRequest, change_id: int) -> HttpResponse:
+def bank_change_decide(request: AuthenticatedRequest, change_id: int) -> HttpResponse:
     change = or_404(lambda: selectors.bank_change_get(actor=request.user, change_id=change_id))
     approve = request.POST.get("approve") == "1"
     form = BankChangeRejectForm(request.POST)
@@ -194,7 +195,7 @@ def bank_change_decide(request: HttpRequest, change_id: int) -> HttpResponse:
 
 @requires(Action.CATALOGUE_VIEW)
 @require_GET
-def catalogue(request: HttpRequest) -> HttpResponse:
+def catalogue(request: AuthenticatedRequest) -> HttpResponse:
     organiser_id = selectors.catalogue_organiser_id(actor=request.user)  # a provider: its organiser's catalogue
     rows = selectors.catalogue(organiser_id=organiser_id) if organiser_id else []
     return render(
@@ -210,7 +211,7 @@ def catalogue(request: HttpRequest) -> HttpResponse:
 
 @requires(Action.CATALOGUE_MANAGE)
 @require_http_methods(["GET", "POST"])
-def cap_new(request: HttpRequest) -> HttpResponse:
+def cap_new(request: AuthenticatedRequest) -> HttpResponse:
     form = PriceCapForm(
         request.POST or None,
         initial={"valid_from": clock.today()},
@@ -223,7 +224,7 @@ def cap_new(request: HttpRequest) -> HttpResponse:
         try:
             price_cap_set(
                 actor=request.user,
-                organiser=request.user.organiser,
+                organiser=request.user.staff_organiser,
                 service_type=data["service_type"],
                 cap_cents=data["cap"],
                 valid_from=data["valid_from"],
@@ -251,7 +252,7 @@ def cap_new(request: HttpRequest) -> HttpResponse:
 
 @requires(Action.CATALOGUE_MANAGE)
 @require_http_methods(["GET", "POST"])
-def service_type_edit(request: HttpRequest, service_code: str = "") -> HttpResponse:
+def service_type_edit(request: AuthenticatedRequest, service_code: str = "") -> HttpResponse:
     """Add a service to the catalogue (no code in the URL) or rename one."""
     existing = (
         or_404(lambda: selectors.service_type_get(actor=request.user, code=service_code)) if service_code else None
@@ -266,7 +267,7 @@ def service_type_edit(request: HttpRequest, service_code: str = "") -> HttpRespo
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            service_type_save(actor=request.user, organiser=request.user.organiser, **data)
+            service_type_save(actor=request.user, organiser=request.user.staff_organiser, **data)
         except ValidationError as error:
             add_validation_errors(form, error)
         else:

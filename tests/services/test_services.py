@@ -11,7 +11,7 @@ from kukkaro.core.roles import Role
 from kukkaro.ledger.models import Purse, Transfer, TransferCode
 from kukkaro.ledger.verification import ledger_verify
 from kukkaro.people.services import supporter_grant_create
-from kukkaro.services import agreements, catalogue, claims, policies, providers
+from kukkaro.services import agreements, catalogue, claims, policies, providers, selectors
 from kukkaro.services.models import (
     BankAccountChange,
     Claim,
@@ -602,6 +602,12 @@ def test_service_type_save__same_code_in_two_counties__is_two_services_each_audi
         _service(lu_finance, ph, name_en="Renamed by Länsi-Uusimaa")
     ph_help.refresh_from_db()
     assert ph_help.name_en == "Help at home"
+
+
+def test_budget_categories__of_no_organiser__are_none():
+    world = build_world()
+    assert selectors.budget_categories(organiser_id=world.client.organiser_id)  # the world's county has some
+    assert selectors.budget_categories(organiser_id=None) == []
 
 
 def test_catalogue_writes__with_another_countys_service__are_refused():
