@@ -9,7 +9,7 @@ Declare a world in a test module with ``shared_world``::
 
 and ask for ``world`` in a test as for any fixture. The first test that asks builds the world inside an outer
 transaction (``transaction.atomic()`` with the test database unblocked, the clock pinned to ``at`` and the
-default language active); every test then runs in pytest-django's usual ``db`` transaction, which is a savepoint
+language given active); every test then runs in pytest-django's usual ``db`` transaction, which is a savepoint
 within it and is rolled back after the test, as Django's ``TestCase.setUpTestData`` does. Each test gets its own
 copy of the world: dataclasses, dicts, lists and tuples are copied and every model instance in them is read
 again from the database, so what one test changes in memory or in the database never reaches the next.
@@ -50,10 +50,11 @@ class _Spec:
     name: str
     build: Callable[[], Any]
     at: dt.datetime | None
+    language: str
 
     def built(self) -> Any:
         pin = clock.pinned(self.at) if self.at is not None else contextlib.nullcontext()
-        with pin, translation.override("fi"):
+        with pin, translation.override(self.language):
             return self.build()
 
 
@@ -67,9 +68,10 @@ class _Open:
 _open: list[_Open] = []  # at most one: the world whose outer transaction is open now
 
 
-def shared_world(name: str, build: Callable[[], Any], *, at: dt.datetime | None = None):
-    """A fixture ``name`` giving each test a fresh copy of the world ``build()`` makes, built once (see above)."""
-    spec = _Spec(name=name, build=build, at=at)
+def shared_world(name: str, build: Callable[[], Any], *, at: dt.datetime | None = None, language: str = "fi"):
+    """A fixture ``name`` giving each test a fresh copy of the world ``build()`` makes, built once (see above)
+    with the clock pinned to ``at`` (if given) and ``language`` active, as the module's tests would build it."""
+    spec = _Spec(name=name, build=build, at=at, language=language)
 
     def fixture(request):
         if _transactional(request.node):
