@@ -23,7 +23,8 @@ _DB_FIXTURES = {"db", "transactional_db", "live_server", "django_db_reset_sequen
 
 
 @pytest.fixture
-def _kukkaro_worlds_arranged(request):
+def _kukkaro_worlds_arranged(request, _fast_passwords, _default_language):
+    """A shared world is built as every test starts: fast password hashing, the default language."""
     arrange_worlds(request)
 
 
