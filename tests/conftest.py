@@ -2,7 +2,37 @@
 
 import pytest
 
+from tests.worlds import (  # noqa: F401 - the session fixture is used by name
+    _kukkaro_worlds_closed_at_the_end,
+    arrange_worlds,
+    close_worlds_after,
+    reference_data_ensured,
+)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    """A shared world (tests/worlds.py) is rolled back once the next test does not ask for it, before that test's
+    module sets anything up."""
+    result = yield
+    close_worlds_after(item, nextitem)
+    return result
+
+
 _DB_FIXTURES = {"db", "transactional_db", "live_server", "django_db_reset_sequences", "django_db_serialized_rollback"}
+
+
+@pytest.fixture
+def _kukkaro_worlds_arranged(request, _fast_passwords, _default_language):
+    """A shared world is built as every test starts: fast password hashing, the default language."""
+    arrange_worlds(request)
+
+
+@pytest.fixture
+def _django_db_helper(_kukkaro_worlds_arranged, _django_db_helper):
+    """pytest-django's own (which begins each database test), once the shared world the test asks for is open and
+    any other rolled back (tests/worlds.py): that world's transaction must be outside the test's."""
+    return _django_db_helper
 
 
 @pytest.fixture(autouse=True)
@@ -18,11 +48,7 @@ def _reference_data(request):
     if not uses_db:
         return
     request.getfixturevalue("_django_db_helper")  # the database is set up (as the test asked) before we look
-    from kukkaro.core.models import Municipality, Organiser
-    from kukkaro.core.reference_data import ORGANISERS, ensure_reference_data
-
-    if Municipality.objects.count() < sum(len(o["municipalities"]) for o in ORGANISERS):
-        ensure_reference_data(Organiser, Municipality)
+    reference_data_ensured()
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from kukkaro.services.models import Claim, ClaimSource, ClaimUpload, ServiceAgre
 from tests.factories import make_user
 from tests.services.world import BUSINESS_IDS, IBANS, World, approved_provider
 from tests.services.world import build_world as services_world
+from tests.worlds import shared_world
 
 pytestmark = pytest.mark.django_db
 
@@ -33,6 +34,10 @@ def build_world(**kwargs) -> World:
     """The provider approved and the agreement in force from 1 March; the API is called on 20 March."""
     with clock.pinned(FIRST_OF_MARCH):
         return services_world(**kwargs)
+
+
+#: The default world, built once and shared by the tests that start from it (tests/worlds.py).
+world = shared_world("world", build_world)
 
 
 def other_provider(world: World) -> tuple[ServiceAgreement, User]:
@@ -173,8 +178,7 @@ def test_provider_api__every_operation__is_tagged_summarised_and_authenticated()
 # --- provider, catalogue and prices --------------------------------------------------------------------------
 
 
-def test_provider_api__own_provider__with_bank_account_and_pending_change(client):
-    world = build_world()
+def test_provider_api__own_provider__with_bank_account_and_pending_change(client, world):
     headers = auth(world.provider_user)
     data = client.get(API, headers=headers).json()
     assert data["name"] == "Päiväpaikka Oy"
@@ -196,8 +200,7 @@ def test_provider_api__own_provider__with_bank_account_and_pending_change(client
     assert (data["pending_bank_change"]["iban"], data["pending_bank_change"]["bic"]) == IBANS[1]
 
 
-def test_provider_api__catalogue__cap_in_force_on_the_day_asked(client):
-    world = build_world()
+def test_provider_api__catalogue__cap_in_force_on_the_day_asked(client, world):
     catalogue.price_cap_set(
         actor=make_user(Role.ADMIN),
         organiser=world.client.organiser,
@@ -230,8 +233,7 @@ def test_provider_api__catalogue__cap_in_force_on_the_day_asked(client):
     assert bad.json()["detail"][0]["field"] == "day"
 
 
-def test_provider_api__prices__a_new_version_is_posted_and_listed(client):
-    world = build_world()
+def test_provider_api__prices__a_new_version_is_posted_and_listed(client, world):
     headers = auth(world.provider_user)
     body = {"service": "day-activity", "price_cents": 9_500, "valid_from": "2026-04-01"}
     response = client.post(f"{API}/prices", data=json.dumps(body), content_type="application/json", headers=headers)
@@ -259,8 +261,7 @@ def test_provider_api__prices__a_new_version_is_posted_and_listed(client):
         pytest.param({"service": "day-\ud800activity"}, "service", id="lone-surrogate"),
     ],
 )
-def test_provider_api__prices__invalid_price__422_names_the_field_and_saves_nothing(client, change, field):
-    world = build_world()
+def test_provider_api__prices__invalid_price__422_names_the_field_and_saves_nothing(client, change, field, world):
     body = {"service": "day-activity", "price_cents": 9_500, "valid_from": "2026-04-01", **change}
     response = client.post(
         f"{API}/prices", data=json.dumps(body), content_type="application/json", headers=auth(world.provider_user)
@@ -281,8 +282,7 @@ def _agreement_reads(world: World, user) -> int:
     ).count()
 
 
-def test_provider_api__agreements__only_its_own_and_no_identity_code(client):
-    world = build_world()
+def test_provider_api__agreements__only_its_own_and_no_identity_code(client, world):
     theirs, their_user = other_provider(world)
     headers = auth(world.provider_user)
 
@@ -318,8 +318,7 @@ def test_provider_api__agreements__only_its_own_and_no_identity_code(client):
     assert their_list["items"][0]["agreed_price_cents"] == 8_000
 
 
-def test_provider_api__agreement_reads__are_logged_for_the_client(client):
-    world = build_world()
+def test_provider_api__agreement_reads__are_logged_for_the_client(client, world):
     theirs, _their_user = other_provider(world)
     headers = auth(world.provider_user)
     assert _agreement_reads(world, world.provider_user) == 0
@@ -335,8 +334,7 @@ def test_provider_api__agreement_reads__are_logged_for_the_client(client):
     assert event.target_id == str(world.client.pk)
 
 
-def test_provider_api__agreements__filtered_by_state_and_paged(client):
-    world = build_world()
+def test_provider_api__agreements__filtered_by_state_and_paged(client, world):
     with clock.pinned(FIRST_OF_MARCH):
         second = agreements.agreement_create(
             actor=world.worker,
@@ -364,8 +362,7 @@ def test_provider_api__agreements__filtered_by_state_and_paged(client):
 # --- claims --------------------------------------------------------------------------------------------------
 
 
-def test_provider_api__claim__approved_and_the_same_invoice_again_pays_nothing_twice(client):
-    world = build_world()
+def test_provider_api__claim__approved_and_the_same_invoice_again_pays_nothing_twice(client, world):
     headers = auth(world.provider_user)
     before = posted(world)
 
@@ -400,8 +397,7 @@ def test_provider_api__claim__not_endorsed__waits_for_the_client(client):
     assert posted(world) == before  # held, not yet paid out of the budget
 
 
-def test_provider_api__claim__above_the_agreed_price__is_rejected_with_the_reason(client):
-    world = build_world()
+def test_provider_api__claim__above_the_agreed_price__is_rejected_with_the_reason(client, world):
     before = posted(world)
     response = post_claim(client, auth(world.provider_user), claim_body(world, unit_price_cents=9_500))
     assert response.status_code == 201
@@ -413,8 +409,7 @@ def test_provider_api__claim__above_the_agreed_price__is_rejected_with_the_reaso
     assert Claim.objects.get(pk=response.json()["id"]).hold_id is None
 
 
-def test_provider_api__claim__another_providers_agreement__is_rejected_as_no_agreement(client):
-    world = build_world()
+def test_provider_api__claim__another_providers_agreement__is_rejected_as_no_agreement(client, world):
     theirs, _their_user = other_provider(world)
     response = post_claim(
         client, auth(world.provider_user), claim_body(world, agreement=theirs.number, unit_price_cents=8_000)
@@ -425,9 +420,8 @@ def test_provider_api__claim__another_providers_agreement__is_rejected_as_no_agr
     assert response.json()["agreement"] is None
 
 
-def test_provider_api__claim__whole_numbers_written_with_a_point__are_whole_numbers(client):
+def test_provider_api__claim__whole_numbers_written_with_a_point__are_whole_numbers(client, world):
     """JSON Schema's integer includes 250.0 (schemathesis sent it); the schema allows it, so the API takes it."""
-    world = build_world()
     response = post_claim(
         client, auth(world.provider_user), claim_body(world, quantity_hundredths=250.0, unit_price_cents=9000.0)
     )
@@ -458,8 +452,7 @@ def test_provider_api__claim__whole_numbers_written_with_a_point__are_whole_numb
         pytest.param({"unit_price_cents": 10**17}, "unit_price_cents", "less_than_equal", id="price-huge"),
     ],
 )
-def test_provider_api__claim__invalid_input__422_names_the_field_and_claims_nothing(client, change, field, kind):
-    world = build_world()
+def test_provider_api__claim__invalid_input__422_names_the_field_and_claims_nothing(client, change, field, kind, world):
     body = claim_body(world)
     for key, value in change.items():
         if value is None:
@@ -475,8 +468,7 @@ def test_provider_api__claim__invalid_input__422_names_the_field_and_claims_noth
     assert Claim.objects.count() == 0
 
 
-def test_provider_api__claim__body_not_json__is_a_bad_request(client):
-    world = build_world()
+def test_provider_api__claim__body_not_json__is_a_bad_request(client, world):
     response = client.post(
         f"{API}/claims", data="agreement=x", content_type="application/json", headers=auth(world.provider_user)
     )
@@ -489,9 +481,10 @@ def test_provider_api__claim__body_not_json__is_a_bad_request(client):
     ["multipart/form-data", "multipart/form-data; boundary=", 'multipart/form-data; boundary="\x0b"'],
     ids=["no-boundary", "empty-boundary", "control-boundary"],
 )
-def test_provider_api__claims_upload__multipart_without_a_usable_boundary__is_a_bad_request(client, content_type):
+def test_provider_api__claims_upload__multipart_without_a_usable_boundary__is_a_bad_request(
+    client, content_type, world
+):
     """Schemathesis found it: Django's parser raises for such a body, and it was a 500."""
-    world = build_world()
     response = client.post(
         f"{API}/claims/uploads", data=b"--x\r\n", content_type=content_type, headers=auth(world.provider_user)
     )
@@ -500,8 +493,7 @@ def test_provider_api__claims_upload__multipart_without_a_usable_boundary__is_a_
     assert ClaimUpload.objects.count() == 0
 
 
-def test_provider_api__claims__only_its_own_in_list_and_detail(client):
-    world = build_world()
+def test_provider_api__claims__only_its_own_in_list_and_detail(client, world):
     theirs, their_user = other_provider(world)
     own = submit(world, world.provider_user, world.agreement, "OWN-1")
     their = submit(world, their_user, theirs, "THEIRS-1")
@@ -524,8 +516,7 @@ def test_provider_api__claims__only_its_own_in_list_and_detail(client):
     assert [c["invoice_number"] for c in their_list["items"]] == ["THEIRS-1"]
 
 
-def test_provider_api__claims__filtered_by_status_and_service_date_and_paged(client):
-    world = build_world()
+def test_provider_api__claims__filtered_by_status_and_service_date_and_paged(client, world):
     for number, day in enumerate((3, 4, 5, 6), start=1):
         submit(world, world.provider_user, world.agreement, f"OK-{number}", day=dt.date(2026, 3, day))
     submit(world, world.provider_user, world.agreement, "HIGH-1", day=dt.date(2026, 3, 6), price=9_900)
@@ -548,11 +539,10 @@ def test_provider_api__claims__filtered_by_status_and_service_date_and_paged(cli
     assert too_many.status_code == 422 and too_many.json()["detail"][0]["field"] == "limit"
 
 
-def test_provider_api__claim__tells_truthfully_where_its_payment_stands(client):
+def test_provider_api__claim__tells_truthfully_where_its_payment_stands(client, world):
     from kukkaro.demo.bank import status_report
     from kukkaro.services import payments
 
-    world = build_world()
     claim = submit(world, world.provider_user, world.agreement, "PAY-1")
 
     def seen():
@@ -626,8 +616,7 @@ def _upload(client, headers, content: bytes, name: str = "march.csv"):
     )
 
 
-def test_provider_api__upload__one_result_per_row_and_readable_again(client):
-    world = build_world()
+def test_provider_api__upload__one_result_per_row_and_readable_again(client, world):
     headers = auth(world.provider_user)
     response = _upload(client, headers, _csv(world.agreement.number))
     assert response.status_code == 201
@@ -652,8 +641,7 @@ def test_provider_api__upload__one_result_per_row_and_readable_again(client):
     assert again.json() == data
 
 
-def test_provider_api__upload__another_providers_file__is_not_found(client):
-    world = build_world()
+def test_provider_api__upload__another_providers_file__is_not_found(client, world):
     _theirs, their_user = other_provider(world)
     upload = _upload(client, auth(world.provider_user), _csv(world.agreement.number)).json()
     other = client.get(f"{API}/claims/uploads/{upload['id']}", headers=auth(their_user))
@@ -675,8 +663,7 @@ def test_provider_api__upload__another_providers_file__is_not_found(client):
         ),
     ],
 )
-def test_provider_api__upload__unreadable_file__422_and_nothing_stored(client, content, message):
-    world = build_world()
+def test_provider_api__upload__unreadable_file__422_and_nothing_stored(client, content, message, world):
     response = _upload(client, auth(world.provider_user), content, name="bad.csv")
     assert response.status_code == 422
     errors = response.json()["detail"]
@@ -685,8 +672,7 @@ def test_provider_api__upload__unreadable_file__422_and_nothing_stored(client, c
     assert ClaimUpload.objects.count() == 0 and Claim.objects.count() == 0
 
 
-def test_provider_api__upload__without_a_file__422_names_the_field(client):
-    world = build_world()
+def test_provider_api__upload__without_a_file__422_names_the_field(client, world):
     response = client.post(f"{API}/claims/uploads", {}, headers=auth(world.provider_user))
     assert response.status_code == 422
     assert [e["field"] for e in response.json()["detail"]] == ["file"]

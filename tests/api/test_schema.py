@@ -27,6 +27,7 @@ from kukkaro.people import services as people_services
 from tests.factories import make_user
 from tests.mobility.world import load_tariffs
 from tests.services.world import build_world
+from tests.worlds import shared_world
 
 # The schema document is the app's own (served without touching the database). Generated requests keep the
 # test's bearer token (no generated security values).
@@ -61,9 +62,7 @@ def _keep_the_test_connection():
     request_finished.connect(close_old_connections)
 
 
-@pytest.fixture
-def tokens(db) -> dict[str, str]:
-    """A provider with an agreement and claims, and a dispatch centre of the same organiser with a tariff."""
+def _build_tokens() -> dict[str, str]:
     with clock.pinned(clock.now()):
         world = build_world()
         load_tariffs()
@@ -72,6 +71,11 @@ def tokens(db) -> dict[str, str]:
         "provider": people_services.api_token_create(actor=None, user=world.provider_user, name="schema")[1],
         "dispatch": people_services.api_token_create(actor=None, user=dispatch, name="schema")[1],
     }
+
+
+#: A provider with an agreement and claims, and a dispatch centre of the same organiser with a tariff: built once
+#: and shared by the module's tests (tests/worlds.py); a test is given the two API tokens.
+tokens = shared_world("tokens", _build_tokens)
 
 
 def _headers(tokens: dict[str, str], path: str) -> dict[str, str]:

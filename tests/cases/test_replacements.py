@@ -24,6 +24,7 @@ from kukkaro.ledger.selectors import purse_periods, system_total
 from kukkaro.ledger.verification import ledger_verify
 from tests.cases.factories import CATEGORIES
 from tests.factories import client_in, make_user, organiser
+from tests.worlds import shared_world
 
 pytestmark = pytest.mark.django_db
 
@@ -55,22 +56,24 @@ def _at(day: dt.date) -> dt.datetime:
     return dt.datetime(day.year, day.month, day.day, 9, 0, tzinfo=dt.UTC)
 
 
-@pytest.fixture
-def people():
-    with clock.pinned(TODAY):
-        services.rate_table_create(
-            actor=make_user(Role.ADMIN),
-            organiser=organiser(),
-            name="Yksikkökustannukset",
-            valid_from=dt.date(2026, 1, 1),
-            valid_until=None,
-            categories=[*CATEGORIES, HOME_HELP],
-        )
-        return {
-            "worker": make_user(Role.SOCIAL_WORKER),
-            "approver": make_user(Role.DECISION_MAKER),
-            "client": client_in("lansi-uusimaa", language="fi", last_name="Korvattava"),
-        }
+def _build_people() -> dict:
+    services.rate_table_create(
+        actor=make_user(Role.ADMIN),
+        organiser=organiser(),
+        name="Yksikkökustannukset",
+        valid_from=dt.date(2026, 1, 1),
+        valid_until=None,
+        categories=[*CATEGORIES, HOME_HELP],
+    )
+    return {
+        "worker": make_user(Role.SOCIAL_WORKER),
+        "approver": make_user(Role.DECISION_MAKER),
+        "client": client_in("lansi-uusimaa", language="fi", last_name="Korvattava"),
+    }
+
+
+#: Built once on TODAY and shared by the module's tests (tests/worlds.py).
+people = shared_world("people", _build_people, at=TODAY)
 
 
 def _proposed(people, lines, *, valid, replaces=None, period_kind=PeriodKind.MONTHLY) -> Decision:

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.db import transaction
+from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 from django.utils import translation
 
@@ -100,6 +101,7 @@ def _build_world() -> dict:
     spending = build_world()  # providers, claims and payments in Länsi-Uusimaa
     users[Role.PROVIDER] = spending.provider_user
     return {
+        "sessions": {role: _session_of(user) for role, user in users.items()},
         "own_client": own,
         "other_client": other,
         "users": users,
@@ -110,6 +112,20 @@ def _build_world() -> dict:
         "trips": build_trip_activity(worker=users[Role.SOCIAL_WORKER], approver=users[Role.DECISION_MAKER]),
         "lease": build_lease(own, worker=users[Role.SOCIAL_WORKER], approver=users[Role.DECISION_MAKER]),
     }
+
+
+def _session_of(user) -> str:
+    """The key of a session signed in as ``user``, once for the module: signing in per test (a session and an
+    audit event each time) was most of a test's time."""
+    signed_in = Client()
+    signed_in.force_login(user)
+    return signed_in.cookies[settings.SESSION_COOKIE_NAME].value
+
+
+def _sign_in(client, world: dict, role) -> None:
+    """``client`` as ``role``'s user, in the session signed in for the module (each test's changes to it are
+    rolled back with the test)."""
+    client.cookies[settings.SESSION_COOKIE_NAME] = world["sessions"][role]
 
 
 def _url(route: Route, world: dict, *, client_key: str = "own_client") -> str:
@@ -145,7 +161,7 @@ def _is_login_redirect(response) -> bool:
 @pytest.mark.parametrize("role", ROLES, ids=str)
 def test_url__role__gets_the_expected_outcome(client, world, route, role):
     if role != ANONYMOUS:
-        client.force_login(world["users"][role])
+        _sign_in(client, world, role)
     response = client.get(_url(route, world))
     if role != ANONYMOUS:
         # Whatever a signed-in person is answered — a page, a refusal, a redirect, a file — no cache keeps it.
@@ -181,7 +197,7 @@ def test_every_download__is_marked_no_store(client, world):
     for route in WEB_ROUTES:
         if route.public:
             continue
-        client.force_login(world["users"][next(role for role in PEOPLE if role in RULES[route.action].roles)])
+        _sign_in(client, world, next(role for role in PEOPLE if role in RULES[route.action].roles))
         response = client.get(_url(route, world))
         if response.has_header("Content-Disposition"):
             downloads[route.name] = response.get("Cache-Control", "")
@@ -196,7 +212,7 @@ CLIENT_ROUTES = [r for r in WEB_ROUTES if {"client_id", "calculation_id", "decis
 @pytest.mark.parametrize("role", [Role.SOCIAL_WORKER, Role.DECISION_MAKER, Role.ADMIN], ids=str)
 def test_client_url__other_organisers_client__is_not_found(client, world, route, role):
     """A Länsi-Uusimaa worker cannot reach a Päijät-Häme client by any client URL — it looks like no client."""
-    client.force_login(world["users"][role])
+    _sign_in(client, world, role)
     url = _url(route, world, client_key="other_client")
     response = client.post(url) if getattr(route.callback, "kukkaro_post_only", False) else client.get(url)
     assert response.status_code in {403, 404}

@@ -16,25 +16,28 @@ from kukkaro.mobility import leasing
 from kukkaro.mobility.models import LeaseState
 from tests.factories import client_in, make_user
 from tests.mobility.world import approved_transport_decision
+from tests.worlds import shared_world
 
 pytestmark = pytest.mark.django_db
 
 BUILT = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC)
 
 
-@pytest.fixture
-def case():
-    with clock.pinned(BUILT):
-        worker, approver = make_user(Role.SOCIAL_WORKER), make_user(Role.DECISION_MAKER)
-        client = client_in("lansi-uusimaa", first_names="Leena")
-        decision = approved_transport_decision(
-            client,
-            worker=worker,
-            approver=approver,
-            lines=[{"category": "transport-leasing", "quantity": 900}, {"category": "transport-eur", "quantity": 100}],
-        )
+def _build_case() -> dict:
+    worker, approver = make_user(Role.SOCIAL_WORKER), make_user(Role.DECISION_MAKER)
+    client = client_in("lansi-uusimaa", first_names="Leena")
+    decision = approved_transport_decision(
+        client,
+        worker=worker,
+        approver=approver,
+        lines=[{"category": "transport-leasing", "quantity": 900}, {"category": "transport-eur", "quantity": 100}],
+    )
     line = decision.lines.get(category_code="transport-leasing")
     return {"worker": worker, "decision": decision, "line": line, "client": client}
+
+
+#: Built once on 5 January and shared by the module's tests (tests/worlds.py).
+case = shared_world("case", _build_case, at=BUILT)
 
 
 def _terms(**changes) -> dict:

@@ -20,6 +20,7 @@ from tests.factories import client_in, make_user, organiser, system_actor
 from tests.mobility.trips import OPERATOR, leg, trip_file
 from tests.mobility.world import load_tariffs, rider
 from tests.services.world import approved_provider
+from tests.worlds import shared_world
 
 pytestmark = pytest.mark.django_db
 
@@ -27,20 +28,22 @@ BUILT = dt.datetime(2026, 3, 1, 8, 0, tzinfo=dt.UTC)
 IMPORTED = dt.datetime(2026, 3, 20, 9, 0, tzinfo=dt.UTC)
 
 
-@pytest.fixture
-def world():
-    with clock.pinned(BUILT):
-        worker, approver = make_user(Role.SOCIAL_WORKER), make_user(Role.DECISION_MAKER)
-        area = load_tariffs()
-        quota = rider(EntitlementModel.TRIP_QUOTA, area=area, worker=worker, approver=approver)
-        km = rider(EntitlementModel.KM_PURSE, area=area, worker=worker, approver=approver)
-        euros = rider(EntitlementModel.EUR_PURSE, area=area, worker=worker, approver=approver)
-        no_decision = client_in("lansi-uusimaa", first_names="Vailla")
-        card_only = services.card_issue(actor=worker, client=no_decision)
-        operator, _user = approved_provider(
-            organiser=organiser(), decision_maker=approver, business_id=OPERATOR, name="Taksi Oy", username="taksi"
-        )
+def _build_world() -> dict:
+    worker, approver = make_user(Role.SOCIAL_WORKER), make_user(Role.DECISION_MAKER)
+    area = load_tariffs()
+    quota = rider(EntitlementModel.TRIP_QUOTA, area=area, worker=worker, approver=approver)
+    km = rider(EntitlementModel.KM_PURSE, area=area, worker=worker, approver=approver)
+    euros = rider(EntitlementModel.EUR_PURSE, area=area, worker=worker, approver=approver)
+    no_decision = client_in("lansi-uusimaa", first_names="Vailla")
+    card_only = services.card_issue(actor=worker, client=no_decision)
+    operator, _user = approved_provider(
+        organiser=organiser(), decision_maker=approver, business_id=OPERATOR, name="Taksi Oy", username="taksi"
+    )
     return {"quota": quota, "km": km, "eur": euros, "card_only": card_only, "operator": operator, "worker": worker}
+
+
+#: Built once on 1 March and shared (tests/worlds.py); the other trip test modules import it.
+world = shared_world("world", _build_world, at=BUILT)
 
 
 def _price(**kwargs) -> int:

@@ -8,8 +8,19 @@ from kukkaro.core import audit_words
 from kukkaro.people.presenters import access_log_table
 from kukkaro.people.selectors import client_access_log
 from tests.services.world import add_activity, build_world
+from tests.worlds import shared_world
 
 pytestmark = pytest.mark.django_db
+
+
+def _build_world():
+    world = build_world()
+    add_activity(world)
+    return world
+
+
+#: A PSOP world with claims, a file, a batch and a bank change, built once and shared (tests/worlds.py).
+world = shared_world("world", _build_world)
 
 
 def _rows(client, language: str) -> list[list[str]]:
@@ -18,9 +29,7 @@ def _rows(client, language: str) -> list[list[str]]:
         return [[str(cell.text) for cell in row] for row in access_log_table(page).rows]
 
 
-def test_access_log__a_providers_employee__is_named_as_the_provider_not_as_county_staff():
-    world = build_world()
-    add_activity(world)
+def test_access_log__a_providers_employee__is_named_as_the_provider_not_as_county_staff(world):
     rows = _rows(world.client, "fi")
     by_provider = [row for row in rows if world.provider_user.get_full_name() in row[1]]
     assert by_provider, rows
@@ -33,9 +42,7 @@ def test_access_log__a_providers_employee__is_named_as_the_provider_not_as_count
 
 
 @pytest.mark.parametrize("language", ["fi", "sv", "en"])
-def test_access_log__every_action__reads_as_words_in_the_language(language):
-    world = build_world()
-    add_activity(world)
+def test_access_log__every_action__reads_as_words_in_the_language(language, world):
     codes = {event.action for event in client_access_log(client=world.client, every_organiser=True)}
     assert {"claim.submit", "decision.approve", "ledger.purse_open"} <= codes
     texts = {row[2] for row in _rows(world.client, language)}

@@ -17,6 +17,7 @@ from kukkaro.services.claim_files import COLUMNS, claims_upload
 from kukkaro.services.models import Claim, ClaimUpload
 from tests import csv_fuzz
 from tests.services.world import build_world as services_world
+from tests.worlds import shared_world
 
 pytestmark = pytest.mark.django_db
 
@@ -34,6 +35,10 @@ def build_world():
     """The provider approved and the agreement in force from 1 March; the claims come on 20 March."""
     with clock.pinned(FIRST_OF_MARCH):
         return services_world()
+
+
+#: Built once and shared by the tests that start from it (tests/worlds.py).
+world = shared_world("world", build_world)
 
 
 def _csv(agreement: str) -> bytes:
@@ -58,8 +63,7 @@ def _csv(agreement: str) -> bytes:
     return ("\ufeff" + "\r\n".join(rows) + "\r\n").encode()
 
 
-def test_claims_upload__one_result_per_row_and_a_second_upload_pays_nothing_twice():
-    world = build_world()
+def test_claims_upload__one_result_per_row_and_a_second_upload_pays_nothing_twice(world):
     content = _csv(world.agreement.number)
     upload = claims_upload(actor=world.provider_user, provider=world.provider, filename="march.csv", content=content)
     results = {r.row_number: r for r in upload.results.all()}
@@ -112,16 +116,14 @@ def test_claims_upload__one_result_per_row_and_a_second_upload_pays_nothing_twic
         ),
     ],
 )
-def test_claims_upload__unreadable_file__is_refused_whole_and_stores_nothing(content):
-    world = build_world()
+def test_claims_upload__unreadable_file__is_refused_whole_and_stores_nothing(content, world):
     with pytest.raises(ValidationError) as refused:
         claims_upload(actor=world.provider_user, provider=world.provider, filename="bad.csv", content=content)
     assert "file" in refused.value.message_dict
     assert ClaimUpload.objects.count() == 0 and Claim.objects.count() == 0
 
 
-def test_claims_upload__comma_separated_file_is_read_too():
-    world = build_world()
+def test_claims_upload__comma_separated_file_is_read_too(world):
     content = (
         "invoice_number,agreement,service,service_date,quantity,unit_price\n"
         f'C-1,{world.agreement.number},day-activity,2026-03-03,1,"90,00"\n'
@@ -130,9 +132,8 @@ def test_claims_upload__comma_separated_file_is_read_too():
     assert [r.outcome for r in upload.results.all()] == ["approved"]
 
 
-def test_claims_upload__a_nul_character_is_a_problem_of_its_field():
+def test_claims_upload__a_nul_character_is_a_problem_of_its_field(world):
     """PostgreSQL cannot store NUL: such a row gets its own problem, and the other rows are claimed as usual."""
-    world = build_world()
     agreement = world.agreement.number
     content = (
         "agreement;service;service_date;quantity;unit_price;invoice_number\n"
@@ -192,11 +193,10 @@ def _assert_stored_rows_valid(upload: ClaimUpload) -> None:
         assert isinstance(claim.service_date, dt.date)
 
 
-def test_claims_upload__fuzzed_files__row_problems_or_the_whole_file_refused_never_a_crash():
+def test_claims_upload__fuzzed_files__row_problems_or_the_whole_file_refused_never_a_crash(world):
     """Broken files (see tests/csv_fuzz.py) through the service the page and the API call: either the file is
     refused whole with a message and nothing is stored, or every row gets one result and every claim stored is a
     valid claim. Any other exception is a bug (it was a 500: a value over 128 KiB, a quantity of Infinity)."""
-    world = build_world()
 
     header = ";".join(COLUMNS)
 
@@ -238,8 +238,7 @@ def test_claims_upload__fuzzed_files__row_problems_or_the_whole_file_refused_nev
         pytest.param("x" * 140_000, "quantity", "too_long", id="over-128-kib"),
     ],
 )
-def test_claims_upload__a_bad_quantity__is_its_rows_problem(value, field, code):
-    world = build_world()
+def test_claims_upload__a_bad_quantity__is_its_rows_problem(value, field, code, world):
     content = (
         "agreement;service;service_date;quantity;unit_price;invoice_number\r\n"
         f"{world.agreement.number};day-activity;2026-03-03;{value};90,00;Q-1\r\n"
@@ -261,8 +260,7 @@ def test_claims_upload__a_bad_quantity__is_its_rows_problem(value, field, code):
         pytest.param("١٢,٥٠", "unit_price", "amount", id="arabic-indic-price"),
     ],
 )
-def test_claims_upload__other_scripts_digits_and_control_characters__are_row_problems(value, field, code):
-    world = build_world()
+def test_claims_upload__other_scripts_digits_and_control_characters__are_row_problems(value, field, code, world):
     values = {"service_date": "2026-03-03", "unit_price": "90,00", "invoice_number": "R-1", field: value}
     content = (
         "agreement;service;service_date;quantity;unit_price;invoice_number\n"
@@ -275,8 +273,7 @@ def test_claims_upload__other_scripts_digits_and_control_characters__are_row_pro
     assert [(p["field"], p["code"]) for p in result.reasons] == [(field, code)]
 
 
-def test_claims_upload__cr_only_line_ends__are_read_as_lines():
-    world = build_world()
+def test_claims_upload__cr_only_line_ends__are_read_as_lines(world):
     content = (
         "agreement;service;service_date;quantity;unit_price;invoice_number\r"
         f"{world.agreement.number};day-activity;2026-03-03;1;90,00;M-1\r"
@@ -285,8 +282,7 @@ def test_claims_upload__cr_only_line_ends__are_read_as_lines():
     assert [r.outcome for r in upload.results.all()] == ["approved"]
 
 
-def test_claims_upload__not_utf8__is_refused_naming_the_line_and_byte():
-    world = build_world()
+def test_claims_upload__not_utf8__is_refused_naming_the_line_and_byte(world):
     content = (
         "\ufeffagreement;service;service_date;quantity;unit_price;invoice_number\n"
         f"{world.agreement.number};day-activity;2026-03-03;1;90,00;Ä-1\n"
@@ -301,8 +297,7 @@ def test_claims_upload__not_utf8__is_refused_naming_the_line_and_byte():
     assert ClaimUpload.objects.count() == 0
 
 
-def test_claims_upload__a_quoted_value_over_two_lines__is_its_rows_problem_and_rows_keep_their_numbers():
-    world = build_world()
+def test_claims_upload__a_quoted_value_over_two_lines__is_its_rows_problem_and_rows_keep_their_numbers(world):
     content = (
         "agreement;service;service_date;quantity;unit_price;invoice_number\n"
         f'{world.agreement.number};day-activity;2026-03-03;1;90,00;"L\n1"\n'

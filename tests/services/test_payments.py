@@ -33,10 +33,14 @@ from kukkaro.services.models import (
 from kukkaro.services.payment_files import validate_pain001
 from tests.factories import make_user
 from tests.services.world import BUSINESS_IDS, IBANS, approved_provider, build_world
+from tests.worlds import shared_world
 
 pytestmark = pytest.mark.django_db
 
 MARCH = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
+
+#: The worlds built once on MARCH and shared by the tests that start from them (tests/worlds.py).
+world = shared_world("world", build_world, at=MARCH, language="en")
 BANK_ANSWERS = MARCH + dt.timedelta(days=2)
 
 
@@ -122,8 +126,7 @@ def _clean_books():
 # --- prepare -------------------------------------------------------------------------------------------------
 
 
-def test_payment_batch_prepare__groups_per_provider_and_the_file_waits_for_release():
-    world = build_world()
+def test_payment_batch_prepare__groups_per_provider_and_the_file_waits_for_release(world):
     _claim(world, invoice="A-1", quantity=100)
     _claim(world, invoice="A-2", quantity=200)
     waiting = _claim(world, invoice="A-3", quantity=600)  # above the threshold: waits for the client
@@ -146,8 +149,7 @@ def test_payment_batch_prepare__groups_per_provider_and_the_file_waits_for_relea
     assert AuditEvent.objects.filter(action="payment_batch.prepare", target_id=str(batch.pk)).exists()
 
 
-def test_payment_batch_prepare__holds_back_a_provider_whose_bank_account_change_waits():
-    world = build_world()
+def test_payment_batch_prepare__holds_back_a_provider_whose_bank_account_change_waits(world):
     _claim(world, invoice="INV-1")
     providers.bank_account_change_request(
         actor=world.provider_user, provider=world.provider, iban=IBANS[1][0], bic=IBANS[1][1]
@@ -169,10 +171,9 @@ def test_payment_batch_prepare__holds_back_a_provider_whose_bank_account_change_
     assert Claim.objects.get(invoice_number="INV-1").payment is None
 
 
-def test_payment_batch_prepare__provider_stored_with_a_control_character__is_left_out_and_the_others_are_paid():
+def test_payment_batch_prepare__provider_stored_with_a_control_character__is_left_out_and_the_others_are_paid(world):
     """A provider row written before inputs refused control characters (``\\x0b`` in its name) once made the batch
     page fail with no batch for anyone."""
-    world = build_world()
     _claim(world, invoice="VT-1")
     other, other_user, agreement = _second_provider(world)
     _claim(world, invoice="OK-1", provider=other, user=other_user, agreement=agreement)
@@ -200,8 +201,9 @@ def test_payment_batch_prepare__provider_stored_with_a_control_character__is_lef
         pytest.param({"name": "\U0001f600"}, LeftOutReason.FILE_REFUSED, id="nothing-a-bank-file-can-carry"),
     ],
 )
-def test_payment_batch_prepare__stored_data_a_bank_file_cannot_carry__leaves_only_that_provider_out(changes, reason):
-    world = build_world()
+def test_payment_batch_prepare__stored_data_a_bank_file_cannot_carry__leaves_only_that_provider_out(
+    changes, reason, world
+):
     _claim(world, invoice="BAD-1")
     other, other_user, agreement = _second_provider(world)
     _claim(world, invoice="OK-1", provider=other, user=other_user, agreement=agreement)
@@ -212,8 +214,7 @@ def test_payment_batch_prepare__stored_data_a_bank_file_cannot_carry__leaves_onl
     assert reason in PaymentLeftOut.objects.get(batch=batch, provider=world.provider).reasons
 
 
-def test_payment_batch_prepare__when_every_provider_is_left_out__says_who_and_why_and_makes_nothing():
-    world = build_world()
+def test_payment_batch_prepare__when_every_provider_is_left_out__says_who_and_why_and_makes_nothing(world):
     _claim(world, invoice="VT-1")
     Provider.objects.filter(pk=world.provider.pk).update(name="Päivä\x0bpaikka Oy")
     with pytest.raises(ValidationError) as refused:
@@ -224,8 +225,7 @@ def test_payment_batch_prepare__when_every_provider_is_left_out__says_who_and_wh
     assert Claim.objects.get(invoice_number="VT-1").payment is None
 
 
-def test_payment_batch_prepare__paying_account_a_bank_file_cannot_carry__is_the_settings_error():
-    world = build_world()
+def test_payment_batch_prepare__paying_account_a_bank_file_cannot_carry__is_the_settings_error(world):
     _claim(world, invoice="A-1")
     world.client.organiser.spending_policy.__class__.objects.filter(organiser=world.client.organiser).update(
         debtor_name="Hyvinvointi\x0balue"
@@ -238,8 +238,7 @@ def test_payment_batch_prepare__paying_account_a_bank_file_cannot_carry__is_the_
 # --- release and cancel --------------------------------------------------------------------------------------
 
 
-def test_payment_batch_release__by_the_preparer__is_refused_by_the_service_and_the_database():
-    world = build_world()
+def test_payment_batch_release__by_the_preparer__is_refused_by_the_service_and_the_database(world):
     _claim(world, invoice="A-1")
     batch = _prepare(world)
     with pytest.raises(ValidationError) as refused:
@@ -258,10 +257,9 @@ def test_payment_batch_release__by_the_preparer__is_refused_by_the_service_and_t
     assert AuditEvent.objects.filter(action="payment_batch.release", actor=world.finance2).count() == 1
 
 
-def test_payment_batch_release__by_whoever_approved_the_bank_account__is_refused_by_the_service_and_the_database():
+def test_payment_batch_release__by_whoever_approved_the_bank_account__is_refused_by_the_service_and_the_database(world):
     """The issue's story: one finance user approved a provider's new account, paid a batch to it and marked it paid
     within a minute. Now whoever approved (or asked for) the account cannot release a batch that pays to it."""
-    world = build_world()
     change = providers.bank_account_change_request(
         actor=world.provider_user, provider=world.provider, iban=IBANS[1][0], bic=IBANS[1][1]
     )
@@ -283,8 +281,7 @@ def test_payment_batch_release__by_whoever_approved_the_bank_account__is_refused
     assert payments.payment_batch_release(actor=third, batch=batch).state == PaymentBatchState.RELEASED
 
 
-def test_payment_batch_release__account_changed_or_date_passed_since_prepared__is_refused():
-    world = build_world()
+def test_payment_batch_release__account_changed_or_date_passed_since_prepared__is_refused(world):
     _claim(world, invoice="A-1")
     batch = _prepare(world, execution_date=clock.today())
     change = providers.bank_account_change_request(
@@ -299,8 +296,7 @@ def test_payment_batch_release__account_changed_or_date_passed_since_prepared__i
         assert any("has passed" in r for r in payments.release_refusals(actor=world.finance2, batch=batch))
 
 
-def test_payment_batch_cancel__frees_the_claims_for_the_next_batch_and_needs_a_reason():
-    world = build_world()
+def test_payment_batch_cancel__frees_the_claims_for_the_next_batch_and_needs_a_reason(world):
     claim = _claim(world, invoice="A-1")
     batch = _prepare(world)
     with pytest.raises(ValidationError) as refused:
@@ -333,10 +329,9 @@ def _released_batch_of_two(world):
     return batch, lines[world.provider.pk], lines[other.pk]
 
 
-def test_payment_status_import__pain002_of_a_released_batch__pays_the_accepted_and_returns_the_rejected():
+def test_payment_status_import__pain002_of_a_released_batch__pays_the_accepted_and_returns_the_rejected(world):
     """Done means: a pain.002 built from a released batch (accepted and rejected payments) is imported, the
     claims end in the right states and ``ledger_verify`` is clean."""
-    world = build_world()
     batch, accepted_line, rejected_line = _released_batch_of_two(world)
     payables_before = _payables(world)
     document = status_report(
@@ -383,8 +378,7 @@ def test_payment_status_import__pain002_of_a_released_batch__pays_the_accepted_a
     _clean_books()
 
 
-def test_payment_status_import__group_status_only_and_pain002_001_03__are_understood():
-    world = build_world()
+def test_payment_status_import__group_status_only_and_pain002_001_03__are_understood(world):
     batch, _first, _second = _released_batch_of_two(world)
     document = status_report(
         bytes(batch.pain001), message_id="OKOY-1", created_at=BANK_ANSWERS, message_name="pain.002.001.03"
@@ -397,8 +391,7 @@ def test_payment_status_import__group_status_only_and_pain002_001_03__are_unders
     _clean_books()
 
 
-def test_payment_status_import__not_final_or_partial_answers__leave_the_rest_waiting():
-    world = build_world()
+def test_payment_status_import__not_final_or_partial_answers__leave_the_rest_waiting(world):
     batch, _first, second = _released_batch_of_two(world)
     document = status_report(
         bytes(batch.pain001), message_id="B-1", created_at=BANK_ANSWERS, pending={second.end_to_end_id}
@@ -414,8 +407,7 @@ def test_payment_status_import__not_final_or_partial_answers__leave_the_rest_wai
     _clean_books()
 
 
-def test_payment_status_import__what_it_cannot_trust__is_refused_and_changes_nothing():
-    world = build_world()
+def test_payment_status_import__what_it_cannot_trust__is_refused_and_changes_nothing(world):
     batch, _first, second = _released_batch_of_two(world)
     good = status_report(bytes(batch.pain001), message_id="B-1", created_at=BANK_ANSWERS)
     other_world_finance = make_user(Role.FINANCE, organiser_code="paijat-hame")
@@ -457,8 +449,7 @@ def _prepared_batch_for_a_third_provider(world):
     return _prepare(world)
 
 
-def test_payment_status_import__accepting_a_payment_it_rejected_earlier__is_refused():
-    world = build_world()
+def test_payment_status_import__accepting_a_payment_it_rejected_earlier__is_refused(world):
     batch, _first, second = _released_batch_of_two(world)
     _import(
         world,
@@ -477,8 +468,7 @@ def test_payment_status_import__accepting_a_payment_it_rejected_earlier__is_refu
     _clean_books()
 
 
-def test_payment_batch_confirm__by_hand__needs_a_second_person_and_a_reason_and_the_bank_still_wins():
-    world = build_world()
+def test_payment_batch_confirm__by_hand__needs_a_second_person_and_a_reason_and_the_bank_still_wins(world):
     batch, first, second = _released_batch_of_two(world)
     with pytest.raises(ValidationError) as preparer:
         payments.payment_batch_confirm(actor=world.finance, batch=batch, reason="Näkyy verkkopankissa")
@@ -521,8 +511,7 @@ def test_payment_batch_confirm__by_hand__needs_a_second_person_and_a_reason_and_
     _clean_books()
 
 
-def test_payment_batch_confirm__only_a_released_batch():
-    world = build_world()
+def test_payment_batch_confirm__only_a_released_batch(world):
     _claim(world, invoice="A-1")
     batch = _prepare(world)
     with pytest.raises(ValidationError):

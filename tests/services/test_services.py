@@ -25,10 +25,16 @@ from kukkaro.services.models import (
 )
 from tests.factories import client_user_for, make_user, organiser
 from tests.services.world import BUSINESS_IDS, IBANS, approved_provider, build_world
+from tests.worlds import shared_world
 
 pytestmark = pytest.mark.django_db
 
 MARCH = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
+
+#: The worlds built once on MARCH and shared by the tests that start from them (tests/worlds.py).
+world = shared_world("world", build_world, at=MARCH)
+unendorsed_world = shared_world("unendorsed_world", lambda: build_world(endorsed=False), at=MARCH)
+standing_world = shared_world("standing_world", lambda: build_world(standing_hold=True), at=MARCH)
 
 
 @pytest.fixture(autouse=True)
@@ -93,8 +99,7 @@ def test_provider_apply__validates_business_id_bank_account_and_rulebook():
     assert AuditEvent.objects.filter(action="provider.apply", target_id=str(provider.pk)).exists()
 
 
-def test_provider_set_state__life_cycle_and_history_by_date():
-    world = build_world()
+def test_provider_set_state__life_cycle_and_history_by_date(world):
     provider = world.provider
     assert providers.provider_state_on(provider=provider, day=clock.today()) == ProviderState.APPROVED
     assert providers.provider_state_on(provider=provider, day=clock.today() - dt.timedelta(days=1)) is None
@@ -114,8 +119,7 @@ def test_provider_set_state__life_cycle_and_history_by_date():
     assert providers.provider_state_on(provider=provider, day=dt.date(2026, 3, 5)) == ProviderState.SUSPENDED
 
 
-def test_bank_account_change__needs_a_second_person():
-    world = build_world()
+def test_bank_account_change__needs_a_second_person(world):
     provider = world.provider
     change = providers.bank_account_change_request(
         actor=world.provider_user, provider=provider, iban=IBANS[1][0], bic=IBANS[1][1]
@@ -140,8 +144,7 @@ def test_bank_account_change__needs_a_second_person():
     assert AuditEvent.objects.filter(action="provider.bank_account.approve").count() == 1
 
 
-def test_bank_account_change_decide__rejecting__needs_a_reason_and_keeps_who_asked_and_who_decided():
-    world = build_world()
+def test_bank_account_change_decide__rejecting__needs_a_reason_and_keeps_who_asked_and_who_decided(world):
     change = providers.bank_account_change_request(
         actor=world.provider_user, provider=world.provider, iban=IBANS[1][0], bic=IBANS[1][1]
     )
@@ -170,8 +173,7 @@ def test_bank_account_change_decide__rejecting__needs_a_reason_and_keeps_who_ask
 # --- catalogue ---------------------------------------------------------------------------------------------------
 
 
-def test_prices__versions_apply_by_date_of_service_and_never_overlap():
-    world = build_world()
+def test_prices__versions_apply_by_date_of_service_and_never_overlap(world):
     catalogue.provider_price_set(
         actor=world.provider_user,
         provider=world.provider,
@@ -207,8 +209,7 @@ def test_agreement__price_above_cap__records_the_clients_own_share():
     assert agreements.monthly_budget_cents(world.agreement) == 8 * 10_000
 
 
-def test_agreement__refused_for_wrong_service_unapproved_provider_or_outside_the_line():
-    world = build_world()
+def test_agreement__refused_for_wrong_service_unapproved_provider_or_outside_the_line(world):
     types = {t.code: t for t in [world.day_activity]}
     assistance = ServiceType.objects.get(organiser=world.client.organiser, code="personal-assistance")
     cases = [
@@ -246,8 +247,7 @@ def test_agreement__refused_for_wrong_service_unapproved_provider_or_outside_the
 # --- claims ------------------------------------------------------------------------------------------------------
 
 
-def test_claim__endorsed_provider_under_threshold__is_approved_and_posted():
-    world = build_world(endorsed=True)
+def test_claim__endorsed_provider_under_threshold__is_approved_and_posted(world):
     before = _fresh(world.purse).available_now
     claim, created = _claim(world, quantity=250, price=9_000)  # 2.5 days
     assert created and claim.status == ClaimStatus.APPROVED
@@ -259,8 +259,8 @@ def test_claim__endorsed_provider_under_threshold__is_approved_and_posted():
     assert ledger_verify()[1] == []
 
 
-def test_claim__not_endorsed__waits_for_the_client_then_is_approved_after_the_window():
-    world = build_world(endorsed=False)
+def test_claim__not_endorsed__waits_for_the_client_then_is_approved_after_the_window(unendorsed_world):
+    world = unendorsed_world
     claim, _ = _claim(world)
     assert claim.status == ClaimStatus.WAITING
     assert claim.dispute_deadline == clock.today() + dt.timedelta(days=7)
@@ -274,14 +274,12 @@ def test_claim__not_endorsed__waits_for_the_client_then_is_approved_after_the_wi
     assert AuditEvent.objects.filter(action="claim.auto_approve", target_id=str(claim.pk)).exists()
 
 
-def test_claim__above_threshold__waits_even_from_an_endorsed_provider():
-    world = build_world(endorsed=True)
+def test_claim__above_threshold__waits_even_from_an_endorsed_provider(world):
     claim, _ = _claim(world, quantity=600)  # 540 € > 500 €
     assert claim.status == ClaimStatus.WAITING
 
 
-def test_claim__every_reason_is_reported_and_nothing_is_held():
-    world = build_world()
+def test_claim__every_reason_is_reported_and_nothing_is_held(world):
     before = _fresh(world.purse).available_now
     claim, created = _claim(world, price=9_100, day=dt.date(2026, 3, 1))  # above agreement, before approval
     assert created and claim.status == ClaimStatus.REJECTED
@@ -303,12 +301,11 @@ def test_claim__every_reason_is_reported_and_nothing_is_held():
     assert ledger_verify()[1] == []
 
 
-def test_claim__on_a_purse_its_annulment_just_ended__says_so_not_insufficient_funds():
+def test_claim__on_a_purse_its_annulment_just_ended__says_so_not_insufficient_funds(world):
     """Every ledger refusal used to be reported as "the budget does not have the funds" (issue 16, item 19)."""
     from kukkaro.cases import services as case_services
     from kukkaro.services import presenters
 
-    world = build_world()
     case_services.decision_annul(
         actor=world.decision_maker, decision=world.line.decision, reason="Oikaisuvaatimus hyväksyttiin."
     )
@@ -345,8 +342,7 @@ def test_reject_reason_for__each_ledger_refusal_keeps_its_own_reason(refusal, va
     assert claims.reject_reason_for(ledger.LedgerError("refused", reason=refusal), purse=purse) == expected
 
 
-def test_claim__same_invoice_again__returns_the_original_and_pays_nothing_twice():
-    world = build_world()
+def test_claim__same_invoice_again__returns_the_original_and_pays_nothing_twice(world):
     first, created = _claim(world)
     again, created_again = _claim(world, quantity=200)
     assert created and not created_again and again.pk == first.pk
@@ -359,8 +355,7 @@ def test_claim__same_invoice_again__returns_the_original_and_pays_nothing_twice(
     assert created and corrected.status == ClaimStatus.APPROVED
 
 
-def test_claim__another_providers_user__is_refused():
-    world = build_world()
+def test_claim__another_providers_user__is_refused(world):
     _other, other_user = approved_provider(
         organiser=world.client.organiser, decision_maker=world.decision_maker, business_id=BUSINESS_IDS[2]
     )
@@ -377,8 +372,8 @@ def test_claim__another_providers_user__is_refused():
         )
 
 
-def test_claim_client_decide__client_or_supporter_with_authority_only():
-    world = build_world(endorsed=False)
+def test_claim_client_decide__client_or_supporter_with_authority_only(unendorsed_world):
+    world = unendorsed_world
     claim, _ = _claim(world)
     supporter = make_user(Role.SUPPORTER)
     supporter_grant_create(
@@ -426,8 +421,8 @@ def test_claim_client_decide__client_or_supporter_with_authority_only():
     assert ledger_verify()[1] == []
 
 
-def test_standing_hold__reserves_the_month_and_claims_draw_on_it():
-    world = build_world(standing_hold=True)
+def test_standing_hold__reserves_the_month_and_claims_draw_on_it(standing_world):
+    world = standing_world
     standing = StandingHold.objects.get(agreement=world.agreement)
     assert standing.remaining_cents == 8 * 9_000
     purse = _fresh(world.purse)
@@ -444,12 +439,12 @@ def test_standing_hold__reserves_the_month_and_claims_draw_on_it():
     assert ledger_verify()[1] == []
 
 
-def test_standing_hold__on_a_line_a_replacement_drops__works_until_the_purse_ends_then_stops():
+def test_standing_hold__on_a_line_a_replacement_drops__works_until_the_purse_ends_then_stops(standing_world):
     """A replacement from 1.4. drops the agreement's line: its purse ends on 31.3. (issue 16, item 1). March's
     reservation and claims keep working; April's reservation is simply not made; a claim after the end says so."""
     from kukkaro.cases import services as case_services
 
-    world = build_world(standing_hold=True)
+    world = standing_world
     decision = world.line.decision
     lines = [{"category": "transport-trips", "quantity": 18}]
     indicative = case_services.calculation_create_indicative(actor=world.worker, client=world.client, lines=lines)
@@ -477,8 +472,8 @@ def test_standing_hold__on_a_line_a_replacement_drops__works_until_the_purse_end
     assert ledger_verify()[1] == []
 
 
-def test_claim__after_the_months_reservation_expired__is_held_from_what_is_free():
-    world = build_world(standing_hold=True)
+def test_claim__after_the_months_reservation_expired__is_held_from_what_is_free(standing_world):
+    world = standing_world
     standing = StandingHold.objects.get(agreement=world.agreement)
     hold = Transfer.objects.get(pk=standing.hold_id)
     later = hold.expires_at + dt.timedelta(hours=1)
@@ -493,8 +488,10 @@ def test_claim__after_the_months_reservation_expired__is_held_from_what_is_free(
     assert ledger_verify()[1] == []
 
 
-def test_claim__reservation_past_its_time_but_not_yet_expired_by_the_job__is_released_without_a_new_hold():
-    world = build_world(standing_hold=True)
+def test_claim__reservation_past_its_time_but_not_yet_expired_by_the_job__is_released_without_a_new_hold(
+    standing_world,
+):
+    world = standing_world
     standing = StandingHold.objects.get(agreement=world.agreement)
     hold = Transfer.objects.get(pk=standing.hold_id)
     with clock.pinned(hold.expires_at + dt.timedelta(hours=1)):
@@ -604,14 +601,12 @@ def test_service_type_save__same_code_in_two_counties__is_two_services_each_audi
     assert ph_help.name_en == "Help at home"
 
 
-def test_budget_categories__of_no_organiser__are_none():
-    world = build_world()
+def test_budget_categories__of_no_organiser__are_none(world):
     assert selectors.budget_categories(organiser_id=world.client.organiser_id)  # the world's county has some
     assert selectors.budget_categories(organiser_id=None) == []
 
 
-def test_catalogue_writes__with_another_countys_service__are_refused():
-    world = build_world()
+def test_catalogue_writes__with_another_countys_service__are_refused(world):
     ph = organiser("paijat-hame")
     ph_day = ServiceType.objects.create(
         organiser=ph,
@@ -656,8 +651,8 @@ def test_catalogue_writes__with_another_countys_service__are_refused():
     assert claim.service_type is None and RejectReason.WRONG_SERVICE in claim.reasons
 
 
-def test_agreements_reserve_month__reserves_each_standing_agreement_once_a_month():
-    world = build_world(standing_hold=True)
+def test_agreements_reserve_month__reserves_each_standing_agreement_once_a_month(standing_world):
+    world = standing_world
     assert StandingHold.objects.filter(agreement=world.agreement).count() == 1  # March, when it was made
     with clock.pinned(dt.datetime(2026, 4, 1, 6, 0, tzinfo=dt.UTC)):
         assert agreements.agreements_reserve_month() == 1
@@ -667,8 +662,8 @@ def test_agreements_reserve_month__reserves_each_standing_agreement_once_a_month
     assert ledger_verify()[1] == []
 
 
-def test_agreement_end__gives_later_reservations_back_and_cannot_end_twice():
-    world = build_world(standing_hold=True)
+def test_agreement_end__gives_later_reservations_back_and_cannot_end_twice(standing_world):
+    world = standing_world
     with clock.pinned(dt.datetime(2026, 4, 1, 6, 0, tzinfo=dt.UTC)):
         agreements.agreements_reserve_month()
     held = _fresh(world.purse).debits_pending
@@ -696,10 +691,10 @@ def test_agreement_end__gives_later_reservations_back_and_cannot_end_twice():
     assert ledger_verify()[1] == []
 
 
-def test_services_daily__approves_claims_whose_window_has_passed(capsys):
+def test_services_daily__approves_claims_whose_window_has_passed(capsys, unendorsed_world):
     from django.core.management import call_command
 
-    world = build_world(endorsed=False)
+    world = unendorsed_world
     claim, _ = _claim(world)
     assert claim.status == ClaimStatus.WAITING
     with clock.pinned(MARCH + dt.timedelta(days=8)):
@@ -708,8 +703,7 @@ def test_services_daily__approves_claims_whose_window_has_passed(capsys):
     assert Claim.objects.get(pk=claim.pk).status == ClaimStatus.APPROVED
 
 
-def test_spending_policy_update__validates_and_is_audited():
-    world = build_world()
+def test_spending_policy_update__validates_and_is_audited(world):
     with pytest.raises(ValidationError) as refused:
         policies.spending_policy_update(
             actor=world.finance,

@@ -29,10 +29,14 @@ from kukkaro.services.models import (
 from kukkaro.services.payment_files import validate_pain001
 from tests.factories import make_user, organiser
 from tests.services.world import BUSINESS_IDS, IBANS, add_activity, approved_provider, build_world
+from tests.worlds import shared_world
 
 pytestmark = pytest.mark.django_db
 
 MARCH = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
+
+#: The worlds built once on MARCH and shared by the tests that start from them (tests/worlds.py).
+world = shared_world("world", build_world, at=MARCH)
 
 
 @pytest.fixture(autouse=True)
@@ -62,8 +66,7 @@ def _other_organiser_provider() -> Provider:
 # --- providers -----------------------------------------------------------------------------------------------
 
 
-def test_provider_list__shows_own_organisers_providers_only(client):
-    world = build_world()
+def test_provider_list__shows_own_organisers_providers_only(client, world):
     other = _other_organiser_provider()
     client.force_login(world.finance)
     response = client.get(reverse("services:provider_list"))
@@ -74,16 +77,14 @@ def test_provider_list__shows_own_organisers_providers_only(client):
     assert detail.status_code == 404
 
 
-def test_provider_list__filters_by_state_and_name(client):
-    world = build_world()
+def test_provider_list__filters_by_state_and_name(client, world):
     client.force_login(world.worker)
     assert world.provider.name in client.get(reverse("services:provider_list"), {"state": "approved"}).text
     assert world.provider.name not in client.get(reverse("services:provider_list"), {"state": "applied"}).text
     assert world.provider.name not in client.get(reverse("services:provider_list"), {"q": "Olematon"}).text
 
 
-def test_provider_state__decision_maker_suspends_with_a_reason_and_the_history_shows_it(client):
-    world = build_world()
+def test_provider_state__decision_maker_suspends_with_a_reason_and_the_history_shows_it(client, world):
     client.force_login(world.decision_maker)
     url = reverse("services:provider_state", kwargs={"provider_id": world.provider.pk})
     refused = client.post(url, {"state": ProviderState.SUSPENDED, "reason": ""}, follow=True)
@@ -95,16 +96,14 @@ def test_provider_state__decision_maker_suspends_with_a_reason_and_the_history_s
     assert "Valvira&#x27;s inspection" in page.text
 
 
-def test_provider_state__social_worker_may_not(client):
-    world = build_world()
+def test_provider_state__social_worker_may_not(client, world):
     client.force_login(world.worker)
     url = reverse("services:provider_state", kwargs={"provider_id": world.provider.pk})
     assert client.post(url, {"state": ProviderState.SUSPENDED, "reason": "x"}).status_code == 403
     assert Provider.objects.get(pk=world.provider.pk).state == ProviderState.APPROVED
 
 
-def test_bank_change__the_person_who_asked_cannot_approve_but_a_second_person_can(client):
-    world = build_world()
+def test_bank_change__the_person_who_asked_cannot_approve_but_a_second_person_can(client, world):
     change = providers.bank_account_change_request(
         actor=world.finance, provider=world.provider, iban=IBANS[1][0], bic=IBANS[1][1]
     )
@@ -121,8 +120,9 @@ def test_bank_change__the_person_who_asked_cannot_approve_but_a_second_person_ca
     assert BankAccountChange.objects.get(pk=change.pk).state == "approved"
 
 
-def test_bank_change__rejecting_without_a_reason__is_an_error_at_the_field_and_the_page_keeps_the_history(client):
-    world = build_world()
+def test_bank_change__rejecting_without_a_reason__is_an_error_at_the_field_and_the_page_keeps_the_history(
+    client, world
+):
     change = providers.bank_account_change_request(
         actor=world.provider_user, provider=world.provider, iban=IBANS[1][0], bic=IBANS[1][1]
     )
@@ -145,8 +145,7 @@ def test_bank_change__rejecting_without_a_reason__is_an_error_at_the_field_and_t
     assert "Tili ei ole yrityksen nimissä" in client.get(reverse("provider:home")).text
 
 
-def test_bank_change__of_another_organiser__is_not_found(client):
-    world = build_world()
+def test_bank_change__of_another_organiser__is_not_found(client, world):
     other = _other_organiser_provider()
     ph_finance = make_user(Role.FINANCE, organiser_code="paijat-hame")
     change = providers.bank_account_change_request(actor=ph_finance, provider=other, iban=IBANS[1][0], bic=IBANS[1][1])
@@ -159,8 +158,7 @@ def test_bank_change__of_another_organiser__is_not_found(client):
 # --- catalogue -------------------------------------------------------------------------------------------------
 
 
-def test_cap_new__saves_a_version_and_refuses_a_bad_amount_at_the_field(client):
-    world = build_world()
+def test_cap_new__saves_a_version_and_refuses_a_bad_amount_at_the_field(client, world):
     client.force_login(world.finance)
     url = reverse("services:cap_new")
     bad = client.post(url, {"service_type": world.day_activity.pk, "cap": "sata", "valid_from": "2026-04-01"})
@@ -175,8 +173,7 @@ def test_cap_new__saves_a_version_and_refuses_a_bad_amount_at_the_field(client):
     assert "€105.50" in catalogue.text
 
 
-def test_catalogue__provider_user_sees_its_organisers_caps_but_may_not_change_them(client):
-    world = build_world()
+def test_catalogue__provider_user_sees_its_organisers_caps_but_may_not_change_them(client, world):
     client.force_login(world.provider_user)
     page = client.get(reverse("services:catalogue"))
     assert page.status_code == 200 and "€100.00" in page.text
@@ -186,8 +183,7 @@ def test_catalogue__provider_user_sees_its_organisers_caps_but_may_not_change_th
 # --- the client's choice -----------------------------------------------------------------------------------------
 
 
-def test_choice__compares_providers_with_the_clients_own_share_and_records_the_choice(client):
-    world = build_world()
+def test_choice__compares_providers_with_the_clients_own_share_and_records_the_choice(client, world):
     dear, _user = approved_provider(
         organiser=world.client.organiser,
         decision_maker=world.decision_maker,
@@ -223,14 +219,12 @@ def test_choice__compares_providers_with_the_clients_own_share_and_records_the_c
     assert agreement.number in services_page.text
 
 
-def test_choice__budget_line_of_another_organiser__is_not_found(client):
-    world = build_world()
+def test_choice__budget_line_of_another_organiser__is_not_found(client, world):
     client.force_login(make_user(Role.SOCIAL_WORKER, organiser_code="paijat-hame"))
     assert client.get(reverse("services:choice", kwargs={"line_id": world.line.pk})).status_code == 404
 
 
-def test_choice__is_logged_as_a_read_of_the_client(client):
-    world = build_world()
+def test_choice__is_logged_as_a_read_of_the_client(client, world):
     client.force_login(world.worker)
     client.get(reverse("services:choice", kwargs={"line_id": world.line.pk}))
     assert AuditEvent.objects.filter(
@@ -238,8 +232,7 @@ def test_choice__is_logged_as_a_read_of_the_client(client):
     ).exists()
 
 
-def test_agreement_end__ends_it_and_a_later_claim_is_rejected(client):
-    world = build_world()
+def test_agreement_end__ends_it_and_a_later_claim_is_rejected(client, world):
     client.force_login(world.worker)
     url = reverse("services:agreement_end", kwargs={"agreement_id": world.agreement.pk})
     blank = client.post(url, {"last_day": "2026-03-10", "reason": ""})
@@ -264,8 +257,7 @@ def test_agreement_end__ends_it_and_a_later_claim_is_rejected(client):
 # --- claims ----------------------------------------------------------------------------------------------------
 
 
-def test_claim_queue__shows_each_state_and_logs_the_clients_it_shows(client):
-    world = build_world()
+def test_claim_queue__shows_each_state_and_logs_the_clients_it_shows(client, world):
     activity = add_activity(world)
     client.force_login(world.worker)
     disputed = client.get(reverse("services:claim_queue"), {"status": "disputed"})
@@ -279,8 +271,7 @@ def test_claim_queue__shows_each_state_and_logs_the_clients_it_shows(client):
     ).exists()
 
 
-def test_claim_resolve__upholding_the_dispute_rejects_the_claim_and_frees_the_money(client):
-    world = build_world()
+def test_claim_resolve__upholding_the_dispute_rejects_the_claim_and_frees_the_money(client, world):
     activity = add_activity(world)
     before = Purse.objects.get(pk=world.purse.pk).available_now
     client.force_login(world.worker)
@@ -291,8 +282,7 @@ def test_claim_resolve__upholding_the_dispute_rejects_the_claim_and_frees_the_mo
     assert Purse.objects.get(pk=world.purse.pk).available_now == before + claim.amount_cents
 
 
-def test_claim_detail__of_another_organiser__is_not_found(client):
-    world = build_world()
+def test_claim_detail__of_another_organiser__is_not_found(client, world):
     activity = add_activity(world)
     client.force_login(make_user(Role.SOCIAL_WORKER, organiser_code="paijat-hame"))
     response = client.get(reverse("services:claim_detail", kwargs={"claim_id": activity.disputed.pk}))
@@ -328,10 +318,9 @@ def _upload(client, url, document, name="status.xml"):
     return client.post(url, {"file": SimpleUploadedFile(name, document, content_type="application/xml")})
 
 
-def test_payment_batch__prepared_released_by_a_second_person_and_answered_by_the_bank_through_the_pages(client):
+def test_payment_batch__prepared_released_by_a_second_person_and_answered_by_the_bank_through_the_pages(client, world):
     from kukkaro.demo.bank import status_report
 
-    world = build_world()
     claim = _submit(world, "P-1")
     client.force_login(world.finance)
     listing = client.get(reverse("services:payment_batch_list"))
@@ -390,8 +379,7 @@ def test_payment_batch__prepared_released_by_a_second_person_and_answered_by_the
     assert batch.number in claim_page and "the account is closed (AC04)" in claim_page
 
 
-def test_payment_batch__a_provider_stored_with_a_control_character__is_listed_as_left_out_not_a_500(client):
-    world = build_world()
+def test_payment_batch__a_provider_stored_with_a_control_character__is_listed_as_left_out_not_a_500(client, world):
     _submit(world, "VT-1")
     Provider.objects.filter(pk=world.provider.pk).update(name="Päivä\x0bpaikka Oy")
     client.force_login(world.finance)
@@ -441,8 +429,7 @@ def test_payment_batch__a_provider_stored_with_a_control_character__is_listed_as
     assert "\x0b" not in page
 
 
-def test_payment_batch__cancel_and_confirm_without_a_reason__are_errors_at_the_field(client):
-    world = build_world()
+def test_payment_batch__cancel_and_confirm_without_a_reason__are_errors_at_the_field(client, world):
     _submit(world, "P-1")
     batch = payments.payment_batch_prepare(
         actor=world.finance,
@@ -469,8 +456,7 @@ def test_payment_batch__cancel_and_confirm_without_a_reason__are_errors_at_the_f
     assert Claim.objects.get(invoice_number="P-1").status == ClaimStatus.PAID
 
 
-def test_payment_status_import__a_file_it_cannot_read__is_an_error_and_changes_nothing(client):
-    world = build_world()
+def test_payment_status_import__a_file_it_cannot_read__is_an_error_and_changes_nothing(client, world):
     activity = add_activity(world)
     client.force_login(world.finance2)
     answer = _upload(client, reverse("services:payment_status_import"), b"<Document>not a report")
@@ -479,8 +465,7 @@ def test_payment_status_import__a_file_it_cannot_read__is_an_error_and_changes_n
     assert not activity.batch.status_reports.exists()
 
 
-def test_payment_batch__other_organisers_batch__is_not_found_and_social_worker_is_refused(client):
-    world = build_world()
+def test_payment_batch__other_organisers_batch__is_not_found_and_social_worker_is_refused(client, world):
     activity = add_activity(world)
     client.force_login(make_user(Role.FINANCE, organiser_code="paijat-hame"))
     url = reverse("services:payment_batch_pain001", kwargs={"batch_id": activity.batch.pk})
@@ -489,8 +474,7 @@ def test_payment_batch__other_organisers_batch__is_not_found_and_social_worker_i
     assert client.get(reverse("services:payment_batch_list")).status_code == 403
 
 
-def test_spending_policy__saves_and_refuses_an_invalid_iban_at_the_field(client):
-    world = build_world()
+def test_spending_policy__saves_and_refuses_an_invalid_iban_at_the_field(client, world):
     client.force_login(world.finance)
     url = reverse("services:spending_policy")
     data = {
@@ -548,8 +532,7 @@ def test_provider_apply__through_the_form_and_errors_at_the_fields(client):
     assert provider.users.get().user == user
 
 
-def test_provider_claim_new__by_form_and_the_same_invoice_again_shows_the_first(client):
-    world = build_world()
+def test_provider_claim_new__by_form_and_the_same_invoice_again_shows_the_first(client, world):
     client.force_login(world.provider_user)
     data = {
         "agreement": world.agreement.number,
@@ -566,8 +549,7 @@ def test_provider_claim_new__by_form_and_the_same_invoice_again_shows_the_first(
     assert Claim.objects.filter(invoice_number="FORM-1").count() == 1
 
 
-def test_provider_upload__results_page_and_csv_give_one_result_per_row(client):
-    world = build_world()
+def test_provider_upload__results_page_and_csv_give_one_result_per_row(client, world):
     client.force_login(world.provider_user)
     content = (
         "agreement;service;service_date;quantity;unit_price;invoice_number\n"
@@ -588,8 +570,7 @@ def test_provider_upload__results_page_and_csv_give_one_result_per_row(client):
     assert rows[2][6] == "price_above_agreement" and rows[3][5] == "service_date"
 
 
-def test_provider_upload__unreadable_file__is_an_error_at_the_field_and_stores_nothing(client):
-    world = build_world()
+def test_provider_upload__unreadable_file__is_an_error_at_the_field_and_stores_nothing(client, world):
     client.force_login(world.provider_user)
     upload_file = io.BytesIO(b"just;some;text\n1;2;3\n")
     upload_file.name = "bad.csv"
@@ -598,8 +579,7 @@ def test_provider_upload__unreadable_file__is_an_error_at_the_field_and_stores_n
     assert not world.provider.uploads.exists()
 
 
-def test_provider_pages__another_providers_claim_and_upload__are_not_found(client):
-    world = build_world()
+def test_provider_pages__another_providers_claim_and_upload__are_not_found(client, world):
     activity = add_activity(world)
     _other, other_user = approved_provider(
         organiser=world.client.organiser,
@@ -618,8 +598,7 @@ def test_provider_pages__another_providers_claim_and_upload__are_not_found(clien
     assert not AuditEvent.objects.filter(actor_id=other_user.pk, data_subject_id=world.client.pk).exists()
 
 
-def test_provider_agreements__show_the_clients_name_and_log_the_read(client):
-    world = build_world()
+def test_provider_agreements__show_the_clients_name_and_log_the_read(client, world):
     client.force_login(world.provider_user)
     page = client.get(reverse("provider:agreements"))
     assert world.agreement.number in page.text and world.client.full_name in page.text
@@ -629,8 +608,7 @@ def test_provider_agreements__show_the_clients_name_and_log_the_read(client):
     ).exists()
 
 
-def test_provider_update__changes_public_data_and_prices_by_form(client):
-    world = build_world()
+def test_provider_update__changes_public_data_and_prices_by_form(client, world):
     client.force_login(world.provider_user)
     client.post(
         reverse("provider:edit"),
@@ -657,8 +635,7 @@ def test_provider_update__changes_public_data_and_prices_by_form(client):
     )
 
 
-def test_service_type__added_and_renamed_through_the_catalogue_pages(client):
-    world = build_world()
+def test_service_type__added_and_renamed_through_the_catalogue_pages(client, world):
     client.force_login(world.finance)
     new = reverse("services:service_type_new")
     page = client.get(new)
