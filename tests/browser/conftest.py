@@ -399,11 +399,17 @@ class World:
             )
         return self._lease
 
+    def client_user(self) -> User:
+        """The portal client's own account, made on first use: one account per identity code, however many tests
+        of the shared world sign in as the client."""
+        existing = User.objects.filter(role=Role.CLIENT, national_id=self.portal_client.national_id).first()
+        return existing or client_user_for(self.portal_client)
+
     def user_in(self, role: Role) -> User:
         """A user of ``role``; staff work for the organiser whose clients the world holds; the provider user is the
         one of the spending world's provider."""
         if role == Role.CLIENT:
-            return client_user_for(self.portal_client)
+            return self.client_user()
         if role == Role.PROVIDER:
             return self.spending()[0].provider_user
         return make_user(role, organiser_code=ORGANISER)

@@ -16,7 +16,7 @@ from kukkaro.people.models import User
 from tests.browser.conftest import LANGUAGES, Browsing, World, assert_axe_clean, axe_violations, format_violations
 from tests.browser.pages import SitePage, site_pages, url_kwargs
 from tests.cases.world import INDICATIVE_PAGES
-from tests.factories import client_user_for, make_user, synthetic_hetu
+from tests.factories import make_user, synthetic_hetu
 
 pytestmark = pytest.mark.browser
 
@@ -120,7 +120,7 @@ def _not_found_signed_in(browsing: Browsing, world: World) -> int:
 
 def _forbidden(browsing: Browsing, world: World) -> int:
     # A client has no business in the client register.
-    browsing.sign_in(client_user_for(world.portal_client))
+    browsing.sign_in(world.client_user())
     return browsing.goto(reverse("people:client_list")).status
 
 
